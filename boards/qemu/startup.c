@@ -1,0 +1,86 @@
+/*
+ * startup.c - vector table and reset handler for the QEMU Cortex-M boards.
+ *
+ * Reset copies .data from flash, zeroes .bss, grants FPU/MVE access where the
+ * core has them, initialises the board (console, counter) and runs main();
+ * main's return value becomes the QEMU exit status.  Faults print their name
+ * and exit with DTMM_EXIT_FAULT instead of hanging, so a crashed test fails
+ * fast.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "dtmm_board.h"
+
+extern uint32_t __data_load__, __data_start__, __data_end__;
+extern uint32_t __bss_start__, __bss_end__;
+extern uint32_t __stack_top__;
+
+int main(void);
+void Reset_Handler(void);
+void SysTick_Handler(void);
+
+#define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
+#define SCB_SHCSR (*(volatile uint32_t *)0xE000ED24u)
+#define SCB_CFSR (*(volatile uint32_t *)0xE000ED28u)
+
+static void fault(const char *what)
+{
+    dtmm_printf("\n*** %s (CFSR=0x%08x)\n", what, (unsigned)SCB_CFSR);
+    dtmm_exit(DTMM_EXIT_FAULT);
+}
+
+static void NMI_Handler(void) { fault("NMI"); }
+static void HardFault_Handler(void) { fault("HardFault"); }
+static void MemManage_Handler(void) { fault("MemManage fault"); }
+static void BusFault_Handler(void) { fault("BusFault"); }
+static void UsageFault_Handler(void) { fault("UsageFault"); }
+static void SecureFault_Handler(void) { fault("SecureFault"); }
+static void Unexpected_Handler(void) { fault("unexpected exception"); }
+
+typedef void (*vector_fn)(void);
+
+__attribute__((section(".vectors"), used)) const vector_fn dtmm_vector_table[16 + 32] = {
+    (vector_fn)(uintptr_t)&__stack_top__,
+    Reset_Handler,
+    NMI_Handler,
+    HardFault_Handler,
+    MemManage_Handler,
+    BusFault_Handler,
+    UsageFault_Handler,
+    SecureFault_Handler,
+    0, 0, 0,
+    Unexpected_Handler, /* SVCall */
+    Unexpected_Handler, /* DebugMon */
+    0,
+    Unexpected_Handler, /* PendSV */
+    SysTick_Handler,
+    /* external interrupts: none are enabled */
+    Unexpected_Handler, Unexpected_Handler, Unexpected_Handler, Unexpected_Handler,
+    Unexpected_Handler, Unexpected_Handler, Unexpected_Handler, Unexpected_Handler,
+    Unexpected_Handler, Unexpected_Handler, Unexpected_Handler, Unexpected_Handler,
+    Unexpected_Handler, Unexpected_Handler, Unexpected_Handler, Unexpected_Handler,
+    Unexpected_Handler, Unexpected_Handler, Unexpected_Handler, Unexpected_Handler,
+    Unexpected_Handler, Unexpected_Handler, Unexpected_Handler, Unexpected_Handler,
+    Unexpected_Handler, Unexpected_Handler, Unexpected_Handler, Unexpected_Handler,
+    Unexpected_Handler, Unexpected_Handler, Unexpected_Handler, Unexpected_Handler,
+};
+
+__attribute__((noreturn, used)) void Reset_Handler(void)
+{
+    uint32_t *src = &__data_load__;
+    for (uint32_t *dst = &__data_start__; dst < &__data_end__;) *dst++ = *src++;
+    for (uint32_t *dst = &__bss_start__; dst < &__bss_end__;) *dst++ = 0;
+
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    SCB_CPACR |= (0xFu << 20); /* CP10+CP11 full access: FPU and MVE */
+    __asm volatile("dsb\n\tisb" ::: "memory");
+#endif
+    /* Report MemManage, BusFault, UsageFault (and SecureFault) separately. */
+    SCB_SHCSR |= (1u << 16) | (1u << 17) | (1u << 18);
+#if __ARM_ARCH >= 8
+    SCB_SHCSR |= (1u << 19);
+#endif
+    dtmm_board_init();
+    dtmm_exit(main());
+}
