@@ -1,0 +1,54 @@
+# DTMM: `make demo` and `make test` each work as the first command on a fresh
+# Debian machine; every set-up step is idempotent and quick when already done.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.dtmm-installed
+PYTEST_ARGS ?=
+
+.PHONY: all bootstrap system-deps python-deps pio-bootstrap test test-all demo lock clean help
+
+all: help
+
+help:
+	@echo "make demo       set up everything, then run the DTMM demo end to end"
+	@echo "make test       set up everything, then run the test suite (what CI runs)"
+	@echo "make test-all   the test suite including slow tests"
+	@echo "make bootstrap  only the set-up: system packages, .venv, PlatformIO offline"
+	@echo "make lock       re-pin requirements.lock from requirements.in"
+
+bootstrap: system-deps python-deps pio-bootstrap
+
+system-deps:
+	@tools/bootstrap-system.sh
+
+python-deps: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip==26.3 setuptools==80.9.0 wheel==0.48.0
+	$(PIP) install --quiet -r requirements.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+pio-bootstrap: python-deps
+	@$(PY) -m dtmm.platformio bootstrap
+
+test: bootstrap
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: bootstrap
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: bootstrap
+	$(PY) -m dtmm.demo
+
+lock: system-deps
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -r requirements.in
+	$(PIP) freeze --exclude-editable | grep -v '^dtmm' > requirements.lock
+
+clean:
+	rm -rf .pio build out

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the system tools DTMM needs (Arm GCC + newlib, QEMU, host C build
+# tools) with apt-get when they are missing: directly as root, through sudo
+# otherwise, else says what to install.  Fast no-op when all are present.
+set -euo pipefail
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have arm-none-eabi-gcc || missing+=(gcc-arm-none-eabi)
+# newlib: the nano C library the firmware links against
+if ! have arm-none-eabi-gcc || [ ! -f "$(arm-none-eabi-gcc -print-file-name=libc_nano.a 2>/dev/null)" ]; then
+  missing+=(libnewlib-arm-none-eabi)
+fi
+have qemu-system-arm || missing+=(qemu-system-arm)
+have cmake || missing+=(cmake)
+have gcc || missing+=(gcc)
+have make || missing+=(make)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "bootstrap: installing system packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif have sudo && sudo -n true 2>/dev/null; then
+  SUDO=(sudo -n)
+else
+  echo "bootstrap: error: missing system packages and no root/sudo; please run:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

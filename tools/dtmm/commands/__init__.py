@@ -1,0 +1,1 @@
+"""Subcommands of the dtmm CLI, one per module."""
