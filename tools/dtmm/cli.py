@@ -27,10 +27,11 @@ def main():
 
 
 def _register():
-    from .commands import boards, run
+    from .commands import boards, inspect, run
 
     main.add_command(boards.boards)
     main.add_command(run.run)
+    main.add_command(inspect.inspect)
 
 
 _register()
