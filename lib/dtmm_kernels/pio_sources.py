@@ -1,0 +1,49 @@
+"""PlatformIO extraScript of dtmm_kernels (see library.json).
+
+Makes PlatformIO compile exactly the files listed in sources.txt, the one
+source list shared with CMakeLists.txt and the Zephyr module: the library's
+source filter becomes "-<*>" plus "+<path>" for every listed path (relative to
+this directory, which library.json makes the library's srcDir).
+
+Knob: `custom_dtmm_kernels_optimization = -Ofast` (platformio.ini, per env or
+in [env]) replaces the optimisation level for the kernels only.
+"""
+import os
+import re
+
+Import("env", "pio_lib_builder")  # noqa: F821  (SCons provides Import)
+
+LIB_DIR = pio_lib_builder.path  # noqa: F821
+SOURCES_TXT = os.path.join(LIB_DIR, "sources.txt")
+
+
+def read_sources(path):
+    """The non-blank, non-comment lines of sources.txt, in order."""
+    sources = []
+    with open(path, encoding="utf-8") as fp:
+        for line in fp:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                sources.append(line)
+    return sources
+
+
+sources = read_sources(SOURCES_TXT)
+missing = [s for s in sources if not os.path.isfile(os.path.join(LIB_DIR, s))]
+if missing:
+    env.Exit(  # noqa: F821
+        "Error: %s lists files that do not exist: %s" % (SOURCES_TXT, ", ".join(missing))
+    )
+
+env.Replace(SRC_FILTER=["-<*>"] + ["+<%s>" % s for s in sources])  # noqa: F821
+
+kernels_opt = env.GetProjectOption("custom_dtmm_kernels_optimization", "").strip()  # noqa: F821
+if kernels_opt:
+    env.Replace(  # noqa: F821
+        CCFLAGS=[
+            f
+            for f in env.get("CCFLAGS", [])  # noqa: F821
+            if not (isinstance(f, str) and re.fullmatch(r"-O[0-3sgz]?|-Ofast", f))
+        ]
+        + [kernels_opt]
+    )
