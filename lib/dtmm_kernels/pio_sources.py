@@ -6,7 +6,9 @@ source filter becomes "-<*>" plus "+<path>" for every listed path (relative to
 this directory, which library.json makes the library's srcDir).
 
 Knob: `custom_dtmm_kernels_optimization = -Ofast` (platformio.ini, per env or
-in [env]) replaces the optimisation level for the kernels only.
+in [env]) replaces the optimisation level for the kernels only; the
+environment variable DTMM_KERNELS_OPTIMIZATION, when set, overrides it for one
+build (dtmm.platformio.build(kernels_optimization=...) sets it).
 """
 import os
 import re
@@ -37,7 +39,9 @@ if missing:
 
 env.Replace(SRC_FILTER=["-<*>"] + ["+<%s>" % s for s in sources])  # noqa: F821
 
-kernels_opt = env.GetProjectOption("custom_dtmm_kernels_optimization", "").strip()  # noqa: F821
+kernels_opt = os.environ.get("DTMM_KERNELS_OPTIMIZATION", "").strip() or env.GetProjectOption(  # noqa: F821
+    "custom_dtmm_kernels_optimization", ""
+).strip()
 if kernels_opt:
     env.Replace(  # noqa: F821
         CCFLAGS=[

@@ -27,11 +27,12 @@ def main():
 
 
 def _register():
-    from .commands import boards, inspect, run
+    from .commands import bench, boards, inspect, run
 
     main.add_command(boards.boards)
     main.add_command(run.run)
     main.add_command(inspect.inspect)
+    main.add_command(bench.bench)
 
 
 _register()

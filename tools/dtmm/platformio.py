@@ -290,6 +290,7 @@ def build(
     *,
     build_dir: str | os.PathLike | None = None,
     defines: Iterable[str] = (),
+    kernels_optimization: str | None = None,
     verbose: bool = False,
     repo_root: str | os.PathLike | None = None,
 ) -> Path:
@@ -299,7 +300,9 @@ def build(
     ``<build_dir>/<board>/firmware.elf``); by default every (application,
     board) pair gets its own under ``.pio/dtmm-build/``, so builds of
     different apps or boards never clobber each other.  ``defines`` are
-    ``NAME`` or ``NAME=VALUE`` strings.  PlatformIO empties the build
+    ``NAME`` or ``NAME=VALUE`` strings.  ``kernels_optimization`` (e.g.
+    ``-Ofast``) compiles lib/dtmm_kernels at that level for this build only,
+    overriding ``custom_dtmm_kernels_optimization``.  PlatformIO empties the build
     directory when the configuration changes (other defines, for example), so
     it must be empty or one PlatformIO created.  ``verbose`` echoes PlatformIO's
     output (with full command lines).  Returns the ELF path; raises DtmmError
@@ -329,6 +332,13 @@ def build(
     env = pio_environ(root)
     for var in ("PLATFORMIO_BUILD_SRC_FLAGS", "PLATFORMIO_BUILD_SRC_FILTER", "PLATFORMIO_DEFAULT_ENVS"):
         env.pop(var, None)
+    env.pop("DTMM_KERNELS_OPTIMIZATION", None)
+    if kernels_optimization:
+        if not re.fullmatch(r"-O(fast|[0-3sgz]?)", kernels_optimization):
+            raise DtmmError(
+                f"bad kernels optimization {kernels_optimization!r} (expected -O0..-O3, -Os, -Oz, -Og or -Ofast)"
+            )
+        env["DTMM_KERNELS_OPTIMIZATION"] = kernels_optimization
     env["PLATFORMIO_SRC_DIR"] = str(src)
     env["PLATFORMIO_BUILD_DIR"] = str(project_build)
     if flags:

@@ -1,0 +1,152 @@
+/*
+ * dtmm_conv_dsp_internal.h - the scratch plan of the Arm DSP conv path
+ * (internal; shared by dtmm_conv_s8_dsp.c and its get_buffer_size so the
+ * kernel and its scratch size can never disagree).
+ *
+ * How the DSP path works (details in dtmm_conv_s8_dsp.c):
+ *  - output pixels are computed in blocks of 4 horizontally adjacent pixels;
+ *  - every input row is expanded once (per column tile) to int16 with the
+ *    input offset added, into a "band" row:
+ *        band[group g][phase][column j][8 bytes]
+ *    (8 bytes = the even-lane and the odd-lane word of 4 channels), where
+ *    phase = padded column mod stride_w and j = padded column / stride_w, so
+ *    the 4 pixels of a block read 32 contiguous bytes for every tap and
+ *    every group (two LDMs), whatever the stride; taps outside the input are
+ *    zero words, so borders need no special code;
+ *  - a ring of row slots makes every input row expanded once per tile;
+ *  - output columns are split into tiles so that the band stays within
+ *    DTMM_DSP_BAND_BUDGET bytes (at least one block per tile);
+ *  - per-filter records (mask, weight pointer, 4x bias, multiplier, shift)
+ *    let the assembly core load everything of a filter with two LDMs;
+ *  - when cin % 4 != 0, filterlets are repacked to a multiple of 4 bytes
+ *    (zero padded) in chunks of at most DTMM_DSP_REPACK_BUDGET bytes.
+ *
+ * Scratch layout (every part 16-byte aligned), G = ceil(cin/4):
+ *   records  32 * cout
+ *   band     slots * G * group_bytes,
+ *            group_bytes = phases * align4(4*tile_blocks + hq) * 8
+ *            (slots = (kh-1)*dilation_h + 1, or kh when that exceeds 2*kh;
+ *             phases = distinct kw_i*dilation_w mod stride_w;
+ *             hq = max kw_i*dilation_w div stride_w)
+ *   repack   min(n_kept * 4G, max(REPACK_BUDGET, kh*kw * 4G))   (cin % 4 != 0 only)
+ *   dump     align16(cout)       (stores of the pixels past out_w of a partial block)
+ *   pad      align16(cin)        (cin % 4 == 0 only: a pixel of -input_offset, expands to zeros)
+ * Shapes whose plan exceeds DTMM_DSP_SCRATCH_MAX, with more than 32 kernel
+ * positions or more than 4*DTMM_DSP_GMAX input channels run on the portable
+ * path (dtmm_conv_s8_c) instead, with its scratch size.
+ */
+#ifndef DTMM_CONV_DSP_INTERNAL_H
+#define DTMM_CONV_DSP_INTERNAL_H
+
+#include <stdint.h>
+
+#include "dtmm_fwcs.h"
+
+/* Longest filterlet the unrolled assembly handles, in groups of 4 channels. */
+#define DTMM_DSP_GMAX 64u
+
+#ifndef DTMM_DSP_BAND_BUDGET
+#define DTMM_DSP_BAND_BUDGET 4096u
+#endif
+#ifndef DTMM_DSP_REPACK_BUDGET
+#define DTMM_DSP_REPACK_BUDGET 2048u
+#endif
+#ifndef DTMM_DSP_SCRATCH_MAX
+#define DTMM_DSP_SCRATCH_MAX 12288u
+#endif
+
+#define DTMM_DSP_RECORD_WORDS 8u
+
+typedef struct {
+    uint32_t use_c;       /* 1: this shape runs on the portable path */
+    uint32_t positions;   /* kh*kw */
+    uint32_t groups;      /* G = ceil(cin/4) */
+    uint32_t cin4;        /* 4*G */
+    uint32_t phases;      /* band phases in use */
+    uint32_t hq;          /* largest column shift of a tap inside its phase */
+    uint32_t ring;        /* 1: slot = iy mod slots; 0: slot = kh_i */
+    uint32_t slots;       /* row slots */
+    uint32_t blocks;      /* ceil(out_w/4) */
+    uint32_t tile_blocks; /* blocks per column tile */
+    uint32_t cols;        /* band columns per phase: align4(4*tile_blocks + hq) */
+    uint32_t group_bytes; /* phases*cols*8: stride between groups in a band row */
+    uint32_t slot_bytes;  /* G*group_bytes */
+    uint32_t repack;      /* cin % 4 != 0 */
+    uint32_t repack_bytes;
+    uint32_t records_off, band_off, repack_off, dump_off, pad_off, total;
+    uint8_t phase_of[32]; /* band phase index of tap column kw_i */
+    uint8_t q[32];        /* column shift of tap column kw_i: kw_i*dilation_w div stride_w */
+    uint8_t phase_val[32];/* stride phase (0..stride_w-1) of each band phase index */
+} dtmm_dsp_plan;
+
+static inline uint32_t dtmm_dsp_align16(uint32_t n)
+{
+    return (n + 15u) & ~15u;
+}
+
+/* Fills *pl for the layer; pl->use_c tells whether the DSP path takes it. */
+static inline void dtmm_dsp_make_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl)
+{
+    const uint32_t kh = h->kh, kw = h->kw, cin = h->cin, cout = h->cout;
+    const uint32_t sw = h->stride_w, dw = h->dilation_w, dh = h->dilation_h;
+    pl->use_c = 1u;
+    pl->positions = kh * kw;
+    pl->groups = (cin + 3u) / 4u;
+    if (pl->positions > 32u || pl->groups > DTMM_DSP_GMAX) {
+        return;
+    }
+    pl->cin4 = pl->groups * 4u;
+
+    uint32_t np = 0, hq = 0;
+    for (uint32_t j = 0; j < kw; j++) {
+        const uint32_t a = j * dw, ph = a % sw, q = a / sw;
+        uint32_t k = 0;
+        while (k < np && pl->phase_val[k] != ph) k++;
+        if (k == np) {
+            pl->phase_val[np++] = (uint8_t)ph;
+        }
+        pl->phase_of[j] = (uint8_t)k;
+        if (q > 255u) {
+            return; /* absurd dilation: portable path */
+        }
+        pl->q[j] = (uint8_t)q;
+        if (q > hq) hq = q;
+    }
+    pl->phases = np;
+    pl->hq = hq;
+
+    const uint32_t span = (kh - 1u) * dh + 1u;
+    pl->ring = span <= 2u * kh && span <= 32u;
+    pl->slots = pl->ring ? span : kh;
+
+    pl->blocks = (h->out_w + 3u) / 4u;
+    const uint32_t row_unit = pl->slots * pl->groups * np * 8u; /* band bytes per column */
+    uint32_t tb = pl->blocks;
+    while (tb > 1u && row_unit * ((4u * tb + hq + 3u) & ~3u) > DTMM_DSP_BAND_BUDGET) tb--;
+    const uint32_t tiles = (pl->blocks + tb - 1u) / tb;
+    pl->tile_blocks = (pl->blocks + tiles - 1u) / tiles; /* balanced tiles */
+    pl->cols = (4u * pl->tile_blocks + hq + 3u) & ~3u;
+    pl->group_bytes = np * pl->cols * 8u;
+    pl->slot_bytes = pl->groups * pl->group_bytes;
+
+    pl->repack = (cin & 3u) != 0u;
+    pl->repack_bytes = 0;
+    if (pl->repack) {
+        const uint32_t all = h->n_kept * pl->cin4;
+        uint32_t budget = DTMM_DSP_REPACK_BUDGET;
+        if (budget < pl->positions * pl->cin4) budget = pl->positions * pl->cin4;
+        pl->repack_bytes = all < budget ? all : budget;
+    }
+
+    pl->records_off = 0;
+    pl->band_off = dtmm_dsp_align16(DTMM_DSP_RECORD_WORDS * 4u * cout);
+    pl->repack_off = pl->band_off + pl->slots * pl->slot_bytes;
+    pl->dump_off = pl->repack_off + dtmm_dsp_align16(pl->repack_bytes);
+    pl->pad_off = pl->dump_off + dtmm_dsp_align16(cout);
+    pl->total = pl->pad_off + (pl->repack ? 0u : dtmm_dsp_align16(cin));
+    if (pl->total <= DTMM_DSP_SCRATCH_MAX) {
+        pl->use_c = 0;
+    }
+}
+
+#endif /* DTMM_CONV_DSP_INTERNAL_H */
