@@ -1,0 +1,308 @@
+/*
+ * dtmm_ops.h - int8 operator kernels besides the FWCS convolution.
+ *
+ * Each operator has one parameter struct and one function (one source file
+ * each, src/dtmm_<op>.c).  Every quantization parameter in a struct is
+ * precomputed on the host by tools/dtmm/lowering exactly as TensorFlow Lite
+ * Micro's Prepare step computes it, so each kernel is bit-exact with the
+ * tflite-micro reference interpreter; the kernels themselves only do integer
+ * arithmetic (QUANTIZE/DEQUANTIZE use float32 because their tensors are
+ * float32).  The generated model code (dtmm pack) declares the structs as
+ * `static const` and calls the functions in a straight line.
+ *
+ * Conventions:
+ *  - activations are int8 NHWC (or any row-major layout for the elementwise
+ *    ops), `batches` images per call where a struct has that field;
+ *  - `*_offset` fields follow TFLite: input_offset = -input_zero_point,
+ *    output_offset = output_zero_point;
+ *  - act_min/act_max are the int8 output clamp with any fused activation
+ *    folded in;
+ *  - multipliers/shifts are QuantizeMultiplier pairs (Q31 multiplier,
+ *    shift > 0 meaning left) applied with TFLite's double-rounding
+ *    MultiplyByQuantizedMultiplier;
+ *  - functions return DTMM_OK, or DTMM_ERR_ARGUMENT for NULL pointers and
+ *    impossible sizes.  Inputs and outputs must not overlap unless the
+ *    function says so.  None uses the heap or libc beyond string.h.
+ *
+ * C99, no heap.
+ */
+#ifndef DTMM_OPS_H
+#define DTMM_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtmm_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest tensor rank the generic (broadcast, pad, reduce) kernels handle. */
+#define DTMM_OPS_MAX_DIMS 6
+
+/* ---- FULLY_CONNECTED ------------------------------------------------------
+ * out[b][o] = clamp(MBQM(sum_i w[o][i] * (in[b][i] + input_offset) + bias[o],
+ *                        multiplier[o], shift[o]) + output_offset)
+ * The lowering folds the input offset into the bias:
+ * bias[o] = model_bias[o] + input_offset * sum_i w[o][i], so the inner loop is
+ * a plain int8 dot product (exact: int32 sums are associative).
+ */
+typedef struct {
+    const int8_t *weights;      /* [out_features][in_features] */
+    const int32_t *bias;        /* [out_features], offset folded in (see above) */
+    const int32_t *multiplier;  /* [out_features], or [1] when !per_channel */
+    const int32_t *shift;       /* same length as multiplier */
+    int32_t batches;
+    int32_t in_features;
+    int32_t out_features;
+    int32_t per_channel;        /* 0: multiplier[0]/shift[0] for every output */
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+} dtmm_fully_connected_s8_params;
+
+dtmm_status dtmm_fully_connected_s8(const dtmm_fully_connected_s8_params *p, const int8_t *input, int8_t *output);
+
+/* ---- DEPTHWISE_CONV_2D ----------------------------------------------------
+ * TFLite DepthwiseConvPerChannel: output channel oc = ic*depth_multiplier + m
+ * reads input channel ic; taps outside the input contribute nothing.
+ */
+typedef struct {
+    const int8_t *weights;      /* [kh][kw][out_ch] (TFLite's 1 x kh x kw x out_ch) */
+    const int32_t *bias;        /* [out_ch] (zeros when the model has none) */
+    const int32_t *multiplier;  /* [out_ch] */
+    const int32_t *shift;       /* [out_ch] */
+    int32_t batches;
+    int32_t in_h, in_w, in_ch;
+    int32_t out_h, out_w, out_ch; /* out_ch = in_ch * depth_multiplier */
+    int32_t depth_multiplier;
+    int32_t kh, kw;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} dtmm_depthwise_conv_s8_params;
+
+dtmm_status dtmm_depthwise_conv_s8(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
+
+/* ---- AVERAGE_POOL_2D / MAX_POOL_2D ----------------------------------------
+ * Windows are clipped to the input (padding is not counted).  Average:
+ * int32 sum of the in-bounds values divided by their count, rounded half away
+ * from zero; no rescaling (TFLite requires input and output quantization to
+ * match).  Max: the largest in-bounds value.  Both then clamp.
+ */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, channels;
+    int32_t out_h, out_w;
+    int32_t filter_h, filter_w;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+    int32_t act_min, act_max;
+} dtmm_pool_s8_params;
+
+dtmm_status dtmm_avg_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_max_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+
+/* ---- ADD ------------------------------------------------------------------
+ * TFLite int8 ADD: each input is offset, shifted left by left_shift (20) and
+ * rescaled by its own multiplier, the sum is rescaled to the output, offset
+ * and clamped.  Broadcasting: when ndims > 0, the output has shape
+ * shape[0..ndims-1] (outermost first) and input k reads element
+ * sum_d idx[d]*stride_k[d] (stride 0 along broadcast dimensions); ndims == 0
+ * means both inputs have the output's shape (`size` elements).
+ * The output may alias either input when ndims == 0.
+ * table1/table2, when not NULL, hold each input's rescaled value for every
+ * int8 x at [x + 128] (computed by the lowering with the same arithmetic):
+ * the per-element work is then two loads, one add and the output rescale.
+ */
+typedef struct {
+    int32_t input1_offset, input1_multiplier, input1_shift;
+    int32_t input2_offset, input2_multiplier, input2_shift;
+    int32_t output_offset, output_multiplier, output_shift;
+    int32_t left_shift;
+    int32_t act_min, act_max;
+    int32_t size;               /* output elements */
+    int32_t ndims;              /* 0: no broadcasting */
+    int32_t shape[DTMM_OPS_MAX_DIMS];
+    int32_t stride1[DTMM_OPS_MAX_DIMS];
+    int32_t stride2[DTMM_OPS_MAX_DIMS];
+    const int32_t *table1;      /* [256] or NULL */
+    const int32_t *table2;      /* [256] or NULL (both or neither) */
+} dtmm_add_s8_params;
+
+dtmm_status dtmm_add_s8(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* ---- MEAN -----------------------------------------------------------------
+ * TFLite int8 MEAN (QuantizedMeanOrSum): int32 sum over the reduced axes,
+ * minus input_zero_point * count, MultiplyByQuantizedMultiplier with the
+ * input/output multiplier already divided by count the way TFLite does it at
+ * Eval (multiplier << s / count, shift - s), plus output zero point, clamp.
+ * The input is viewed as kept dims interleaved with reduced dims; output
+ * element (k0,k1,k2,k3) sums input elements
+ *   sum_j k_j*kept_stride[j] + sum_j r_j*red_stride[j]
+ * over all (r0..r3) < red_dims; unused dims have size 1.
+ */
+typedef struct {
+    int32_t kept_dims[4];       /* output shape, outermost first (row-major output) */
+    int32_t kept_stride[4];     /* input element strides of those dims */
+    int32_t red_dims[4];        /* reduced dims */
+    int32_t red_stride[4];
+    int32_t count;              /* elements summed per output */
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t multiplier;         /* adjusted for count, may be < 2^30 */
+    int32_t shift;              /* adjusted for count, >= -31 */
+} dtmm_mean_s8_params;
+
+dtmm_status dtmm_mean_s8(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
+
+/* ---- SOFTMAX --------------------------------------------------------------
+ * TFLite int8 -> int8 softmax over the last dimension (output scale 1/256,
+ * zero point -128), with gemmlowp fixed-point exp and reciprocal;
+ * input_multiplier/input_left_shift/diff_min come from
+ * PreprocessSoftmaxScaling(beta, input_scale, 5) and CalculateInputRadius.
+ */
+typedef struct {
+    int32_t outer;              /* rows */
+    int32_t depth;              /* elements per row (last dimension) */
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} dtmm_softmax_s8_params;
+
+dtmm_status dtmm_softmax_s8(const dtmm_softmax_s8_params *p, const int8_t *input, int8_t *output);
+
+/* ---- CONCATENATION --------------------------------------------------------
+ * outer slices; in each, input k contributes `size` contiguous elements
+ * (its extent along the axis times the inner size).  An input whose
+ * quantization differs from the output's is requantized like TFLite's int8
+ * QUANTIZE: clamp(MBQM(x + input_offset, multiplier, shift) + output_offset).
+ * (TFLite and TFLite Micro refuse such models; the converter never makes
+ * them.)
+ */
+typedef struct {
+    int32_t size;               /* elements per outer slice */
+    int32_t requantize;         /* 0: byte copy */
+    int32_t input_offset;
+    int32_t multiplier;
+    int32_t shift;
+    int32_t output_offset;
+} dtmm_concatenation_input;
+
+typedef struct {
+    int32_t n_inputs;
+    int32_t outer;
+    const dtmm_concatenation_input *inputs; /* [n_inputs] */
+} dtmm_concatenation_s8_params;
+
+dtmm_status dtmm_concatenation_s8(const dtmm_concatenation_s8_params *p, const int8_t *const *inputs, int8_t *output);
+
+/* ---- PAD / PADV2 ----------------------------------------------------------
+ * Output dim d = pad_before[d] + in_shape[d] + pad_after[d]; padding takes
+ * pad_value (the output zero point for PAD).  Dimensions are right-aligned:
+ * ndims <= DTMM_OPS_MAX_DIMS; the lowering merges the innermost unpadded
+ * dimensions so the last dimension is one contiguous copy per row.
+ */
+typedef struct {
+    int32_t ndims;
+    int32_t in_shape[DTMM_OPS_MAX_DIMS];
+    int32_t pad_before[DTMM_OPS_MAX_DIMS];
+    int32_t pad_after[DTMM_OPS_MAX_DIMS];
+    int32_t pad_value;
+} dtmm_pad_s8_params;
+
+dtmm_status dtmm_pad_s8(const dtmm_pad_s8_params *p, const int8_t *input, int8_t *output);
+
+/* ---- QUANTIZE / DEQUANTIZE ------------------------------------------------
+ * float32 -> int8: q = round_half_away(x / scale) + zero_point (float32
+ *   division, as TFLite's AffineQuantize), clamped to int8; NaN gives the
+ *   zero point.
+ * int8 -> int8: clamp(MBQM(x + input_offset, multiplier, shift) + output_offset)
+ *   (TFLite's Requantize).  Output may alias input.
+ * int8 -> float32: (x - zero_point) * scale, one float32 rounding (equal to
+ *   TFLite's double computation for int8 inputs).
+ */
+typedef struct {
+    int32_t size;
+    float scale;
+    int32_t zero_point;
+} dtmm_quantize_f32_s8_params;
+
+dtmm_status dtmm_quantize_f32_s8(const dtmm_quantize_f32_s8_params *p, const float *input, int8_t *output);
+
+typedef struct {
+    int32_t size;
+    int32_t input_offset;
+    int32_t multiplier;
+    int32_t shift;
+    int32_t output_offset;
+} dtmm_quantize_s8_s8_params;
+
+dtmm_status dtmm_quantize_s8_s8(const dtmm_quantize_s8_s8_params *p, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t size;
+    float scale;
+    int32_t zero_point;
+} dtmm_dequantize_s8_f32_params;
+
+dtmm_status dtmm_dequantize_s8_f32(const dtmm_dequantize_s8_f32_params *p, const int8_t *input, float *output);
+
+/* ---- shared fixed-point arithmetic (internal to the kernels) --------------
+ * TFLite/gemmlowp rounding rules; static inline so every kernel file gets
+ * its own copy without a call.
+ */
+
+/*
+ * gemmlowp SaturatingRoundingDoublingHighMul: (a*b + nudge) / 2^31 truncated,
+ * nudge = 2^30 for a*b >= 0 and 1 - 2^30 otherwise; INT32_MIN*INT32_MIN
+ * saturates.  For a*b < 0 the truncation is a ceiling, and
+ * ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31), so both signs
+ * are one arithmetic shift (>> of a negative value is arithmetic on every
+ * compiler this library supports, as rdbp below also assumes).
+ */
+static inline int32_t dtmm_ops_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* x / 2^exponent rounded half away from zero, 0 <= exponent <= 31. */
+static inline int32_t dtmm_ops_rdbp(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (double rounding), -31 <= shift <= 30. */
+static inline int32_t dtmm_ops_mbqm(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    return dtmm_ops_rdbp(dtmm_ops_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
+}
+
+/* a + b with two's-complement wrap-around (what TFLite's int32 code does in practice). */
+static inline int32_t dtmm_ops_add_wrap(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+static inline int8_t dtmm_ops_clamp_s8(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DTMM_OPS_H */

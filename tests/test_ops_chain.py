@@ -1,0 +1,168 @@
+"""All supported operators in one chain: bit-exact on the host, and warning-free for the Cortex-M targets.
+
+A float-in/float-out model built with ModelBuilder strings every supported
+operator together (QUANTIZE, PAD, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D,
+AVERAGE_POOL_2D, CONCATENATION, broadcasting ADD with a constant, MEAN,
+RESHAPE, FULLY_CONNECTED, SOFTMAX, int8 QUANTIZE, DEQUANTIZE).  Its lowered C
+(and ResNet-8's) must compile with -Wall -Wextra -Werror for cortex-m3,
+cortex-m4 (FPU) and cortex-m55 (MVE), like the kernels themselves.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from dtmm.hostbuild import KERNELS_DIR
+from dtmm.lowering import SUPPORTED_OPS, lower_model
+from dtmm.lowering.testing import Case, ModelBuilder, activation_code, check_cases, padding_code, random_inputs
+from dtmm.tflite_model import TfliteModel
+
+pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+
+CPUS = {
+    "cortex-m3": ["-mcpu=cortex-m3"],
+    "cortex-m4": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
+    "cortex-m55": ["-mcpu=cortex-m55", "-mfloat-abi=hard"],
+}
+
+
+OP_SOURCES = [
+    f"src/dtmm_{name}.c"
+    for name in (
+        "fully_connected_s8", "depthwise_conv_s8", "avg_pool_s8", "max_pool_s8", "add_s8", "mean_s8",
+        "softmax_s8", "concatenation_s8", "pad_s8", "quantize_f32_s8", "quantize_s8_s8", "dequantize_s8_f32",
+    )
+]  # fmt: skip
+
+
+def all_ops_model(seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    i8 = lambda shape: rng.integers(-127, 128, size=shape)  # noqa: E731
+    x = b.tensor([1, 8, 8, 3], "FLOAT32", name="input")
+    q = b.tensor([1, 8, 8, 3], scale=0.03, zero_point=-4)
+    b.op("QUANTIZE", [x], [q])
+    pads = b.tensor([4, 2], "INT32", data=np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
+    p = b.tensor([1, 10, 10, 3], scale=0.03, zero_point=-4)
+    b.op("PAD", [q, pads], [p], "PadOptions")
+    cw_s = rng.uniform(0.002, 0.01, size=8).astype(np.float32)
+    w = i8((8, 3, 3, 3)) * (rng.random((8, 3, 3)) < 0.5)[..., None]
+    cw = b.tensor([8, 3, 3, 3], scale=cw_s, zero_point=0, data=w)
+    cb = b.tensor([8], "INT32", scale=np.float32(0.03) * cw_s, data=rng.integers(-2000, 2000, 8))
+    c = b.tensor([1, 8, 8, 8], scale=0.05, zero_point=-128)
+    b.op("CONV_2D", [p, cw, cb], [c], "Conv2DOptions", padding=padding_code("valid"), strideH=1, strideW=1,
+         dilationHFactor=1, dilationWFactor=1, fusedActivationFunction=activation_code("RELU"))  # fmt: skip
+    dw_s = rng.uniform(0.005, 0.02, size=8).astype(np.float32)
+    dw = b.tensor([1, 3, 3, 8], scale=dw_s, zero_point=0, quantized_dimension=3, data=i8((1, 3, 3, 8)))
+    db = b.tensor([8], "INT32", scale=np.float32(0.05) * dw_s, data=rng.integers(-2000, 2000, 8))
+    d = b.tensor([1, 8, 8, 8], scale=0.05, zero_point=-128)
+    b.op("DEPTHWISE_CONV_2D", [c, dw, db], [d], "DepthwiseConv2DOptions", padding=padding_code("same"),
+         strideH=1, strideW=1, depthMultiplier=1, dilationHFactor=1, dilationWFactor=1,
+         fusedActivationFunction=activation_code("RELU6"))  # fmt: skip
+    mp = b.tensor([1, 4, 4, 8], scale=0.05, zero_point=-128)
+    b.op("MAX_POOL_2D", [d], [mp], "Pool2DOptions", padding=padding_code("valid"), strideH=2, strideW=2,
+         filterHeight=2, filterWidth=2, fusedActivationFunction=0)  # fmt: skip
+    ap = b.tensor([1, 4, 4, 8], scale=0.05, zero_point=-128)
+    b.op("AVERAGE_POOL_2D", [c], [ap], "Pool2DOptions", padding=padding_code("same"), strideH=2, strideW=2,
+         filterHeight=3, filterWidth=3, fusedActivationFunction=0)  # fmt: skip
+    cat = b.tensor([1, 4, 4, 16], scale=0.05, zero_point=-128)
+    b.op("CONCATENATION", [mp, ap], [cat], "ConcatenationOptions", axis=3, fusedActivationFunction=0)
+    k = b.tensor([1, 1, 1, 16], scale=0.02, zero_point=3, data=i8((1, 1, 1, 16)))
+    add = b.tensor([1, 4, 4, 16], scale=0.07, zero_point=-20)
+    b.op("ADD", [cat, k], [add], "AddOptions", fusedActivationFunction=activation_code("NONE"))
+    axes = b.tensor([2], "INT32", data=np.array([1, 2], np.int32))
+    mean = b.tensor([1, 1, 1, 16], scale=0.04, zero_point=-10)
+    b.op("MEAN", [add, axes], [mean], "ReducerOptions", keepDims=True)
+    shape = b.tensor([2], "INT32", data=np.array([1, 16], np.int32))
+    flat = b.tensor([1, 16], scale=0.04, zero_point=-10)
+    b.op("RESHAPE", [mean, shape], [flat], "ReshapeOptions", newShape=[1, 16])
+    fw = b.tensor([10, 16], scale=0.01, zero_point=0, data=i8((10, 16)))
+    fb = b.tensor([10], "INT32", scale=np.float32(0.04) * np.float32(0.01), data=rng.integers(-500, 500, 10))
+    fc = b.tensor([1, 10], scale=0.06, zero_point=5)
+    b.op("FULLY_CONNECTED", [flat, fw, fb], [fc], "FullyConnectedOptions", fusedActivationFunction=0)
+    sm = b.tensor([1, 10], scale=1.0 / 256, zero_point=-128)
+    b.op("SOFTMAX", [fc], [sm], "SoftmaxOptions", beta=1.0)
+    rq = b.tensor([1, 10], scale=0.01, zero_point=-100)
+    b.op("QUANTIZE", [sm], [rq])
+    y = b.tensor([1, 10], "FLOAT32", name="output")
+    b.op("DEQUANTIZE", [rq], [y])
+    return b.build([x], [y])
+
+
+def test_all_ops_chain_bit_exact(tmp_path):
+    data = all_ops_model()
+    model = TfliteModel(data, "all_ops")
+    assert {op.opcode for op in model.operators} == SUPPORTED_OPS - {"PADV2"}
+    samples = random_inputs(model, np.random.default_rng(1), 4)
+    check_cases([Case("all_ops", data, samples)], tmp_path)
+
+
+def _generated_c(models: dict) -> str:
+    """One translation unit: every lowered operator's declarations and calls into a static arena."""
+    parts = ['#include <stddef.h>', '#include <stdint.h>', '#include "dtmm_kernels.h"', '#include "dtmm_ops.h"', ""]
+    for name, model in models.items():
+        lowered = lower_model(model, prefix=f"{name}_")
+        parts += [lo.c_decls for lo in lowered]
+        sizes = {}
+        for t in {t for lo in lowered for t in lo.inputs + lo.outputs}:
+            ten = model.tensors[t]
+            sizes[t] = ten.size * (4 if ten.dtype == "FLOAT32" else 1)
+        offsets, off = {}, 0
+        for t in sorted(sizes):
+            offsets[t] = off
+            off += (sizes[t] + 15) // 16 * 16
+        scratch = max([lo.scratch_bytes for lo in lowered] + [16])
+        parts.append(f"static uint8_t {name}_arena[{off + scratch}] __attribute__((aligned(16)));")
+        parts.append(f"dtmm_status {name}_run(void);")
+        parts.append(f"dtmm_status {name}_run(void)\n{{\n    dtmm_status status = DTMM_OK;")
+        for lo in lowered:
+            if lo.c_init:
+                parts.append("    " + lo.render_init(scratch).replace("\n", "\n    "))
+            ctype = lambda t: "float" if model.tensors[t].dtype == "FLOAT32" else "int8_t"  # noqa: E731
+            values = {f"in{k}": f"(({ctype(t)} *)&{name}_arena[{offsets[t]}])" for k, t in enumerate(lo.inputs)}
+            values.update({f"out{k}": f"(({ctype(t)} *)&{name}_arena[{offsets[t]}])" for k, t in enumerate(lo.outputs)})
+            values["scratch"] = f"((void *)&{name}_arena[{off}])"
+            if lo.c_call:
+                parts.append("    if (status == DTMM_OK) {\n        " + lo.render_call(values).replace("\n", "\n        ") + "\n    }")
+        parts.append("    return status;\n}\n")
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def generated(request, tmp_path_factory):
+    models = {"all_ops": TfliteModel(all_ops_model(), "all_ops")}
+    shared = request.config.getoption("--shared")
+    from pathlib import Path
+
+    resnet = Path(shared) / "models" / "mlperf-tiny-ic" / "pretrainedResnet_quant.tflite"
+    if resnet.is_file():
+        models["resnet8"] = TfliteModel.load(resnet)
+    src = tmp_path_factory.mktemp("gen") / "generated.c"
+    src.write_text(_generated_c(models))
+    return src
+
+
+def _cc(compiler: str, flags: list, src, out) -> None:
+    cmd = [compiler, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-I", str(KERNELS_DIR / "include"),
+           "-c", str(src), "-o", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-3000:]}"
+
+
+def test_generated_code_compiles_for_host(generated, tmp_path):
+    _cc("cc", ["-Wshadow", "-Wstrict-prototypes"], generated, tmp_path / "gen.o")
+
+
+@pytest.mark.parametrize("cpu", sorted(CPUS))
+def test_generated_code_and_kernels_compile_for_cortex_m(generated, cpu, tmp_path):
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not installed (make bootstrap)")
+    flags = ["-mthumb", *CPUS[cpu]]
+    _cc("arm-none-eabi-gcc", flags, generated, tmp_path / "gen.o")
+    listed = {line.strip() for line in (KERNELS_DIR / "sources.txt").read_text().splitlines()}
+    assert set(OP_SOURCES) <= listed
+    for s in OP_SOURCES:
+        _cc("arm-none-eabi-gcc", flags, KERNELS_DIR / s, tmp_path / (s.split("/")[-1] + ".o"))
