@@ -27,12 +27,14 @@ def main():
 
 
 def _register():
-    from .commands import bench, boards, inspect, run
+    from .commands import bench, boards, inspect, pack, run, run_model
 
     main.add_command(boards.boards)
     main.add_command(run.run)
     main.add_command(inspect.inspect)
     main.add_command(bench.bench)
+    main.add_command(pack.pack)
+    main.add_command(run_model.run_model)
 
 
 _register()
