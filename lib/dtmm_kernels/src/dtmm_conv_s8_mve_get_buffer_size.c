@@ -1,7 +1,35 @@
-/* dtmm_conv_s8_mve_get_buffer_size.c - scratch of the MVE path (the portable path's, for now). */
+/* dtmm_conv_s8_mve_get_buffer_size.c - scratch bytes of the Helium MVE conv path. */
+#include <stddef.h>
+
+#include "dtmm_conv_mve_internal.h"
 #include "dtmm_kernels.h"
 
+/*
+ * Layout in dtmm_conv_mve_internal.h (each part rounded up to 16 bytes):
+ *   records    52*(cout+3) + 120
+ *   lists      2*(kh*kw+1) DENSE, 2*(n_kept+1) packed (u16; 1 byte each for the generic kernel,
+ *              which also needs a pointer table of 16*kh*kw*min(8, ceil(out_w/4)) bytes)
+ *   zeros      max(32, align16(cin)), plus 16 bytes of output offsets
+ *   rows       padded layers: window of 2*((kh-1)*dilation_h+1) rows of
+ *              ((4*ceil(out_w/4)-1)*stride_w + (kw-1)*dilation_w + 1)*cin bytes, or, when that
+ *              exceeds DTMM_MVE_WINDOW_MAX (12 KiB), kh*(3*stride_w+(kw-1)*dilation_w+1)*cin
+ *   patch mode (cin < 16, kh*kw*cin <= 64): cout*K + 4*K*min(8, ceil(out_w/4)), K = align16(kh*kw*cin)
+ *   temporary output 4*cout
+ * e.g. ResNet-8: 2.9 KiB (1x1 16->32) .. 8.3 KiB (3x3 64->64).  Kernels with
+ * kh*kw > 32 (or offsets beyond 16 bits) run the portable path and need
+ * what it needs.  Off MVE targets this file only mirrors the portable path,
+ * like dtmm_conv_s8_mve() itself.
+ */
 int32_t dtmm_conv_s8_mve_get_buffer_size(const dtmm_fwcs_view *v)
 {
+    if (v == NULL || v->hdr == NULL) {
+        return -(int32_t)DTMM_ERR_ARGUMENT;
+    }
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+    dtmm_mve_layout layout;
+    if (dtmm_mve_layout_compute(v->hdr, &layout) == 0) {
+        return (int32_t)layout.total;
+    }
+#endif
     return dtmm_conv_s8_c_get_buffer_size(v);
 }

@@ -1,0 +1,221 @@
+/*
+ * dtmm_conv_mve_internal.h - private to the Helium MVE conv path.
+ *
+ * The scratch layout of dtmm_conv_s8_mve(), computed from the header alone,
+ * shared by the kernel and dtmm_conv_s8_mve_get_buffer_size() so that the
+ * two can never disagree.  Plain C, compiles on every target.
+ *
+ * How the path works (details in dtmm_conv_s8_mve.c):
+ *  - output pixels are processed in blocks of 4 horizontally adjacent
+ *    pixels of one row; every block runs all filters;
+ *  - a filter is one "record" in scratch (bias + input_offset * sum of its
+ *    kept weights, four times, its weight pointer, its list of kept
+ *    positions, its requantization) loaded with a single LDM; a kept
+ *    position is a byte offset from the block's first pixel (the generic
+ *    kernel: an index into a per-block table of 4 input pointers);
+ *  - each kept filterlet is VLDRB (16 int8) + VMLADAVA (16 MACs) against the
+ *    4 pixels' contiguous NHWC slices, the weight vector being loaded once
+ *    for the 4 pixels;
+ *  - padding: taps outside the input read the input zero point, so every
+ *    tap adds w * (x + input_offset) uniformly and the offset term folds
+ *    into the record's bias; a layer with padding reads a "window": the
+ *    needed input rows, zero-point padded, consecutive in a scrolling
+ *    buffer of 2 * dilated-kernel-height rows (compacted when full), so the
+ *    offsets are the same for every block; layers without padding read the
+ *    input directly; a window larger than DTMM_MVE_WINDOW_MAX bytes falls
+ *    back to a padded copy of each block's receptive field ("edge patch");
+ *  - small cin (< 16) with kh*kw*cin <= 64: each pixel's whole receptive
+ *    field is gathered into a contiguous patch (im2col of 4 pixels) and the
+ *    layer becomes a 1x1 conv over the patch ("patch mode").
+ */
+#ifndef DTMM_CONV_MVE_INTERNAL_H
+#define DTMM_CONV_MVE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "dtmm_fwcs.h"
+
+/* Inner kernels.  The group kernels address the 4 pixels with immediate
+ * offsets from one pointer per position (two for the 64-byte step) and run
+ * filters in groups of 4 ("quad") or 2 ("pair"); the generic kernel loads 4
+ * pointers per position and handles any cin, one filter at a time. */
+#define DTMM_MVE_KIND_IMM16_S16 0u /* cin 16, pixel step 16 bytes */
+#define DTMM_MVE_KIND_IMM16_S32 1u /* cin 16, pixel step 32 bytes */
+#define DTMM_MVE_KIND_IMM32_S32 2u /* cin 32, pixel step 32 bytes */
+#define DTMM_MVE_KIND_IMM32_S64 3u /* cin 32, pixel step 64 bytes */
+#define DTMM_MVE_KIND_IMM64_S64 4u /* cin 64, pixel step 64 bytes */
+#define DTMM_MVE_KIND_GENERIC 5u   /* any cin, any pixel step */
+
+#define DTMM_MVE_MAX_POSITIONS 32u
+#define DTMM_MVE_PATCH_MAX 64u     /* patch mode when cin < 16 and kh*kw*cin <= this */
+#define DTMM_MVE_REC_WORDS_MAX 11u /* words per filter record (the quad kernels use 9) */
+#define DTMM_MVE_RUN_MAX 8u        /* blocks per call of the generic kernel / in patch mode (tables) */
+/* Largest row window (bytes) before falling back to per-block edge patches. */
+#ifndef DTMM_MVE_WINDOW_MAX
+#define DTMM_MVE_WINDOW_MAX 12288u
+#endif
+
+/* Where the kernels read input rows. */
+#define DTMM_MVE_ROWS_DIRECT 0u /* no tap ever leaves the input: straight from it */
+#define DTMM_MVE_ROWS_WINDOW 1u /* zero-point padded copies of consecutive rows in a scrolling buffer */
+#define DTMM_MVE_ROWS_EDGE 2u   /* per block, a padded copy of its receptive field */
+
+typedef struct {
+    uint32_t positions; /* kh*kw */
+    uint32_t patch;     /* 1: patch mode */
+    uint32_t cin_eff;   /* bytes per filterlet the inner kernel sees (patch: row pitch of the patch) */
+    uint32_t pos_eff;   /* positions the inner kernel sees (patch: 1) */
+    uint32_t step;      /* bytes between the 4 pixels of a block in what the kernel reads */
+    uint32_t kind;
+    uint32_t pair;      /* group kernel (quad or pair): u16 offset lists; else generic: u8 positions */
+    uint32_t quad_ok;   /* four filters at a time possible: byte scatter offsets 4*cout-1 fit */
+    uint32_t n_blocks;  /* blocks per output row: ceil(out_w / 4) */
+    uint32_t run_max;   /* blocks per kernel call */
+    /* input rows */
+    uint32_t rows;      /* DTMM_MVE_ROWS_* */
+    uint32_t hpad;      /* some tap leaves the input on the left or right */
+    uint32_t vpad;      /* some tap leaves the input above or below */
+    uint32_t ring_w;    /* columns a padded row needs: (4*n_blocks-1)*stride_w + (kw-1)*dilation_w + 1 */
+    uint32_t edge_w;    /* columns of an edge patch: 3*stride_w + (kw-1)*dilation_w + 1 */
+    uint32_t pitch;     /* bytes between consecutive rows of what the kernels read */
+    uint32_t row_step;  /* bytes between kernel rows: pitch*dilation_h (edge patches: pitch) */
+    uint32_t win_rows;  /* window rows: 2*((kh-1)*dilation_h + 1) */
+    /* byte offsets in scratch, each a multiple of 16 */
+    uint32_t off_rec, off_tab, off_zero, off_list, off_qoff, off_wexp, off_win;
+    uint32_t off_work;  /* edge patch / im2col patches / temporary output; masks during setup */
+    uint32_t off_edge, off_impatch, off_tmp, off_masks;
+    uint32_t total;
+} dtmm_mve_layout;
+
+static inline uint32_t dtmm_mve_align16(uint32_t n)
+{
+    return (n + 15u) & ~15u;
+}
+
+/*
+ * Fills *L for a layer with kh*kw <= 32; returns 0, or -1 when the layer
+ * is beyond this path (more positions than fit a 32-bit mask, or offsets
+ * beyond 16 bits in every row arrangement): those run the portable path.
+ */
+static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_layout *L)
+{
+    const uint32_t cin = h->cin, cout = h->cout, kh = h->kh, kw = h->kw;
+    const uint32_t sw = h->stride_w, dh = h->dilation_h, dw = h->dilation_w;
+    const uint32_t P = kh * kw;
+    if (P > DTMM_MVE_MAX_POSITIONS) {
+        return -1;
+    }
+    L->positions = P;
+    L->patch = cin < 16u && P * cin <= DTMM_MVE_PATCH_MAX;
+    if (L->patch) {
+        L->cin_eff = dtmm_mve_align16(P * cin);
+        L->pos_eff = 1u;
+        L->step = L->cin_eff;
+    } else {
+        L->cin_eff = cin;
+        L->pos_eff = P;
+        L->step = sw * cin;
+    }
+    if (L->cin_eff == 16u && L->step == 16u) {
+        L->kind = DTMM_MVE_KIND_IMM16_S16;
+    } else if (L->cin_eff == 16u && L->step == 32u) {
+        L->kind = DTMM_MVE_KIND_IMM16_S32;
+    } else if (L->cin_eff == 32u && L->step == 32u) {
+        L->kind = DTMM_MVE_KIND_IMM32_S32;
+    } else if (L->cin_eff == 32u && L->step == 64u) {
+        L->kind = DTMM_MVE_KIND_IMM32_S64;
+    } else if (L->cin_eff == 64u && L->step == 64u) {
+        L->kind = DTMM_MVE_KIND_IMM64_S64;
+    } else {
+        L->kind = DTMM_MVE_KIND_GENERIC;
+    }
+    if (cout > 16384u) { /* group kernels store 16-bit output offsets, up to 4*cout - 1 */
+        L->kind = DTMM_MVE_KIND_GENERIC;
+    }
+    L->pair = L->kind != DTMM_MVE_KIND_GENERIC;
+    L->quad_ok = L->pair && cout <= 64u;
+    L->n_blocks = (h->out_w + 3u) / 4u;
+    L->run_max = L->n_blocks < DTMM_MVE_RUN_MAX ? L->n_blocks : DTMM_MVE_RUN_MAX;
+
+    /* rows: columns -pad_left .. ring_w-1-pad_left of input rows -pad_top .. */
+    const uint32_t eff_h = (kh - 1u) * dh + 1u;
+    const uint32_t span_w = (kw - 1u) * dw * cin; /* bytes from tap column 0 to the last tap column */
+    L->ring_w = (4u * L->n_blocks - 1u) * sw + (kw - 1u) * dw + 1u;
+    L->edge_w = 3u * sw + (kw - 1u) * dw + 1u;
+    L->hpad = h->pad_left > 0u || L->ring_w > h->in_w;
+    L->vpad = h->pad_top > 0u || ((uint32_t)h->out_h - 1u) * h->stride_h + eff_h > h->in_h;
+    L->win_rows = 2u * eff_h;
+    const uint32_t win_pitch = dtmm_mve_align16(L->ring_w * cin);
+    /* group kernels read u16 offsets: the farthest tap must stay below 64 KiB */
+    const uint32_t max_off = 65535u;
+    if (!L->hpad && !L->vpad && (!L->pair || (uint64_t)(kh - 1u) * dh * h->in_w * cin + span_w <= max_off)) {
+        L->rows = DTMM_MVE_ROWS_DIRECT;
+        L->pitch = (uint32_t)h->in_w * cin;
+        L->row_step = L->pitch * dh;
+    } else if ((uint64_t)L->win_rows * win_pitch <= DTMM_MVE_WINDOW_MAX &&
+               (!L->pair || (uint64_t)(kh - 1u) * dh * win_pitch + span_w <= max_off)) {
+        L->rows = DTMM_MVE_ROWS_WINDOW;
+        L->pitch = win_pitch;
+        L->row_step = L->pitch * dh;
+    } else {
+        L->rows = DTMM_MVE_ROWS_EDGE;
+        L->pitch = L->edge_w * cin;
+        L->row_step = L->pitch;
+        if ((uint64_t)kh * L->edge_w * cin > 0x7FFFFFFFu ||
+            (L->pair && (uint64_t)(kh - 1u) * L->pitch + span_w > max_off)) {
+            return -1;
+        }
+    }
+
+    const uint32_t list_entries = L->patch ? 1u : (h->encoding == DTMM_FWCS_ENC_DENSE ? P : h->n_kept) + 1u;
+    uint32_t zero = dtmm_mve_align16(L->cin_eff);
+    if (zero < 32u) zero = 32u;
+    const uint32_t blocks_per_call = L->rows == DTMM_MVE_ROWS_EDGE ? 1u : L->run_max;
+
+    /* record stream: per filter at most 52 bytes (a 44-byte record and its share of a pair's 16-byte
+     * offset vector, or a quad leftover's 36-byte record + 16 bytes; a constant output costs 16), 3
+     * more for completing a group, two end records, a constant group's rounding */
+    uint32_t off = 0;
+    L->off_rec = off;
+    off += dtmm_mve_align16((cout + 3u) * 52u + 2u * DTMM_MVE_REC_WORDS_MAX * 4u + 32u);
+    L->off_tab = off; /* generic kernel: 4 pointers per position per block */
+    if (!L->pair) {
+        off += dtmm_mve_align16(blocks_per_call * L->pos_eff * 16u);
+    }
+    L->off_zero = off;
+    off += zero;
+    L->off_qoff = off;
+    off += 16u;
+    L->off_list = off;
+    off += dtmm_mve_align16(list_entries * (L->pair ? 2u : 1u));
+    L->off_wexp = off;
+    if (L->patch) {
+        off += dtmm_mve_align16(cout * L->cin_eff);
+    }
+    L->off_win = off;
+    if (L->rows == DTMM_MVE_ROWS_WINDOW) {
+        off += L->win_rows * win_pitch;
+    }
+    /* work area: edge patch + im2col patches + temporary output block, or the masks during setup */
+    L->off_work = off;
+    uint32_t w = 0;
+    L->off_edge = off + w;
+    if (L->rows == DTMM_MVE_ROWS_EDGE) {
+        w += dtmm_mve_align16(kh * L->edge_w * cin);
+    }
+    L->off_impatch = off + w;
+    if (L->patch) {
+        w += blocks_per_call * 4u * L->cin_eff;
+    }
+    L->off_tmp = off + w;
+    w += dtmm_mve_align16(4u * cout);
+    L->off_masks = off;
+    if (w < dtmm_mve_align16(4u * cout)) {
+        w = dtmm_mve_align16(4u * cout);
+    }
+    off += w;
+    L->total = off;
+    return 0;
+}
+
+#endif /* DTMM_CONV_MVE_INTERNAL_H */

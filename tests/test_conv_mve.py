@@ -1,0 +1,247 @@
+"""The Helium MVE conv path (dtmm_conv_s8_mve, Cortex-M55) on the corners of its own design.
+
+tests/test_conv_qemu.py already runs random layers and ResNet-8 through the
+dispatching wrapper on qemu-m55.  Random layers rarely reach what is specific
+to lib/dtmm_kernels/src/dtmm_conv_s8_mve.c, so the cases here are built for
+it and run the path directly (tests/firmware/conv_check, CONV_CHECK_PATH=3):
+
+* every inner kernel: the "quad" group kernels (4 filters per group: cin 16,
+  32, 64 with a 16/32/64-byte pixel step, full-range and narrower clamps,
+  all shifts <= -1), the "pair" kernels (any shift, cout > 64), the generic
+  kernel (any cin: tails, cin 127/128/130, pixel steps without immediates);
+* filters with nothing kept (constant outputs), quad leftovers (live
+  filters beyond a multiple of 4), groups completed by empty filters or by
+  copies, all-empty layers, in every encoding;
+* patch mode (cin < 16, kh*kw*cin <= 64): im2col by byte gathers and by
+  copies (wide inputs), dilation, patch rows of 16/32/48/64 bytes;
+* the input rows: read directly (no padding), through the zero-point padded
+  window (padding, dilation, strides), and - in a second build with
+  -DDTMM_MVE_WINDOW_MAX=0 - the per-block edge patches; last blocks of 1..3
+  pixels; kernels above 32 positions (portable path);
+* requantization at the extremes of the int32 accumulator.
+
+It also checks the path's performance targets on ResNet-8 (exact QEMU
+instruction counts): dense mode within what CMSIS-NN's
+arm_convolve_wrapper_s8 needs on qemu-m55 (4,401,778 instructions), and
+magnitude-pruned 3x3 layers with cin >= 16 at most density + 0.08 of their
+dense count.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from dtmm import fwcs
+from dtmm import kernel_cases as kc
+from dtmm.tflite_model import quantize_multiplier
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed"),
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed"),
+]
+
+BOARD = "qemu-m55"
+CMSIS_NN_RESNET8_M55 = 4_401_778  # arm_convolve_wrapper_s8, 9 ResNet-8 convs, same QEMU machine
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _case(rng, name, *, cout, cin, kh, kw, in_h, in_w, sh=1, sw=1, dh=1, dw=1, padding="same",
+          density=1.0, encoding="auto", empty=0, requant="fast", act="none"):
+    in_off = int(rng.integers(-127, 129))
+    out_off = int(rng.integers(-128, 128))
+    lo, hi = -128, 127
+    if act == "relu":
+        lo = max(-128, out_off)
+    elif act == "relu6":
+        lo = max(-128, out_off)
+        hi = min(127, max(lo, out_off + int(rng.integers(10, 120))))
+    spec = fwcs.ConvSpec(cout=cout, cin=cin, kh=kh, kw=kw, in_h=in_h, in_w=in_w, stride_h=sh, stride_w=sw,
+                         dilation_h=dh, dilation_w=dw, padding=padding, input_offset=in_off,
+                         output_offset=out_off, act_min=lo, act_max=hi)  # fmt: skip
+    w = rng.integers(-128, 128, size=spec.weight_shape, dtype=np.int8)
+    w[w == 0] = 1
+    keep = rng.random((cout, kh, kw)) < density
+    if empty:
+        keep[rng.choice(cout, size=min(empty, cout), replace=False)] = False
+    w[~keep] = 0
+    # outputs spread over the int8 range; every shift <= -1 ("fast": the quad kernels' requantization)
+    real = 40.0 / (math.sqrt(max(1, kh * kw * cin) * max(density, 0.05)) * 74.0 * 74.0)
+    mult, shift = np.zeros(cout, np.int32), np.zeros(cout, np.int32)
+    for o in range(cout):
+        mult[o], shift[o] = quantize_multiplier(real * 2.0 ** rng.uniform(-2.5, 2.5))
+    bias = rng.integers(-(2**14), 2**14, size=cout).astype(np.int32)
+    if requant == "slow":  # left shifts, shift 0 and -1, zero and small multipliers: the pair/generic epilogue
+        for o in range(cout):
+            kind = o % 5
+            if kind == 0:
+                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), int(rng.integers(1, 4))
+            elif kind == 1:
+                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), 0
+            elif kind == 2:
+                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), -1
+            elif kind == 3:
+                mult[o], shift[o] = 0, 0
+    elif requant == "extreme":  # the fast epilogue over the whole int32 range, right shifts 1..31
+        mult = rng.integers(2**30, 2**31, size=cout).astype(np.int64)
+        mult[::5] = 2**30
+        mult[1::5] = 2**31 - 1
+        mult = mult.astype(np.int32)
+        shift = -rng.integers(1, 32, size=cout).astype(np.int32)
+        bias = rng.integers(INT32_MIN, INT32_MAX, size=cout, endpoint=True).astype(np.int32)
+        bias[::4] = INT32_MAX - int(rng.integers(0, 1000))
+        bias[1::4] = INT32_MIN + int(rng.integers(0, 1000))
+    assert requant != "fast" or (shift <= -1).all()
+    blob = fwcs.encode(w, bias, mult, shift, spec, encoding)
+    x = rng.integers(-128, 128, size=(in_h, in_w, cin), dtype=np.int8)
+    return kc.make_case(name, blob, x, ["mve"])
+
+
+def mve_cases() -> list[kc.KernelCase]:
+    rng = np.random.default_rng(55)
+    encs = ["dense", "bitmap", "list"]
+    cases = []
+
+    def add(name, **kw):
+        cases.append(_case(rng, name, **kw))
+
+    # quad kernels: pixel steps 16/32/64, full-range and narrow clamps, empties and leftovers
+    quad_shapes = [(16, 1), (16, 2), (32, 1), (32, 2), (64, 1)]
+    for k, (cin, s) in enumerate(quad_shapes):
+        add(f"quad_c{cin}_s{s}_dense", cout=16, cin=cin, kh=3, kw=3, in_h=6, in_w=9 + 2 * s, sh=s, sw=s,
+            encoding="dense")
+        add(f"quad_c{cin}_s{s}_relu6", cout=12, cin=cin, kh=3, kw=3, in_h=5, in_w=10, sh=s, sw=s,
+            density=0.5, encoding=encs[k % 3], act="relu6")
+        for live in (1, 2, 3):  # cout 20 with empties: 4*q + live filters computed, the rest constant
+            add(f"quad_c{cin}_s{s}_left{live}", cout=20, cin=cin, kh=3, kw=3, in_h=4, in_w=9, sh=s, sw=s,
+                density=0.6, empty=8 - live, encoding=encs[(k + live) % 3])
+    add("quad_all_empty", cout=8, cin=16, kh=3, kw=3, in_h=4, in_w=8, density=0.0, encoding="bitmap")
+    add("quad_one_live", cout=12, cin=32, kh=3, kw=3, in_h=4, in_w=8, density=0.5, empty=11, encoding="list")
+    add("quad_cout64", cout=64, cin=16, kh=3, kw=3, in_h=4, in_w=8, density=0.3, encoding="bitmap")
+    add("quad_cout4_1x1", cout=4, cin=64, kh=1, kw=1, in_h=3, in_w=7, encoding="dense")
+    add("quad_extreme", cout=20, cin=16, kh=3, kw=3, in_h=5, in_w=8, requant="extreme", density=0.7)
+    # pair kernels: any shift (slow requantization), cout > 64, odd live counts with and without empties
+    for k, (cin, s) in enumerate(quad_shapes):
+        add(f"pair_c{cin}_s{s}_slow", cout=9, cin=cin, kh=3, kw=3, in_h=5, in_w=9, sh=s, sw=s,
+            density=0.7, encoding=encs[k % 3], requant="slow", empty=k % 2)
+    add("pair_cout70", cout=70, cin=16, kh=3, kw=3, in_h=3, in_w=6, density=0.4, encoding="bitmap")
+    add("pair_cout67_odd", cout=67, cin=32, kh=1, kw=3, in_h=3, in_w=5, density=0.8, encoding="list")
+    add("pair_one_filter", cout=1, cin=16, kh=3, kw=3, in_h=4, in_w=6, requant="slow")
+    add("pair_all_empty", cout=5, cin=64, kh=3, kw=3, in_h=3, in_w=5, density=0.0, encoding="list",
+        requant="slow")
+    # generic kernel: cin tails, the longest filterlets, pixel steps the group kernels do not take
+    for k, cin in enumerate([17, 24, 33, 48, 100, 127, 128, 130]):
+        add(f"gen_cin{cin}", cout=int(rng.integers(1, 9)), cin=cin, kh=3, kw=3, in_h=4, in_w=6,
+            density=[1.0, 0.6, 0.3][k % 3], encoding=encs[k % 3], empty=k % 2,
+            requant="slow" if k % 3 == 2 else "fast")
+    add("gen_cin8_5x5", cout=5, cin=8, kh=5, kw=5, in_h=6, in_w=7, density=0.5, encoding="bitmap")
+    add("gen_cin16_stride3", cout=6, cin=16, kh=3, kw=3, in_h=7, in_w=10, sh=3, sw=3)
+    add("gen_cin64_stride2", cout=6, cin=64, kh=3, kw=3, in_h=5, in_w=9, sh=2, sw=2, density=0.6,
+        encoding="list")
+    add("gen_all_empty", cout=3, cin=20, kh=3, kw=3, in_h=3, in_w=5, density=0.0, encoding="bitmap")
+    # patch mode: gathers (narrow) and copies (wide rows), patch rows of 16/32/48/64 bytes, dilation
+    add("patch_c3_3x3", cout=16, cin=3, kh=3, kw=3, in_h=8, in_w=9, encoding="dense")
+    add("patch_c3_3x3_sparse", cout=13, cin=3, kh=3, kw=3, in_h=6, in_w=7, density=0.4, empty=2,
+        encoding="bitmap")
+    add("patch_c3_wide_copies", cout=8, cin=3, kh=3, kw=3, in_h=4, in_w=48, density=0.7, encoding="list")
+    add("patch_c1_4x4_k16", cout=8, cin=1, kh=4, kw=4, in_h=6, in_w=9)
+    add("patch_c1_5x5", cout=4, cin=1, kh=5, kw=5, in_h=7, in_w=7, density=0.5, encoding="bitmap")
+    add("patch_c5_3x3_k48", cout=6, cin=5, kh=3, kw=3, in_h=5, in_w=8, requant="slow")
+    add("patch_c7_3x3_k64", cout=8, cin=7, kh=3, kw=3, in_h=5, in_w=8, density=0.8, encoding="list")
+    add("patch_dilation", cout=8, cin=4, kh=3, kw=3, in_h=8, in_w=9, dh=2, dw=2, density=0.6,
+        encoding="bitmap")
+    add("patch_dilation_wide", cout=4, cin=2, kh=2, kw=3, in_h=5, in_w=60, dw=2, sw=2)
+    # input rows: direct (no padding), window (padding, dilation, strides), last blocks of 1..3 pixels
+    add("direct_1x1_s2", cout=32, cin=16, kh=1, kw=1, in_h=8, in_w=16, sh=2, sw=2, padding="same")
+    add("direct_valid", cout=12, cin=32, kh=3, kw=3, in_h=6, in_w=10, padding="valid", density=0.5,
+        encoding="bitmap")
+    add("window_dilation2", cout=8, cin=16, kh=3, kw=3, in_h=9, in_w=10, dh=2, dw=2, density=0.6,
+        encoding="list")
+    add("window_dilation3_s2", cout=8, cin=32, kh=2, kw=3, in_h=9, in_w=13, sh=2, sw=2, dh=3, dw=3)
+    add("window_5x1", cout=8, cin=16, kh=5, kw=1, in_h=9, in_w=6, density=0.5, encoding="bitmap")
+    add("window_1x5", cout=8, cin=16, kh=1, kw=5, in_h=4, in_w=9)
+    add("window_3x5_s_1x2", cout=12, cin=32, kh=3, kw=5, in_h=6, in_w=11, sh=1, sw=2)
+    add("window_tall", cout=8, cin=16, kh=3, kw=3, in_h=20, in_w=5, sh=2, sw=1, density=0.5,
+        encoding="bitmap")
+    for w in [1, 2, 3, 5, 6, 7]:
+        add(f"out_w{w}", cout=8, cin=16, kh=3, kw=3, in_h=3, in_w=w)
+    add("thin_valid", cout=8, cin=32, kh=3, kw=3, in_h=3, in_w=3, padding="valid")
+    add("k2x2_same", cout=8, cin=64, kh=2, kw=2, in_h=5, in_w=7, density=0.5, encoding="list")
+    add("k8x4_32_positions", cout=4, cin=16, kh=8, kw=4, in_h=9, in_w=6, density=0.5, encoding="bitmap")
+    add("portable_7x7", cout=3, cin=4, kh=7, kw=7, in_h=8, in_w=8, density=0.5, encoding="bitmap")
+    return cases
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return mve_cases()
+
+
+def _group_kind(spec: fwcs.ConvSpec) -> str:
+    """Which inner kernel family the MVE path picks (mirrors dtmm_mve_layout_compute)."""
+    P = spec.kh * spec.kw
+    if P > 32:
+        return "portable"
+    if spec.cin < 16 and P * spec.cin <= 64:
+        k = (P * spec.cin + 15) // 16 * 16
+        cin_eff, step = k, k
+    else:
+        cin_eff, step = spec.cin, spec.stride_w * spec.cin
+    if (cin_eff, step) in ((16, 16), (16, 32), (32, 32), (32, 64), (64, 64)):
+        return "group"
+    return "generic"
+
+
+def test_cases_cover_the_design(cases):
+    assert {c.encoding for c in cases} == {"dense", "bitmap", "list"}
+    kinds = [_group_kind(c.spec) for c in cases]
+    assert kinds.count("group") >= 30 and kinds.count("generic") >= 10 and "portable" in kinds
+    assert {(c.spec.cin, c.spec.stride_w) for c in cases} >= {(16, 1), (16, 2), (32, 1), (32, 2), (64, 1)}
+    assert any(c.spec.cout > 64 for c in cases)
+    assert {c.spec.out_w % 4 for c in cases} == {0, 1, 2, 3}
+    assert any(c.density == 0.0 for c in cases)
+    assert sum("patch" in c.name for c in cases) >= 8
+
+
+def _assert_pass(run, cases):
+    assert run.path == "mve"
+    assert not run.failures(), "\n".join(run.failures()[:20])
+    assert all(code == 0 for code in run.exit_codes), run.consoles[-1][-2000:]
+    assert {c.name for c in cases} <= {n for n, (v, _) in run.verdicts.items() if v == "PASS"}
+
+
+def test_mve_path_bit_exact(cases, tmp_path):
+    _assert_pass(kc.run_cases_on_board(cases, BOARD, tmp_path, defines=["CONV_CHECK_PATH=3"]), cases)
+
+
+def test_mve_edge_patch_fallback_bit_exact(cases, tmp_path):
+    """With no room for a row window every padded layer takes the per-block edge patches."""
+    run = kc.run_cases_on_board(cases, BOARD, tmp_path, defines=["CONV_CHECK_PATH=3", "DTMM_MVE_WINDOW_MAX=0"])
+    _assert_pass(run, cases)
+
+
+def test_mve_random_layers_bit_exact(tmp_path):
+    """More random layers than the cross-board test, straight on the MVE path."""
+    cases = kc.random_cases(96, seed=555, max_macs=40_000, prefix="mve")
+    _assert_pass(kc.run_cases_on_board(cases, BOARD, tmp_path, defines=["CONV_CHECK_PATH=3"]), cases)
+
+
+def test_mve_performance_targets(resnet8_tflite, tmp_path):
+    """Dense mode within CMSIS-NN's count on the same machine (4,401,778 instructions for the 9
+    ResNet-8 convs, 2.84 MAC/instruction), and magnitude-pruned 3x3 layers with cin >= 16 at most
+    density + 0.08 of their dense count."""
+    from dtmm.kernel_bench import run_bench
+
+    report = run_bench(BOARD, (1.0, 0.5, 0.25), model_path=resnet8_tflite, build_dir=tmp_path)
+    assert report["path"] == "mve"
+    assert report["totals"]["dense_instructions"] <= CMSIS_NN_RESNET8_M55
+    checked = 0
+    for row in report["rows"]:
+        if tuple(row["kernel"]) == (3, 3) and row["cin"] >= 16 and row["density"] < 1.0:
+            ratio = row["sparse_instructions"] / row["dense_instructions"]
+            assert ratio <= row["density"] + 0.08, (row["layer"], row["density"], ratio)
+            checked += 1
+    assert checked == 12  # 6 layers x 2 densities
