@@ -12,11 +12,11 @@ plain C) and prints the three sizes for each blob.  It is compiled once per
 process with the host C compiler and rebuilt whenever one of those sources
 changes, so the reservation follows the conv paths as they evolve.
 
-Without a host C compiler the sizes come from Python transcriptions of the
-same layout code (:func:`c_path_bytes`, :func:`dsp_path_bytes`,
-:func:`mve_path_bytes`), which may lag behind the C; the generated init code
-compares dtmm_conv_s8_get_buffer_size(blob) with the reservation on the
-device either way (DTMM_ERR_ARGUMENT if it does not fit).
+The C code is the only source of these sizes (a Python transcription would
+drift as the kernels evolve), so packing needs a host C compiler, which
+`make bootstrap` installs.  The generated init code also compares
+dtmm_conv_s8_get_buffer_size(blob) with the reservation on the device
+(DTMM_ERR_ARGUMENT if it does not fit).
 """
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
-import warnings
 from pathlib import Path
 
 
 from .. import fwcs
+from ..errors import DtmmError
 from ..hostbuild import KERNELS_DIR
 
 _PROBE_SOURCES = (
@@ -124,11 +124,6 @@ def _probe_exe(key: str) -> Path | None:
         else:
             global probe_error
             probe_error = proc.stderr.strip()[-2000:]
-            warnings.warn(
-                "dtmm.lowering: could not build the conv scratch probe; conv scratch sizes come from the "
-                f"Python fallback: {probe_error.splitlines()[-1] if probe_error else '?'}",
-                stacklevel=3,
-            )
     _probe[key] = exe
     return exe
 
@@ -158,113 +153,24 @@ def c_probe_bytes(blobs: list[bytes]) -> list[tuple[int, int, int]] | None:
     return [_results[(key, dg)] for dg in digests]
 
 
-# --------------------------------------------------------------------------- Python fallback
-
-
-def _a16(n: int) -> int:
-    return (n + 15) & ~15
-
-
-def c_path_bytes(h: fwcs.FwcsHeader) -> int:
-    """dtmm_conv_s8_c_get_buffer_size."""
-    s = h.spec
-    if s.kh * s.kw > 32:
-        return 0
-    if h.encoding == fwcs.ENC_DENSE:
-        return 4 * s.cout
-    return 12 * s.cout + 4 + ((2 * h.n_kept + 3) & ~3)
-
-
-def dsp_path_bytes(h: fwcs.FwcsHeader) -> int:
-    """dtmm_dsp_make_plan (src/dtmm_conv_dsp_internal.h, default budgets)."""
-    s = h.spec
-    kh, kw, cin, cout = s.kh, s.kw, s.cin, s.cout
-    sw, dw, dh = s.stride_w, s.dilation_w, s.dilation_h
-    positions = kh * kw
-    groups = (cin + 3) // 4
-    if positions > 32 or groups > 64:
-        return c_path_bytes(h)
-    cin4 = groups * 4
-    phases: list[int] = []
-    hq = 0
-    for j in range(kw):
-        a = j * dw
-        if a % sw not in phases:
-            phases.append(a % sw)
-        if a // sw > 255:
-            return c_path_bytes(h)
-        hq = max(hq, a // sw)
-    n_ph = len(phases)
-    span = (kh - 1) * dh + 1
-    slots = span if span <= 2 * kh and span <= 32 else kh
-    blocks = (s.out_w + 3) // 4
-    row_unit = slots * groups * n_ph * 8
-    tb = blocks
-    while tb > 1 and row_unit * ((4 * tb + hq + 3) & ~3) > 4096:
-        tb -= 1
-    tiles = (blocks + tb - 1) // tb
-    tile_blocks = (blocks + tiles - 1) // tiles
-    cols = (4 * tile_blocks + hq + 3) & ~3
-    slot_bytes = groups * n_ph * cols * 8
-    repack_bytes = min(h.n_kept * cin4, max(2048, positions * cin4)) if cin & 3 else 0
-    total = _a16(32 * cout) + slots * slot_bytes + _a16(repack_bytes) + _a16(cout)
-    total += 0 if cin & 3 else _a16(cin)
-    return total if total <= 12288 else c_path_bytes(h)
-
-
-def mve_path_bytes(h: fwcs.FwcsHeader) -> int:
-    """dtmm_mve_layout_compute (src/dtmm_conv_mve_internal.h, default ring budget)."""
-    s = h.spec
-    kh, kw, cin, cout = s.kh, s.kw, s.cin, s.cout
-    sw, dw, dh = s.stride_w, s.dilation_w, s.dilation_h
-    P = kh * kw
-    if P > 32:
-        return c_path_bytes(h)
-    patch = cin < 16 and P * cin <= 64
-    cin_eff, pos_eff = (_a16(P * cin), 1) if patch else (cin, P)
-    step = cin_eff if patch else sw * cin
-    pair = (cin_eff, step) in ((16, 16), (16, 32), (32, 32), (32, 64), (64, 64))
-    tab_entry = 4 if pair else 16
-    n_blocks = (s.out_w + 3) // 4
-    run_max = min(n_blocks, 8)
-    edge_w = 3 * sw + (kw - 1) * dw + 1
-    ring_w = (4 * n_blocks - 1) * sw + (kw - 1) * dw + 1
-    hpad = s.pad_left > 0 or ring_w > s.in_w
-    vpad = s.pad_top > 0 or (s.out_h - 1) * s.stride_h + (kh - 1) * dh >= s.in_h
-    ring_rows = (kh - 1) * dh + 1 if hpad else 0
-    row_bytes = _a16(ring_w * cin)
-    ring_bytes = (ring_rows + int(vpad)) * row_bytes
-    ring = ring_bytes <= 12288
-    list_bytes = (P if h.encoding == fwcs.ENC_DENSE else h.n_kept) + 1
-    blocks_per_call = run_max if ring else 1
-    off = _a16((cout + 3) * (11 * 4 + 8) + 11 * 4 + (cout // 2 + 1) * 32)
-    off += _a16(blocks_per_call * pos_eff * tab_entry + 16)
-    off += max(_a16(cin_eff), 32) + 16
-    off += _a16(1 if patch else list_bytes)
-    if patch:
-        off += _a16(cout * cin_eff)
-    if ring:
-        off += ring_bytes
-    w = 0 if ring else _a16(kh * edge_w * cin)
-    if patch:
-        w += blocks_per_call * 4 * cin_eff
-    w += _a16(4 * cout)
-    return off + max(w, _a16(4 * cout))
-
-
-def python_path_bytes(blob: bytes) -> tuple[int, int, int]:
-    h = fwcs.validate(blob)
-    return c_path_bytes(h), dsp_path_bytes(h), mve_path_bytes(h)
-
-
 # --------------------------------------------------------------------------- API
 
 
 def path_bytes(blob: bytes) -> dict[str, int]:
     """{"c": ..., "dsp": ..., "mve": ...}: dtmm_conv_s8_get_buffer_size(blob) of each path."""
     got = c_probe_bytes([blob])
-    c, dsp, mve = got[0] if got is not None else python_path_bytes(blob)
+    if got is None:
+        if host_compiler() is None:
+            raise DtmmError("packing conv layers needs a host C compiler (cc/gcc/clang) to size their scratch; "
+                            "run 'make bootstrap'")
+        last = probe_error.splitlines()[-1] if probe_error else "probe failed to run"
+        raise DtmmError(f"cannot build the conv scratch probe from lib/dtmm_kernels: {last}")
+    c, dsp, mve = got[0]
     return {"c": c, "dsp": dsp, "mve": mve}
+
+
+def _a16(n: int) -> int:
+    return (n + 15) & ~15
 
 
 def conv_scratch_bytes(blob: bytes) -> int:
@@ -276,4 +182,4 @@ def conv_scratch_bytes(blob: bytes) -> int:
     return _a16(max(sizes.values()))
 
 
-__all__ = ["conv_scratch_bytes", "path_bytes", "probe_available", "python_path_bytes"]
+__all__ = ["conv_scratch_bytes", "path_bytes", "probe_available"]
