@@ -139,7 +139,7 @@ def test_public_api_argument_handling(build):
 
 
 def test_inline_requantize_equals_dtmm_requantize(build):
-    """The kernels' inline requantization (src/dtmm_requantize_inline.h) agrees with dtmm_requantize
+    """The kernels' inline requantization (src/dtmm_fixedpoint.h) agrees with dtmm_requantize
     (itself checked against TFLite's rounding in lib/dtmm_kernels/tests) on edge and 2M random inputs."""
     proc = subprocess.run([str(build["driver"]), "requant", "2000000"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -252,55 +252,6 @@ typedef struct {
 
 dtmm_status dtmm_dequantize_s8_f32(const dtmm_dequantize_s8_f32_params *p, const int8_t *input, float *output);
 
-/* ---- shared fixed-point arithmetic (internal to the kernels) --------------
- * TFLite/gemmlowp rounding rules; static inline so every kernel file gets
- * its own copy without a call.
- */
-
-/*
- * gemmlowp SaturatingRoundingDoublingHighMul: (a*b + nudge) / 2^31 truncated,
- * nudge = 2^30 for a*b >= 0 and 1 - 2^30 otherwise; INT32_MIN*INT32_MIN
- * saturates.  For a*b < 0 the truncation is a ceiling, and
- * ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31), so both signs
- * are one arithmetic shift (>> of a negative value is arithmetic on every
- * compiler this library supports, as rdbp below also assumes).
- */
-static inline int32_t dtmm_ops_srdhm(int32_t a, int32_t b)
-{
-    if (a == INT32_MIN && b == INT32_MIN) {
-        return INT32_MAX;
-    }
-    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
-}
-
-/* x / 2^exponent rounded half away from zero, 0 <= exponent <= 31. */
-static inline int32_t dtmm_ops_rdbp(int32_t x, int32_t exponent)
-{
-    const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
-    const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
-
-/* TFLite MultiplyByQuantizedMultiplier (double rounding), -31 <= shift <= 30. */
-static inline int32_t dtmm_ops_mbqm(int32_t x, int32_t multiplier, int32_t shift)
-{
-    const int32_t left = shift > 0 ? shift : 0;
-    const int32_t right = shift > 0 ? 0 : -shift;
-    return dtmm_ops_rdbp(dtmm_ops_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
-}
-
-/* a + b with two's-complement wrap-around (what TFLite's int32 code does in practice). */
-static inline int32_t dtmm_ops_add_wrap(int32_t a, int32_t b)
-{
-    return (int32_t)((uint32_t)a + (uint32_t)b);
-}
-
-static inline int8_t dtmm_ops_clamp_s8(int32_t v, int32_t lo, int32_t hi)
-{
-    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
-}
-
 #ifdef __cplusplus
 }
 #endif

@@ -2,18 +2,19 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 /* One input's contribution: (x + offset) << left_shift, rescaled (its shift is <= 0). */
 static inline int32_t scaled_input(int32_t x, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)
 {
     const int32_t shifted = (int32_t)((uint32_t)(x + offset) << left_shift);
-    return dtmm_ops_rdbp(dtmm_ops_srdhm(shifted, multiplier), -shift);
+    return dtmm_fp_rdbp(dtmm_fp_srdhm(shifted, multiplier), -shift);
 }
 
 static inline int8_t add_output(const dtmm_add_s8_params *p, int32_t sum)
 {
-    const int32_t out = dtmm_ops_rdbp(dtmm_ops_srdhm(sum, p->output_multiplier), -p->output_shift);
-    return dtmm_ops_clamp_s8(dtmm_ops_add_wrap(out, p->output_offset), p->act_min, p->act_max);
+    const int32_t out = dtmm_fp_rdbp(dtmm_fp_srdhm(sum, p->output_multiplier), -p->output_shift);
+    return dtmm_fp_clamp_s8(dtmm_fp_add_wrap(out, p->output_offset), p->act_min, p->act_max);
 }
 
 static inline int8_t add_one(const dtmm_add_s8_params *p, int32_t x1, int32_t x2)
@@ -26,7 +27,7 @@ static inline int8_t add_one(const dtmm_add_s8_params *p, int32_t x1, int32_t x2
         r1 = scaled_input(x1, p->input1_offset, p->left_shift, p->input1_multiplier, p->input1_shift);
         r2 = scaled_input(x2, p->input2_offset, p->left_shift, p->input2_multiplier, p->input2_shift);
     }
-    return add_output(p, dtmm_ops_add_wrap(r1, r2));
+    return add_output(p, dtmm_fp_add_wrap(r1, r2));
 }
 
 dtmm_status dtmm_add_s8(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output)
@@ -52,7 +53,7 @@ dtmm_status dtmm_add_s8(const dtmm_add_s8_params *p, const int8_t *input1, const
             const int32_t off = p->output_offset;
             const int32_t n = p->size;
             for (int32_t i = 0; i < n; ++i) {
-                int32_t v = dtmm_ops_rdbp(dtmm_ops_srdhm(dtmm_ops_add_wrap(t1[input1[i]], t2[input2[i]]), mult), right);
+                int32_t v = dtmm_fp_rdbp(dtmm_fp_srdhm(dtmm_fp_add_wrap(t1[input1[i]], t2[input2[i]]), mult), right);
                 v = v < lo ? lo : (v > hi ? hi : v); /* |v| < 2^31 - 255: no wrap to care about */
                 output[i] = (int8_t)(v + off);
             }

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 dtmm_status dtmm_avg_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output)
 {
@@ -37,7 +38,7 @@ dtmm_status dtmm_avg_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, 
                     }
                     /* round half away from zero; C99 division truncates like C++ */
                     acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                    y[c] = dtmm_ops_clamp_s8(acc, p->act_min, p->act_max);
+                    y[c] = dtmm_fp_clamp_s8(acc, p->act_min, p->act_max);
                 }
             }
         }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 dtmm_status dtmm_concatenation_s8(const dtmm_concatenation_s8_params *p, const int8_t *const *inputs, int8_t *output)
 {
@@ -24,9 +25,9 @@ dtmm_status dtmm_concatenation_s8(const dtmm_concatenation_s8_params *p, const i
                 memcpy(y, x, (size_t)in->size);
             } else {
                 for (int32_t i = 0; i < in->size; ++i) {
-                    const int32_t v = dtmm_ops_add_wrap(
-                        dtmm_ops_mbqm((int32_t)x[i] + in->input_offset, in->multiplier, in->shift), in->output_offset);
-                    y[i] = dtmm_ops_clamp_s8(v, -128, 127);
+                    const int32_t v = dtmm_fp_add_wrap(
+                        dtmm_fp_requantize((int32_t)x[i] + in->input_offset, in->multiplier, in->shift), in->output_offset);
+                    y[i] = dtmm_fp_clamp_s8(v, -128, 127);
                 }
             }
             y += in->size;

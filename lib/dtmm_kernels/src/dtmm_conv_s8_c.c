@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 #include "dtmm_kernels.h"
-#include "dtmm_requantize_inline.h"
+#include "dtmm_fixedpoint.h"
 
 #define MAX_POSITIONS 32u
 
@@ -172,7 +172,7 @@ static inline void dot2_x4(const int8_t *w, const int8_t *a, const int8_t *b, ui
 static inline int8_t finish(const conv_ctx *c, uint32_t o, int32_t acc)
 {
     /* clamp before adding the output offset: the requantized value may be near INT32_MAX */
-    int32_t r = dtmm_requantize_inline(acc, c->mult[o], c->shift[o]);
+    int32_t r = dtmm_fp_requantize(acc, c->mult[o], c->shift[o]);
     r = r < c->out_lo ? c->out_lo : r;
     r = r > c->out_hi ? c->out_hi : r;
     return (int8_t)(r + c->out_off);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 /* First kernel index k in [0, n) with 0 <= origin + k*dil < limit, and one past the last. */
 static void tap_range(int32_t origin, int32_t dil, int32_t n, int32_t limit, int32_t *start, int32_t *end)
@@ -32,9 +33,9 @@ static void tap_range(int32_t origin, int32_t dil, int32_t n, int32_t limit, int
 
 static inline int8_t requant(const dtmm_depthwise_conv_s8_params *p, int32_t acc, int32_t c)
 {
-    acc = dtmm_ops_add_wrap(acc, p->bias[c]);
-    const int32_t v = dtmm_ops_add_wrap(dtmm_ops_mbqm(acc, p->multiplier[c], p->shift[c]), p->output_offset);
-    return dtmm_ops_clamp_s8(v, p->act_min, p->act_max);
+    acc = dtmm_fp_add_wrap(acc, p->bias[c]);
+    const int32_t v = dtmm_fp_add_wrap(dtmm_fp_requantize(acc, p->multiplier[c], p->shift[c]), p->output_offset);
+    return dtmm_fp_clamp_s8(v, p->act_min, p->act_max);
 }
 
 dtmm_status dtmm_depthwise_conv_s8(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output)

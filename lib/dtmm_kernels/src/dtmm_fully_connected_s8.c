@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 /* sum w[i]*x[i], four products per iteration. */
 static inline int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n)
@@ -40,9 +41,9 @@ dtmm_status dtmm_fully_connected_s8(const dtmm_fully_connected_s8_params *p, con
         const int32_t *m = p->multiplier;
         const int32_t *s = p->shift;
         for (int32_t o = 0; o < n_out; ++o) {
-            const int32_t acc = dtmm_ops_add_wrap(dot_s8(w, x, n_in), p->bias[o]);
-            const int32_t v = dtmm_ops_add_wrap(dtmm_ops_mbqm(acc, *m, *s), p->output_offset);
-            y[o] = dtmm_ops_clamp_s8(v, p->act_min, p->act_max);
+            const int32_t acc = dtmm_fp_add_wrap(dot_s8(w, x, n_in), p->bias[o]);
+            const int32_t v = dtmm_fp_add_wrap(dtmm_fp_requantize(acc, *m, *s), p->output_offset);
+            y[o] = dtmm_fp_clamp_s8(v, p->act_min, p->act_max);
             w += n_in;
             m += q_step;
             s += q_step;

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 dtmm_status dtmm_max_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output)
 {
@@ -33,7 +34,7 @@ dtmm_status dtmm_max_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, 
                             x += ch;
                         }
                     }
-                    y[c] = dtmm_ops_clamp_s8(m, p->act_min, p->act_max);
+                    y[c] = dtmm_fp_clamp_s8(m, p->act_min, p->act_max);
                 }
             }
         }

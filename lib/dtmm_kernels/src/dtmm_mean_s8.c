@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 dtmm_status dtmm_mean_s8(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output)
 {
@@ -41,9 +42,9 @@ dtmm_status dtmm_mean_s8(const dtmm_mean_s8_params *p, const int8_t *input, int8
                         }
                     }
                     const int32_t shifted = (int32_t)(uint32_t)(uint64_t)((int64_t)sum - zp_total);
-                    const int32_t v = dtmm_ops_add_wrap(dtmm_ops_mbqm(shifted, p->multiplier, p->shift),
+                    const int32_t v = dtmm_fp_add_wrap(dtmm_fp_requantize(shifted, p->multiplier, p->shift),
                                                         p->output_zero_point);
-                    *y++ = dtmm_ops_clamp_s8(v, -128, 127);
+                    *y++ = dtmm_fp_clamp_s8(v, -128, 127);
                 }
             }
         }

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 /*
  * Bit-exactness needs a true IEEE float32 division per element: -ffast-math
@@ -36,7 +37,7 @@ dtmm_status dtmm_quantize_f32_s8(const dtmm_quantize_f32_s8_params *p, const flo
                 r -= 1;
             }
         }
-        output[i] = dtmm_ops_clamp_s8(r + p->zero_point, -128, 127);
+        output[i] = dtmm_fp_clamp_s8(r + p->zero_point, -128, 127);
     }
     return DTMM_OK;
 }

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 dtmm_status dtmm_quantize_s8_s8(const dtmm_quantize_s8_s8_params *p, const int8_t *input, int8_t *output)
 {
@@ -10,9 +11,9 @@ dtmm_status dtmm_quantize_s8_s8(const dtmm_quantize_s8_s8_params *p, const int8_
     }
     for (int32_t i = 0; i < p->size; ++i) {
         const int32_t v =
-            dtmm_ops_add_wrap(dtmm_ops_mbqm((int32_t)input[i] + p->input_offset, p->multiplier, p->shift),
+            dtmm_fp_add_wrap(dtmm_fp_requantize((int32_t)input[i] + p->input_offset, p->multiplier, p->shift),
                               p->output_offset);
-        output[i] = dtmm_ops_clamp_s8(v, -128, 127);
+        output[i] = dtmm_fp_clamp_s8(v, -128, 127);
     }
     return DTMM_OK;
 }

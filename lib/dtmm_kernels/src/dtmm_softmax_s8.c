@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_fixedpoint.h"
 
 #define Q5_FRACTION_BITS 26
 #define ACCUM_INTEGER_BITS 12
@@ -54,12 +55,12 @@ static int32_t exp_quarter_interval(int32_t a)
     const int32_t exp_minus_one_eighth = 1895147668; /* exp(-1/8) in Q0 */
     const int32_t one_third = 715827883;             /* 1/3 in Q0 */
     const int32_t x = wrap_add(a, 1 << 28);           /* a + 1/8 */
-    const int32_t x2 = dtmm_ops_srdhm(x, x);
-    const int32_t x3 = dtmm_ops_srdhm(x2, x);
-    const int32_t x4 = dtmm_ops_srdhm(x2, x2);
-    const int32_t x4_over_4 = dtmm_ops_rdbp(x4, 2);
-    const int32_t poly = dtmm_ops_rdbp(wrap_add(dtmm_ops_srdhm(wrap_add(x4_over_4, x3), one_third), x2), 1);
-    return wrap_add(exp_minus_one_eighth, dtmm_ops_srdhm(exp_minus_one_eighth, wrap_add(x, poly)));
+    const int32_t x2 = dtmm_fp_srdhm(x, x);
+    const int32_t x3 = dtmm_fp_srdhm(x2, x);
+    const int32_t x4 = dtmm_fp_srdhm(x2, x2);
+    const int32_t x4_over_4 = dtmm_fp_rdbp(x4, 2);
+    const int32_t poly = dtmm_fp_rdbp(wrap_add(dtmm_fp_srdhm(wrap_add(x4_over_4, x3), one_third), x2), 1);
+    return wrap_add(exp_minus_one_eighth, dtmm_fp_srdhm(exp_minus_one_eighth, wrap_add(x, poly)));
 }
 
 /* exp(a) for a <= 0, a in Q5, result in Q0 (gemmlowp exp_on_negative_values). */
@@ -81,7 +82,7 @@ static int32_t exp_on_negative_values_q5(int32_t a)
     const int32_t remainder = wrap_sub(a_mod_quarter_minus_one_quarter, a);
     for (int32_t k = 0; k < 7; ++k) {
         if (remainder & (int32_t)((uint32_t)1 << (Q5_FRACTION_BITS - 2 + k))) {
-            result = dtmm_ops_srdhm(result, multipliers[k]);
+            result = dtmm_fp_srdhm(result, multipliers[k]);
         }
     }
     return a == 0 ? INT32_MAX : result;
@@ -94,11 +95,11 @@ static int32_t one_over_one_plus_x(int32_t a)
     const int32_t c48_over_17 = 1515870810;       /* Q2 */
     const int32_t c_neg_32_over_17 = -1010580540; /* Q2 */
     const int32_t one_q2 = 1 << 29;
-    int32_t x = wrap_add(c48_over_17, dtmm_ops_srdhm(half_denominator, c_neg_32_over_17)); /* Q2 */
+    int32_t x = wrap_add(c48_over_17, dtmm_fp_srdhm(half_denominator, c_neg_32_over_17)); /* Q2 */
     for (int32_t i = 0; i < 3; ++i) {
-        const int32_t half_denominator_times_x = dtmm_ops_srdhm(half_denominator, x);         /* Q2 */
+        const int32_t half_denominator_times_x = dtmm_fp_srdhm(half_denominator, x);         /* Q2 */
         const int32_t one_minus = wrap_sub(one_q2, half_denominator_times_x);                 /* Q2 */
-        x = wrap_add(x, sat_shl(dtmm_ops_srdhm(x, one_minus), 2));                           /* Q4 -> Q2 */
+        x = wrap_add(x, sat_shl(dtmm_fp_srdhm(x, one_minus), 2));                           /* Q4 -> Q2 */
     }
     return sat_shl(x, 1); /* the Q2 raw value read as Q1 is x/2 exactly; then Q1 -> Q0 */
 }
@@ -143,8 +144,8 @@ dtmm_status dtmm_softmax_s8(const dtmm_softmax_s8_params *p, const int8_t *input
         for (int32_t c = 0; c < depth; ++c) {
             const int32_t diff = (int32_t)x[c] - max_in_row;
             if (diff >= diff_min) {
-                const int32_t scaled = dtmm_ops_srdhm((int32_t)((uint32_t)diff << lshift), mult); /* Q5 */
-                sum_of_exps = wrap_add(sum_of_exps, dtmm_ops_rdbp(exp_on_negative_values_q5(scaled),
+                const int32_t scaled = dtmm_fp_srdhm((int32_t)((uint32_t)diff << lshift), mult); /* Q5 */
+                sum_of_exps = wrap_add(sum_of_exps, dtmm_fp_rdbp(exp_on_negative_values_q5(scaled),
                                                                   ACCUM_INTEGER_BITS)); /* Q0 -> Q12 */
             }
         }
@@ -164,10 +165,10 @@ dtmm_status dtmm_softmax_s8(const dtmm_softmax_s8_params *p, const int8_t *input
         for (int32_t c = 0; c < depth; ++c) {
             const int32_t diff = (int32_t)x[c] - max_in_row;
             if (diff >= diff_min) {
-                const int32_t scaled = dtmm_ops_srdhm((int32_t)((uint32_t)diff << lshift), mult);
+                const int32_t scaled = dtmm_fp_srdhm((int32_t)((uint32_t)diff << lshift), mult);
                 const int32_t e = exp_on_negative_values_q5(scaled);
-                const int32_t unsat = dtmm_ops_rdbp(dtmm_ops_srdhm(shifted_scale, e), exponent);
-                y[c] = dtmm_ops_clamp_s8(unsat - 128, -128, 127);
+                const int32_t unsat = dtmm_fp_rdbp(dtmm_fp_srdhm(shifted_scale, e), exponent);
+                y[c] = dtmm_fp_clamp_s8(unsat - 128, -128, 127);
             } else {
                 y[c] = -128;
             }

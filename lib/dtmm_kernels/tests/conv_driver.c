@@ -14,7 +14,7 @@
  *       dtmm_status code per line; each blob sits in a buffer of exactly its
  *       length.
  *   conv_driver requant N
- *       Compares dtmm_requantize_inline() (src/dtmm_requantize_inline.h)
+ *       Compares dtmm_fp_requantize() (src/dtmm_fixedpoint.h)
  *       with dtmm_requantize() on edge values and N pseudo-random inputs;
  *       prints the number of mismatches.
  *   conv_driver api BLOB
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/dtmm_requantize_inline.h"
+#include "../src/dtmm_fixedpoint.h"
 #include "dtmm_kernels.h"
 
 static void die(const char *what)
@@ -153,7 +153,7 @@ static int cmd_requant(long n)
     for (unsigned a = 0; a < sizeof accs / sizeof accs[0]; a++) {
         for (unsigned m = 0; m < sizeof mults / sizeof mults[0]; m++) {
             for (int32_t s = -31; s <= 30; s++) {
-                bad += dtmm_requantize_inline(accs[a], mults[m], s) != dtmm_requantize(accs[a], mults[m], s);
+                bad += dtmm_fp_requantize(accs[a], mults[m], s) != dtmm_requantize(accs[a], mults[m], s);
             }
         }
     }
@@ -163,7 +163,7 @@ static int cmd_requant(long n)
         if (i & 1) acc >>= (lcg(&state) % 31u); /* small and large magnitudes */
         int32_t mult = (int32_t)(lcg(&state) >> 1);
         int32_t shift = (int32_t)(lcg(&state) % 62u) - 31;
-        bad += dtmm_requantize_inline(acc, mult, shift) != dtmm_requantize(acc, mult, shift);
+        bad += dtmm_fp_requantize(acc, mult, shift) != dtmm_requantize(acc, mult, shift);
     }
     printf("%ld\n", bad);
     return 0;
