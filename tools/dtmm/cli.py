@@ -28,6 +28,7 @@ def main():
 
 def _register():
     from .commands import bench, boards, inspect, pack, run, run_model
+    from .prune.command import prune
 
     main.add_command(boards.boards)
     main.add_command(run.run)
@@ -35,6 +36,7 @@ def _register():
     main.add_command(bench.bench)
     main.add_command(pack.pack)
     main.add_command(run_model.run_model)
+    main.add_command(prune)
 
 
 _register()

@@ -1,0 +1,170 @@
+"""`dtmm prune` / tools/prune.py end to end on a tiny model and synthetic data, and its one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+keras = pytest.importorskip("keras")
+
+from dtmm import fwcs  # noqa: E402
+from dtmm.cli import main  # noqa: E402
+from dtmm.prune.testing import randomize_batchnorm, synthetic_images, tiny_resnet  # noqa: E402
+from dtmm.tflite_model import TfliteModel, conv_layers  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("prune_cli")
+    m = tiny_resnet(width=6)
+    randomize_batchnorm(m, seed=0)
+    m.save(d / "tiny.keras")
+    x, y = synthetic_images(160, seed=11)
+    xt, yt = synthetic_images(40, seed=12)
+    np.savez(d / "data.npz", x=x, y=y, x_test=xt, y_test=yt)
+    (d / "garbage.h5").write_bytes(b"this is not HDF5")
+    return d
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["prune", *map(str, args)])
+
+
+def _common(workdir, out, flash, *extra):
+    return (workdir / "tiny.keras", "--data", workdir / "data.npz", "--flash", flash, "--out", workdir / out,
+            "--epochs", "1", "--batch-size", "16", "--calib-samples", "32", "--quiet", *extra)  # fmt: skip
+
+
+def test_end_to_end(workdir):
+    r = _run(*_common(workdir, "out", "55%"))
+    assert r.exit_code == 0, r.stderr + r.stdout
+    out = workdir / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "dense_int8.tflite", "model.keras", "model_int8.tflite", "report.json", "report.md"
+    ]  # fmt: skip  (no temp files left behind)
+    rep = json.loads((out / "report.json").read_text())
+    for key in ("flash_budget_bytes", "packed_bytes", "dense_bytes", "accuracy_dense_int8", "accuracy_pruned_int8",
+                "layers", "wall_time_s", "smallest_reachable_bytes", "history", "best_epoch"):  # fmt: skip
+        assert key in rep, key
+    assert rep["flash_budget_bytes"] == int(0.55 * rep["dense_bytes"])
+    assert rep["packed_bytes"] <= rep["planned_bytes"] <= rep["flash_budget_bytes"]
+    assert rep["pruned"] and rep["evaluator"] == "tflite-micro" and rep["test_samples_evaluated"] == 40
+    assert 0 <= rep["accuracy_pruned_int8"] <= 1 and 0 <= rep["accuracy_dense_int8"] <= 1
+    layers = {L["name"]: L for L in rep["layers"]}
+    assert set(layers) == {"stem", "b1_conv1", "b1_conv2", "b2_conv1", "b2_conv2", "b2_proj", "head"}
+    assert layers["stem"]["beta_filter_ratio"] == layers["b1_conv2"]["beta_filter_ratio"]  # one ADD group
+    assert any(L["alpha_filterlet_ratio"] for L in rep["layers"] if L["alpha_filterlet_ratio"] is not None)
+    assert sum(L["int8_bytes"] for L in rep["layers"]) == rep["packed_bytes"]
+    # the saved Keras model is the slim one, and its int8 twin has the planned zero filterlets
+    km = keras.models.load_model(out / "model.keras", compile=False)
+    assert km.count_params() < keras.models.load_model(workdir / "tiny.keras", compile=False).count_params()
+    tm = TfliteModel.load(out / "model_int8.tflite")
+    kept = sum(int(fwcs.keep_mask(c.weights).sum()) for c in conv_layers(tm))
+    assert kept == sum(L["filterlets_kept"] for L in rep["layers"] if L["filterlets_kept"] is not None)
+    md = (out / "report.md").read_text()
+    assert "packed int8" in md and "| b1_conv1 |" in md
+    assert "dtmm prune: plan:" in r.stderr
+
+
+def test_same_seed_same_outputs(workdir):
+    r1 = _run(*_common(workdir, "det1", "60%", "--seed", "3"))
+    r2 = _run(*_common(workdir, "det2", "60%", "--seed", "3"))
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.stderr + r2.stderr
+    # same weights and quantization (tensor *names* carry a per-process model counter, so not bytes)
+    ta = TfliteModel.load(workdir / "det1" / "model_int8.tflite")
+    tb = TfliteModel.load(workdir / "det2" / "model_int8.tflite")
+    assert [o.opcode for o in ta.operators] == [o.opcode for o in tb.operators]
+    for x, y in zip(ta.tensors, tb.tensors):
+        assert (x.shape, x.dtype, x.scales, x.zero_points) == (y.shape, y.dtype, y.scales, y.zero_points)
+        dx, dy = ta.tensor_data(x.index), tb.tensor_data(y.index)
+        assert (dx is None and dy is None) or np.array_equal(dx, dy)
+    ja = json.loads((workdir / "det1" / "report.json").read_text())
+    jb = json.loads((workdir / "det2" / "report.json").read_text())
+    assert ja["history"] == jb["history"] and ja["layers"] == jb["layers"]
+
+
+def test_two_stages(workdir):
+    r = _run(*_common(workdir, "staged", "45%", "--stages", "2", "--epochs", "2"))
+    assert r.exit_code == 0, r.stderr
+    assert "stage 1/2: plan:" in r.stderr and "stage 2/2: plan:" in r.stderr
+    rep = json.loads((workdir / "staged" / "report.json").read_text())
+    st = rep["plan"]["stages"]
+    assert [s["epochs"] for s in st] == [1, 1] and st[0]["budget_bytes"] > st[1]["budget_bytes"]
+    assert st[1]["budget_bytes"] == rep["flash_budget_bytes"] >= rep["packed_bytes"]
+    layers = {L["name"]: L for L in rep["layers"]}
+    assert layers["b2_conv2"]["cout"] == 12  # ratios are against the original model
+    assert all(v["violations"] == 0 for v in rep["int8"]["filterlet_check"].values())
+
+
+def test_stage_schedule():
+    from dtmm.prune.pipeline import resolve_stages, stage_budgets, stage_epochs
+
+    assert stage_budgets(1000, 300, 1) == [300]
+    b = stage_budgets(1000, 300, 4)
+    assert b[-1] == 300 and b == sorted(b, reverse=True) and b[0] < 1000
+    assert stage_epochs(15, 1) == [15] and stage_epochs(15, 5) == [1, 1, 1, 1, 11] and stage_epochs(0, 3) == [0] * 3
+    assert [resolve_stages("auto", e) for e in (0, 1, 5, 6, 9, 15, 40)] == [1, 1, 1, 2, 3, 5, 5]
+    assert resolve_stages("2", 9) == 2
+    r = _run("m.keras", "--data", "d", "--flash", "1KB", "--out", "o", "--epochs", "2", "--stages", "3")
+    assert r.exit_code == 2 and "--epochs 2 is less than --stages 3" in r.stderr
+    r = _run("m.keras", "--data", "d", "--flash", "1KB", "--out", "o", "--stages", "many")
+    assert r.exit_code == 2 and "not a number or 'auto'" in r.stderr
+
+
+def test_budget_at_or_above_dense_needs_no_pruning(workdir):
+    r = _run(*_common(workdir, "dense", "100%"))
+    assert r.exit_code == 0, r.stderr
+    assert "no pruning is needed" in r.stderr
+    rep = json.loads((workdir / "dense" / "report.json").read_text())
+    assert rep["pruned"] is False and rep["planned_bytes"] == rep["dense_bytes"]
+    assert rep["packed_bytes"] <= rep["dense_bytes"]  # int8 rounding may zero a few tiny filterlets
+    assert rep["accuracy_pruned_int8"] == rep["accuracy_dense_int8"]
+    assert (workdir / "dense" / "model_int8.tflite").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (lambda w: _common(w, "e1", "64K"), "ambiguous"),
+        (lambda w: _common(w, "e2", "10B"), "smallest reachable size"),
+        (lambda w: (w / "missing.keras", "--data", w / "data.npz", "--flash", "1KB", "--out", w / "e3"),
+         "no such file"),
+        (lambda w: (w / "garbage.h5", "--data", w / "data.npz", "--flash", "1KB", "--out", w / "e4"),
+         "cannot load the Keras model"),
+        (lambda w: (w / "tiny.keras", "--data", w / "nodata", "--flash", "1KB", "--out", w / "e5"),
+         "no such file or directory"),
+        (lambda w: (w / "data.npz", "--data", w / "data.npz", "--flash", "1KB", "--out", w / "e6"),
+         "expected a Keras model"),
+    ],
+)  # fmt: skip
+def test_errors_are_one_line_exit_2(workdir, args, needle):
+    r = _run(*args(workdir))
+    assert r.exit_code == 2, r.stdout + r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("dtmm: error:")]
+    assert len(err) == 1 and needle in err[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_wrong_image_size_is_reported(workdir, tmp_path):
+    x, y = synthetic_images(20, size=6, seed=1)
+    np.savez(tmp_path / "small.npz", x=x, y=y)
+    r = _run(workdir / "tiny.keras", "--data", tmp_path / "small.npz", "--flash", "80%", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "samples are [6, 6, 3], the model takes [8, 8, 3]" in r.stderr
+
+
+def test_tools_prune_script():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    script = REPO / "tools" / "prune.py"
+    h = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert h.returncode == 0 and "--flash" in h.stdout and "KiB (1024)" in h.stdout
+    e = subprocess.run([sys.executable, script, "m.h5", "--data", "d", "--flash", "12 parsecs", "--out", "o"],
+                       capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert e.returncode == 2 and e.stderr.strip().startswith("dtmm: error: bad flash size")

@@ -1,0 +1,70 @@
+"""int8 export: zero filterlets survive BatchNorm folding and quantization, the model runs in tflite-micro."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from dtmm import fwcs  # noqa: E402
+from dtmm.prune import export, importance, surgery  # noqa: E402
+from dtmm.prune.graph import GraphAnalysis  # noqa: E402
+from dtmm.prune.plan import bytes_summary, make_plan  # noqa: E402
+from dtmm.prune.testing import randomize_batchnorm, synthetic_images, tiny_resnet  # noqa: E402
+from dtmm.tflite_model import TfliteModel, conv_layers  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pruned():
+    m = tiny_resnet(width=6)
+    randomize_batchnorm(m, seed=3)
+    a = GraphAnalysis(m)
+    x, y = synthetic_images(40, seed=7)
+    imp = importance.compute_importance("taylor", a, x, y, progress=False)
+    plan = make_plan(a, imp, int(0.5 * bytes_summary(a)[0]))
+    slim = surgery.slim_model(a, plan)
+    keep = {n: k[plan.keep_out(a, n)] for n, k in plan.filterlet_masks().items()}
+    tfl = export.to_int8_tflite(slim, x)
+    return a, plan, slim, keep, tfl, x, y
+
+
+def test_zero_filterlets_survive_int8_export(pruned):
+    a, plan, slim, keep, tfl, *_ = pruned
+    assert any(not k.all() for k in keep.values())
+    report = export.verify_filterlets(tfl, slim, keep)
+    for name, r in report.items():
+        assert r["violations"] == 0 and r["zero_in_int8"] >= r["pruned"]
+    # independent check straight from the flatbuffer
+    matched = export.match_convs(tfl, slim)
+    for name, k in keep.items():
+        actual = fwcs.keep_mask(matched[name].weights)
+        assert not (actual & ~k).any()
+    assert len(conv_layers(TfliteModel(tfl))) == len(keep)
+
+
+def test_int8_io_and_measured_bytes(pruned):
+    a, plan, slim, keep, tfl, *_ = pruned
+    assert export.input_quantization(tfl) == (1.0, -128)  # 0..255 data, like the MLPerf model
+    tm = TfliteModel(tfl)
+    assert tm.tensors[tm.inputs[0]].dtype == "INT8" and tm.tensors[tm.outputs[0]].dtype == "INT8"
+    meas = export.measured_bytes(tfl, slim)
+    assert meas["packed_bytes"] <= plan.packed_bytes <= plan.budget
+    names = {r["name"] for r in meas["ops"]}
+    assert {"stem", "b2_proj", "head"} <= names  # ops carry the Keras layer names
+
+
+def test_runs_in_tflite_micro_and_agrees_with_keras(pruned):
+    a, plan, slim, keep, tfl, x, y = pruned
+    acc = export.evaluate_tflite(tfl, x, y, progress=False)
+    assert 0.0 <= acc <= 1.0
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(tfl, arena_size=1 << 20)
+    agree = 0
+    keras_pred = slim.predict(x.astype(np.float32), verbose=0).argmax(-1)
+    for i in range(len(x)):
+        interp.set_input((x[i : i + 1].astype(np.int16) - 128).astype(np.int8), 0)
+        interp.invoke()
+        agree += int(interp.get_output(0).reshape(-1).argmax() == keras_pred[i])
+    assert agree >= 0.8 * len(x)  # int8 tracks float
+    assert acc == export.evaluate_tflite(tfl, x, y, progress=False)  # deterministic

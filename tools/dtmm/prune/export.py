@@ -1,0 +1,253 @@
+"""Full-integer int8 export, checks on the exported model, and int8 accuracy with tflite-micro.
+
+Export: the Keras model is wrapped with a batch-1 input and converted by
+``tf.lite.TFLiteConverter`` with a representative dataset, builtin int8 ops
+only and int8 input/output -- what the MLPerf Tiny model is. For 0..255 data
+the converter picks input scale 1.0 and zero point -128, so a uint8 pixel p
+is fed as p - 128.
+
+Checks: BatchNorm is folded into the conv filters (per-output-channel scaling)
+and weights are quantized symmetrically per channel, so a zero filterlet must
+stay exactly zero. ``verify_filterlets`` reads the int8 filters back with
+``dtmm.tflite_model`` and compares ``dtmm.fwcs.keep_mask`` with the plan.
+TFLite conv operators are matched to Keras Conv2D layers by weight shape and
+per-filter correlation (TFLite names are not stable across converters).
+
+Evaluation runs the .tflite in the tflite-micro interpreter, one image at a
+time. (TF's own tf.lite.Interpreter is ~100x faster but goes through XNNPACK,
+whose int8 outputs differ from tflite-micro's, so it is not used.)
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from .. import fwcs
+from ..errors import DtmmError
+from ..tflite_model import TfliteModel, conv_layers, op_weight_tensor
+from .data import preprocess
+
+EVALUATOR = "tflite-micro"
+
+
+class ExportError(DtmmError):
+    """The model could not be converted or the converted model breaks the pruning contract."""
+
+
+@contextlib.contextmanager
+def _quiet_fds():
+    """Silence the converter's C++ and Python chatter on stdout/stderr (restored afterwards)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        with contextlib.redirect_stdout(open(os.devnull, "w")):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def to_int8_tflite(model, x_rep: np.ndarray, *, preprocess_mode: str = "raw", quiet: bool = True) -> bytes:
+    """Full-integer int8 .tflite (int8 in/out, batch 1) calibrated on `x_rep` (stored pixels)."""
+    import keras
+    import tensorflow as tf
+
+    shape = tuple(model.inputs[0].shape[1:])
+    inp = keras.Input(batch_shape=(1, *shape))
+    wrapper = keras.Model(inp, model(inp))
+    reps = [preprocess(x_rep[i : i + 1], preprocess_mode) for i in range(len(x_rep))]
+
+    def representative():
+        for r in reps:
+            yield [r]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(wrapper)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    try:
+        with _quiet_fds() if quiet else contextlib.nullcontext(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "statistics for quantized inputs ... not specified": expected
+            return bytes(conv.convert())
+    except Exception as exc:  # the converter raises many types; one line is what the user needs
+        msg = str(exc).strip().splitlines()
+        raise ExportError(f"int8 conversion failed: {type(exc).__name__}: {msg[-1] if msg else ''}") from None
+
+
+def input_quantization(tfl: bytes) -> tuple[float, int]:
+    m = TfliteModel(tfl)
+    t = m.tensors[m.inputs[0]]
+    return float(t.scales[0]), int(t.zero_points[0])
+
+
+def _keras_as_tflite(layer) -> np.ndarray | None:
+    """A Keras layer's kernel in the layout TFLite stores it: OHWI conv, [out, in] dense, [1, kh, kw, C] depthwise."""
+    kind = type(layer).__name__
+    k = np.array(layer.kernel.numpy()) if hasattr(layer, "kernel") else None
+    if kind == "Conv2D":
+        return np.transpose(k, (3, 0, 1, 2))
+    if kind == "Dense":
+        return k.T
+    if kind == "DepthwiseConv2D":
+        kh, kw, c, mult = k.shape
+        return k.reshape(1, kh, kw, c * mult)
+    return None
+
+
+_OP_FOR = {"Conv2D": "CONV_2D", "Dense": "FULLY_CONNECTED", "DepthwiseConv2D": "DEPTHWISE_CONV_2D"}
+
+
+def _rows(w: np.ndarray, opcode: str) -> np.ndarray:
+    """One row per output channel, in TFLite layout."""
+    if opcode == "DEPTHWISE_CONV_2D":
+        return w.reshape(-1, w.shape[-1]).T
+    return w.reshape(w.shape[0], -1)
+
+
+def match_layers(tfl: bytes, model) -> dict[str, int]:
+    """Keras layer name -> TFLite operator index for Conv2D / Dense / DepthwiseConv2D.
+
+    Matched by weight shape and mean per-output |correlation| (BatchNorm folding only scales outputs)."""
+    tm = TfliteModel(tfl)
+    ops = []
+    for op in tm.operators:
+        w = op_weight_tensor(tm, op)
+        data = tm.tensor_data(w.index) if w is not None else None
+        if data is not None:
+            ops.append((op.index, op.opcode, _rows(data, op.opcode).astype(np.float64)))
+    pairs = []
+    for layer in model.layers:
+        kt = _keras_as_tflite(layer)
+        if kt is None:
+            continue
+        opcode = _OP_FOR[type(layer).__name__]
+        k2 = _rows(kt, opcode).astype(np.float64)
+        for idx, code, d2 in ops:
+            if code == opcode and d2.shape == k2.shape:
+                pairs.append((_filter_corr(d2, k2), idx, layer.name))
+    pairs.sort(key=lambda p: -p[0])
+    out, used = {}, set()
+    for _score, idx, name in pairs:
+        if name in out or idx in used:
+            continue
+        out[name] = idx
+        used.add(idx)
+    return out
+
+
+def match_convs(tfl: bytes, model) -> dict[str, object]:
+    """Keras Conv2D name -> tflite ConvLayer (see match_layers)."""
+    tm = TfliteModel(tfl)
+    convs = {c.op_index: c for c in conv_layers(tm)}
+    matched = match_layers(tfl, model)
+    out = {name: convs[idx] for name, idx in matched.items() if idx in convs}
+    missing = sorted(l.name for l in model.layers if type(l).__name__ == "Conv2D" and l.name not in out)
+    if missing:
+        raise ExportError(f"converted model has no CONV_2D matching Keras layer(s) {', '.join(missing)}")
+    return out
+
+
+def _filter_corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.where(den > 0, np.abs((a * b).sum(axis=1)) / den, 0.0)
+    return float(c.mean())
+
+
+def verify_filterlets(tfl: bytes, model, keep_masks: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Per pruned conv: filterlets the plan removed that are nonzero in the int8 model (must be 0).
+
+    `keep_masks` maps Keras conv names to keep masks [cout, kh, kw] in the model's own coordinates.
+    """
+    matched = match_convs(tfl, model)
+    out = {}
+    for name, keep in keep_masks.items():
+        tc = matched[name]
+        actual = fwcs.keep_mask(tc.weights)
+        if actual.shape != keep.shape:
+            raise ExportError(f"{name}: int8 filter has {actual.shape} filterlets, the plan {keep.shape}")
+        violations = int(np.count_nonzero(actual & ~keep))
+        out[name] = {"pruned": int((~keep).sum()), "zero_in_int8": int((~actual).sum()), "violations": violations}
+    bad = {n: r["violations"] for n, r in out.items() if r["violations"]}
+    if bad:
+        raise ExportError(f"pruned filterlets are nonzero after int8 conversion: {bad}")
+    return out
+
+
+def measured_bytes(tfl: bytes, model=None) -> dict:
+    """Exact flash bytes of the exported weights: FWCS blobs of every CONV_2D from its actual zero
+    filterlets, int8 weights + int32 bias of FULLY_CONNECTED / DEPTHWISE_CONV_2D."""
+    tm = TfliteModel(tfl)
+    names = {}
+    if model is not None:
+        names = {idx: k for k, idx in match_layers(tfl, model).items()}
+    convs = {c.op_index: c for c in conv_layers(tm)}
+    rows, total, dense_total = [], 0, 0
+    for op in tm.operators:
+        if op.opcode == "CONV_2D":
+            layer = convs[op.index]
+            mask = fwcs.keep_mask(layer.weights)
+            costs = fwcs.encoding_costs(layer.spec, mask)
+            enc = fwcs.choose_encoding(layer.spec, mask)
+            name = names.get(op.index, layer.name)
+            rows.append({"op": op.index, "name": name, "bytes": costs[enc], "dense_bytes": costs["dense"],
+                         "encoding": enc, "kept_filterlets": int(mask.sum())})  # fmt: skip
+            total += costs[enc]
+            dense_total += costs["dense"]
+        elif op.opcode in ("FULLY_CONNECTED", "DEPTHWISE_CONV_2D"):
+            w = op_weight_tensor(tm, op)
+            if w is None:
+                continue
+            n = tm.buffer_span(w.buffer)[1]
+            if len(op.inputs) > 2 and op.inputs[2] >= 0:
+                span = tm.buffer_span(tm.tensors[op.inputs[2]].buffer)
+                n += span[1] if span else 0
+            rows.append({"op": op.index, "name": names.get(op.index, w.name), "bytes": n, "dense_bytes": n,
+                         "encoding": "tflite"})  # fmt: skip
+            total += n
+            dense_total += n
+    return {"packed_bytes": total, "dense_bytes": dense_total, "ops": rows, "file_bytes": len(tfl)}
+
+
+def evaluate_tflite(tfl: bytes, x: np.ndarray, y: np.ndarray, *, preprocess_mode: str = "raw",
+                    progress: bool = True, desc: str = "int8 eval") -> float:  # fmt: skip
+    """Top-1 accuracy of an int8 .tflite in the tflite-micro interpreter (batch 1)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    scale, zp = input_quantization(tfl)
+    try:
+        interp = runtime.Interpreter.from_bytes(tfl, arena_size=max(10 * len(tfl), 4 << 20))
+    except Exception as exc:
+        raise ExportError(f"tflite-micro cannot load the model: {exc}") from None
+    it = range(len(y))
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc=desc, unit="img", leave=False, mininterval=1.0)
+    correct = 0
+    chunk = 256
+    q = None
+    for i in it:
+        if i % chunk == 0:
+            xf = preprocess(x[i : i + chunk], preprocess_mode)
+            q = np.clip(np.round(xf / scale) + zp, -128, 127).astype(np.int8)
+        interp.set_input(q[i % chunk][None], 0)
+        interp.invoke()
+        out = interp.get_output(0)
+        correct += int(np.argmax(out.reshape(-1)) == int(y[i]))
+    return correct / max(len(y), 1)

@@ -1,0 +1,461 @@
+"""One `dtmm prune` run: model + data + flash budget -> pruned Keras model, int8 .tflite, report.
+
+Order of work (each phase is timed in the report):
+
+1. load and analyse the model; resolve the budget; refuse a budget below the
+   smallest reachable size before any data is read;
+2. load the data and make seeded splits (train / val from train / calib
+   subset of train / test);
+3. importance on the calibration split; greedy plan to the budget;
+4. physical filter removal, filterlet masks; masked fine-tuning with the best
+   checkpoint chosen on the validation split;
+5. int8 export (pruned model, and the dense baseline), zero filterlets
+   verified in the int8 filters, exact packed bytes measured on the int8
+   model, test accuracy of both with tflite-micro;
+6. outputs written atomically into --out.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import __version__
+from ..errors import DtmmError
+from . import data as D
+from .budget import format_bytes, parse_flash, save_atomic, write_bytes_atomic, write_text_atomic
+
+MODEL_FILE = "model.keras"
+TFLITE_FILE = "model_int8.tflite"
+DENSE_TFLITE_FILE = "dense_int8.tflite"
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+
+@dataclass
+class PruneOptions:
+    model: Path
+    data: Path
+    flash: str
+    out: Path
+    epochs: int = 1
+    seed: int = 0
+    batch_size: int = 64
+    calib_samples: int = 1000
+    val_fraction: float = 0.1
+    importance: str = "taylor"
+    learning_rate: float = 1e-3
+    preprocess: str = "raw"
+    augment: str = "auto"
+    dense_baseline: str = "as-is"
+    max_filter_ratio: float = 0.75
+    test_limit: int | None = None
+    rep_samples: int = 300
+    cache_dir: Path | None = None
+    strategy: str = "auto"
+    stages: int | str = "auto"
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def _setup_determinism(seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # pragma: no cover - older TF
+        pass
+
+
+def load_keras_model(path: Path):
+    path = Path(path)
+    if not path.is_file():
+        raise DtmmError(f"{path}: no such file")
+    if path.suffix.lower() not in (".h5", ".hdf5", ".keras"):
+        raise DtmmError(f"{path}: expected a Keras model (.h5 or .keras)")
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # keras/h5py raise many types for unreadable files
+        lines = str(exc).strip().splitlines()
+        detail = lines[0] if lines else type(exc).__name__
+        raise DtmmError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {detail[:200]})") from None
+
+
+def _check_model_io(model, ds: D.Dataset) -> None:
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise DtmmError(f"model has {len(model.inputs)} inputs and {len(model.outputs)} outputs; need 1 and 1")
+    ishape = tuple(model.inputs[0].shape[1:])
+    oshape = tuple(model.outputs[0].shape[1:])
+    if len(ishape) != 3:
+        raise DtmmError(f"model input is {list(ishape)}; the pruner needs images [H, W, C]")
+    if tuple(ds.image_shape) != ishape:
+        raise DtmmError(f"{ds.source}: samples are {list(ds.image_shape)}, the model takes {list(ishape)}")
+    if len(oshape) != 1:
+        raise DtmmError(f"model output is {list(oshape)}; the pruner needs class scores [classes]")
+    n_labels = int(max(ds.y_train.max(), ds.y_test.max() if ds.y_test is not None else 0)) + 1
+    if n_labels > oshape[0]:
+        raise DtmmError(f"{ds.source}: labels go up to {n_labels - 1} but the model has {oshape[0]} outputs")
+
+
+class _Timer:
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.phases: dict[str, float] = {}
+        self._last = self.t0
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = round(self.phases.get(name, 0.0) + now - self._last, 2)
+        self._last = now
+
+    @property
+    def total(self) -> float:
+        return round(time.perf_counter() - self.t0, 2)
+
+
+def _test_subset(splits: D.Splits, limit: int | None, seed: int):
+    if limit is None or limit >= len(splits.y_test):
+        return splits.x_test, splits.y_test
+    idx = np.sort(np.random.default_rng(seed + 1).permutation(len(splits.y_test))[:limit])
+    return splits.x_test[idx], splits.y_test[idx]
+
+
+def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
+    """Do the whole run and write the outputs; returns the report (also written as report.json)."""
+    budget_spec = parse_flash(opts.flash)  # fail fast on a bad --flash
+    timer = _Timer()
+    if opts.epochs < 0:
+        raise DtmmError("--epochs must be >= 0")
+    n_stages = resolve_stages(opts.stages, opts.epochs)
+    stage_epochs(opts.epochs, n_stages)  # fail fast on --epochs < --stages
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise DtmmError(f"{out}: exists and is not a directory")
+
+    from . import plan as P
+    from .graph import GraphAnalysis
+
+    model = load_keras_model(opts.model)
+    _setup_determinism(opts.seed)
+    analysis = GraphAnalysis(model)
+    model = analysis.model
+    dense_bytes, floor = P.bytes_summary(analysis, opts.max_filter_ratio)
+    budget = budget_spec.resolve(dense_bytes)
+    log(f"model {opts.model}: dense weights {format_bytes(dense_bytes)}; budget {format_bytes(budget)}; "
+        f"smallest reachable {format_bytes(floor)}")  # fmt: skip
+    prune_needed = budget < dense_bytes
+    if prune_needed and budget < floor:
+        raise P.BudgetError(P.budget_below_floor_message(budget, floor, dense_bytes, opts.max_filter_ratio))
+    timer.lap("analysis")
+
+    channels = int(model.inputs[0].shape[-1]) if len(model.inputs[0].shape) == 4 else 3
+    ds = D.load_dataset(opts.data, channels=channels, cache_dir=opts.cache_dir, progress=opts.progress)
+    _check_model_io(model, ds)
+    splits = D.make_splits(ds, seed=opts.seed, val_fraction=opts.val_fraction, calib_samples=opts.calib_samples)
+    augment = opts.augment
+    if augment == "auto":
+        augment = "flip-crop" if not str(opts.data).lower().endswith(".npz") and channels == 3 else "none"
+    x_test, y_test = _test_subset(splits, opts.test_limit, opts.seed)
+    log(f"data {opts.data}: {splits.sizes()} (test used: {len(y_test)}), classes {len(splits.classes)}")
+    timer.lap("data")
+
+    from . import export as E
+    from . import importance as I
+    from . import surgery as S
+    from . import train as T
+
+    from_logits = not I.output_is_probability(analysis)
+    strategy = T.pick_strategy(opts.strategy)
+    train_kw = dict(epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.learning_rate, seed=opts.seed,
+                    preprocess_mode=opts.preprocess, augment=augment, from_logits=from_logits, strategy=strategy,
+                    progress=opts.progress, log=log)  # fmt: skip
+    rep = splits.x_calib[: opts.rep_samples]
+    report: dict = {
+        "tool": "dtmm prune", "version": __version__,
+        "model": str(opts.model), "data": str(opts.data),
+        "flash_budget": budget_spec.text, "flash_budget_bytes": budget,
+        "size_units": "KB = 1000 B, KiB = 1024 B",
+        "dense_bytes": dense_bytes, "smallest_reachable_bytes": floor,
+        "seed": opts.seed, "epochs": opts.epochs, "batch_size": opts.batch_size,
+        "learning_rate": opts.learning_rate, "augment": augment, "preprocess": opts.preprocess,
+        "importance": opts.importance, "max_filter_ratio": opts.max_filter_ratio, "stages": n_stages,
+        "splits": splits.sizes(), "test_samples_evaluated": int(len(y_test)),
+        "evaluator": E.EVALUATOR, "dense_baseline": opts.dense_baseline,
+        "strategy": T.strategy_name(strategy), "replicas": int(strategy.num_replicas_in_sync),
+        "graph": analysis.summary(), "data_notes": list(ds.notes),
+    }  # fmt: skip
+
+    if not prune_needed:
+        log(f"budget {format_bytes(budget)} >= dense {format_bytes(dense_bytes)}: no pruning is needed; "
+            "writing the dense model")  # fmt: skip
+        final = model
+        tfl = E.to_int8_tflite(final, rep, preprocess_mode=opts.preprocess)
+        timer.lap("export")
+        acc = E.evaluate_tflite(tfl, x_test, y_test, preprocess_mode=opts.preprocess, progress=opts.progress,
+                                desc="int8 eval (dense)")  # fmt: skip
+        timer.lap("evaluate")
+        meas = E.measured_bytes(tfl, final)
+        report.update(
+            pruned=False, note="budget at or above the dense size: no pruning needed",
+            packed_bytes=meas["packed_bytes"], planned_bytes=dense_bytes,
+            accuracy_dense_int8=acc, accuracy_pruned_int8=acc,
+            layers=_dense_layer_rows(analysis, meas), int8=_int8_info(E, tfl, meas, {}),
+        )  # fmt: skip
+        return _finish(report, out, final, tfl, None, timer, log)
+
+    # ---------------------------------------------------------------- stages: importance, plan, fine-tuning
+    budgets = stage_budgets(dense_bytes, budget, n_stages)
+    epochs_per_stage = stage_epochs(opts.epochs, n_stages)
+    floors = P.min_keep_by_producer(analysis, opts.max_filter_ratio)
+    cur_analysis, initial = analysis, None
+    stages, steps = [], {"filter": 0, "filterlet": 0, "filterlets_removed": 0}
+    history, best_epoch, best_val = [], 0, None
+    for k, (b, ep) in enumerate(zip(budgets, epochs_per_stage), 1):
+        tag = f"stage {k}/{n_stages}: " if n_stages > 1 else ""
+        if k > 1:
+            cur_analysis = GraphAnalysis(final)
+            initial = P.kernel_keep_masks(cur_analysis)
+        imp = I.compute_importance(opts.importance, cur_analysis, splits.x_calib, splits.y_calib,
+                                   preprocess_mode=opts.preprocess, progress=opts.progress)  # fmt: skip
+        timer.lap("importance")
+        plan = P.make_plan(cur_analysis, imp, b, progress=opts.progress, max_filter_ratio=opts.max_filter_ratio,
+                           initial_keep=initial, min_keep_by_producer=floors)  # fmt: skip
+        for key in steps:
+            steps[key] += plan.steps[key]
+        log(f"{tag}plan: {plan.steps['filter']} filters and {plan.steps['filterlets_removed']} filterlets removed; "
+            f"planned {format_bytes(plan.packed_bytes)}")  # fmt: skip
+        slim = S.slim_model(cur_analysis, plan)
+        masks = S.slim_filterlet_masks(cur_analysis, plan)
+        timer.lap("plan")
+        if ep > 0:
+            log(f"{tag}fine-tuning the pruned model for {ep} epoch(s)")
+            res = T.fine_tune(slim, masks, splits.x_train, splits.y_train, splits.x_val, splits.y_val,
+                              **{**train_kw, "epochs": ep, "seed": opts.seed + 1000 * (k - 1)})  # fmt: skip
+            final, history, best_epoch, best_val = res.model, res.history, res.best_epoch, res.best_val_accuracy
+            log(f"{tag}fine-tuned {ep} epoch(s): best validation accuracy {best_val:.4f} at epoch {best_epoch}")
+        else:
+            final = slim
+        broken = {n: v for n, v in S.check_masks(final, masks).items() if v}
+        if broken:  # pragma: no cover - the training loop re-applies masks every step
+            raise DtmmError(f"internal error: filterlet masks broken after fine-tuning: {broken}")
+        stages.append({"stage": k, "budget_bytes": b, "planned_bytes": plan.packed_bytes, "epochs": ep,
+                       "steps": plan.steps, "best_val_accuracy": best_val if ep > 0 else None})  # fmt: skip
+        timer.lap("fine_tune")
+
+    # ---------------------------------------------------------------- export and checks
+    tfl = E.to_int8_tflite(final, rep, preprocess_mode=opts.preprocess)
+    keep_slim = {n: k[plan.keep_out(cur_analysis, n)] for n, k in plan.filterlet_masks().items()}
+    fl_check = E.verify_filterlets(tfl, final, keep_slim)
+    meas = E.measured_bytes(tfl, final)
+    timer.lap("export")
+    if opts.dense_baseline == "finetune" and opts.epochs > 0:
+        log(f"fine-tuning the dense baseline for {opts.epochs} epoch(s)")
+        dres = T.fine_tune(model, {}, splits.x_train, splits.y_train, splits.x_val, splits.y_val, **train_kw)
+        dense_model = dres.model
+        report["dense_baseline_val_accuracy"] = dres.best_val_accuracy
+        report["dense_baseline_history"] = dres.history
+        timer.lap("dense_baseline")
+    else:
+        dense_model = model
+    dense_tfl = E.to_int8_tflite(dense_model, rep, preprocess_mode=opts.preprocess)
+    timer.lap("export")
+
+    acc_p = E.evaluate_tflite(tfl, x_test, y_test, preprocess_mode=opts.preprocess, progress=opts.progress,
+                              desc="int8 eval (pruned)")  # fmt: skip
+    acc_d = E.evaluate_tflite(dense_tfl, x_test, y_test, preprocess_mode=opts.preprocess, progress=opts.progress,
+                              desc="int8 eval (dense)")  # fmt: skip
+    timer.lap("evaluate")
+
+    report.update(
+        pruned=True,
+        packed_bytes=meas["packed_bytes"], planned_bytes=plan.packed_bytes,
+        accuracy_dense_int8=acc_d, accuracy_pruned_int8=acc_p,
+        best_epoch=best_epoch, best_val_accuracy=best_val, history=history,
+        plan={"steps": steps, "importance_lost": plan.importance_lost, "other_bytes": plan.other_bytes,
+              "importance_samples": imp.samples, "stages": stages},
+        layers=_rebase_rows(_layer_rows(cur_analysis, plan, meas), analysis),
+        int8=_int8_info(E, tfl, meas, fl_check),
+    )  # fmt: skip
+    if report["packed_bytes"] > budget:  # pragma: no cover - measured <= planned <= budget by construction
+        report["note"] = "warning: the int8 model's packed bytes exceed the budget"
+    return _finish(report, out, final, tfl, dense_tfl, timer, log)
+
+
+MAX_AUTO_STAGES = 5
+
+
+def resolve_stages(stages: int | str, epochs: int) -> int:
+    """'auto': one stage per three epochs, at most 5 (so --epochs 1..5 prunes in one shot, 15 in 5 stages)."""
+    if stages == "auto":
+        return max(1, min(MAX_AUTO_STAGES, epochs // 3))
+    try:
+        n = int(stages)
+    except (TypeError, ValueError):
+        raise DtmmError(f"--stages {stages!r} is not a number or 'auto'") from None
+    if n < 1:
+        raise DtmmError("--stages must be at least 1")
+    return n
+
+
+def stage_budgets(dense: int, target: int, stages: int) -> list[int]:
+    """Budgets of the pruning stages: a cubic ramp from dense to the target (the last one is the target)."""
+    if stages < 1:
+        raise DtmmError("--stages must be at least 1")
+    return [int(target + (dense - target) * (1.0 - k / stages) ** 3) for k in range(1, stages + 1)]
+
+
+def stage_epochs(epochs: int, stages: int) -> list[int]:
+    """One epoch for every stage but the last, which gets the rest."""
+    if stages == 1:
+        return [epochs]
+    if epochs and epochs < stages:
+        raise DtmmError(f"--epochs {epochs} is less than --stages {stages} (each stage trains at least one epoch)")
+    return [1 if epochs else 0] * (stages - 1) + [max(epochs - (stages - 1), 0)]
+
+
+def _rebase_rows(rows: list[dict], original) -> list[dict]:
+    """Express filter counts, beta and dense bytes against the original model (multi-stage runs)."""
+    from . import plan as P
+
+    ref = {r["name"]: r for r in P.make_plan(original, P.zero_importance(original), budget=1 << 62).layer_rows(original)}
+    for r in rows:
+        o = ref.get(r["name"])
+        if o is None:
+            continue
+        r["cout"], r["cin"], r["dense_bytes"] = o["cout"], o["cin"], o["dense_bytes"]
+        if o["filterlets"] is not None:
+            r["filterlets"] = o["filterlets"]
+        if r["beta_filter_ratio"] is not None:
+            r["beta_filter_ratio"] = round(1.0 - r["cout_kept"] / r["cout"], 4)
+    return rows
+
+
+def _int8_info(E, tfl: bytes, meas: dict, fl_check: dict) -> dict:
+    scale, zp = E.input_quantization(tfl)
+    return {"input_scale": scale, "input_zero_point": zp, "file_bytes": len(tfl),
+            "filterlet_check": fl_check, "ops": meas["ops"]}  # fmt: skip
+
+
+def _layer_rows(analysis, plan, meas: dict) -> list[dict]:
+    by_name = {r["name"]: r for r in meas["ops"]}
+    rows = plan.layer_rows(analysis)
+    for r in rows:
+        m = by_name.get(r["name"])
+        r["int8_bytes"] = m["bytes"] if m else None
+        if m and m["encoding"] != "tflite":
+            r["encoding"] = m["encoding"]
+    return rows
+
+
+def _dense_layer_rows(analysis, meas: dict) -> list[dict]:
+    from . import plan as P
+
+    dense_plan = P.make_plan(analysis, P.zero_importance(analysis), budget=1 << 62)
+    return _layer_rows(analysis, dense_plan, meas)
+
+
+def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes | None, timer: _Timer, log) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    save_atomic(out / MODEL_FILE, final_model.save, suffix=".keras")
+    write_bytes_atomic(out / TFLITE_FILE, tfl)
+    outputs = {"keras": MODEL_FILE, "tflite": TFLITE_FILE}
+    if dense_tfl is not None:
+        write_bytes_atomic(out / DENSE_TFLITE_FILE, dense_tfl)
+        outputs["dense_tflite"] = DENSE_TFLITE_FILE
+    timer.lap("write")
+    report["outputs"] = outputs
+    report["phase_times_s"] = dict(timer.phases)
+    report["wall_time_s"] = timer.total
+    write_text_atomic(out / REPORT_JSON, json.dumps(report, indent=2, default=_json_default) + "\n")
+    write_text_atomic(out / REPORT_MD, render_markdown(report))
+    log(f"int8 accuracy: dense {report['accuracy_dense_int8']:.4f}, pruned {report['accuracy_pruned_int8']:.4f}; "
+        f"packed {format_bytes(report['packed_bytes'])} of budget {format_bytes(report['flash_budget_bytes'])}; "
+        f"wrote {out}")  # fmt: skip
+    return report
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _pct(a, b) -> str:
+    return f"{100.0 * a / b:.1f}%" if b else "-"
+
+
+def _fmt(v, nd=4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def render_markdown(r: dict) -> str:
+    """The human-readable twin of report.json."""
+    lines = [
+        f"# dtmm prune report",
+        "",
+        f"- model: `{r['model']}`",
+        f"- data: `{r['data']}` -- splits {r['splits']}, test images evaluated: {r['test_samples_evaluated']}",
+        f"- flash budget: `{r['flash_budget']}` = {r['flash_budget_bytes']:,} B ({r['size_units']})",
+        f"- dense weights: {r['dense_bytes']:,} B; planned: {r['planned_bytes']:,} B; "
+        f"**packed int8: {r['packed_bytes']:,} B** ({_pct(r['packed_bytes'], r['dense_bytes'])} of dense); "
+        f"smallest reachable: {r['smallest_reachable_bytes']:,} B",
+        f"- int8 test accuracy ({r['evaluator']}): dense {_fmt(r['accuracy_dense_int8'])} "
+        f"({r['dense_baseline']}), **pruned {_fmt(r['accuracy_pruned_int8'])}**",
+        f"- wall time: {r['wall_time_s']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in r['phase_times_s'].items())})",
+    ]
+    if r.get("note"):
+        lines.append(f"- note: {r['note']}")
+    if r.get("pruned"):
+        lines.append(
+            f"- fine-tuning: {r['epochs']} epoch(s), batch {r['batch_size']}, lr {r['learning_rate']}, "
+            f"augment {r['augment']}, {r['strategy']} x{r['replicas']}; best validation accuracy "
+            f"{_fmt(r['best_val_accuracy'])} at epoch {r['best_epoch']} (checkpoint chosen on validation only)"
+        )
+        lines.append(
+            f"- plan: importance {r['importance']}, {r['plan']['steps']['filter']} filter steps, "
+            f"{r['plan']['steps']['filterlets_removed']} filterlets removed"
+        )
+        if len(r["plan"].get("stages", [])) > 1:
+            lines.append("- stages (budget B / planned B / epochs / best val): " + "; ".join(
+                f"{s['budget_bytes']:,} / {s['planned_bytes']:,} / {s['epochs']} / {_fmt(s['best_val_accuracy'])}"
+                for s in r["plan"]["stages"]))  # fmt: skip
+    lines += [
+        "",
+        "| layer | type | filters kept | in-channels kept | beta (filters removed) | alpha (filterlets removed) "
+        "| encoding | dense B | planned B | int8 B |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for L in r["layers"]:
+        lines.append(
+            f"| {L['name']} | {L['type']} | {L['cout_kept']}/{L['cout']} | {L['cin_kept']}/{L['cin']} "
+            f"| {_fmt(L['beta_filter_ratio'], 3)} | {_fmt(L['alpha_filterlet_ratio'], 3)} | {L['encoding']} "
+            f"| {L['dense_bytes']:,} | {L['planned_bytes']:,} | {_fmt(L.get('int8_bytes'))} |"
+        )
+    groups = r["graph"]["groups"]
+    lines += ["", "Channel groups (filters removed together):", ""]
+    for g in groups:
+        state = f"frozen: {g['reason']}" if g["frozen"] else "prunable"
+        lines.append(f"- group {g['id']}: {', '.join(g['producers'])} ({g['channels']} channels, {state})")
+    if r["graph"]["unsupported"]:
+        lines += ["", "Layers the pruner does not slice (their channels are kept):", ""]
+        for u in r["graph"]["unsupported"]:
+            lines.append(f"- {u['layer']} ({u['type']}): {u['reason']}")
+    return "\n".join(lines) + "\n"
