@@ -7,6 +7,11 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.dtmm-installed
 PYTEST_ARGS ?=
+# make demo options (empty = the demo's defaults)
+SHARED ?=
+BUDGET ?=
+EPOCHS ?=
+DEMO_ARGS ?=
 
 .PHONY: all bootstrap system-deps python-deps pio-bootstrap test test-all demo lock clean help
 
@@ -42,8 +47,13 @@ test: bootstrap
 test-all: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# make demo [SHARED=/path/to/shared] [BUDGET=40KB] [EPOCHS=1] [DEMO_ARGS="--boards qemu-m4 ..."]
+# (python -m dtmm.demo --help lists every option; SHARED defaults to $$DTMM_SHARED or ../shared)
+DEMO_OPTS = $(if $(SHARED),--shared "$(SHARED)") $(if $(BUDGET),--budget "$(BUDGET)") \
+	$(if $(EPOCHS),--epochs "$(EPOCHS)") $(DEMO_ARGS)
+
 demo: bootstrap
-	$(PY) -m dtmm.demo
+	$(PY) -m dtmm.demo $(strip $(DEMO_OPTS))
 
 lock: system-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

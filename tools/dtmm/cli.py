@@ -27,7 +27,7 @@ def main():
 
 
 def _register():
-    from .commands import bench, boards, inspect, pack, run, run_model
+    from .commands import bench, boards, inspect, pack, report, run, run_model
     from .prune.command import prune
 
     main.add_command(boards.boards)
@@ -37,6 +37,7 @@ def _register():
     main.add_command(pack.pack)
     main.add_command(run_model.run_model)
     main.add_command(prune)
+    main.add_command(report.report)
 
 
 _register()

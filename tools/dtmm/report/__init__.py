@@ -1,0 +1,336 @@
+"""`dtmm report DIR`: a run directory as Markdown plus PNG plots.
+
+A run directory is what ``make demo`` writes (``summary.json`` and
+``prune/<budget>/report.json``), or any directory holding ``dtmm prune``
+outputs (``report.json`` in it or in its subdirectories).  The report has
+
+* the dense-vs-DTMM table of the demo (flash, peak RAM, instructions per
+  inference per board, int8 test accuracy, on-device agreement);
+* ``accuracy_vs_flash.png``: int8 test accuracy against weight flash bytes,
+  one dense and one pruned point per pruned budget found;
+* ``instructions_per_layer.png``: retired instructions per operator, dense
+  vs pruned, one panel per board (from the profiling builds of the demo,
+  ``-DDTMM_PROFILE``);
+* ``flash_per_layer.png``: weight bytes per layer, dense vs pruned (pruner report);
+
+and the per-budget and per-operator figures as tables.  :func:`text_table`
+and :func:`markdown_summary` are also what the demo prints and writes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import DtmmError
+
+SUMMARY_FILE = "summary.json"
+PRUNE_REPORT = "report.json"
+PLOTS = ("accuracy_vs_flash.png", "instructions_per_layer.png", "flash_per_layer.png")
+
+
+# ---- loading ---------------------------------------------------------------------------------------
+def load_summary(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DtmmError(f"{path}: not valid JSON ({exc})") from None
+    if data.get("format") != "dtmm-demo":
+        raise DtmmError(f"{path}: not a dtmm demo summary (format {data.get('format')!r})")
+    return data
+
+
+def _is_prune_report(data) -> bool:
+    return isinstance(data, dict) and data.get("tool") == "dtmm prune" and "packed_bytes" in data
+
+
+def find_prune_reports(run_dir: Path) -> list[tuple[Path, dict]]:
+    """``dtmm prune`` reports in ``run_dir``, ``run_dir/*`` and ``run_dir/prune/*``, by weight bytes."""
+    run_dir = Path(run_dir)
+    candidates = [run_dir / PRUNE_REPORT, *sorted(run_dir.glob(f"*/{PRUNE_REPORT}")),
+                  *sorted(run_dir.glob(f"prune/*/{PRUNE_REPORT}"))]  # fmt: skip
+    found, seen = [], set()
+    for path in candidates:
+        if not path.is_file() or path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if _is_prune_report(data):
+            found.append((path, data))
+    found.sort(key=lambda pr: (pr[1]["packed_bytes"], str(pr[0])))
+    return found
+
+
+# ---- formatting ------------------------------------------------------------------------------------
+def _b(n) -> str:
+    return "-" if n is None else f"{int(n):,} B"
+
+
+def _ratio(a, b) -> str:
+    if a is None or b is None or not b:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def _acc(a) -> str:
+    return "-" if a is None else f"{100.0 * a:.2f}%"
+
+
+def _minstr(n) -> str:
+    return "-" if n is None else f"{n:,.0f}"
+
+
+def fine_tune_note(summary: dict) -> str:
+    ft = summary.get("fine_tune", {})
+    secs = ft.get("pruned_seconds")
+    n = ft.get("train_images")
+    dense = ("the dense baseline got the same fine-tune" if ft.get("dense_baseline") == "finetune"
+             else "the dense baseline is the model as given, not fine-tuned")  # fmt: skip
+    return (
+        f"Short fine-tune: {ft.get('epochs')} epoch(s)"
+        + (f" over {n:,} training images" if n else "")
+        + (f" ({secs:.0f} s for the pruned model on this machine)" if secs is not None else "")
+        + f"; {dense}. Short to keep the demo quick: `make demo EPOCHS=N` fine-tunes longer."
+    )
+
+
+def summary_rows(summary: dict) -> list[list[str]]:
+    """[metric, dense, DTMM, DTMM vs dense] rows of the demo table."""
+    v = summary["variants"]
+    d, p = v["dense"], v["pruned"]
+    rows = [
+        ["weights flash, pruner byte model (budget " + str(summary.get("budget")) + f" = {summary.get('budget_bytes'):,} B)",
+         _b(d["weights_bytes"]), _b(p["weights_bytes"]), _ratio(p["weights_bytes"], d["weights_bytes"])],
+        ["model flash: weights + kernel parameters (dtmm pack)", _b(d["flash_bytes"]), _b(p["flash_bytes"]),
+         _ratio(p["flash_bytes"], d["flash_bytes"])],
+        ["peak RAM: activation arena (dtmm pack plan)", _b(d["arena_bytes"]), _b(p["arena_bytes"]),
+         _ratio(p["arena_bytes"], d["arena_bytes"])],
+    ]  # fmt: skip
+    boards = summary.get("boards", {})
+    for board, entry in boards.items():
+        de, pe = entry.get("dense", {}), entry.get("pruned", {})
+        rows.append([f"firmware flash without test images, {board}", _b(de.get("flash_without_images_bytes")),
+                     _b(pe.get("flash_without_images_bytes")),
+                     _ratio(pe.get("flash_without_images_bytes"), de.get("flash_without_images_bytes"))])  # fmt: skip
+    for board, entry in boards.items():
+        de, pe = entry.get("dense", {}), entry.get("pruned", {})
+        path = pe.get("conv_path") or de.get("conv_path") or "?"
+        rows.append([f"instructions per inference, {board} ({path} kernels)", _minstr(de.get("instructions_mean")),
+                     _minstr(pe.get("instructions_mean")),
+                     _ratio(pe.get("instructions_mean"), de.get("instructions_mean"))])  # fmt: skip
+    ta = summary.get("test_accuracy", {})
+    delta = None if ta.get("dense") is None else 100.0 * (ta["pruned"] - ta["dense"])
+    rows.append([f"int8 top-1 accuracy, {ta.get('images', 0):,} test images ({ta.get('evaluator', 'tflite-micro')})",
+                 _acc(ta.get("dense")), _acc(ta.get("pruned")), "-" if delta is None else f"{delta:+.2f} pt"])  # fmt: skip
+    orig = ta.get("original")
+    if orig:
+        rows.append([f"(for reference: {Path(orig['tflite']).name} as given, no fine-tune, same images)",
+                     _acc(orig.get("accuracy")), "", ""])  # fmt: skip
+    for board, entry in boards.items():
+        de, pe = entry.get("dense", {}), entry.get("pruned", {})
+        rows.append([f"on-device predictions = tflite-micro's, {board}",
+                     f"{de.get('agreement', '-')}/{de.get('images', '-')}",
+                     f"{pe.get('agreement', '-')}/{pe.get('images', '-')}", ""])  # fmt: skip
+    first = next(iter(boards.values()), None)
+    if first:
+        de, pe = first.get("dense", {}), first.get("pruned", {})
+        rows.append([f"on-device top-1 on those {pe.get('images', '-')} images",
+                     f"{de.get('device_correct', '-')}/{de.get('images', '-')}",
+                     f"{pe.get('device_correct', '-')}/{pe.get('images', '-')}", ""])  # fmt: skip
+    return rows
+
+
+HEADER = ["", "dense", "DTMM (pruned)", "DTMM vs dense"]
+
+
+def _title(summary: dict) -> str:
+    return (f"DTMM demo: {Path(summary.get('model', 'model')).name} on {Path(summary.get('data', 'data')).name}, "
+            f"flash budget {summary.get('budget')}")  # fmt: skip
+
+
+def text_table(summary: dict) -> str:
+    rows = [HEADER] + summary_rows(summary)
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [_title(summary), ""]
+    for k, r in enumerate(rows):
+        lines.append("  ".join([r[0].ljust(widths[0])] + [r[i].rjust(widths[i]) for i in (1, 2, 3)]).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines += ["", fine_tune_note(summary), _measure_note(summary)]
+    if summary.get("wall_time_s") is not None and summary.get("phase_times_s"):
+        lines.append(_wall_note(summary))
+    if not summary.get("ok", True):
+        lines.append("FAILED: " + "; ".join(summary.get("failures", [])))
+    return "\n".join(lines)
+
+
+def _measure_note(summary: dict) -> str:
+    return ("Instructions are QEMU-retired instructions (exact, repeatable; not cycles). Agreement: the "
+            "firmware's predicted class equals the tflite-micro Python interpreter's on the same int8 model "
+            "and image; accuracy is on the test split, never used for training or checkpoint choice.")
+
+
+def _wall_note(summary: dict) -> str:
+    phases = ", ".join(f"{k} {v:.0f} s" for k, v in summary.get("phase_times_s", {}).items())
+    return f"Wall time of the demo: {summary['wall_time_s']:.0f} s ({phases})."
+
+
+def markdown_table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
+    align = align or ("l" + "r" * (len(header) - 1))
+    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |",
+             "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]  # fmt: skip
+    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+    return lines
+
+
+def markdown_summary(summary: dict) -> str:
+    lines = [f"# {_title(summary)}", ""]
+    lines += markdown_table(HEADER, summary_rows(summary))
+    lines += ["", fine_tune_note(summary), "", _measure_note(summary)]
+    if summary.get("wall_time_s") is not None and summary.get("phase_times_s"):
+        lines += ["", _wall_note(summary)]
+    if not summary.get("ok", True):
+        lines += ["", "**FAILED**: " + "; ".join(summary.get("failures", []))]
+    return "\n".join(lines) + "\n"
+
+
+# ---- the report ------------------------------------------------------------------------------------
+def budget_rows(reports: list[tuple[Path, dict]], base: Path) -> list[list[str]]:
+    rows = []
+    for path, r in reports:
+        rows.append([
+            f"`{r.get('flash_budget')}`",
+            f"{r['packed_bytes']:,}",
+            f"{100.0 * r['packed_bytes'] / r['dense_bytes']:.1f}%" if r.get("dense_bytes") else "-",
+            _acc(r.get("accuracy_pruned_int8")),
+            _acc(r.get("accuracy_dense_int8")),
+            f"{r.get('epochs')} ({r.get('dense_baseline', '-')})",
+            f"{r.get('test_samples_evaluated', 0):,}",
+            f"`{_relpath(path.parent, base)}`",
+        ])  # fmt: skip
+    return rows
+
+
+def _relpath(path: Path, base: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path(base).resolve())) or "."
+    except ValueError:
+        return str(path)
+
+
+def profile_rows(summary: dict, board: str) -> list[list[str]]:
+    entry = summary["boards"][board]
+    dp, pp = entry.get("dense", {}).get("profile") or {}, entry.get("pruned", {}).get("profile") or {}
+    labels = list(dict.fromkeys([*dp, *pp]))
+    rows = []
+    for lab in labels:
+        a, b = dp.get(lab), pp.get(lab)
+        rows.append([lab, _minstr(a), _minstr(b), _ratio(b, a)])
+    ta, tb = sum(dp.values()) if dp else None, sum(pp.values()) if pp else None
+    rows.append(["**all operators**", _minstr(ta), _minstr(tb), _ratio(tb, ta)])
+    return rows
+
+
+def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Writes report.md and the PNG plots into ``out_dir`` (default RUN_DIR/report); returns their paths."""
+    from . import plots
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DtmmError(f"run directory {run_dir} does not exist")
+    out = Path(out_dir) if out_dir else run_dir / "report"
+    summary = load_summary(run_dir)
+    reports = find_prune_reports(run_dir)
+    if summary is None and not reports:
+        raise DtmmError(
+            f"{run_dir} holds no demo summary ({SUMMARY_FILE}) and no dtmm prune report ({PRUNE_REPORT}); "
+            "run `make demo` or `dtmm prune ... --out DIR` first"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    lines = [f"# DTMM report: `{run_dir}`", ""]
+    if summary:
+        lines += [f"Model `{summary.get('model')}`, data `{summary.get('data')}`, flash budget "
+                  f"`{summary.get('budget')}` ({summary.get('budget_bytes'):,} B of weights).", ""]  # fmt: skip
+        lines += ["## Dense vs DTMM", ""] + markdown_table(HEADER, summary_rows(summary))
+        lines += ["", fine_tune_note(summary), "", _measure_note(summary)]
+        if summary.get("wall_time_s") is not None and summary.get("phase_times_s"):
+            lines += ["", _wall_note(summary)]
+        if not summary.get("ok", True):
+            lines += ["", "**FAILED**: " + "; ".join(summary.get("failures", []))]
+        lines.append("")
+
+    lines += ["## Accuracy vs flash", ""]
+    if reports:
+        orig = ((summary or {}).get("test_accuracy") or {}).get("original")
+        ref = None
+        if orig and summary.get("variants", {}).get("dense", {}).get("weights_bytes"):
+            ref = {"label": f"{Path(orig['tflite']).name} as given (no fine-tune)", "accuracy": orig["accuracy"],
+                   "bytes": summary["variants"]["dense"]["weights_bytes"]}  # fmt: skip
+        p = plots.accuracy_vs_flash(reports, out / PLOTS[0], reference=ref)
+        written.append(p)
+        lines += [f"![int8 test accuracy vs weight flash]({p.name})", ""]
+        lines += markdown_table(
+            ["budget", "pruned weights B", "of dense", "pruned int8 acc.", "dense int8 acc.",
+             "fine-tune epochs (dense baseline)", "test images", "directory"],
+            budget_rows(reports, run_dir), align="lrrrrrrl",
+        )  # fmt: skip
+        lines.append("")
+    else:
+        lines += ["No `dtmm prune` report found.", ""]
+
+    lines += ["## Instructions per layer", ""]
+    profiled = [b for b, e in (summary or {}).get("boards", {}).items()
+                if e.get("dense", {}).get("profile") or e.get("pruned", {}).get("profile")]  # fmt: skip
+    if profiled:
+        p = plots.instructions_per_layer(summary, profiled, out / PLOTS[1])
+        written.append(p)
+        lines += [f"![instructions per operator, dense vs DTMM]({p.name})", ""]
+        for board in profiled:
+            e = summary["boards"][board]
+            n = e.get("pruned", {}).get("profile_images") or e.get("dense", {}).get("profile_images")
+            lines += [f"{board} ({e.get('pruned', {}).get('conv_path') or '?'} kernels), retired instructions "
+                      f"per operator (profiling build, mean of {n} image(s); the measurement overhead is "
+                      "calibrated out, so the operators add up to the whole inference):", ""]  # fmt: skip
+            lines += markdown_table(["operator", "dense", "DTMM", "DTMM vs dense"], profile_rows(summary, board))
+            lines.append("")
+    else:
+        lines += ["No per-operator profile in this directory (`make demo` records one with its profiling "
+                  "builds).", ""]  # fmt: skip
+
+    main_report = _main_report(summary, reports, run_dir)
+    if main_report is not None and main_report.get("layers"):
+        p = plots.flash_per_layer(main_report, out / PLOTS[2])
+        written.append(p)
+        lines += ["## Flash per layer", "", f"![weight bytes per layer]({p.name})", "",
+                  f"Budget `{main_report.get('flash_budget')}`; weight bytes per layer by the pruner's byte "
+                  "model (FWCS for convolutions), dense vs pruned int8.", ""]  # fmt: skip
+
+    md = out / "report.md"
+    md.write_text("\n".join(lines).rstrip() + "\n")
+    return [md, *written]
+
+
+def _main_report(summary, reports, run_dir: Path):
+    if summary and summary.get("prune_dir"):
+        path = run_dir / summary["prune_dir"] / PRUNE_REPORT
+        for p, r in reports:
+            if p.resolve() == path.resolve():
+                return r
+    return reports[-1][1] if reports else None
+
+
+__all__ = [
+    "find_prune_reports",
+    "load_summary",
+    "markdown_summary",
+    "render_report",
+    "summary_rows",
+    "text_table",
+]
