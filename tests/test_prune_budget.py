@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from dtmm.errors import DtmmError
-from dtmm.prune.budget import parse_flash, save_atomic, write_bytes_atomic
+from dtmm.prune.budget import parse_flash
 
 
 @pytest.mark.parametrize(
@@ -38,22 +38,3 @@ def test_bad_sizes_are_one_line_errors(text):
 def test_bare_k_says_ambiguous():
     with pytest.raises(DtmmError, match="ambiguous"):
         parse_flash("64K")
-
-
-def test_atomic_writes_leave_no_temp_files(tmp_path):
-    p = tmp_path / "a.bin"
-    write_bytes_atomic(p, b"one")
-    write_bytes_atomic(p, b"two")
-    assert p.read_bytes() == b"two"
-
-    def failing(path):
-        open(path, "wb").write(b"partial")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        save_atomic(p, failing)
-    assert p.read_bytes() == b"two"  # old content survives a failed write
-    assert sorted(x.name for x in tmp_path.iterdir()) == ["a.bin"]
-
-    save_atomic(tmp_path / "m.keras", lambda name: open(name, "w").write(name), suffix=".keras")
-    assert (tmp_path / "m.keras").read_text().endswith(".keras")  # the saver saw a .keras name

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 from . import fwcs
+from .fileio import write_bytes_atomic
 from .errors import DtmmError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -90,5 +91,5 @@ def emit_fwcs_header(layers: Mapping[str, bytes], guard: str = "DTMM_FWCS_LAYERS
 
 
 def write_header(path, text: str) -> None:
-    """Write with '\n' endings on every platform so the bytes match across machines."""
-    Path(path).write_bytes(text.encode("ascii"))
+    """Write atomically with '\n' endings on every platform so the bytes match across machines."""
+    write_bytes_atomic(path, text.encode("ascii"))

@@ -231,7 +231,7 @@ def _write_json_if_changed(path: Path, obj) -> None:
             return
     except OSError:
         pass
-    from .prune.budget import write_text_atomic
+    from .fileio import write_text_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, text)

@@ -41,6 +41,7 @@ from typing import Iterable
 
 from .boards import get_board
 from .errors import DtmmError
+from .fileio import write_if_changed
 
 #: PlatformIO 6.1.x requires core package tool-scons "~4.40801.0"
 #: (platformio/dependencies.py); the local package claims that version.
@@ -113,16 +114,7 @@ def pio_command() -> list[str]:
 
 # ---- bootstrap -------------------------------------------------------------------
 def _write_if_changed(path: Path, content: str) -> bool:
-    try:
-        if path.read_text(encoding="utf-8") == content:
-            return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(content, encoding="utf-8")
-    os.replace(tmp, path)
-    return True
+    return write_if_changed(path, content.encode("utf-8"))
 
 
 def _scons_location() -> tuple[str, str]:

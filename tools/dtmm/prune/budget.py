@@ -8,11 +8,8 @@ dense weight bytes.
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import DtmmError
 
@@ -60,42 +57,3 @@ def format_bytes(n: int) -> str:
     return f"{n:,} B ({n / 1000:.1f} KB)"
 
 
-# --------------------------------------------------------------------------- atomic writes
-
-
-def _tmp_path(path: Path, suffix: str = "") -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def write_bytes_atomic(path, data: bytes) -> None:
-    """Write a file so readers see either the old or the complete new content."""
-    path = Path(path)
-    tmp = _tmp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def save_atomic(path, save_fn, suffix: str = "") -> None:
-    """Atomic write through a saver that wants a file name (e.g. keras Model.save needs '.keras')."""
-    path = Path(path)
-    tmp = _tmp_path(path, suffix)
-    try:
-        tmp.unlink()  # some savers refuse to overwrite
-        save_fn(str(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DtmmError
-from .budget import save_atomic
+from ..fileio import save_atomic
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
 SPLITS = ("train", "test")

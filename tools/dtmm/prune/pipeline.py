@@ -27,7 +27,8 @@ import numpy as np
 from .. import __version__
 from ..errors import DtmmError
 from . import data as D
-from .budget import format_bytes, parse_flash, save_atomic, write_bytes_atomic, write_text_atomic
+from ..fileio import save_atomic, write_bytes_atomic, write_text_atomic
+from .budget import format_bytes, parse_flash
 
 MODEL_FILE = "model.keras"
 TFLITE_FILE = "model_int8.tflite"
