@@ -41,3 +41,7 @@ def _register():
 
 
 _register()
+
+
+if __name__ == "__main__":
+    main()
