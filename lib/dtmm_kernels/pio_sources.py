@@ -1,7 +1,7 @@
 """PlatformIO extraScript of dtmm_kernels (see library.json).
 
 Makes PlatformIO compile exactly the files listed in sources.txt, the one
-source list shared with CMakeLists.txt and the Zephyr module: the library's
+source list shared with CMakeLists.txt (and a Zephyr module later): the library's
 source filter becomes "-<*>" plus "+<path>" for every listed path (relative to
 this directory, which library.json makes the library's srcDir).
 
