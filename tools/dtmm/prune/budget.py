@@ -1,4 +1,4 @@
-"""Flash sizes on the command line, and atomic output files.
+"""Flash sizes on the command line (atomic file writes live in dtmm.fileio).
 
 Units (case-insensitive): ``B`` (or none) = 1 byte; SI ``KB`` = 1000,
 ``MB`` = 1000**2; IEC ``KiB`` = 1024, ``MiB`` = 1024**2. A bare ``K``/``M`` is

@@ -14,7 +14,7 @@ TFLite conv operators are matched to Keras Conv2D layers by weight shape and
 per-filter correlation (TFLite names are not stable across converters).
 
 Evaluation runs the .tflite in the tflite-micro interpreter, one image at a
-time. (TF's own tf.lite.Interpreter is ~100x faster but goes through XNNPACK,
+time. (TF's own tf.lite.Interpreter is ~180x faster but goes through XNNPACK,
 whose int8 outputs differ from tflite-micro's, so it is not used.)
 """
 from __future__ import annotations

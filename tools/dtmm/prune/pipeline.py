@@ -8,7 +8,8 @@ Order of work (each phase is timed in the report):
    subset of train / test);
 3. importance on the calibration split; greedy plan to the budget;
 4. physical filter removal, filterlet masks; masked fine-tuning with the best
-   checkpoint chosen on the validation split;
+   checkpoint chosen on the validation split -- steps 3 and 4 are repeated
+   for each of --stages budgets on a cubic ramp down to the target;
 5. int8 export (pruned model, and the dense baseline), zero filterlets
    verified in the int8 filters, exact packed bytes measured on the int8
    model, test accuracy of both with tflite-micro;
