@@ -105,3 +105,18 @@ def test_hardware_board_cannot_be_emulated():
 def test_parse_measurements_numbers_repeats():
     console = "x\n@dtmm measure a 5\n@dtmm measure a 7\n@dtmm measure b 1\nnoise @dtmm measure c 3\n"
     assert parse_measurements(console) == {"a": 5, "a#2": 7, "b": 1}
+
+
+def test_inference_measurements_group_profiles_and_outputs_decode():
+    from dtmm.qemu import OUTPUT_LINE, inference_measurements, output_values
+
+    console = ("@dtmm measure op00_CONV_2D 1\n@dtmm measure inference 10\n@dtmm measure op00_CONV_2D 4\n"
+               "@dtmm measure op01_ADD 5\n@dtmm measure inference 20\n@dtmm measure op00_CONV_2D 6\n")  # fmt: skip
+    counts, profile = inference_measurements(console)
+    assert counts == [10, 20]
+    # a profile line belongs to the latest inference; lines before the first are dropped
+    assert profile == [{"op00_CONV_2D": 4, "op01_ADD": 5}, {"op00_CONV_2D": 6}]
+    m = OUTPUT_LINE.match("@dtmm output 3 -128 0 127")
+    assert m.group(2) == "3" and output_values(m.group(1), m.group(3)).tolist() == [-128, 0, 127]
+    m = OUTPUT_LINE.match("@dtmm output_f32 0 3f800000 c0000000")
+    assert output_values(m.group(1), m.group(3)).tolist() == [1.0, -2.0]

@@ -39,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import write_if_changed
 from .errors import DtmmError
+from .fileio import write_if_changed
+from .qemu import OUTPUT_LINE, inference_measurements, output_values
 
 #: C name of the packed model inside the app
 MODEL_NAME = "classifier"
@@ -69,8 +70,6 @@ GENERATOR_SOURCES = (
 )
 
 _IMAGE_LINE = re.compile(r"^@dtmm image (\d+) predicted (-?\d+) label (-?\d+)\b")
-_OUTPUT_LINE = re.compile(r"^@dtmm (output|output_f32) (\d+)((?: \S+)*)\s*$")
-_MEASURE_LINE = re.compile(r"^@dtmm measure (\S+) (\d+)\s*$")
 _MODEL_LINE = re.compile(r"^@dtmm model .* conv path (\S+)\s*$")
 _ERROR_LINE = re.compile(r"^@dtmm error (.*)$")
 _DONE_LINE = re.compile(r"^@dtmm done (\d+)\s*$")
@@ -315,33 +314,19 @@ def parse_console(console: str) -> FirmwareRun:
     preds: dict[int, int] = {}
     labels: dict[int, int] = {}
     outputs: dict[int, np.ndarray] = {}
-    instructions: list[int] = []
-    profile: list[dict] = []
+    instructions, profile = inference_measurements(console)
     conv_path = None
     done = None
     for raw in console.splitlines():
         line = raw.strip()
-        m = _MEASURE_LINE.match(line)
-        if m:
-            if m.group(1) == "inference":
-                instructions.append(int(m.group(2)))
-                profile.append({})
-            elif profile:
-                profile[-1][m.group(1)] = int(m.group(2))
-            continue
         m = _IMAGE_LINE.match(line)
         if m:
             i = int(m.group(1))
             preds[i], labels[i] = int(m.group(2)), int(m.group(3))
             continue
-        m = _OUTPUT_LINE.match(line)
+        m = OUTPUT_LINE.match(line)
         if m:
-            values = m.group(3).split()
-            if m.group(1) == "output_f32":
-                arr = np.array([int(v, 16) for v in values], dtype=np.uint32).view(np.float32)
-            else:
-                arr = np.array([int(v) for v in values], dtype=np.int64).astype(np.int8)
-            outputs[int(m.group(2))] = arr
+            outputs[int(m.group(2))] = output_values(m.group(1), m.group(3))
             continue
         m = _MODEL_LINE.match(line)
         if m:

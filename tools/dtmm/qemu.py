@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from .boards import ICOUNT_SHIFT, Board, get_board
 from .errors import DtmmError
 
 QEMU_BINARY = "qemu-system-arm"
 MEASURE_LINE = re.compile(r"^@dtmm measure (\S+) (\d+)\s*$")
+#: ``@dtmm output <i> <v>...`` (int8 decimal) / ``@dtmm output_f32 <i> <hex bits>...``
+OUTPUT_LINE = re.compile(r"^@dtmm (output|output_f32) (\d+)((?: \S+)*)\s*$")
 ELF_MAGIC = b"\x7fELF"
 EM_ARM = 40
 
@@ -65,6 +69,31 @@ def parse_measurements(console: str) -> dict[str, int]:
             key = f"{name}#{n}"
         found[key] = count
     return found
+
+
+def inference_measurements(console: str) -> tuple[list[int], list[dict[str, int]]]:
+    """Counts of the ``inference`` measurements in order, and for each the other
+    measurements (per-operator profile) that follow it up to the next one."""
+    instructions: list[int] = []
+    profile: list[dict[str, int]] = []
+    for line in console.splitlines():
+        match = MEASURE_LINE.match(line.strip())
+        if not match:
+            continue
+        if match.group(1) == "inference":
+            instructions.append(int(match.group(2)))
+            profile.append({})
+        elif profile:
+            profile[-1][match.group(1)] = int(match.group(2))
+    return instructions, profile
+
+
+def output_values(kind: str, text: str, int_dtype=np.int8) -> np.ndarray:
+    """The values of an ``OUTPUT_LINE``: decimal ints, or float32 bit patterns in hex for ``output_f32``."""
+    values = text.split()
+    if kind == "output_f32":
+        return np.array([int(v, 16) for v in values], dtype=np.uint32).view(np.float32)
+    return np.array([int(v) for v in values], dtype=np.int64).astype(int_dtype)
 
 
 def check_firmware_file(elf: Path) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from .. import platformio
 from ..boards import Board, get_board
 from ..errors import DtmmError
-from ..qemu import QEMU_BINARY, run_firmware
+from ..qemu import OUTPUT_LINE, QEMU_BINARY, inference_measurements, output_values, run_firmware
 from .packer import PackedModel, pack_model
 
 RUNNER_APP = Path("app") / "model_runner" / "src"
@@ -39,8 +39,6 @@ RAM_OVERHEAD_BYTES = STACK_BYTES + 2048
 CODE_ESTIMATE_BYTES = 48 * 1024
 EXIT_CODES = {3: "init failed", 4: "invoke failed", 99: "the firmware crashed (fault)"}
 
-_OUTPUT_LINE = re.compile(r"^@dtmm (output|output_f32) (\d+)((?: \S+)*)\s*$")
-_MEASURE_LINE = re.compile(r"^@dtmm measure (\S+) (\d+)\s*$")
 _ERROR_LINE = re.compile(r"^@dtmm error (.*)$")
 _CONV_PATH = re.compile(r"^@dtmm model .* conv path (\S+)\s*$", re.M)
 _OVERFLOW = re.compile(r"region `?'?(\w+)'? overflowed by (\d+) bytes")
@@ -289,26 +287,12 @@ def _build(src: Path, board: Board, build_dir: Path, profile: bool, repo_root: P
 # ---- console parsing ----------------------------------------------------------------------------
 def parse_console(console: str, packed: PackedModel, n_inputs: int, profile: bool):
     outputs: list = []
-    instructions: list[int] = []
-    prof: list[dict] = []
+    instructions, prof = inference_measurements(console)
     dtype = np.float32 if packed.output.is_float else np.int8
     for line in console.splitlines():
-        line = line.strip()
-        m = _MEASURE_LINE.match(line)
+        m = OUTPUT_LINE.match(line.strip())
         if m:
-            if m.group(1) == "inference":
-                instructions.append(int(m.group(2)))
-                prof.append({})
-            elif prof:
-                prof[-1][m.group(1)] = int(m.group(2))
-            continue
-        m = _OUTPUT_LINE.match(line)
-        if m:
-            values = m.group(3).split()
-            if m.group(1) == "output_f32":
-                arr = np.array([int(v, 16) for v in values], dtype=np.uint32).view(np.float32)
-            else:
-                arr = np.array([int(v) for v in values], dtype=np.int64).astype(dtype)
+            arr = output_values(m.group(1), m.group(3), dtype)
             if arr.size != packed.output.elements:
                 raise DtmmError(f"runner printed {arr.size} output values, expected {packed.output.elements}")
             outputs.append(arr)
