@@ -270,6 +270,22 @@ class ConvLayer:
     output_tensor: int
 
 
+def constant_bias(model: TfliteModel, op: OpInfo, channels: int, where: str,
+                  error: type[DtmmError] | None = None) -> np.ndarray:
+    """The int32 bias (input 2) of a conv-like op as int64[channels]; zeros when absent.
+    A bias that is not a constant tensor is refused: treating it as zero would be a wrong model."""
+    error = error or TfliteError
+    if len(op.inputs) <= 2 or op.inputs[2] < 0:
+        return np.zeros(channels, dtype=np.int64)
+    bt = model.tensors[op.inputs[2]]
+    if bt.dtype != "INT32":
+        raise error(f"{where}: bias is {bt.dtype}, only INT32 is supported")
+    b = model.tensor_data(bt.index)
+    if b is None:
+        raise error(f"{where}: the bias must be a constant tensor")
+    return b.reshape(channels).astype(np.int64)
+
+
 def _single_quant(model: TfliteModel, t: TensorInfo, what: str, op: OpInfo) -> tuple[float, int]:
     if len(t.scales) != 1 or len(t.zero_points) != 1:
         raise TfliteError(f"{model.source}: {op.opcode} #{op.index}: {what} is not per-tensor quantized")
@@ -334,14 +350,7 @@ def conv_layer(model: TfliteModel, op: OpInfo) -> ConvLayer:
     if (y.shape[1], y.shape[2], y.shape[3]) != (spec.out_h, spec.out_w, cout):
         raise TfliteError(f"{where}: output shape {list(y.shape)} disagrees with the conv geometry")
 
-    bias = np.zeros(cout, dtype=np.int32)
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        bt = model.tensors[op.inputs[2]]
-        if bt.dtype != "INT32":
-            raise TfliteError(f"{where}: bias is {bt.dtype}, only INT32 is supported")
-        b = model.tensor_data(bt.index)
-        if b is not None:
-            bias = b.reshape(cout).astype(np.int32)
+    bias = constant_bias(model, op, cout, where).astype(np.int32)
 
     f_scales = f.scales if len(f.scales) == cout else f.scales * cout
     mult = np.zeros(cout, dtype=np.int32)

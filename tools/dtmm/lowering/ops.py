@@ -14,7 +14,7 @@ import numpy as np
 from .. import fwcs, reference
 from ..errors import DtmmError
 from ..c_emit import describe
-from ..tflite_model import OpInfo, TensorInfo, TfliteModel, _enum_names, _schema, activation_range, conv_layer
+from ..tflite_model import OpInfo, TensorInfo, TfliteModel, _enum_names, _schema, activation_range, constant_bias, conv_layer
 from . import quant
 from .conv_scratch import conv_scratch_bytes
 from .cgen import c_array, c_bytes, c_float, c_struct, comment_safe
@@ -222,15 +222,7 @@ def lower_depthwise_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> Lowe
     out_h, out_w = _out_size(in_h, kh, sh, dh, same), _out_size(in_w, kw, sw, dw, same)
     if tuple(y.shape) != (batches, out_h, out_w, out_ch):
         raise LoweringError(f"{where}: output shape {list(y.shape)} disagrees with the geometry")
-    bias = np.zeros(out_ch, dtype=np.int64)
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        bt = model.tensors[op.inputs[2]]
-        if bt.dtype != "INT32":
-            raise LoweringError(f"{where}: bias is {bt.dtype}, only INT32 is supported")
-        b = model.tensor_data(bt.index)
-        if b is None:
-            raise LoweringError(f"{where}: the bias must be a constant")
-        bias = b.reshape(out_ch).astype(np.int64)
+    bias = constant_bias(model, op, out_ch, where, LoweringError)
     m, s = quant.conv_multipliers(in_s, w.scales, out_s, out_ch)
     for v in s:
         quant.check_mbqm_shift(int(v), where)
@@ -303,15 +295,7 @@ def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> Lowere
         m, s = np.array([m0]), np.array([s0])
     for v in s:
         quant.check_mbqm_shift(int(v), where)
-    bias = np.zeros(out_f, dtype=np.int64)
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        bt = model.tensors[op.inputs[2]]
-        if bt.dtype != "INT32":
-            raise LoweringError(f"{where}: bias is {bt.dtype}, only INT32 is supported")
-        b = model.tensor_data(bt.index)
-        if b is None:
-            raise LoweringError(f"{where}: the bias must be a constant")
-        bias = b.reshape(out_f).astype(np.int64)
+    bias = constant_bias(model, op, out_f, where, LoweringError)
     # Fold the input offset: sum w*(x - zp) + b = sum w*x + (b - zp*sum w), exact modulo 2^32 like int32 C.
     folded = bias + (-in_zp) * weights.astype(np.int64).sum(axis=1)
     folded = ((folded + (1 << 31)) % (1 << 32)) - (1 << 31)
