@@ -21,33 +21,12 @@ from click.testing import CliRunner
 from dtmm.cli import main
 from dtmm.errors import DtmmError
 from dtmm.pack import PackError, check_plan, pack_model, write_package
-from dtmm.pack.testing import T, checksum_lowering, checksum_reference, make_model
+from dtmm.pack.testing import T, checksum_lowering, checksum_reference, make_model, residual_model
 from dtmm.tflite_model import TfliteModel
 
 REPO = Path(__file__).resolve().parents[1]
 KERNEL_INCLUDE = REPO / "lib" / "dtmm_kernels" / "include"
 LOWERING = "dtmm.pack.testing:checksum_lowering"
-
-
-def _residual_model() -> bytes:
-    """x -> A -> B -> ADD(A-out, B-out) -> RESHAPE -> FC (with a constant) -> out."""
-    tensors = [
-        T((1, 8, 8, 4), name="input"),  # 0
-        T((1, 8, 8, 8)),  # 1
-        T((1, 8, 8, 8)),  # 2
-        T((1, 8, 8, 8)),  # 3
-        T((1, 512)),  # 4 reshape of 3
-        T((10, 512), data=bytes(range(256)) * 20),  # 5 constant weights
-        T((1, 10), name="output"),  # 6
-    ]
-    ops = [
-        ("CONV_2D", [0], [1]),
-        ("CONV_2D", [1], [2]),
-        ("ADD", [1, 2], [3]),
-        ("RESHAPE", [3], [4]),
-        ("FULLY_CONNECTED", [4, 5], [6]),
-    ]
-    return make_model(tensors, ops, [0], [6])
 
 
 def random_model(seed: int) -> bytes:
@@ -87,7 +66,7 @@ def _pack(data: bytes, name="m", **kw):
 
 # ---- the plan ----------------------------------------------------------------------------------
 def test_reshape_aliases_and_in_place_and_scratch_lifetimes():
-    packed = _pack(_residual_model())
+    packed = _pack(residual_model())
     s = packed.summary
     t = {row["index"]: row for row in s["tensors"]}
     # RESHAPE: same region and offset, no code
@@ -102,7 +81,7 @@ def test_reshape_aliases_and_in_place_and_scratch_lifetimes():
     # every buffer that is live at the same step is disjoint
     from dtmm.pack.graph import analyse
 
-    model = TfliteModel(_residual_model(), "test.tflite")
+    model = TfliteModel(residual_model(), "test.tflite")
     life = analyse(model, packed.lowered, model.inputs, model.outputs)
     check_plan(life.buffers(), packed.plan)
     assert packed.arena_bytes == s["arena_bytes"] >= s["arena_lower_bound"]
@@ -129,7 +108,7 @@ def test_model_input_read_twice_is_not_overwritten():
 
 # ---- determinism and files ---------------------------------------------------------------------
 def test_pack_is_deterministic(tmp_path):
-    data = _residual_model()
+    data = residual_model()
     (tmp_path / "m.tflite").write_bytes(data)
     runner = CliRunner()
     outs = []
@@ -156,7 +135,7 @@ def test_pack_resnet8_is_deterministic_and_reaches_the_bound(resnet8_tflite, tmp
 
 
 def test_cli_summary_and_json(tmp_path):
-    (tmp_path / "m.tflite").write_bytes(_residual_model())
+    (tmp_path / "m.tflite").write_bytes(residual_model())
     r = CliRunner().invoke(main, ["pack", str(tmp_path / "m.tflite"), "--out", str(tmp_path / "o"),
                                   "--name", "net", "--lowering", LOWERING])
     assert r.exit_code == 0, r.output
@@ -239,9 +218,9 @@ def test_bad_models_are_refused(make, message):
 
 def test_bad_name_missing_file_and_not_tflite(tmp_path):
     with pytest.raises(PackError, match="must be a C identifier"):
-        _pack(_residual_model(), name="9lives")
+        _pack(residual_model(), name="9lives")
     with pytest.raises(PackError, match="must be a C identifier"):
-        _pack(_residual_model(), name="int")
+        _pack(residual_model(), name="int")
     runner = CliRunner()
     r = runner.invoke(main, ["pack", str(tmp_path / "nope.tflite"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "no such file" in r.stderr
@@ -252,7 +231,7 @@ def test_bad_name_missing_file_and_not_tflite(tmp_path):
 
 def test_missing_lowering_module_is_a_clear_error():
     with pytest.raises(PackError, match="lowering module dtmm.no_such_lowering is not available"):
-        pack_model(TfliteModel(_residual_model()), "m", lowering="dtmm.no_such_lowering")
+        pack_model(TfliteModel(residual_model()), "m", lowering="dtmm.no_such_lowering")
 
 
 def test_default_name_from_file():

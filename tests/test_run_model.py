@@ -22,7 +22,7 @@ from dtmm.errors import DtmmError
 from dtmm.pack import pack_model
 from dtmm.pack import runner as runner_mod
 from dtmm.pack.runner import check_inputs, run_model
-from dtmm.pack.testing import T, checksum_lowering, checksum_reference, make_model
+from dtmm.pack.testing import T, checksum_lowering, checksum_reference, make_model, residual_model
 from dtmm.tflite_model import TfliteModel
 
 LOWERING = "dtmm.pack.testing:checksum_lowering"
@@ -30,26 +30,6 @@ needs_qemu = pytest.mark.skipif(
     shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
     reason="qemu-system-arm or arm-none-eabi-gcc not installed",
 )
-
-
-def residual_model() -> bytes:
-    tensors = [
-        T((1, 8, 8, 4), name="input"),
-        T((1, 8, 8, 8)),
-        T((1, 8, 8, 8)),
-        T((1, 8, 8, 8)),
-        T((1, 512)),
-        T((10, 512), data=bytes(range(256)) * 20),
-        T((1, 10), name="output"),
-    ]
-    ops = [
-        ("CONV_2D", [0], [1]),
-        ("CONV_2D", [1], [2]),
-        ("ADD", [1, 2], [3]),
-        ("RESHAPE", [3], [4]),
-        ("FULLY_CONNECTED", [4, 5], [6]),
-    ]
-    return make_model(tensors, ops, [0], [6])
 
 
 @pytest.fixture(scope="module")

@@ -239,3 +239,25 @@ def make_model(
     builder = flatbuffers.Builder(1024)
     builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def residual_model() -> bytes:
+    """x -> A -> B -> ADD(A-out, B-out) -> RESHAPE -> FC (with a constant) -> out: a small graph
+    with a reshape alias, a tensor read twice and a constant, for packer and runner tests."""
+    tensors = [
+        T((1, 8, 8, 4), name="input"),  # 0
+        T((1, 8, 8, 8)),  # 1
+        T((1, 8, 8, 8)),  # 2
+        T((1, 8, 8, 8)),  # 3
+        T((1, 512)),  # 4 reshape of 3
+        T((10, 512), data=bytes(range(256)) * 20),  # 5 constant weights
+        T((1, 10), name="output"),  # 6
+    ]
+    ops = [
+        ("CONV_2D", [0], [1]),
+        ("CONV_2D", [1], [2]),
+        ("ADD", [1, 2], [3]),
+        ("RESHAPE", [3], [4]),
+        ("FULLY_CONNECTED", [4, 5], [6]),
+    ]
+    return make_model(tensors, ops, [0], [6])
