@@ -23,15 +23,12 @@ sparse/dense <= density + 0.08 on the 3x3 layers with cin >= 16.
 """
 from __future__ import annotations
 
-import math
 import shutil
 
 import numpy as np
 import pytest
 
-from dtmm import fwcs
 from dtmm import kernel_cases as kc
-from dtmm.tflite_model import quantize_multiplier
 
 DSP_BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33"]
 
@@ -41,64 +38,11 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed"),
 ]
 
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
-def _case(rng, name, *, cout, cin, kh, kw, in_h, in_w, sh=1, sw=1, dh=1, dw=1, padding="same",
-          density=1.0, encoding="auto", empty=0, requant="normal", act="none", zero_filterlets=False):
-    in_off = int(rng.integers(-127, 129))
-    out_off = int(rng.integers(-128, 128))
-    lo, hi = -128, 127
-    if act == "relu":
-        lo = max(-128, out_off)
-    elif act == "relu6":
-        lo = max(-128, out_off)
-        hi = min(127, max(lo, out_off + int(rng.integers(10, 120))))
-    spec = fwcs.ConvSpec(cout=cout, cin=cin, kh=kh, kw=kw, in_h=in_h, in_w=in_w, stride_h=sh, stride_w=sw,
-                         dilation_h=dh, dilation_w=dw, padding=padding, input_offset=in_off,
-                         output_offset=out_off, act_min=lo, act_max=hi)
-    w = rng.integers(-128, 128, size=spec.weight_shape, dtype=np.int8)
-    w[w == 0] = 1
-    keep = rng.random((cout, kh, kw)) < density
-    if empty:
-        keep[rng.choice(cout, size=min(empty, cout), replace=False)] = False
-    w[~keep] = 0
-    if zero_filterlets:  # a few zero weights inside kept filterlets
-        w[rng.random(w.shape) < 0.2] = 0
-    real = 40.0 / (math.sqrt(max(1, kh * kw * cin) * max(density, 0.05)) * 74.0 * 74.0)
-    mult, shift = np.zeros(cout, np.int32), np.zeros(cout, np.int32)
-    for o in range(cout):
-        mult[o], shift[o] = quantize_multiplier(real * 2.0 ** rng.uniform(-2.5, 2.5))
-    bias = rng.integers(-(2**14), 2**14, size=cout).astype(np.int32)
-    if requant == "slow":
-        # everything the 5-instruction epilogue does not take: left shifts, shift 0/-1,
-        # zero and non-canonical (< 2^30) multipliers, next to ordinary filters
-        kinds = ["left", "zero_shift", "minus1", "zero_mult", "small_mult", "normal"]
-        for o in range(cout):
-            kind = kinds[o % len(kinds)]
-            if kind == "left":
-                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), int(rng.integers(1, 4))
-            elif kind == "zero_shift":
-                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), 0
-            elif kind == "minus1":
-                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), -1
-            elif kind == "zero_mult":
-                mult[o], shift[o] = 0, 0
-            elif kind == "small_mult":
-                mult[o], shift[o] = int(rng.integers(1, 2**30)), int(rng.integers(-12, -2))
-    elif requant == "extreme":
-        # the fast epilogue over the whole int32 range: huge biases, every right shift 2..31
-        mult = rng.integers(2**30, 2**31, size=cout).astype(np.int64)
-        mult[::5] = 2**30
-        mult[1::5] = 2**31 - 1
-        mult = mult.astype(np.int32)
-        shift = -rng.integers(2, 32, size=cout).astype(np.int32)
-        bias = rng.integers(INT32_MIN, INT32_MAX, size=cout, endpoint=True).astype(np.int32)
-        bias[::4] = INT32_MAX - int(rng.integers(0, 1000))
-        bias[1::4] = INT32_MIN + int(rng.integers(0, 1000))
-    blob = fwcs.encode(w, bias, mult, shift, spec, encoding)
-    x = rng.integers(-128, 128, size=(in_h, in_w, cin), dtype=np.int8)
-    return kc.make_case(name, blob, x, ["dsp"])
+def _case(rng, name, **kw):
+    # the DSP path's fast epilogue takes right shifts of at least 2
+    return kc.targeted_case(rng, name, ["dsp"], extreme_min_right_shift=2, **kw)
 
 
 def dsp_cases() -> list[kc.KernelCase]:

@@ -28,7 +28,6 @@ dense count.
 """
 from __future__ import annotations
 
-import math
 import shutil
 
 import numpy as np
@@ -36,7 +35,6 @@ import pytest
 
 from dtmm import fwcs
 from dtmm import kernel_cases as kc
-from dtmm.tflite_model import quantize_multiplier
 
 pytestmark = [
     pytest.mark.qemu,
@@ -46,58 +44,12 @@ pytestmark = [
 
 BOARD = "qemu-m55"
 CMSIS_NN_RESNET8_M55 = 4_401_778  # arm_convolve_wrapper_s8, 9 ResNet-8 convs, same QEMU machine
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
-def _case(rng, name, *, cout, cin, kh, kw, in_h, in_w, sh=1, sw=1, dh=1, dw=1, padding="same",
-          density=1.0, encoding="auto", empty=0, requant="fast", act="none"):
-    in_off = int(rng.integers(-127, 129))
-    out_off = int(rng.integers(-128, 128))
-    lo, hi = -128, 127
-    if act == "relu":
-        lo = max(-128, out_off)
-    elif act == "relu6":
-        lo = max(-128, out_off)
-        hi = min(127, max(lo, out_off + int(rng.integers(10, 120))))
-    spec = fwcs.ConvSpec(cout=cout, cin=cin, kh=kh, kw=kw, in_h=in_h, in_w=in_w, stride_h=sh, stride_w=sw,
-                         dilation_h=dh, dilation_w=dw, padding=padding, input_offset=in_off,
-                         output_offset=out_off, act_min=lo, act_max=hi)  # fmt: skip
-    w = rng.integers(-128, 128, size=spec.weight_shape, dtype=np.int8)
-    w[w == 0] = 1
-    keep = rng.random((cout, kh, kw)) < density
-    if empty:
-        keep[rng.choice(cout, size=min(empty, cout), replace=False)] = False
-    w[~keep] = 0
-    # outputs spread over the int8 range; every shift <= -1 ("fast": the quad kernels' requantization)
-    real = 40.0 / (math.sqrt(max(1, kh * kw * cin) * max(density, 0.05)) * 74.0 * 74.0)
-    mult, shift = np.zeros(cout, np.int32), np.zeros(cout, np.int32)
-    for o in range(cout):
-        mult[o], shift[o] = quantize_multiplier(real * 2.0 ** rng.uniform(-2.5, 2.5))
-    bias = rng.integers(-(2**14), 2**14, size=cout).astype(np.int32)
-    if requant == "slow":  # left shifts, shift 0 and -1, zero and small multipliers: the pair/generic epilogue
-        for o in range(cout):
-            kind = o % 5
-            if kind == 0:
-                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), int(rng.integers(1, 4))
-            elif kind == 1:
-                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), 0
-            elif kind == 2:
-                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), -1
-            elif kind == 3:
-                mult[o], shift[o] = 0, 0
-    elif requant == "extreme":  # the fast epilogue over the whole int32 range, right shifts 1..31
-        mult = rng.integers(2**30, 2**31, size=cout).astype(np.int64)
-        mult[::5] = 2**30
-        mult[1::5] = 2**31 - 1
-        mult = mult.astype(np.int32)
-        shift = -rng.integers(1, 32, size=cout).astype(np.int32)
-        bias = rng.integers(INT32_MIN, INT32_MAX, size=cout, endpoint=True).astype(np.int32)
-        bias[::4] = INT32_MAX - int(rng.integers(0, 1000))
-        bias[1::4] = INT32_MIN + int(rng.integers(0, 1000))
-    assert requant != "fast" or (shift <= -1).all()
-    blob = fwcs.encode(w, bias, mult, shift, spec, encoding)
-    x = rng.integers(-128, 128, size=(in_h, in_w, cin), dtype=np.int8)
-    return kc.make_case(name, blob, x, ["mve"])
+def _case(rng, name, *, requant="normal", **kw):
+    # the MVE epilogues: no separate path for small multipliers, so 5 slow kinds
+    kinds = ("left", "zero_shift", "minus1", "zero_mult", "normal")
+    return kc.targeted_case(rng, name, ["mve"], requant=requant, slow_kinds=kinds, **kw)
 
 
 def mve_cases() -> list[kc.KernelCase]:
@@ -136,7 +88,7 @@ def mve_cases() -> list[kc.KernelCase]:
     for k, cin in enumerate([17, 24, 33, 48, 100, 127, 128, 130]):
         add(f"gen_cin{cin}", cout=int(rng.integers(1, 9)), cin=cin, kh=3, kw=3, in_h=4, in_w=6,
             density=[1.0, 0.6, 0.3][k % 3], encoding=encs[k % 3], empty=k % 2,
-            requant="slow" if k % 3 == 2 else "fast")
+            requant="slow" if k % 3 == 2 else "normal")
     add("gen_cin8_5x5", cout=5, cin=8, kh=5, kw=5, in_h=6, in_w=7, density=0.5, encoding="bitmap")
     add("gen_cin16_stride3", cout=6, cin=16, kh=3, kw=3, in_h=7, in_w=10, sh=3, sw=3)
     add("gen_cin64_stride2", cout=6, cin=64, kh=3, kw=3, in_h=5, in_w=9, sh=2, sw=2, density=0.6,

@@ -112,6 +112,81 @@ def make_case(name: str, blob: bytes, x: np.ndarray, tags: Iterable[str] = ()) -
     return KernelCase(name, bytes(blob), x, expected, nonzero / s.n_filterlets, tuple(tags))
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+#: per-filter requantization variants that fast epilogues hand to a slower one, in rotation
+SLOW_REQUANT_KINDS = ("left", "zero_shift", "minus1", "zero_mult", "small_mult", "normal")
+
+
+def targeted_case(
+    rng: np.random.Generator, name: str, tags: Iterable[str], *, cout: int, cin: int, kh: int, kw: int,
+    in_h: int, in_w: int, sh: int = 1, sw: int = 1, dh: int = 1, dw: int = 1, padding: str = "same",
+    density: float = 1.0, encoding: str = "auto", empty: int = 0, requant: str = "normal", act: str = "none",
+    zero_filterlets: bool = False, slow_kinds: Sequence[str] = SLOW_REQUANT_KINDS,
+    extreme_min_right_shift: int = 1,
+) -> KernelCase:
+    """One hand-shaped layer for a path's focused tests (tests/test_conv_dsp.py, test_conv_mve.py).
+
+    ``requant``: "normal" (multipliers from realistic scales, every shift a right shift of at least 1),
+    "slow" (filters rotate through ``slow_kinds``: left shifts, shift 0 and -1, zero and non-canonical
+    multipliers -- what fast epilogues do not take), or "extreme" (canonical multipliers with right shifts
+    ``extreme_min_right_shift``..31 and biases near the int32 limits).  ``empty`` filters keep nothing;
+    ``zero_filterlets`` also zeroes single weights inside kept filterlets."""
+    in_off = int(rng.integers(-127, 129))
+    out_off = int(rng.integers(-128, 128))
+    lo, hi = -128, 127
+    if act == "relu":
+        lo = max(-128, out_off)
+    elif act == "relu6":
+        lo = max(-128, out_off)
+        hi = min(127, max(lo, out_off + int(rng.integers(10, 120))))
+    spec = fwcs.ConvSpec(cout=cout, cin=cin, kh=kh, kw=kw, in_h=in_h, in_w=in_w, stride_h=sh, stride_w=sw,
+                         dilation_h=dh, dilation_w=dw, padding=padding, input_offset=in_off,
+                         output_offset=out_off, act_min=lo, act_max=hi)  # fmt: skip
+    w = rng.integers(-128, 128, size=spec.weight_shape, dtype=np.int8)
+    w[w == 0] = 1
+    keep = rng.random((cout, kh, kw)) < density
+    if empty:
+        keep[rng.choice(cout, size=min(empty, cout), replace=False)] = False
+    w[~keep] = 0
+    if zero_filterlets:
+        w[rng.random(w.shape) < 0.2] = 0
+    # outputs spread over the int8 range
+    real = 40.0 / (math.sqrt(max(1, kh * kw * cin) * max(density, 0.05)) * 74.0 * 74.0)
+    mult, shift = np.zeros(cout, np.int32), np.zeros(cout, np.int32)
+    for o in range(cout):
+        mult[o], shift[o] = quantize_multiplier(real * 2.0 ** rng.uniform(-2.5, 2.5))
+    bias = rng.integers(-(2**14), 2**14, size=cout).astype(np.int32)
+    if requant == "normal":
+        assert (shift <= -1).all(), "normal requantization must only shift right"
+    elif requant == "slow":
+        for o in range(cout):
+            kind = slow_kinds[o % len(slow_kinds)]
+            if kind == "left":
+                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), int(rng.integers(1, 4))
+            elif kind == "zero_shift":
+                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), 0
+            elif kind == "minus1":
+                mult[o], shift[o] = int(rng.integers(2**30, 2**31)), -1
+            elif kind == "zero_mult":
+                mult[o], shift[o] = 0, 0
+            elif kind == "small_mult":
+                mult[o], shift[o] = int(rng.integers(1, 2**30)), int(rng.integers(-12, -2))
+    elif requant == "extreme":
+        m64 = rng.integers(2**30, 2**31, size=cout).astype(np.int64)
+        m64[::5] = 2**30
+        m64[1::5] = 2**31 - 1
+        mult = m64.astype(np.int32)
+        shift = -rng.integers(extreme_min_right_shift, 32, size=cout).astype(np.int32)
+        bias = rng.integers(INT32_MIN, INT32_MAX, size=cout, endpoint=True).astype(np.int32)
+        bias[::4] = INT32_MAX - int(rng.integers(0, 1000))
+        bias[1::4] = INT32_MIN + int(rng.integers(0, 1000))
+    else:
+        raise ValueError(f"unknown requant kind {requant!r}")
+    blob = fwcs.encode(w, bias, mult, shift, spec, encoding)
+    x = rng.integers(-128, 128, size=(in_h, in_w, cin), dtype=np.int8)
+    return make_case(name, blob, x, tags)
+
+
 _KERNELS = [(1, 1)] * 3 + [(3, 3)] * 6 + [(5, 5)] * 2 + [(1, 3), (3, 1), (3, 5), (5, 3), (2, 2), (1, 5)]
 _BIG_KERNELS = [(7, 7), (5, 7), (6, 6)]  # more than 32 positions: the slow generic walk
 
