@@ -6,8 +6,7 @@ known.  The sizes come from the kernels' own get_buffer_size code, compiled
 on the host with each path's feature macros (dtmm.lowering.conv_scratch);
 these tests check that probe on many layers (every encoding, strides,
 dilations, channel counts around the SIMD widths, kernels up to 9x9) against
-the host library and against the Python fallback used where no host
-compiler exists.
+the host library, and that packing without a host compiler fails clearly.
 """
 from __future__ import annotations
 
