@@ -2,7 +2,7 @@
 
 tests/test_conv_qemu.py already runs random layers and ResNet-8 through the
 dispatching wrapper on every board.  The cases here are built to hit what
-is specific to lib/dtmm_kernels/src/dtmm_conv_s8_dsp.c, called directly
+is specific to lib/dtmm_kernels/src/conv/dtmm_conv_s8_dsp.c, called directly
 (tests/firmware/conv_check with CONV_CHECK_PATH=2):
 
 * cin % 4 != 0 (the repacked-weights path, including several repack

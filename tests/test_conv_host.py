@@ -139,7 +139,7 @@ def test_public_api_argument_handling(build):
 
 
 def test_inline_requantize_equals_dtmm_requantize(build):
-    """The kernels' inline requantization (src/dtmm_fixedpoint.h) agrees with dtmm_requantize
+    """The kernels' inline requantization (src/common/dtmm_fixedpoint.h) agrees with dtmm_requantize
     (itself checked against TFLite's rounding in lib/dtmm_kernels/tests) on edge and 2M random inputs."""
     proc = subprocess.run([str(build["driver"]), "requant", "2000000"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -218,5 +218,7 @@ def test_one_public_function_per_file(build):
             symbols.setdefault(m.group(1), set()).add(m.group(2))
     sources = [Path(s).stem for s in (KERNELS_DIR / "sources.txt").read_text().split() if s.endswith(".c")]
     assert sorted(symbols) == sorted(sources)
+    on_disk = sorted(p.stem for p in (KERNELS_DIR / "src").rglob("*.c"))
+    assert on_disk == sorted(sources), "every C file under src/ is listed in sources.txt, and only those"
     wrong = {obj: syms for obj, syms in symbols.items() if syms != {obj}}
     assert not wrong, wrong

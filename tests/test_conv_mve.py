@@ -2,7 +2,7 @@
 
 tests/test_conv_qemu.py already runs random layers and ResNet-8 through the
 dispatching wrapper on qemu-m55.  Random layers rarely reach what is specific
-to lib/dtmm_kernels/src/dtmm_conv_s8_mve.c, so the cases here are built for
+to lib/dtmm_kernels/src/conv/dtmm_conv_s8_mve.c, so the cases here are built for
 it and run the path directly (tests/firmware/conv_check, CONV_CHECK_PATH=3):
 
 * every inner kernel: the "quad" group kernels (4 filters per group: cin 16,

@@ -17,7 +17,7 @@ import pytest
 from dtmm import kernel_cases as kc
 
 BOARDS = ["qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
-#: what dtmm_conv_s8 dispatches to on each board (src/dtmm_conv_s8_dispatch.h)
+#: what dtmm_conv_s8 dispatches to on each board (src/conv/dtmm_conv_s8_dispatch.h)
 EXPECTED_PATH = {"qemu-m3": "c", "qemu-m4": "dsp", "qemu-m7": "dsp", "qemu-m33": "dsp", "qemu-m55": "mve"}
 
 pytestmark = [

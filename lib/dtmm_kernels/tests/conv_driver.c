@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/dtmm_fixedpoint.h"
+#include "../src/common/dtmm_fixedpoint.h"
 #include "dtmm_kernels.h"
 
 static void die(const char *what)

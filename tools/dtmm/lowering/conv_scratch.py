@@ -33,10 +33,10 @@ from ..errors import DtmmError
 from ..hostbuild import KERNELS_DIR
 
 _PROBE_SOURCES = (
-    "src/dtmm_fwcs_view_init.c",
-    "src/dtmm_conv_s8_c_get_buffer_size.c",
-    "src/dtmm_conv_s8_dsp_get_buffer_size.c",
-    "src/dtmm_conv_s8_mve_get_buffer_size.c",
+    "src/fwcs/dtmm_fwcs_view_init.c",
+    "src/conv/dtmm_conv_s8_c_get_buffer_size.c",
+    "src/conv/dtmm_conv_s8_dsp_get_buffer_size.c",
+    "src/conv/dtmm_conv_s8_mve_get_buffer_size.c",
 )
 
 _PROBE_C = r"""
@@ -92,7 +92,7 @@ _results: dict = {}  # (key, blob digest) -> (c, dsp, mve)
 def _sources_key() -> str:
     h = hashlib.sha256(_PROBE_C.encode())
     paths = [KERNELS_DIR / s for s in _PROBE_SOURCES]
-    paths += sorted((KERNELS_DIR / "include").glob("*.h")) + sorted((KERNELS_DIR / "src").glob("*.h"))
+    paths += sorted((KERNELS_DIR / "include").glob("*.h")) + sorted((KERNELS_DIR / "src").rglob("*.h"))
     for p in paths:
         h.update(p.name.encode())
         h.update(p.read_bytes() if p.is_file() else b"<missing>")
@@ -116,7 +116,7 @@ def _probe_exe(key: str) -> Path | None:
         atexit.register(shutil.rmtree, d, True)
         src = d / "probe.c"
         src.write_text(_PROBE_C)
-        cmd = [cc, "-std=c99", "-O1", "-w", "-I", str(KERNELS_DIR / "include"), "-I", str(KERNELS_DIR / "src"),
+        cmd = [cc, "-std=c99", "-O1", "-w", "-I", str(KERNELS_DIR / "include"), "-I", str(KERNELS_DIR / "src" / "fwcs"), "-I", str(KERNELS_DIR / "src" / "conv"),
                str(src), "-o", str(d / "probe")]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode == 0:

@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 /* One input's contribution: (x + offset) << left_shift, rescaled (its shift is <= 0). */
 static inline int32_t scaled_input(int32_t x, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)

@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 /* sum w[i]*x[i], four products per iteration. */
 static inline int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n)

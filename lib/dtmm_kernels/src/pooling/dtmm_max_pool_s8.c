@@ -1,10 +1,10 @@
-/* dtmm_avg_pool_s8.c - int8 AVERAGE_POOL_2D (TFLite reference semantics). */
+/* dtmm_max_pool_s8.c - int8 MAX_POOL_2D (TFLite reference semantics). */
 #include <stddef.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
-dtmm_status dtmm_avg_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output)
+dtmm_status dtmm_max_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output)
 {
     if (p == NULL || input == NULL || output == NULL || p->stride_h < 1 || p->stride_w < 1 || p->channels < 1) {
         return DTMM_ERR_ARGUMENT;
@@ -22,23 +22,19 @@ dtmm_status dtmm_avg_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, 
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 const int32_t fx_s = ix0 < 0 ? -ix0 : 0;
                 const int32_t fx_e = p->filter_w < p->in_w - ix0 ? p->filter_w : p->in_w - ix0;
-                const int32_t count = (fy_e - fy_s) * (fx_e - fx_s);
-                if (fy_e <= fy_s || fx_e <= fx_s) {
-                    return DTMM_ERR_ARGUMENT; /* empty window: TFLite fails too */
-                }
                 int8_t *y = out + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)ch;
                 for (int32_t c = 0; c < ch; ++c) {
-                    int32_t acc = 0;
+                    int32_t m = -128;
                     for (int32_t fy = fy_s; fy < fy_e; ++fy) {
                         const int8_t *x = in + (size_t)(iy0 + fy) * row + (size_t)(ix0 + fx_s) * (size_t)ch + (size_t)c;
                         for (int32_t fx = fx_s; fx < fx_e; ++fx) {
-                            acc += *x;
+                            if (*x > m) {
+                                m = *x;
+                            }
                             x += ch;
                         }
                     }
-                    /* round half away from zero; C99 division truncates like C++ */
-                    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                    y[c] = dtmm_fp_clamp_s8(acc, p->act_min, p->act_max);
+                    y[c] = dtmm_fp_clamp_s8(m, p->act_min, p->act_max);
                 }
             }
         }

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 /* First kernel index k in [0, n) with 0 <= origin + k*dil < limit, and one past the last. */
 static void tap_range(int32_t origin, int32_t dil, int32_t n, int32_t limit, int32_t *start, int32_t *end)

@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 /*
  * Bit-exactness needs a true IEEE float32 division per element: -ffast-math

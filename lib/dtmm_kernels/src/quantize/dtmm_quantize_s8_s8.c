@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 dtmm_status dtmm_quantize_s8_s8(const dtmm_quantize_s8_s8_params *p, const int8_t *input, int8_t *output)
 {

@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 #define Q5_FRACTION_BITS 26
 #define ACCUM_INTEGER_BITS 12

@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 dtmm_status dtmm_mean_s8(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output)
 {

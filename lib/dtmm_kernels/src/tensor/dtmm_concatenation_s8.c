@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "dtmm_ops.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 dtmm_status dtmm_concatenation_s8(const dtmm_concatenation_s8_params *p, const int8_t *const *inputs, int8_t *output)
 {

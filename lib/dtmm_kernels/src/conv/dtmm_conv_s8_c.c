@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 #include "dtmm_kernels.h"
-#include "dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint.h"
 
 #define MAX_POSITIONS 32u
 
