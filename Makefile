@@ -39,7 +39,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 pio-bootstrap: python-deps
-	@$(PY) -m dtmm.platformio bootstrap
+	@$(PY) -m dtmm.targets.platformio bootstrap
 
 test: bootstrap
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -7,10 +7,10 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from dtmm import kernel_bench
+from dtmm.bench import kernels as kernel_bench
 from dtmm.cli import main
 from dtmm.errors import DtmmError
-from dtmm.platformio import build
+from dtmm.targets.platformio import build
 
 REPO = kernel_bench.REPO_ROOT
 

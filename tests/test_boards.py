@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dtmm.boards import BOARDS, ICOUNT_SHIFT, emulated_boards, get_board
 from dtmm.cli import main
 from dtmm.errors import DtmmError
+from dtmm.targets.boards import BOARDS, ICOUNT_SHIFT, emulated_boards, get_board
 
 REPO = Path(__file__).resolve().parents[1]
 QEMU_DIR = REPO / "boards" / "qemu"

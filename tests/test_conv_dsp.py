@@ -28,7 +28,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dtmm import kernel_cases as kc
+from support import conv_cases as kc
 
 DSP_BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33"]
 
@@ -129,7 +129,7 @@ def test_dsp_performance_targets_on_m4(resnet8_tflite, tmp_path):
     """Dense mode within CMSIS-NN's arm_convolve_wrapper_s8 count on the same machine (27,497,966
     instructions for the 9 ResNet-8 convs, 0.455 MAC/instruction), and magnitude-pruned 3x3 layers
     with cin >= 16 at most density + 0.08 of their dense count."""
-    from dtmm.kernel_bench import run_bench
+    from dtmm.bench.kernels import run_bench
 
     report = run_bench("qemu-m4", (1.0, 0.5, 0.25), model_path=resnet8_tflite, build_dir=tmp_path)
     assert report["path"] == "dsp"

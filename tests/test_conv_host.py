@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dtmm import fwcs
-from dtmm import kernel_cases as kc
-from dtmm.hostbuild import KERNELS_DIR, build_host_program, build_kernels_library
+from dtmm.formats import fwcs
+from support import conv_cases as kc
+from support.hostbuild import KERNELS_DIR, build_host_program, build_kernels_library
 
 DRIVER_SRC = KERNELS_DIR / "tests" / "conv_driver.c"
 HOST_PATHS = ("c", "wrapper", "reference")

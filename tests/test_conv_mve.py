@@ -33,8 +33,8 @@ import shutil
 import numpy as np
 import pytest
 
-from dtmm import fwcs
-from dtmm import kernel_cases as kc
+from dtmm.formats import fwcs
+from support import conv_cases as kc
 
 pytestmark = [
     pytest.mark.qemu,
@@ -185,7 +185,7 @@ def test_mve_performance_targets(resnet8_tflite, tmp_path):
     """Dense mode within CMSIS-NN's count on the same machine (4,401,778 instructions for the 9
     ResNet-8 convs, 2.84 MAC/instruction), and magnitude-pruned 3x3 layers with cin >= 16 at most
     density + 0.08 of their dense count."""
-    from dtmm.kernel_bench import run_bench
+    from dtmm.bench.kernels import run_bench
 
     report = run_bench(BOARD, (1.0, 0.5, 0.25), model_path=resnet8_tflite, build_dir=tmp_path)
     assert report["path"] == "mve"

@@ -1,6 +1,6 @@
 """Conv kernels on every emulated Cortex-M, through the dispatching wrapper, bit for bit.
 
-tests/firmware/conv_check runs generated cases (dtmm.kernel_cases) through
+tests/firmware/conv_check runs generated cases (support.conv_cases) through
 dtmm_conv_s8 and compares each output with the Python golden model on the
 device; the wrapper picks the path of the core (M3: portable C, M4/M7/M33:
 DSP, M55: Helium MVE), so every path is tested here as soon as it exists.
@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from dtmm import kernel_cases as kc
+from support import conv_cases as kc
 
 BOARDS = ["qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
 #: what dtmm_conv_s8 dispatches to on each board (src/conv/dtmm_conv_s8_dispatch.h)

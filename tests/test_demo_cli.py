@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dtmm import demo
-from dtmm.errors import DtmmError
-from dtmm.imageclass import (
+from dtmm.demo import run as demo
+from dtmm.demo.imageclass import (
     GENERATED_FILES,
     Images,
     generate,
@@ -21,6 +20,7 @@ from dtmm.imageclass import (
     save_images,
     stamp_of,
 )
+from dtmm.errors import DtmmError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,6 +30,14 @@ def _run_demo(*args: str, env_extra: dict | None = None) -> subprocess.Completed
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "dtmm.demo", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def test_help_lists_the_options():
+    """README points users to `python -m dtmm.demo --help` (it once crashed on the '%' of the default budget)."""
+    proc = _run_demo("--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "--budget BUDGET" in text and "(default 50% of the dense weight bytes)" in text
 
 
 # ---- errors before any work ------------------------------------------------------------------------
@@ -79,7 +87,7 @@ def test_budget_slug_matches_the_hook():
 
 
 def test_hook_lists_match_generator():
-    from dtmm import imageclass
+    from dtmm.demo import imageclass
 
     hook = (REPO / "app" / "image_classification" / "pio_model.py").read_text()
     for pattern in imageclass.GENERATOR_SOURCES:

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dtmm.demo import budget_slug, pio_build
+from dtmm.demo.imageclass import STAMP_FILE, load_images, model_inputs, stamp_of
+from dtmm.demo.run import budget_slug, pio_build
 from dtmm.errors import DtmmError
-from dtmm.imageclass import STAMP_FILE, load_images, model_inputs, stamp_of
 from dtmm.pack import pack_model
-from dtmm.pack.tflm import tflm_outputs
-from dtmm.qemu import run_firmware
+from dtmm.targets.qemu import run_firmware
+from dtmm.tflite.interpreter import tflm_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = "60%"
@@ -47,7 +47,7 @@ def _tiny_inputs(root: Path) -> tuple[Path, Path]:
     """A tiny residual Keras model (8x8x3 -> 3 classes) and an .npz of synthetic images.
     (8x8: TensorFlow 2.21 with oneDNN crashes computing gradients of this model on 16x16 inputs.)"""
     pytest.importorskip("tensorflow")
-    from dtmm.prune.testing import synthetic_images, tiny_resnet
+    from support.keras_models import synthetic_images, tiny_resnet
 
     x, y = synthetic_images(360, size=8, classes=3, seed=1)
     xt, yt = synthetic_images(90, size=8, classes=3, seed=2)
@@ -130,7 +130,7 @@ def test_demo_firmware_matches_tflite_micro(small_run):
     want = [int(np.argmax(o)) for o in tflm_outputs(tfl.read_bytes(), model_inputs(images, packed.input))]
     result = run_firmware(run / "firmware" / "qemu-m4-pruned.elf", "qemu-m4", timeout=120)
     assert result.exit_code == 0
-    from dtmm.imageclass import parse_console
+    from dtmm.demo.imageclass import parse_console
 
     got = parse_console(result.console)
     assert got.predictions == want
@@ -170,7 +170,7 @@ def test_demo_fails_loudly_when_firmware_disagrees(small_run, tmp_path, monkeypa
     run, _proc, model, data = small_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("build", "firmware", "runs", "report"))
-    import dtmm.pack.tflm as tflm
+    import dtmm.tflite.interpreter as tflm
 
     real = tflm.tflm_outputs
 
@@ -180,7 +180,7 @@ def test_demo_fails_loudly_when_firmware_disagrees(small_run, tmp_path, monkeypa
         return outs
 
     monkeypatch.setattr(tflm, "tflm_outputs", doctored)
-    from dtmm import demo
+    from dtmm.demo import run as demo
 
     code = demo.main(["--model", str(model), "--data", str(data), "--budget", BUDGET, "--epochs", "1",
                       "--images", str(N_IMAGES), "--boards", "qemu-m4", "--out", str(copy), "--quiet",

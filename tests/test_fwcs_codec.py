@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dtmm import c_emit, fwcs
 from dtmm.errors import DtmmError
+from dtmm.formats import fwcs
+from dtmm.formats.fwcs import c_emit
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fwcs.md"
 

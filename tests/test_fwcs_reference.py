@@ -15,15 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dtmm import fwcs, reference
-from dtmm.magnitude import magnitude_keep_mask, prune_filterlets
-from dtmm.tflite_model import (
-    TfliteModel,
-    activation_range,
-    conv_layers,
-    quantize_multiplier,
-    replace_conv_weights,
-)
+from dtmm.formats import fwcs
+from dtmm.formats.fwcs import reference
+from dtmm.prune.magnitude import magnitude_keep_mask, prune_filterlets
+from dtmm.tflite.model import TfliteModel, activation_range, conv_layers, quantize_multiplier, replace_conv_weights
 
 runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 pytestmark = pytest.mark.filterwarnings("ignore:Statistics for quantized inputs:UserWarning")

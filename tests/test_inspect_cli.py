@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dtmm import fwcs
 from dtmm.cli import main
-from dtmm.tflite_model import TfliteModel, conv_layers
+from dtmm.formats import fwcs
+from dtmm.tflite.model import TfliteModel, conv_layers
 
 CONV_NAMES = [f"model/conv2d{s}/Conv2D" for s in ["", "_1", "_2", "_3", "_4", "_5", "_6", "_7", "_8"]]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dtmm.hostbuild import KERNELS_DIR
-from dtmm.lowering import SUPPORTED_OPS, lower_model
-from dtmm.lowering.testing import Case, ModelBuilder, activation_code, check_cases, padding_code, random_inputs
-from dtmm.tflite_model import TfliteModel
+from dtmm.pack.lowering import SUPPORTED_OPS, lower_model
+from dtmm.tflite.model import TfliteModel
+from support.hostbuild import KERNELS_DIR
+from support.op_cases import Case, ModelBuilder, activation_code, check_cases, padding_code, random_inputs
 
 pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 

@@ -1,9 +1,9 @@
 """CONV_2D lowering: the static scratch reservation covers the conv path of every board.
 
-dtmm.lowering reserves conv_scratch_bytes(blob) per CONV_2D because the
+dtmm.pack.lowering reserves conv_scratch_bytes(blob) per CONV_2D because the
 arena is planned before the firmware's conv path (portable C, DSP, MVE) is
 known.  The sizes come from the kernels' own get_buffer_size code, compiled
-on the host with each path's feature macros (dtmm.lowering.conv_scratch);
+on the host with each path's feature macros (dtmm.pack.lowering.conv_scratch);
 these tests check that probe on many layers (every encoding, strides,
 dilations, channel counts around the SIMD widths, kernels up to 9x9) against
 the host library, and that packing without a host compiler fails clearly.
@@ -15,14 +15,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from dtmm import fwcs
-from dtmm.hostbuild import build_host_program
-from dtmm.lowering import conv_scratch_bytes, lower_model
-from dtmm.lowering import conv_scratch
 from dtmm.errors import DtmmError
-from dtmm.lowering.conv_scratch import c_probe_bytes, host_compiler, probe_available
-from dtmm.lowering.hostrun import kernels_library
-from dtmm.tflite_model import TfliteModel
+from dtmm.formats import fwcs
+from dtmm.pack.lowering import conv_scratch, conv_scratch_bytes, lower_model
+from dtmm.pack.lowering.conv_scratch import c_probe_bytes, host_compiler, probe_available
+from dtmm.tflite.model import TfliteModel
+from support.host_ops import kernels_library
+from support.hostbuild import build_host_program
 
 DRIVER = r"""
 #include <stdio.h>

@@ -14,9 +14,9 @@ import os
 import numpy as np
 import pytest
 
-from dtmm.lowering import SUPPORTED_OPS, lower_model, unsupported_ops
-from dtmm.lowering.testing import Case, check_cases, random_inputs
-from dtmm.tflite_model import TfliteModel
+from dtmm.pack.lowering import SUPPORTED_OPS, lower_model, unsupported_ops
+from dtmm.tflite.model import TfliteModel
+from support.op_cases import Case, check_cases, random_inputs
 
 pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

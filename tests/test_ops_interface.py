@@ -1,4 +1,4 @@
-"""The dtmm.lowering interface the packer codes against: fields, placeholders, names, refusals."""
+"""The dtmm.pack.lowering interface the packer codes against: fields, placeholders, names, refusals."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from dtmm.lowering import SUPPORTED_OPS, LoweredOp, LoweringError, lower_op, unsupported_ops
-from dtmm.lowering.testing import ModelBuilder
-from dtmm.tflite_model import TfliteModel
 from dtmm.errors import DtmmError
+from dtmm.pack.lowering import SUPPORTED_OPS, LoweredOp, LoweringError, lower_op, unsupported_ops
+from dtmm.tflite.model import TfliteModel
+from support.op_cases import ModelBuilder
 
 
 def test_lowered_op_fields_are_the_documented_ones():

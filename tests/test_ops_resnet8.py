@@ -15,9 +15,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from dtmm.lowering import SUPPORTED_OPS, lower_model, unsupported_ops
-from dtmm.lowering.testing import Case, check_cases, random_inputs
-from dtmm.tflite_model import TfliteModel
+from dtmm.pack.lowering import SUPPORTED_OPS, lower_model, unsupported_ops
+from dtmm.tflite.model import TfliteModel
+from support.op_cases import Case, check_cases, random_inputs
 
 pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 
@@ -65,7 +65,7 @@ def test_resnet8_host_chain_bit_exact(resnet8_tflite, tmp_path):
 
 
 def test_resnet8_pruned_host_chain_bit_exact(resnet8_tflite, tmp_path):
-    from dtmm.magnitude import prune_filterlets
+    from dtmm.prune.magnitude import prune_filterlets
 
     pruned = prune_filterlets(TfliteModel.load(resnet8_tflite), 0.5)
     lowered = lower_model(TfliteModel(pruned))

@@ -1,10 +1,10 @@
 """Every operator kernel, bit-exact with the tflite-micro interpreter, on many random single-op models.
 
-Models are written directly as flatbuffers (dtmm.lowering.testing.ModelBuilder,
+Models are written directly as flatbuffers (support.op_cases.ModelBuilder,
 milliseconds each), which reaches quantization parameters and options the TF
 converter rarely produces (broadcasting ADD, beta != 1, depth multipliers,
 PADV2, int8 -> int8 QUANTIZE, MEAN over arbitrary axes).  Each test lowers
-its models with dtmm.lowering, runs the generated C on the host (ASan/UBSan)
+its models with dtmm.pack.lowering, runs the generated C on the host (ASan/UBSan)
 and compares every activation tensor with the interpreter's.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dtmm.lowering import LoweringError, lower_model
-from dtmm.lowering.testing import Case, ModelBuilder, activation_code, check_cases, padding_code
-from dtmm.tflite_model import TfliteModel
+from dtmm.pack.lowering import LoweringError, lower_model
+from dtmm.tflite.model import TfliteModel
+from support.op_cases import Case, ModelBuilder, activation_code, check_cases, padding_code
 
 pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 
@@ -373,8 +373,8 @@ def test_concatenation_requantizes_like_quantize(tmp_path):
     g.op("CONCATENATION", mids, [gy], "ConcatenationOptions", axis=3, fusedActivationFunction=0)
     golden = g.build(gins, [gy])
 
-    from dtmm.lowering.hostrun import HostCase, HostProgram
-    from dtmm.lowering.testing import tflm_tensors
+    from support.host_ops import HostCase, HostProgram
+    from support.op_cases import tflm_tensors
 
     samples = _samples(rng, shapes, n=3)
     prog = HostProgram([HostCase("mixed", mixed, lower_model(mixed), tuple(mixed.inputs), (y,))], tmp_path)
@@ -531,7 +531,7 @@ def test_unsupported_options_are_refused():
     y = b.tensor([1, 4], scale=0.1, zero_point=0)
     b.op("TANH", [x], [y])
     m = TfliteModel(b.build([x], [y]), "m.tflite")
-    from dtmm.lowering import unsupported_ops
+    from dtmm.pack.lowering import unsupported_ops
 
     assert unsupported_ops(m) == ["TANH"]
     with pytest.raises(LoweringError, match="unsupported operators: TANH"):

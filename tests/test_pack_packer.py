@@ -1,4 +1,4 @@
-"""`dtmm pack` with the checksum lowering (dtmm.pack.testing): plan, emitted C, determinism, errors.
+"""`dtmm pack` with the checksum lowering (support.tiny_tflite): plan, emitted C, determinism, errors.
 
 The checksum lowering turns every operator into C that mixes all bytes it
 reads (inputs, its constants, its scratch) into its outputs, so a generated
@@ -21,12 +21,12 @@ from click.testing import CliRunner
 from dtmm.cli import main
 from dtmm.errors import DtmmError
 from dtmm.pack import PackError, check_plan, pack_model, write_package
-from dtmm.pack.testing import T, checksum_lowering, checksum_reference, make_model, residual_model
-from dtmm.tflite_model import TfliteModel
+from dtmm.tflite.model import TfliteModel
+from support.tiny_tflite import T, checksum_lowering, checksum_reference, make_model, residual_model
 
 REPO = Path(__file__).resolve().parents[1]
 KERNEL_INCLUDE = REPO / "lib" / "dtmm_kernels" / "include"
-LOWERING = "dtmm.pack.testing:checksum_lowering"
+LOWERING = "support.tiny_tflite:checksum_lowering"
 
 
 def random_model(seed: int) -> bytes:

@@ -5,15 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dtmm.pack.planner import (
-    ArenaPlan,
-    Buffer,
-    PlanError,
-    align_up,
-    check_plan,
-    lower_bound,
-    plan_arena,
-)
+from dtmm.pack.planner import ArenaPlan, Buffer, PlanError, align_up, check_plan, lower_bound, plan_arena
 
 
 def test_disjoint_lifetimes_share_memory():

@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from dtmm.cli import main
-from dtmm.hostbuild import KERNELS_DIR, SANITIZE, build_kernels_library
-from dtmm.magnitude import prune_filterlets
 from dtmm.pack import pack_model
-from dtmm.pack.tflm import tflm_outputs
-from dtmm.tflite_model import TfliteModel
+from dtmm.prune.magnitude import prune_filterlets
+from dtmm.tflite.interpreter import tflm_outputs
+from dtmm.tflite.model import TfliteModel
+from support.hostbuild import KERNELS_DIR, SANITIZE, build_kernels_library
 
-pytest.importorskip("dtmm.lowering", reason="the operator lowering (dtmm.lowering) is not available")
+pytest.importorskip("dtmm.pack.lowering", reason="the operator lowering (dtmm.pack.lowering) is not available")
 
 CPUS = {
     "cortex-m3": ["-mcpu=cortex-m3"],
@@ -113,7 +113,7 @@ def test_pack_is_identical_across_processes(resnet8_tflite, tmp_path):
     import os
     import sys
 
-    from dtmm.platformio import find_repo_root
+    from dtmm.targets.platformio import find_repo_root
 
     script = find_repo_root() / "tools" / "pack.py"
     outs = []

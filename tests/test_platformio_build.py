@@ -1,6 +1,6 @@
 """PlatformIO is the firmware build, and it works offline.
 
-Covers dtmm.platformio (bootstrap of the project-local core, build()), the
+Covers dtmm.targets.platformio (bootstrap of the project-local core, build()), the
 local dev-platform boards/platformio/platform-dtmm-qemu with its board
 manifests, lib/dtmm_kernels' PlatformIO integration and the STM32 board
 support (compile check only: the real boards cannot be built offline).
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from dtmm.boards import BOARDS, emulated_boards
 from dtmm.errors import DtmmError
-from dtmm.platformio import bootstrap, build, core_dir, pio_command
+from dtmm.targets.boards import BOARDS, emulated_boards
+from dtmm.targets.platformio import bootstrap, build, core_dir, pio_command
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD_NAMES = [b.name for b in emulated_boards()]
@@ -98,7 +98,7 @@ def test_bootstrap_is_idempotent_and_fast():
 
 def test_bootstrap_command_line():
     result = subprocess.run(
-        [sys.executable, "-m", "dtmm.platformio", "bootstrap"],
+        [sys.executable, "-m", "dtmm.targets.platformio", "bootstrap"],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -160,7 +160,7 @@ def test_build_measure_runs_on_every_board(board, tmp_path):
 
 
 def test_build_default_dirs_are_separate_per_app_and_board():
-    from dtmm.platformio import _app_build_root
+    from dtmm.targets.platformio import _app_build_root
 
     hello = _app_build_root(REPO, REPO / "app" / "hello" / "src")
     measure = _app_build_root(REPO, REPO / "tests" / "firmware" / "measure")

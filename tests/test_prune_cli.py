@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 keras = pytest.importorskip("keras")
 
-from dtmm import fwcs  # noqa: E402
 from dtmm.cli import main  # noqa: E402
-from dtmm.prune.testing import randomize_batchnorm, synthetic_images, tiny_resnet  # noqa: E402
-from dtmm.tflite_model import TfliteModel, conv_layers  # noqa: E402
+from dtmm.formats import fwcs  # noqa: E402
+from dtmm.tflite.model import TfliteModel, conv_layers  # noqa: E402
+from support.keras_models import randomize_batchnorm, synthetic_images, tiny_resnet  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

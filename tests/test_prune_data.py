@@ -9,7 +9,7 @@ import pytest
 
 from dtmm.errors import DtmmError
 from dtmm.prune.data import load_dataset, make_splits, preprocess
-from dtmm.prune.testing import synthetic_images, write_image_folder
+from support.keras_models import synthetic_images, write_image_folder
 
 
 @pytest.fixture(scope="module")

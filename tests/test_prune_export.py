@@ -6,12 +6,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from dtmm import fwcs  # noqa: E402
+from dtmm.formats import fwcs  # noqa: E402
 from dtmm.prune import export, importance, surgery  # noqa: E402
 from dtmm.prune.graph import GraphAnalysis  # noqa: E402
 from dtmm.prune.plan import bytes_summary, make_plan  # noqa: E402
-from dtmm.prune.testing import randomize_batchnorm, synthetic_images, tiny_resnet  # noqa: E402
-from dtmm.tflite_model import TfliteModel, conv_layers  # noqa: E402
+from dtmm.tflite.model import TfliteModel, conv_layers  # noqa: E402
+from support.keras_models import randomize_batchnorm, synthetic_images, tiny_resnet  # noqa: E402
 
 
 @pytest.fixture(scope="module")

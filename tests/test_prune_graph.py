@@ -9,7 +9,7 @@ keras = pytest.importorskip("keras")
 from dtmm.prune import costs  # noqa: E402
 from dtmm.prune.graph import GraphAnalysis, GraphError  # noqa: E402
 from dtmm.prune.plan import bytes_summary  # noqa: E402
-from dtmm.prune.testing import tiny_branchy, tiny_resnet, tiny_sequential  # noqa: E402
+from support.keras_models import tiny_branchy, tiny_resnet, tiny_sequential  # noqa: E402
 
 
 def _groups(a: GraphAnalysis) -> dict[tuple, bool]:
@@ -95,8 +95,8 @@ def test_subclassed_and_shared_layers_are_refused():
 
 
 def test_resnet8_h5(resnet8_h5, resnet8_tflite):
-    from dtmm.commands.inspect import build_report
-    from dtmm.tflite_model import TfliteModel
+    from dtmm.cli.inspect import build_report
+    from dtmm.tflite.model import TfliteModel
 
     m = keras.models.load_model(resnet8_h5, compile=False)
     a = GraphAnalysis(m)

@@ -16,7 +16,7 @@ import pytest
 
 def test_prune_small_residual_16x16_does_not_crash(tmp_path):
     pytest.importorskip("tensorflow")
-    from dtmm.prune.testing import synthetic_images, tiny_resnet
+    from support.keras_models import synthetic_images, tiny_resnet
 
     x, y = synthetic_images(120, size=16, classes=3, seed=1)
     xt, yt = synthetic_images(30, size=16, classes=3, seed=2)

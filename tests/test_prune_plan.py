@@ -6,13 +6,11 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from dtmm import fwcs  # noqa: E402
+from dtmm.formats import fwcs  # noqa: E402
 from dtmm.prune import costs, importance, surgery  # noqa: E402
 from dtmm.prune.graph import GraphAnalysis  # noqa: E402
 from dtmm.prune.plan import BudgetError, bytes_summary, make_plan  # noqa: E402
-from dtmm.prune.testing import (  # noqa: E402
-    randomize_batchnorm, synthetic_images, tiny_branchy, tiny_resnet, tiny_sequential,
-)
+from support.keras_models import randomize_batchnorm, synthetic_images, tiny_branchy, tiny_resnet, tiny_sequential
 
 
 @pytest.fixture(scope="module")

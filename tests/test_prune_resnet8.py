@@ -8,10 +8,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from dtmm import fwcs  # noqa: E402
+from dtmm.formats import fwcs  # noqa: E402
 from dtmm.prune.data import load_dataset  # noqa: E402
 from dtmm.prune.pipeline import PruneOptions, run_prune  # noqa: E402
-from dtmm.tflite_model import TfliteModel, conv_layers  # noqa: E402
+from dtmm.tflite.model import TfliteModel, conv_layers  # noqa: E402
 
 
 @pytest.mark.slow

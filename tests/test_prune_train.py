@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from dtmm.prune import train  # noqa: E402
-from dtmm.prune.testing import synthetic_images, tiny_resnet  # noqa: E402
+from support.keras_models import synthetic_images, tiny_resnet  # noqa: E402
 
 
 def _masks(model, seed=0):
@@ -62,7 +63,7 @@ MIRRORED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from dtmm.prune import train
-    from dtmm.prune.testing import synthetic_images, tiny_resnet
+    from support.keras_models import synthetic_images, tiny_resnet
     model = tiny_resnet()
     rng = np.random.default_rng(0)
     k = model.get_layer("b1_conv1").kernel
@@ -82,7 +83,9 @@ MIRRORED = textwrap.dedent(
 
 
 def test_mirrored_strategy_two_logical_cpus():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    tests_dir = str(Path(__file__).resolve().parent)  # the script imports support.keras_models
+    pythonpath = os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", PYTHONPATH=pythonpath)
     r = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])

@@ -5,18 +5,17 @@ Needs the Arm toolchain and QEMU (`make bootstrap` installs them).
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from dtmm.boards import emulated_boards
 from dtmm.cli import main
 from dtmm.errors import DtmmError
-from dtmm.platformio import build
-from dtmm.qemu import FirmwareTimeout, parse_measurements, run_firmware
+from dtmm.targets.boards import emulated_boards
+from dtmm.targets.platformio import build
+from dtmm.targets.qemu import FirmwareTimeout, parse_measurements, run_firmware
 
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO / "tests" / "firmware"
@@ -108,7 +107,7 @@ def test_parse_measurements_numbers_repeats():
 
 
 def test_inference_measurements_group_profiles_and_outputs_decode():
-    from dtmm.qemu import OUTPUT_LINE, inference_measurements, output_values
+    from dtmm.targets.qemu import OUTPUT_LINE, inference_measurements, output_values
 
     console = ("@dtmm measure op00_CONV_2D 1\n@dtmm measure inference 10\n@dtmm measure op00_CONV_2D 4\n"
                "@dtmm measure op01_ADD 5\n@dtmm measure inference 20\n@dtmm measure op00_CONV_2D 6\n")  # fmt: skip

@@ -1,6 +1,6 @@
 """`dtmm run-model` plumbing with the checksum lowering: pack -> PlatformIO -> QEMU -> outputs.
 
-The checksum lowering (dtmm.pack.testing) makes every output byte depend on
+The checksum lowering (support.tiny_tflite) makes every output byte depend on
 every byte the memory plan must keep intact, so equality with its numpy
 reference checks plan, generated code, runner and console parsing on the
 real boards without needing the real kernels.  tests/test_run_model_real.py
@@ -20,12 +20,12 @@ from click.testing import CliRunner
 from dtmm.cli import main
 from dtmm.errors import DtmmError
 from dtmm.pack import pack_model
-from dtmm.pack import runner as runner_mod
-from dtmm.pack.runner import check_inputs, run_model
-from dtmm.pack.testing import T, checksum_lowering, checksum_reference, make_model, residual_model
-from dtmm.tflite_model import TfliteModel
+from dtmm.targets import model_runner as runner_mod
+from dtmm.targets.model_runner import check_inputs, run_model
+from dtmm.tflite.model import TfliteModel
+from support.tiny_tflite import T, checksum_lowering, checksum_reference, make_model, residual_model
 
-LOWERING = "dtmm.pack.testing:checksum_lowering"
+LOWERING = "support.tiny_tflite:checksum_lowering"
 needs_qemu = pytest.mark.skipif(
     shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
     reason="qemu-system-arm or arm-none-eabi-gcc not installed",
@@ -240,7 +240,7 @@ def test_old_work_dirs_are_pruned(tmp_path):
     import os
     import time
 
-    from dtmm.pack.runner import prune_work_dirs
+    from dtmm.targets.model_runner import prune_work_dirs
 
     now = time.time()
     for i in range(6):

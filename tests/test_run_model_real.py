@@ -1,7 +1,7 @@
 """Real models through `dtmm pack` + the real kernels on QEMU, bit-exact with tflite-micro.
 
 * MLPerf Tiny ResNet-8, dense and with 50% of its 3x3 filterlets zeroed
-  (dtmm.magnitude.prune_filterlets), on qemu-m4 (DSP path) and qemu-m55
+  (dtmm.prune.magnitude.prune_filterlets), on qemu-m4 (DSP path) and qemu-m55
   (Helium path), 10 seeded random int8 inputs each, plus 10 CIFAR-10 test
   images when the shared archive is present;
 * small converter-made models that together use every supported operator,
@@ -17,13 +17,13 @@ import shutil
 import numpy as np
 import pytest
 
-from dtmm.magnitude import prune_filterlets
 from dtmm.pack import pack_model
-from dtmm.pack.runner import run_model
-from dtmm.pack.tflm import tflm_min_arena, tflm_outputs
-from dtmm.tflite_model import TfliteModel
+from dtmm.prune.magnitude import prune_filterlets
+from dtmm.targets.model_runner import run_model
+from dtmm.tflite.interpreter import tflm_min_arena, tflm_outputs
+from dtmm.tflite.model import TfliteModel
 
-lowering = pytest.importorskip("dtmm.lowering", reason="the operator lowering (dtmm.lowering) is not available")
+lowering = pytest.importorskip("dtmm.pack.lowering", reason="the operator lowering (dtmm.pack.lowering) is not available")
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dtmm.lowering.quant import LoweringError
-from dtmm.tflite_model import TfliteError, constant_bias
+from dtmm.pack.lowering.quant import LoweringError
+from dtmm.tflite.model import TfliteError, constant_bias
 
 
 def _model(data, dtype="INT32"):

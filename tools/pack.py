@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dtmm.commands.pack import pack  # noqa: E402
+from dtmm.cli.pack import pack  # noqa: E402
 from dtmm.errors import DtmmError  # noqa: E402
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ configured model:
 4. regeneration: a SHA-256 stamp over the model bytes, the image bytes, the
    options and the dtmm sources that generate the code is compared with the
    one stored next to the generated files ($BUILD_DIR/dtmm_model/); only
-   when it differs does the hook run `python -m dtmm.imageclass generate`
+   when it differs does the hook run `python -m dtmm.demo.imageclass generate`
    (dtmm pack + image header).  Nothing changed = no process started, no
    file touched, nothing recompiled.
 5. the generated model is added to the build; ic_config.h etc. to the include path.
@@ -40,15 +40,14 @@ Import("env")  # noqa: F821  (SCons provides Import)
 
 #: bump when the hook's notion of "what the generated files depend on" changes
 HOOK_VERSION = "1"
-#: keep in sync with dtmm.imageclass.GENERATOR_SOURCES / STAMP_FILE / GENERATED_FILES
+#: keep in sync with dtmm.demo.imageclass.GENERATOR_SOURCES / STAMP_FILE / GENERATED_FILES
 GENERATOR_SOURCES = (
-    "imageclass.py",
-    "fwcs.py",
-    "c_emit.py",
-    "tflite_model.py",
+    "demo/imageclass.py",
+    "formats/fwcs/*.py",
+    "tflite/model.py",
     "prune/data.py",
     "pack/*.py",
-    "lowering/*.py",
+    "pack/lowering/*.py",
 )
 STAMP_FILE = "dtmm_model.stamp"
 GENERATED_FILES = ("classifier.c", "classifier.h", "classifier.json", "ic_model.c", "ic_images.h", "ic_config.h")
@@ -106,7 +105,7 @@ def generator_files(package_dir):
 
 
 def stamp_of(model, images, profile, extra, package_dir):
-    """Same algorithm as dtmm.imageclass.stamp_of (tests/test_demo_firmware.py checks it)."""
+    """Same algorithm as dtmm.demo.imageclass.stamp_of (tests/test_demo_firmware.py checks it)."""
     h = hashlib.sha256()
     h.update(b"model\0" + sha256_file(model))
     h.update(b"images\0" + sha256_file(images))
@@ -209,7 +208,7 @@ def main():
     else:
         print(PREFIX + "generating model sources (%s; stamp %s) ..." % (label, stamp[:12]))
         sys.stdout.flush()
-        args = ["-m", "dtmm.imageclass", "generate", "--model", model, "--images", images, "--out", gen_dir,
+        args = ["-m", "dtmm.demo.imageclass", "generate", "--model", model, "--images", images, "--out", gen_dir,
                 "--stamp", stamp]
         if profile:
             args.append("--profile")

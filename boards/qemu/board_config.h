@@ -4,7 +4,7 @@
  * Exactly one DTMM_BOARD_QEMU_* macro is defined by the build (PlatformIO
  * board manifest or the test build).  Addresses are the secure aliases on the
  * TrustZone machines (AN505, AN547), where the core starts in secure state.
- * Keep in sync with tools/dtmm/boards.py (tests/test_boards.py checks).
+ * Keep in sync with tools/dtmm/targets/boards.py (tests/test_boards.py checks).
  */
 #ifndef DTMM_QEMU_BOARD_CONFIG_H
 #define DTMM_QEMU_BOARD_CONFIG_H

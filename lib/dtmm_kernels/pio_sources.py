@@ -8,7 +8,7 @@ this directory, which library.json makes the library's srcDir).
 Knob: `custom_dtmm_kernels_optimization = -Ofast` (platformio.ini, per env or
 in [env]) replaces the optimisation level for the kernels only; the
 environment variable DTMM_KERNELS_OPTIMIZATION, when set, overrides it for one
-build (dtmm.platformio.build(kernels_optimization=...) sets it).
+build (dtmm.targets.platformio.build(kernels_optimization=...) sets it).
 """
 import os
 import re

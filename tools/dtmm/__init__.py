@@ -1,4 +1,21 @@
-"""DTMM: deploy filterlet-pruned TinyML models on Cortex-M microcontrollers."""
+"""DTMM: deploy filterlet-pruned TinyML models on Cortex-M microcontrollers.
+
+The package reads as the pipeline, one stage per package, each importing
+only the stages above it in this list (tests/test_package_layout.py checks):
+
+* shared by every stage: :mod:`.errors`, :mod:`.fileio` (atomic writes), :mod:`.paths`;
+* :mod:`.formats` -- how pruned weights are stored (FWCS: codec, numpy reference, C emission);
+* :mod:`.tflite` -- reading .tflite models; the tflite-micro interpreter as the golden model;
+* :mod:`.prune` -- `dtmm prune`: Keras models pruned to a budget, fine-tuned, exported to int8;
+* :mod:`.pack` -- `dtmm pack`: an int8 .tflite lowered to C with a static arena;
+* :mod:`.targets` -- boards, QEMU, PlatformIO builds, packed models run on a board;
+* :mod:`.bench` and :mod:`.report` -- instruction benchmarks; reports and plots of a run;
+* :mod:`.demo` -- `make demo`, end to end;
+* :mod:`.cli` -- the `dtmm` command, one module per subcommand.
+
+The C kernels are in lib/dtmm_kernels, the firmware apps in app/, board
+support in boards/; test-only helpers live in tests/support, not here.
+"""
 
 import os as _os
 

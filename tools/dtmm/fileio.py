@@ -1,5 +1,8 @@
 """Atomic file writes: readers (and a crash) see the old file or the whole new one, never half.
 
+Also :func:`json_default`, the one way numpy values and paths become JSON in
+every report and summary dtmm writes.
+
 Temporary files are created next to the target (same file system, so the
 final os.replace is atomic) and get the permissions a plain open() would
 give, not mkstemp's private 0600.
@@ -10,6 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -71,3 +76,16 @@ def save_atomic(path: str | os.PathLike, save_fn: Callable[[str], None], suffix:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def json_default(o):
+    """``json.dumps(..., default=json_default)``: numpy scalars and arrays, and paths, as plain JSON."""
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,7 +1,7 @@
 /*
  * conv_driver - host (x86, ASan/UBSan) test driver of the conv kernels and
  * the FWCS validator; tests/test_conv_host.py runs it on files written by
- * dtmm.kernel_cases.
+ * support.conv_cases.
  *
  *   conv_driver run CASES OUT PATH...   PATH: c | wrapper | reference
  *       CASES: u32 n, then per case u32 blob_len + blob, u32 in_len + input,

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dtmm.hostbuild import build_host_program, build_kernels_library
-from dtmm.reference import multiply_by_quantized_multiplier
+from support.hostbuild import build_host_program, build_kernels_library
+from dtmm.formats.fwcs.reference import multiply_by_quantized_multiplier
 
 HERE = Path(__file__).resolve().parent
 

@@ -2,7 +2,7 @@
  * conv_check - runs every case of a generated conv_cases.h through a conv
  * kernel and compares with the golden output, bit for bit.
  *
- * conv_cases.h comes from dtmm.kernel_cases.write_firmware_sources(), which
+ * conv_cases.h comes from support.conv_cases.write_firmware_sources(), which
  * copies this file next to it in a build directory (the cases are never
  * committed).  Per case it prints
  *     @dtmm measure <case> <instructions>            (kernel call only)

@@ -1,11 +1,12 @@
 """The model compiler: an int8 .tflite model to self-contained C with a static memory plan.
 
+* :mod:`.lowering` - every supported operator as C declarations and a kernel call;
 * :mod:`.packer` - `dtmm pack`: lower every operator, plan the arena, emit NAME.c / NAME.h / NAME.json;
 * :mod:`.planner` - offsets for buffers with lifetimes (greedy strategies, best of several);
 * :mod:`.graph` - tensor lifetimes, reshape aliases, in-place merges, scratch buffers;
-* :mod:`.emit` - the C text;
-* :mod:`.runner` - `dtmm run-model`: pack, build app/model_runner with PlatformIO, run under QEMU;
-* :mod:`.testing` - a checksum lowering and a tiny .tflite writer for tests.
+* :mod:`.emit` - the C text.
+
+Running a packed model on a board is :mod:`dtmm.targets.model_runner`.
 
 docs/runtime.md describes the generated API and the plan.
 """

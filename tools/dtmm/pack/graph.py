@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DtmmError
-from ..tflite_model import _NUMPY_TYPES, TfliteModel
+from ..tflite.model import _NUMPY_TYPES, TfliteModel
 from .planner import Buffer
 
 C_TYPES = {

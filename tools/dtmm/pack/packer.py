@@ -1,7 +1,7 @@
 """`dtmm pack`: an int8 .tflite model to a self-contained C model with a static memory plan.
 
 :func:`pack_model` reads the model, refuses unsupported operators in one
-line, lowers every operator with :mod:`dtmm.lowering` (C declarations and a
+line, lowers every operator with :mod:`dtmm.pack.lowering` (C declarations and a
 call per operator), plans the activation arena from tensor lifetimes
 (:mod:`.graph`, :mod:`.planner`) and emits NAME.h / NAME.c plus a JSON
 summary (:mod:`.emit`).  :func:`write_package` writes them atomically.
@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DtmmError
-from ..tflite_model import TfliteModel, _schema
+from ..tflite.model import TfliteModel, _schema
 from . import emit
 from .graph import C_TYPES, Lifetimes, analyse, scratch_name, tensor_bytes
 from .planner import ArenaPlan, check_plan, plan_arena
@@ -78,11 +78,11 @@ def check_name(name: str) -> str:
 
 
 def load_lowering(module=None):
-    """The lowering: ``dtmm.lowering`` unless another module (or any object with
-    ``lower_op`` and ``unsupported_ops``, e.g. :func:`dtmm.pack.testing.checksum_lowering`) is given."""
+    """The lowering: ``dtmm.pack.lowering`` unless another module (or any object with
+    ``lower_op`` and ``unsupported_ops``, e.g. :func:`support.tiny_tflite.checksum_lowering`) is given."""
     if module is not None and not isinstance(module, str):
         return module
-    name = module or "dtmm.lowering"
+    name = module or "dtmm.pack.lowering"
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:

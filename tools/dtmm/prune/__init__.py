@@ -2,7 +2,7 @@
 
 Modules, from the bottom up:
 
-* ``budget``     -- flash sizes ("64KB", "48KiB", "50%") and atomic file writes;
+* ``budget``     -- flash sizes ("64KB", "48KiB", "50%") parsed and formatted;
 * ``data``       -- image-folder / .tar.gz / .npz datasets and deterministic splits;
 * ``graph``      -- Keras graph analysis: conv layers, BatchNorm, channel groups;
 * ``costs``      -- exact FWCS bytes of conv layers, dense bytes of the rest;
@@ -11,7 +11,11 @@ Modules, from the bottom up:
 * ``surgery``    -- physical filter removal (a smaller dense Keras model) and filterlet masks;
 * ``train``      -- masked fine-tuning under a tf.distribute strategy;
 * ``export``     -- full-integer int8 .tflite export, checks, tflite-micro evaluation;
-* ``pipeline``   -- the whole `dtmm prune` run; ``command`` is its click front end.
+* ``pipeline``   -- the whole `dtmm prune` run (its click front end is :mod:`dtmm.cli.prune`);
+* ``magnitude``  -- no training: smallest-L1 filterlets zeroed in an int8 .tflite (inspect, benchmarks).
 
-Only ``budget``, ``data`` and ``command`` can be imported without TensorFlow.
+A new pruning method (or a scheduler choosing per-layer ratios) is a module
+beside ``plan``; it shares ``graph``, ``costs``, ``importance``, ``surgery``,
+``train`` and ``export``.  Only ``budget``, ``data`` and ``magnitude`` can be
+imported without TensorFlow.
 """

@@ -1,7 +1,7 @@
 """Flash bytes of a (pruned) model, the quantity the budget is about.
 
 * Conv2D: the exact size of its FWCS blob (docs/fwcs.md), computed by
-  ``dtmm.fwcs.encoding_costs`` -- header, int32 bias/multiplier/shift per
+  ``dtmm.formats.fwcs.encoding_costs`` -- header, int32 bias/multiplier/shift per
   output channel, the smallest index encoding and the kept filterlets, with
   DENSE as a candidate so a layer is never counted larger than dense.
 * Dense, DepthwiseConv2D: int8 weights plus an int32 bias per output (what
@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import fwcs
+from ..formats import fwcs
 from .graph import K_BN, K_CONV, K_DENSE, K_DEPTHWISE, K_OPAQUE, ConvGeometry, GraphAnalysis
 
 

@@ -9,7 +9,7 @@ is fed as p - 128.
 Checks: BatchNorm is folded into the conv filters (per-output-channel scaling)
 and weights are quantized symmetrically per channel, so a zero filterlet must
 stay exactly zero. ``verify_filterlets`` reads the int8 filters back with
-``dtmm.tflite_model`` and compares ``dtmm.fwcs.keep_mask`` with the plan.
+``dtmm.tflite.model`` and compares ``dtmm.formats.fwcs.keep_mask`` with the plan.
 TFLite conv operators are matched to Keras Conv2D layers by weight shape and
 per-filter correlation (TFLite names are not stable across converters).
 
@@ -26,9 +26,9 @@ import warnings
 
 import numpy as np
 
-from .. import fwcs
 from ..errors import DtmmError
-from ..tflite_model import TfliteModel, conv_layers, op_weight_tensor
+from ..formats import fwcs
+from ..tflite.model import TfliteModel, conv_layers, op_weight_tensor
 from .data import preprocess
 
 EVALUATOR = "tflite-micro"

@@ -27,8 +27,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import DtmmError
+from ..fileio import json_default, save_atomic, write_bytes_atomic, write_text_atomic
 from . import data as D
-from ..fileio import save_atomic, write_bytes_atomic, write_text_atomic
 from .budget import format_bytes, parse_flash
 
 MODEL_FILE = "model.keras"
@@ -376,24 +376,13 @@ def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes |
     report["outputs"] = outputs
     report["phase_times_s"] = dict(timer.phases)
     report["wall_time_s"] = timer.total
-    write_text_atomic(out / REPORT_JSON, json.dumps(report, indent=2, default=_json_default) + "\n")
+    write_text_atomic(out / REPORT_JSON, json.dumps(report, indent=2, default=json_default) + "\n")
     write_text_atomic(out / REPORT_MD, render_markdown(report))
     log(f"int8 accuracy: dense {report['accuracy_dense_int8']:.4f}, pruned {report['accuracy_pruned_int8']:.4f}; "
         f"packed {format_bytes(report['packed_bytes'])} of budget {format_bytes(report['flash_budget_bytes'])}; "
         f"wrote {out}")  # fmt: skip
     return report
 
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def _pct(a, b) -> str:

@@ -1,7 +1,7 @@
 /*
  * dtmm_fwcs_validate.c - complete check of an untrusted FWCS blob.
  *
- * The C twin of tools/dtmm/fwcs.py validate(): the same rules in the same
+ * The C twin of tools/dtmm/formats/fwcs/codec.py validate(): the same rules in the same
  * order (docs/fwcs.md section 10), so both reject the same blobs and the
  * first violation maps to one status.  Every read is a byte read below
  * `size`: header fields are checked before any offset is followed, offsets

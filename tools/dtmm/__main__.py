@@ -1,0 +1,4 @@
+"""``python -m dtmm``: the same as the `dtmm` command."""
+from .cli import main
+
+main()

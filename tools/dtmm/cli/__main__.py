@@ -1,0 +1,4 @@
+"""``python -m dtmm.cli``: the same as the `dtmm` command."""
+from . import main
+
+main()

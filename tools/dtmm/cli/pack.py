@@ -1,0 +1,60 @@
+"""`dtmm pack`: compile an int8 .tflite model to C with a static memory plan."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+from ..errors import DtmmError
+from ..pack import pack_model, write_package
+
+
+def resolve_lowering(spec: str | None):
+    """None (dtmm.pack.lowering) or a hidden test hook: 'module' or 'module:factory'."""
+    if not spec:
+        return None
+    module_name, _, factory = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DtmmError(f"cannot import lowering {module_name}: {exc}") from None
+    if not factory:
+        return module
+    obj = getattr(module, factory, None)
+    if obj is None:
+        raise DtmmError(f"lowering {spec}: {module_name} has no {factory}")
+    return obj()
+
+
+def summary_lines(packed) -> list[str]:
+    s = packed.summary
+    ops = ", ".join(f"{name} {n}" for name, n in s["op_counts"].items())
+    return [
+        f"  operators  {len(s['ops'])} ({ops})",
+        f"  input      {s['input']['dtype']} {list(s['input']['shape'])}, output {s['output']['dtype']} "
+        f"{list(s['output']['shape'])}",
+        f"  arena      {s['arena_bytes']} bytes peak (lower bound {s['arena_lower_bound']}, "
+        f"plan {s['arena_strategy']})",
+        f"  flash      {s['flash_bytes']} bytes of weights and parameters (.tflite file {s['model_bytes']} bytes)",
+    ]
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="directory for NAME.c, NAME.h and NAME.json (created if missing)")
+@click.option("--name", default=None, help="C name prefix (default: from the model file name)")
+@click.option("--lowering", default=None, hidden=True, help="lowering module[:factory] (tests)")
+def pack(model: Path, out_dir: Path, name: str | None, lowering: str | None):
+    """Compile MODEL (an int8 .tflite) to self-contained C: NAME.h / NAME.c plus a NAME.json summary.
+
+    Weights become aligned const arrays, operators straight-line kernel calls,
+    and all activations share one static arena planned from tensor
+    lifetimes.  Output is byte-identical for the same model.
+    """
+    packed = pack_model(model, name, lowering=resolve_lowering(lowering))
+    paths = write_package(packed.files, out_dir)
+    click.echo(f"packed {model.name} -> " + ", ".join(str(p) for p in paths))
+    for line in summary_lines(packed):
+        click.echo(line)

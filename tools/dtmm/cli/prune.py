@@ -1,0 +1,76 @@
+"""`dtmm prune`: prune a Keras model to a flash budget, fine-tune it, export int8 (see docs/pruning.md).
+
+TensorFlow is imported only when the command runs, so `dtmm --help` stays fast.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..prune.budget import parse_flash
+from ..prune.data import PREPROCESS
+
+
+def _log(msg: str) -> None:
+    click.echo(f"dtmm prune: {msg}", err=True)
+
+
+@click.command("prune")
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
+              help="image folder (train/, test/), .tar.gz of one, or .npz with x, y")
+@click.option("--flash", required=True, metavar="SIZE",
+              help="flash budget for the weights: bytes, or KB (1000), KiB (1024), MB, MiB, or N% of the dense size")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="output directory (created; files in it are replaced atomically)")
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=0), help="fine-tuning epochs")
+@click.option("--seed", default=0, show_default=True, type=int, help="seed for splits, training and TF")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1), help="global batch size")
+@click.option("--calib-samples", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="training samples for the importance (and int8 calibration)")
+@click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0.0, 1.0, max_open=True),
+              help="fraction of the training data held out for checkpoint selection")
+@click.option("--importance", default="taylor", show_default=True,
+              type=click.Choice(["taylor", "taylor-abs", "magnitude"]),
+              help="taylor: squared first-order Taylor per sample; taylor-abs: |w.g| per sample; magnitude: L1")
+@click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=click.FloatRange(min=0.0, min_open=True),
+              help="Adam learning rate (cosine decay to 0)")
+@click.option("--preprocess", default="raw", show_default=True, type=click.Choice(PREPROCESS),
+              help="pixel scaling the model expects: raw 0..255, unit 0..1, symmetric -1..1")
+@click.option("--augment", default="auto", show_default=True, type=click.Choice(["auto", "none", "flip-crop"]),
+              help="training augmentation (auto: flip-crop for RGB image data, none for .npz)")
+@click.option("--dense-baseline", default="as-is", show_default=True, type=click.Choice(["as-is", "finetune"]),
+              help="dense int8 accuracy of the input model as is, or after the same fine-tuning")
+@click.option("--max-filter-ratio", default=0.75, show_default=True,
+              type=click.FloatRange(0.0, 1.0, max_open=True), help="most filters a channel group may lose")
+@click.option("--stages", default="auto", show_default=True, metavar="N|auto",
+              help="prune in N steps (cubic budget ramp) with one epoch of fine-tuning between them; "
+                   "auto: epochs // 3, between 1 and 5")
+@click.option("--test-limit", default=None, type=click.IntRange(min=1),
+              help="evaluate on a seeded subset of this many test samples (default: all)")
+@click.option("--cache-dir", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="cache for decoded archives (default $DTMM_CACHE or ~/.cache/dtmm)")
+@click.option("--strategy", default="auto", show_default=True, type=click.Choice(["auto", "mirrored", "none"]),
+              help="tf.distribute strategy (auto: MirroredStrategy when several devices are visible)")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def prune(model_path, data_path, flash, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, importance,
+          learning_rate, preprocess, augment, dense_baseline, max_filter_ratio, stages, test_limit, cache_dir,
+          strategy, quiet):  # fmt: skip
+    """Prune MODEL (.h5 or .keras) to fit --flash, fine-tune, and export int8.
+
+    Writes model.keras, model_int8.tflite, dense_int8.tflite, report.json and
+    report.md into --out.
+    """
+    parse_flash(flash)  # one-line error before TensorFlow is even imported
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from ..prune.pipeline import PruneOptions, run_prune
+
+    opts = PruneOptions(
+        model=model_path, data=data_path, flash=flash, out=out_dir, epochs=epochs, seed=seed, batch_size=batch_size,
+        calib_samples=calib_samples, val_fraction=val_fraction, importance=importance, learning_rate=learning_rate,
+        preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, max_filter_ratio=max_filter_ratio,
+        stages=stages, test_limit=test_limit, cache_dir=cache_dir, strategy=strategy, progress=not quiet,
+    )  # fmt: skip
+    run_prune(opts, log=_log)

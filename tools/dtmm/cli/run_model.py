@@ -1,0 +1,60 @@
+"""`dtmm run-model`: pack a model, build the runner firmware, run it under QEMU on given inputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..targets.model_runner import load_inputs
+from ..targets.model_runner import run_model as _run_model
+from .pack import resolve_lowering
+
+
+def _progress(msg: str) -> None:
+    click.echo(f"dtmm: {msg}", err=True)
+
+
+def _values(arr) -> str:
+    return " ".join(repr(float(v)) if arr.dtype.kind == "f" else str(int(v)) for v in arr)
+
+
+@click.command("run-model")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--board", "board_name", required=True, help="emulated board, e.g. qemu-m4 (see `dtmm boards`)")
+@click.option("--inputs", "inputs_path", required=True, type=click.Path(path_type=Path),
+              help=".npy array of N inputs: shape N x the model input shape, the model input dtype")
+@click.option("--profile", is_flag=True, help="also measure every operator")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of text")
+@click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="seconds of host time before QEMU is stopped")
+@click.option("--name", default=None, help="C name prefix of the packed model")
+@click.option("--lowering", default=None, hidden=True, help="lowering module[:factory] (tests)")
+def run_model(model: Path, board_name: str, inputs_path: Path, profile: bool, as_json: bool, timeout: float,
+              name: str | None, lowering: str | None):
+    """Run MODEL on every input of an .npy file on an emulated board.
+
+    Packs the model (as `dtmm pack`), builds app/model_runner with it for
+    BOARD, runs it under QEMU and prints each output with the retired
+    instructions of its inference (and of every operator with --profile).
+    """
+    inputs = load_inputs(inputs_path)
+    result = _run_model(model, board_name, inputs, profile=profile, timeout=timeout, name=name,
+                        lowering=resolve_lowering(lowering), progress=_progress,
+                        inputs_name=str(inputs_path))
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    for i, (out, n) in enumerate(zip(result.outputs, result.instructions)):
+        click.echo(f"[{i}] {n} instructions  output: {_values(out)}")
+    mean = sum(result.instructions) / len(result.instructions)
+    click.echo(f"board {result.board} (conv path {result.conv_path}): {len(result.outputs)} inferences, "
+               f"{mean:.0f} instructions per inference (mean), arena {result.arena_bytes} bytes, "
+               f"weights {result.flash_bytes} bytes")
+    if result.profile:
+        labels = list(result.profile[0])
+        means = {label: sum(p.get(label, 0) for p in result.profile) / len(result.profile) for label in labels}
+        total = sum(means.values()) or 1
+        click.echo("per operator (instructions, mean over inferences, share of the operators' total):")
+        for label in labels:
+            click.echo(f"  {label:<28} {means[label]:>12.0f}  {100.0 * means[label] / total:5.1f}%")

@@ -1,1 +1,0 @@
-"""Subcommands of the dtmm CLI, one per module."""

@@ -1,0 +1,6 @@
+"""``python -m dtmm.demo``: what `make demo` runs."""
+import sys
+
+from .run import main
+
+sys.exit(main())

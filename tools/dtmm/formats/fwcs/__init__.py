@@ -1,0 +1,48 @@
+"""FWCS, the filterlet-wise compressed storage of one int8 conv layer (docs/fwcs.md).
+
+* :mod:`.codec` -- the byte format: encode, validate, decode, exact sizes;
+* :mod:`.reference` -- the int8 convolution computed from a blob, bit-exact with tflite-micro;
+* :mod:`.c_emit` -- blobs as C arrays for firmware.
+
+The codec's public names are re-exported here, so ``from dtmm.formats import
+fwcs`` then ``fwcs.encode(...)`` reads as the format it is.
+"""
+from .codec import (
+    CRC_OFFSET,
+    ENC_BITMAP,
+    ENC_DENSE,
+    ENC_LIST,
+    ENCODING_NAMES,
+    ENCODINGS,
+    FLAG_DENSE_FALLBACK,
+    HEADER_SIZE,
+    INT32_MAX,
+    INT32_MIN,
+    KNOWN_FLAGS,
+    LIST_MAX_POSITIONS,
+    MAGIC,
+    PADDING_SAME,
+    PADDING_VALID,
+    VERSION,
+    WEIGHTS_ALIGN,
+    ConvSpec,
+    FwcsError,
+    FwcsHeader,
+    FwcsLayer,
+    blob_crc,
+    choose_encoding,
+    decode,
+    encode,
+    encoding_costs,
+    index_size,
+    keep_mask,
+    validate,
+    with_crc,
+)
+
+__all__ = [
+    "CRC_OFFSET", "ENC_BITMAP", "ENC_DENSE", "ENC_LIST", "ENCODING_NAMES", "ENCODINGS", "FLAG_DENSE_FALLBACK",
+    "HEADER_SIZE", "INT32_MAX", "INT32_MIN", "KNOWN_FLAGS", "LIST_MAX_POSITIONS", "MAGIC", "PADDING_SAME",
+    "PADDING_VALID", "VERSION", "WEIGHTS_ALIGN", "ConvSpec", "FwcsError", "FwcsHeader", "FwcsLayer", "blob_crc",
+    "choose_encoding", "decode", "encode", "encoding_costs", "index_size", "keep_mask", "validate", "with_crc",
+]  # fmt: skip

@@ -1,0 +1,184 @@
+"""Scratch bytes of dtmm_conv_s8 for a blob, on every compiled path.
+
+The packer plans the arena statically, before it knows which conv path the
+firmware compiles (portable C on Cortex-M0/M3 and the host, the DSP path on
+M4/M7/M33, Helium MVE on M55), so a CONV_2D reserves the largest of the
+three needs.
+
+The figures come from the kernels' own C code: a small host program
+includes dtmm_conv_s8_{c,dsp,mve}_get_buffer_size.c (the DSP and MVE files
+with their target feature macros defined, their size computations being
+plain C) and prints the three sizes for each blob.  It is compiled once per
+process with the host C compiler and rebuilt whenever one of those sources
+changes, so the reservation follows the conv paths as they evolve.
+
+The C code is the only source of these sizes (a Python transcription would
+drift as the kernels evolve), so packing needs a host C compiler, which
+`make bootstrap` installs.  The generated init code also compares
+dtmm_conv_s8_get_buffer_size(blob) with the reservation on the device
+(DTMM_ERR_ARGUMENT if it does not fit).
+"""
+from __future__ import annotations
+
+import atexit
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ...errors import DtmmError
+from ...formats import fwcs
+from ...paths import KERNELS_DIR
+
+_PROBE_SOURCES = (
+    "src/fwcs/dtmm_fwcs_view_init.c",
+    "src/conv/dtmm_conv_s8_c_get_buffer_size.c",
+    "src/conv/dtmm_conv_s8_dsp_get_buffer_size.c",
+    "src/conv/dtmm_conv_s8_mve_get_buffer_size.c",
+)
+
+_PROBE_C = r"""
+/* dtmm.pack.lowering.conv_scratch probe: scratch sizes of the three conv paths. Generated; do not edit. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dtmm_kernels.h"
+
+#include "dtmm_fwcs_view_init.c"
+#include "dtmm_conv_s8_c_get_buffer_size.c"
+
+/* the DSP path's size function as compiled for a core with the DSP extension */
+#define __ARM_FEATURE_DSP 1
+#define __thumb2__ 1
+#define dtmm_conv_s8_dsp_get_buffer_size dtmm_probe_dsp_get_buffer_size
+#include "dtmm_conv_s8_dsp_get_buffer_size.c"
+#undef __ARM_FEATURE_DSP
+#undef __thumb2__
+
+/* the MVE path's size function as compiled for a core with integer Helium */
+#define __ARM_FEATURE_MVE 3
+#define dtmm_conv_s8_mve_get_buffer_size dtmm_probe_mve_get_buffer_size
+#include "dtmm_conv_s8_mve_get_buffer_size.c"
+#undef __ARM_FEATURE_MVE
+
+int32_t dtmm_probe_dsp_get_buffer_size(const dtmm_fwcs_view *v);
+int32_t dtmm_probe_mve_get_buffer_size(const dtmm_fwcs_view *v);
+
+static uint8_t blob[1u << 22] __attribute__((aligned(16)));
+
+int main(void)
+{
+    unsigned long n;
+    while (scanf("%lu", &n) == 1) {
+        dtmm_fwcs_view v;
+        if (n > sizeof blob || fread(blob, 1, 1, stdin) != 1 || fread(blob, 1, n, stdin) != n ||
+            dtmm_fwcs_view_init(blob, &v) != DTMM_OK) {
+            return 3;
+        }
+        printf("%ld %ld %ld\n", (long)dtmm_conv_s8_c_get_buffer_size(&v), (long)dtmm_probe_dsp_get_buffer_size(&v),
+               (long)dtmm_probe_mve_get_buffer_size(&v));
+    }
+    return 0;
+}
+"""
+
+_probe: dict = {}  # key -> executable path (or None when it cannot be built)
+probe_error = ""  # compiler output of the last failed probe build
+_results: dict = {}  # (key, blob digest) -> (c, dsp, mve)
+
+
+def _sources_key() -> str:
+    h = hashlib.sha256(_PROBE_C.encode())
+    paths = [KERNELS_DIR / s for s in _PROBE_SOURCES]
+    paths += sorted((KERNELS_DIR / "include").glob("*.h")) + sorted((KERNELS_DIR / "src").rglob("*.h"))
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(p.read_bytes() if p.is_file() else b"<missing>")
+    return h.hexdigest()[:16]
+
+
+def host_compiler() -> str | None:
+    for cc in ("cc", "gcc", "clang"):
+        if shutil.which(cc):
+            return cc
+    return None
+
+
+def _probe_exe(key: str) -> Path | None:
+    if key in _probe:
+        return _probe[key]
+    exe = None
+    cc = host_compiler()
+    if cc is not None:
+        d = Path(tempfile.mkdtemp(prefix="dtmm-conv-scratch-"))
+        atexit.register(shutil.rmtree, d, True)
+        src = d / "probe.c"
+        src.write_text(_PROBE_C)
+        cmd = [cc, "-std=c99", "-O1", "-w", "-I", str(KERNELS_DIR / "include"), "-I", str(KERNELS_DIR / "src" / "fwcs"), "-I", str(KERNELS_DIR / "src" / "conv"),
+               str(src), "-o", str(d / "probe")]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode == 0:
+            exe = d / "probe"
+        else:
+            global probe_error
+            probe_error = proc.stderr.strip()[-2000:]
+    _probe[key] = exe
+    return exe
+
+
+def probe_available() -> bool:
+    """True when the sizes come from the C code (a host compiler built the probe)."""
+    return _probe_exe(_sources_key()) is not None
+
+
+def c_probe_bytes(blobs: list[bytes]) -> list[tuple[int, int, int]] | None:
+    """(portable, DSP, MVE) scratch bytes per blob from the kernels' C code, or None without a compiler."""
+    key = _sources_key()
+    exe = _probe_exe(key)
+    if exe is None:
+        return None
+    digests = [hashlib.sha256(b).hexdigest() for b in blobs]
+    todo = [i for i, dg in enumerate(digests) if (key, dg) not in _results]
+    if todo:
+        payload = b"".join(f"{len(blobs[i])}\n".encode() + blobs[i] for i in todo)
+        proc = subprocess.run([str(exe)], input=payload, capture_output=True)
+        lines = proc.stdout.decode().split("\n")
+        if proc.returncode != 0 or len(lines) < len(todo):
+            return None
+        for i, line in zip(todo, lines):
+            c, dsp, mve = (int(v) for v in line.split())
+            _results[(key, digests[i])] = (c, dsp, mve)
+    return [_results[(key, dg)] for dg in digests]
+
+
+# --------------------------------------------------------------------------- API
+
+
+def path_bytes(blob: bytes) -> dict[str, int]:
+    """{"c": ..., "dsp": ..., "mve": ...}: dtmm_conv_s8_get_buffer_size(blob) of each path."""
+    got = c_probe_bytes([blob])
+    if got is None:
+        if host_compiler() is None:
+            raise DtmmError("packing conv layers needs a host C compiler (cc/gcc/clang) to size their scratch; "
+                            "run 'make bootstrap'")
+        last = probe_error.splitlines()[-1] if probe_error else "probe failed to run"
+        raise DtmmError(f"cannot build the conv scratch probe from lib/dtmm_kernels: {last}")
+    c, dsp, mve = got[0]
+    return {"c": c, "dsp": dsp, "mve": mve}
+
+
+def _a16(n: int) -> int:
+    return (n + 15) & ~15
+
+
+def conv_scratch_bytes(blob: bytes) -> int:
+    """Scratch to reserve for dtmm_conv_s8(blob, ...): the largest need of the three paths, 16-aligned."""
+    fwcs.validate(blob)
+    sizes = path_bytes(blob)
+    if min(sizes.values()) < 0:
+        raise fwcs.FwcsError(f"a conv path rejects the blob (sizes {sizes})")
+    return _a16(max(sizes.values()))
+
+
+__all__ = ["conv_scratch_bytes", "path_bytes", "probe_available"]

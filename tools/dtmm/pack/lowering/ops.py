@@ -1,0 +1,792 @@
+"""Per-operator lowering: TFLite operator -> C declarations + one call of a dtmm kernel.
+
+See the package docstring (``dtmm.pack.lowering``) for the contract. Every
+function here reads the operator's tensors and options, computes what TFLite
+Micro computes in Prepare (via :mod:`.quant`), and returns a
+:class:`~dtmm.pack.lowering.LoweredOp`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import DtmmError
+from ...formats import fwcs
+from ...formats.fwcs import reference
+from ...formats.fwcs.c_emit import describe
+from ...tflite.model import (
+    OpInfo,
+    TensorInfo,
+    TfliteModel,
+    _enum_names,
+    _schema,
+    activation_range,
+    constant_bias,
+    conv_layer,
+)
+from . import quant
+from .cgen import c_array, c_bytes, c_float, c_struct, comment_safe
+from .conv_scratch import conv_scratch_bytes
+from .quant import LoweringError
+from .types import LoweredOp
+
+MAX_DIMS = 6  # DTMM_OPS_MAX_DIMS
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _where(model: TfliteModel, op: OpInfo) -> str:
+    return f"{model.source}: {op.opcode} #{op.index}"
+
+
+def _is_const(model: TfliteModel, t: int) -> bool:
+    return model.buffer_span(model.tensors[t].buffer) is not None
+
+
+def _fused(model: TfliteModel, op: OpInfo) -> str:
+    opts = op.options
+    code = getattr(opts, "fusedActivationFunction", 0) if opts is not None else 0
+    name = _enum_names(_schema().ActivationFunctionType).get(code, f"?{code}")
+    if name not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
+        raise LoweringError(f"{_where(model, op)}: unsupported fused activation {name}")
+    return name
+
+
+def _quant1(model: TfliteModel, op: OpInfo, t: TensorInfo, what: str) -> tuple[float, int]:
+    if len(t.scales) != 1 or len(t.zero_points) != 1:
+        raise LoweringError(f"{_where(model, op)}: {what} tensor {t.name!r} is not per-tensor quantized")
+    return float(t.scales[0]), int(t.zero_points[0])
+
+
+def _require(model: TfliteModel, op: OpInfo, t: TensorInfo, dtype: str, what: str) -> None:
+    if t.dtype != dtype:
+        raise LoweringError(
+            f"{_where(model, op)}: {what} tensor {t.name!r} is {t.dtype}; this kernel needs {dtype}"
+        )
+
+
+def _clamp(model: TfliteModel, op: OpInfo, out: TensorInfo) -> tuple[int, int]:
+    scale, zp = _quant1(model, op, out, "output")
+    return activation_range(_fused(model, op), scale, zp)
+
+
+def _padding_same(opts) -> bool:
+    return opts.padding == _schema().Padding.SAME
+
+
+def _out_size(in_size: int, k: int, stride: int, dilation: int, same: bool) -> int:
+    eff = (k - 1) * dilation + 1
+    return (in_size + stride - 1) // stride if same else (in_size - eff + stride) // stride
+
+
+def _pad_before(in_size: int, out_size: int, k: int, stride: int, dilation: int) -> int:
+    eff = (k - 1) * dilation + 1
+    return max(0, (out_size - 1) * stride + eff - in_size) // 2
+
+
+def _prod(xs) -> int:
+    p = 1
+    for x in xs:
+        p *= int(x)
+    return p
+
+
+@dataclass
+class _Operands:
+    """Activation inputs become {inK} placeholders; constant inputs become const arrays in c_decls."""
+
+    model: TfliteModel
+    op: OpInfo
+    prefix: str
+    activations: list = field(default_factory=list)
+    decls: list = field(default_factory=list)
+    flash: int = 0
+
+    def expr(self, t: int, ctype: str = "int8_t") -> str:
+        if _is_const(self.model, t):
+            data = self.model.tensor_data(t)
+            name = f"{self.prefix}const{len(self.decls)}"
+            text, n = c_array(name, ctype, np.asarray(data).reshape(-1), comment_safe(f"constant {self.model.tensors[t].name}"))
+            self.decls.append(text)
+            self.flash += n
+            return name
+        self.activations.append(t)
+        return "{in%d}" % (len(self.activations) - 1)
+
+
+def _op(model, op, prefix, inputs, c_decls, c_call, flash, scratch=0, **kw) -> LoweredOp:
+    return LoweredOp(
+        op_index=op.index,
+        op_name=op.opcode,
+        inputs=tuple(inputs),
+        outputs=tuple(op.outputs),
+        c_decls=c_decls,
+        c_call=c_call,
+        scratch_bytes=int(scratch),
+        flash_bytes=int(flash),
+        **kw,
+    )
+
+
+def _single_output(model: TfliteModel, op: OpInfo) -> TensorInfo:
+    if len(op.outputs) != 1:
+        raise LoweringError(f"{_where(model, op)}: expected one output, got {len(op.outputs)}")
+    return model.tensors[op.outputs[0]]
+
+
+def _input(model: TfliteModel, op: OpInfo, k: int, what: str) -> TensorInfo:
+    if len(op.inputs) <= k or op.inputs[k] < 0:
+        raise LoweringError(f"{_where(model, op)}: missing {what} input")
+    return model.tensors[op.inputs[k]]
+
+
+def _activation_input(model: TfliteModel, op: OpInfo, k: int, what: str) -> TensorInfo:
+    t = _input(model, op, k, what)
+    if _is_const(model, t.index):
+        raise LoweringError(f"{_where(model, op)}: a constant {what} tensor is not supported")
+    return t
+
+
+# --------------------------------------------------------------------------- CONV_2D
+
+
+def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    try:
+        layer = conv_layer(model, op)
+    except DtmmError as exc:  # TfliteError / FwcsError already name the operator
+        raise LoweringError(str(exc)) from None
+    x = model.tensors[layer.input_tensor]
+    if _is_const(model, x.index):
+        raise LoweringError(f"{_where(model, op)}: a constant input tensor is not supported")
+    s = layer.spec
+    try:
+        blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, s, encoding="auto")
+    except fwcs.FwcsError as exc:
+        raise LoweringError(f"{_where(model, op)}: {exc}") from None
+    name = f"{prefix}blob"
+    decls, flash = c_bytes(name, blob, describe(blob))
+    batches = x.shape[0]
+    in_img = s.in_h * s.in_w * s.cin
+    out_img = s.out_h * s.out_w * s.cout
+    if batches == 1:
+        call = f"status = dtmm_conv_s8({name}, {{in0}}, {{out0}}, {{scratch}});"
+    else:
+        call = (
+            "{\n"
+            "    int32_t n_;\n"
+            f"    for (n_ = 0; n_ < {batches} && status == DTMM_OK; ++n_) {{\n"
+            f"        status = dtmm_conv_s8({name}, {{in0}} + n_ * {in_img}, {{out0}} + n_ * {out_img}, {{scratch}});\n"
+            "    }\n"
+            "}"
+        )
+    init = (
+        "{\n"
+        f"    const int32_t need_ = dtmm_conv_s8_get_buffer_size({name});\n"
+        "    status = need_ < 0 ? (dtmm_status)(-need_) : (need_ > {scratch_bytes} ? DTMM_ERR_ARGUMENT : DTMM_OK);\n"
+        "}"
+    )
+    return _op(
+        model, op, prefix, (x.index,), decls, call, flash,
+        scratch=conv_scratch_bytes(blob),
+        c_init=init, scratch_expr=f"dtmm_conv_s8_get_buffer_size({name})",
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- DEPTHWISE_CONV_2D
+
+
+def lower_depthwise_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    w = _input(model, op, 1, "filter")
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    where = _where(model, op)
+    for t, what in ((x, "input"), (w, "filter"), (y, "output")):
+        _require(model, op, t, "INT8", what)
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
+        raise LoweringError(f"{where}: expected 4-D input, filter and output")
+    _, kh, kw, out_ch = w.shape
+    batches, in_h, in_w, in_ch = x.shape
+    if w.shape[0] != 1 or out_ch % in_ch != 0:
+        raise LoweringError(f"{where}: filter shape {list(w.shape)} does not fit {in_ch} input channels")
+    mult = out_ch // in_ch
+    opts = op.options
+    if opts is None:
+        raise LoweringError(f"{where}: missing DepthwiseConv2DOptions")
+    if opts.depthMultiplier not in (0, mult):
+        raise LoweringError(f"{where}: depth_multiplier {opts.depthMultiplier} disagrees with the shapes ({mult})")
+    weights = model.tensor_data(w.index)
+    if weights is None or w.sparse:
+        raise LoweringError(f"{where}: the filter must be a dense constant")
+    if len(w.scales) not in (1, out_ch) or any(z != 0 for z in w.zero_points):
+        raise LoweringError(f"{where}: filter must be symmetric per-tensor or per-channel quantized")
+    if len(w.scales) > 1 and w.quantized_dimension != 3:
+        raise LoweringError(f"{where}: filter is quantized along dimension {w.quantized_dimension}, expected 3")
+    in_s, in_zp = _quant1(model, op, x, "input")
+    out_s, out_zp = _quant1(model, op, y, "output")
+    act_min, act_max = _clamp(model, op, y)
+    same = _padding_same(opts)
+    sh, sw = opts.strideH, opts.strideW
+    dh, dw = opts.dilationHFactor, opts.dilationWFactor
+    out_h, out_w = _out_size(in_h, kh, sh, dh, same), _out_size(in_w, kw, sw, dw, same)
+    if tuple(y.shape) != (batches, out_h, out_w, out_ch):
+        raise LoweringError(f"{where}: output shape {list(y.shape)} disagrees with the geometry")
+    bias = constant_bias(model, op, out_ch, where, LoweringError)
+    m, s = quant.conv_multipliers(in_s, w.scales, out_s, out_ch)
+    for v in s:
+        quant.check_mbqm_shift(int(v), where)
+
+    decls = []
+    flash = 0
+    for name, ctype, vals, note in (
+        ("weights", "int8_t", weights.reshape(-1), f"filter [{kh}][{kw}][{out_ch}]"),
+        ("bias", "int32_t", bias, "bias"),
+        ("mult", "int32_t", m, "per-channel multiplier"),
+        ("shift", "int32_t", s, "per-channel shift"),
+    ):
+        text, n = c_array(f"{prefix}{name}", ctype, vals, note)
+        decls.append(text)
+        flash += n
+    text, n = c_struct(
+        "dtmm_depthwise_conv_s8_params", f"{prefix}params",
+        [
+            ("weights", f"{prefix}weights"), ("bias", f"{prefix}bias"),
+            ("multiplier", f"{prefix}mult"), ("shift", f"{prefix}shift"),
+            ("batches", batches), ("in_h", in_h), ("in_w", in_w), ("in_ch", in_ch),
+            ("out_h", out_h), ("out_w", out_w), ("out_ch", out_ch), ("depth_multiplier", mult),
+            ("kh", kh), ("kw", kw), ("stride_h", sh), ("stride_w", sw),
+            ("dilation_h", dh), ("dilation_w", dw),
+            ("pad_top", _pad_before(in_h, out_h, kh, sh, dh)), ("pad_left", _pad_before(in_w, out_w, kw, sw, dw)),
+            ("input_offset", -in_zp), ("output_offset", out_zp), ("act_min", act_min), ("act_max", act_max),
+        ],
+        24,
+    )  # fmt: skip
+    decls.append(text)
+    flash += n
+    call = f"status = dtmm_depthwise_conv_s8(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), "".join(decls), call, flash)
+
+
+# --------------------------------------------------------------------------- FULLY_CONNECTED
+
+
+def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x = _activation_input(model, op, 0, "input")
+    w = _input(model, op, 1, "weights")
+    y = _single_output(model, op)
+    for t, what in ((x, "input"), (w, "weights"), (y, "output")):
+        _require(model, op, t, "INT8", what)
+    opts = op.options
+    if opts is not None and getattr(opts, "weightsFormat", 0) != 0:
+        raise LoweringError(f"{where}: shuffled weights format is not supported")
+    weights = model.tensor_data(w.index)
+    if weights is None or w.sparse or len(w.shape) != 2:
+        raise LoweringError(f"{where}: the weights must be a dense constant 2-D tensor")
+    out_f, in_f = w.shape
+    if any(z != 0 for z in w.zero_points):
+        raise LoweringError(f"{where}: weights must be symmetrically quantized (zero point 0)")
+    if len(w.scales) not in (1, out_f) or (len(w.scales) > 1 and w.quantized_dimension != 0):
+        raise LoweringError(f"{where}: weights must be per-tensor or per-output-channel quantized")
+    if not y.shape or y.shape[-1] != out_f:
+        raise LoweringError(f"{where}: output shape {list(y.shape)} does not end in {out_f}")
+    batches = y.size // out_f
+    if x.size != batches * in_f:
+        raise LoweringError(f"{where}: input of {x.size} elements is not {batches} x {in_f}")
+    in_s, in_zp = _quant1(model, op, x, "input")
+    out_s, out_zp = _quant1(model, op, y, "output")
+    act_min, act_max = _clamp(model, op, y)
+    per_channel = len(w.scales) > 1
+    if per_channel:
+        m, s = quant.conv_multipliers(in_s, w.scales, out_s, out_f)
+    else:
+        m0, s0 = quant.fc_per_tensor_multiplier(in_s, w.scales[0], out_s)
+        m, s = np.array([m0]), np.array([s0])
+    for v in s:
+        quant.check_mbqm_shift(int(v), where)
+    bias = constant_bias(model, op, out_f, where, LoweringError)
+    # Fold the input offset: sum w*(x - zp) + b = sum w*x + (b - zp*sum w), exact modulo 2^32 like int32 C.
+    folded = bias + (-in_zp) * weights.astype(np.int64).sum(axis=1)
+    folded = ((folded + (1 << 31)) % (1 << 32)) - (1 << 31)
+
+    decls = []
+    flash = 0
+    for name, ctype, vals, note in (
+        ("weights", "int8_t", weights.reshape(-1), f"weights [{out_f}][{in_f}]"),
+        ("bias", "int32_t", folded, "bias with the input offset folded in"),
+        ("mult", "int32_t", m, "per-channel multiplier" if per_channel else "multiplier"),
+        ("shift", "int32_t", s, "shift"),
+    ):
+        text, n = c_array(f"{prefix}{name}", ctype, vals, note)
+        decls.append(text)
+        flash += n
+    text, n = c_struct(
+        "dtmm_fully_connected_s8_params", f"{prefix}params",
+        [
+            ("weights", f"{prefix}weights"), ("bias", f"{prefix}bias"),
+            ("multiplier", f"{prefix}mult"), ("shift", f"{prefix}shift"),
+            ("batches", batches), ("in_features", in_f), ("out_features", out_f),
+            ("per_channel", int(per_channel)), ("output_offset", out_zp),
+            ("act_min", act_min), ("act_max", act_max),
+        ],
+        11,
+    )  # fmt: skip
+    decls.append(text)
+    flash += n
+    call = f"status = dtmm_fully_connected_s8(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), "".join(decls), call, flash)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _lower_pool(model: TfliteModel, op: OpInfo, prefix: str, fn: str) -> LoweredOp:
+    where = _where(model, op)
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    _require(model, op, x, "INT8", "input")
+    _require(model, op, y, "INT8", "output")
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        raise LoweringError(f"{where}: expected 4-D NHWC input and output")
+    in_s, in_zp = _quant1(model, op, x, "input")
+    out_s, out_zp = _quant1(model, op, y, "output")
+    if abs(float(np.float32(in_s) - np.float32(out_s))) > 1e-6 or in_zp != out_zp:
+        raise LoweringError(f"{where}: input and output quantization differ (TFLite requires them equal)")
+    act_min, act_max = _clamp(model, op, y)
+    opts = op.options
+    if opts is None:
+        raise LoweringError(f"{where}: missing Pool2DOptions")
+    b, in_h, in_w, ch = x.shape
+    fh, fw, sh, sw = opts.filterHeight, opts.filterWidth, opts.strideH, opts.strideW
+    same = _padding_same(opts)
+    out_h, out_w = _out_size(in_h, fh, sh, 1, same), _out_size(in_w, fw, sw, 1, same)
+    if tuple(y.shape) != (b, out_h, out_w, ch):
+        raise LoweringError(f"{where}: output shape {list(y.shape)} disagrees with the geometry")
+    text, flash = c_struct(
+        "dtmm_pool_s8_params", f"{prefix}params",
+        [
+            ("batches", b), ("in_h", in_h), ("in_w", in_w), ("channels", ch),
+            ("out_h", out_h), ("out_w", out_w), ("filter_h", fh), ("filter_w", fw),
+            ("stride_h", sh), ("stride_w", sw),
+            ("pad_top", _pad_before(in_h, out_h, fh, sh, 1)), ("pad_left", _pad_before(in_w, out_w, fw, sw, 1)),
+            ("act_min", act_min), ("act_max", act_max),
+        ],
+        14,
+    )  # fmt: skip
+    call = f"status = {fn}(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), text, call, flash)
+
+
+def lower_average_pool_2d(model, op, prefix):
+    return _lower_pool(model, op, prefix, "dtmm_avg_pool_s8")
+
+
+def lower_max_pool_2d(model, op, prefix):
+    return _lower_pool(model, op, prefix, "dtmm_max_pool_s8")
+
+
+# --------------------------------------------------------------------------- ADD
+
+
+def broadcast_layout(shape1, shape2, out_shape) -> tuple[list, list, list] | None:
+    """Collapsed (dims, strides1, strides2) of a numpy-style broadcast, or None if no broadcast is needed."""
+    if tuple(shape1) == tuple(shape2):
+        return None
+    rank = len(out_shape)
+    s1 = [1] * (rank - len(shape1)) + list(shape1)
+    s2 = [1] * (rank - len(shape2)) + list(shape2)
+    if any(a not in (1, o) for a, o in zip(s1, out_shape)) or any(b not in (1, o) for b, o in zip(s2, out_shape)):
+        raise ValueError(f"shapes {list(shape1)} and {list(shape2)} do not broadcast to {list(out_shape)}")
+
+    def strides(s):
+        st, acc = [0] * rank, 1
+        for d in range(rank - 1, -1, -1):
+            st[d] = acc if s[d] != 1 else 0
+            acc *= s[d]
+        return st
+
+    st1, st2 = strides(s1), strides(s2)
+    dims = []
+    for d in range(rank):
+        if out_shape[d] == 1:
+            continue
+        if dims:
+            pd, p1, p2 = dims[-1]
+            # merge with the previous (outer) dim when both inputs walk them as one run
+            if p1 == st1[d] * out_shape[d] and p2 == st2[d] * out_shape[d]:
+                dims[-1] = (pd * out_shape[d], st1[d], st2[d])
+                continue
+        dims.append((out_shape[d], st1[d], st2[d]))
+    if not dims:
+        dims = [(1, 0, 0)]
+    if len(dims) > MAX_DIMS:
+        raise ValueError(f"broadcast of {list(shape1)} and {list(shape2)} needs more than {MAX_DIMS} dimensions")
+    return [d[0] for d in dims], [d[1] for d in dims], [d[2] for d in dims]
+
+
+#: ADDs with at least this many output elements get per-input lookup tables (2 KB of flash)
+ADD_TABLE_MIN_ELEMENTS = 512
+
+
+def add_input_table(offset: int, left_shift: int, multiplier: int, shift: int) -> np.ndarray:
+    """TFLite's per-input ADD rescale for every int8 value x (index x + 128):
+    MultiplyByQuantizedMultiplierSmallerThanOneExp((x + offset) << left_shift, multiplier, shift)."""
+    x = np.arange(-128, 128, dtype=np.int64) + offset
+    shifted = reference._wrap_i32(x << left_shift)
+    high = reference.saturating_rounding_doubling_high_mul(shifted, np.int64(multiplier))
+    return reference.rounding_divide_by_pot(high, np.full(256, -shift, dtype=np.int64)).astype(np.int64)
+
+
+def lower_add(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    a = _input(model, op, 0, "first")
+    b = _input(model, op, 1, "second")
+    y = _single_output(model, op)
+    for t, what in ((a, "first input"), (b, "second input"), (y, "output")):
+        _require(model, op, t, "INT8", what)
+    if _is_const(model, a.index) and _is_const(model, b.index):
+        raise LoweringError(f"{where}: both inputs are constants")
+    s1, z1 = _quant1(model, op, a, "first input")
+    s2, z2 = _quant1(model, op, b, "second input")
+    so, zo = _quant1(model, op, y, "output")
+    act_min, act_max = _clamp(model, op, y)
+    qp = quant.add_params(s1, s2, so, where)
+    try:
+        layout = broadcast_layout(a.shape, b.shape, y.shape)
+    except ValueError as exc:
+        raise LoweringError(f"{where}: {exc}") from None
+    shape = [1] * MAX_DIMS
+    st1 = [0] * MAX_DIMS
+    st2 = [0] * MAX_DIMS
+    ndims = 0
+    if layout is not None:
+        dims, l1, l2 = layout
+        ndims = len(dims)
+        shape[:ndims], st1[:ndims], st2[:ndims] = dims, l1, l2
+    ops = _Operands(model, op, prefix)
+    e1, e2 = ops.expr(a.index), ops.expr(b.index)
+    tables = []
+    if y.size >= ADD_TABLE_MIN_ELEMENTS:
+        for k, (zp, m, sh) in enumerate(((z1, qp["input1_multiplier"], qp["input1_shift"]),
+                                         (z2, qp["input2_multiplier"], qp["input2_shift"]))):  # fmt: skip
+            name = f"{prefix}table{k + 1}"
+            text, n = c_array(name, "int32_t", add_input_table(-zp, qp["left_shift"], m, sh),
+                              f"input {k + 1} rescaled, for every int8 value at [x + 128]")  # fmt: skip
+            ops.decls.append(text)
+            ops.flash += n
+            tables.append(name)
+    text, n = c_struct(
+        "dtmm_add_s8_params", f"{prefix}params",
+        [
+            ("input1_offset", -z1), ("input1_multiplier", qp["input1_multiplier"]), ("input1_shift", qp["input1_shift"]),
+            ("input2_offset", -z2), ("input2_multiplier", qp["input2_multiplier"]), ("input2_shift", qp["input2_shift"]),
+            ("output_offset", zo), ("output_multiplier", qp["output_multiplier"]), ("output_shift", qp["output_shift"]),
+            ("left_shift", qp["left_shift"]), ("act_min", act_min), ("act_max", act_max),
+            ("size", y.size), ("ndims", ndims), ("shape", shape), ("stride1", st1), ("stride2", st2),
+            ("table1", tables[0] if tables else "NULL"), ("table2", tables[1] if tables else "NULL"),
+        ],
+        34,
+    )  # fmt: skip
+    call = f"status = dtmm_add_s8(&{prefix}params, {e1}, {e2}, {{out0}});"
+    return _op(
+        model, op, prefix, ops.activations, "".join(ops.decls) + text, call, ops.flash + n,
+        in_place_ok=layout is None and not _is_const(model, a.index),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- MEAN
+
+
+def _axes(model: TfliteModel, op: OpInfo, rank: int) -> list[int]:
+    where = _where(model, op)
+    t = _input(model, op, 1, "axis")
+    data = model.tensor_data(t.index)
+    if data is None:
+        raise LoweringError(f"{where}: the axis tensor must be a constant")
+    axes = []
+    for a in np.asarray(data).reshape(-1).tolist():
+        a = int(a)
+        if not -rank <= a < rank:
+            raise LoweringError(f"{where}: axis {a} is out of range for rank {rank}")
+        a %= rank
+        if a not in axes:
+            axes.append(a)
+    return sorted(axes)
+
+
+def mean_layout(shape, axes) -> tuple[list, list, list, list]:
+    """(kept_dims, kept_strides, red_dims, red_strides), each padded to 4 with size-1 dims in front."""
+    rank = len(shape)
+    strides, acc = [0] * rank, 1
+    for d in range(rank - 1, -1, -1):
+        strides[d] = acc
+        acc *= shape[d]
+    groups = []  # (reduced?, size, stride) with adjacent same-kind dims merged
+    for d in range(rank):
+        if shape[d] == 1:
+            continue
+        red = d in axes
+        if groups and groups[-1][0] == red:
+            _, size, _ = groups[-1]
+            groups[-1] = (red, size * shape[d], strides[d])
+        else:
+            groups.append((red, shape[d], strides[d]))
+    kept = [(s, st) for r, s, st in groups if not r]
+    reds = [(s, st) for r, s, st in groups if r]
+    if len(kept) > 4 or len(reds) > 4:
+        raise ValueError("more than 4 alternating kept/reduced dimension groups")
+    kept = [(1, 0)] * (4 - len(kept)) + kept
+    reds = [(1, 0)] * (4 - len(reds)) + reds
+    return [k[0] for k in kept], [k[1] for k in kept], [r[0] for r in reds], [r[1] for r in reds]
+
+
+def lower_mean(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    _require(model, op, x, "INT8", "input")
+    _require(model, op, y, "INT8", "output")
+    axes = _axes(model, op, len(x.shape))
+    count = _prod(x.shape[a] for a in axes)
+    if count < 1 or y.size * count != x.size:
+        raise LoweringError(f"{where}: output shape {list(y.shape)} does not match reducing axes {axes}")
+    in_s, in_zp = _quant1(model, op, x, "input")
+    out_s, out_zp = _quant1(model, op, y, "output")
+    mult, shift = quant.mean_params(in_s, out_s, count, where)
+    try:
+        kd, ks, rd, rs = mean_layout(x.shape, axes)
+    except ValueError as exc:
+        raise LoweringError(f"{where}: {exc}") from None
+    text, flash = c_struct(
+        "dtmm_mean_s8_params", f"{prefix}params",
+        [
+            ("kept_dims", kd), ("kept_stride", ks), ("red_dims", rd), ("red_stride", rs),
+            ("count", count), ("input_zero_point", in_zp), ("output_zero_point", out_zp),
+            ("multiplier", mult), ("shift", shift),
+        ],
+        21,
+    )  # fmt: skip
+    call = f"status = dtmm_mean_s8(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), text, call, flash)
+
+
+# --------------------------------------------------------------------------- SOFTMAX
+
+
+def lower_softmax(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    _require(model, op, x, "INT8", "input")
+    _require(model, op, y, "INT8", "output")
+    in_s, _ = _quant1(model, op, x, "input")
+    out_s, out_zp = _quant1(model, op, y, "output")
+    if out_zp != -128 or np.float32(out_s) != np.float32(1.0 / 256):
+        raise LoweringError(f"{where}: int8 output must have scale 1/256 and zero point -128 (TFLite requires it)")
+    if not x.shape or tuple(x.shape) != tuple(y.shape):
+        raise LoweringError(f"{where}: input and output shapes differ")
+    beta = float(op.options.beta) if op.options is not None else 1.0
+    p = quant.softmax_params(beta, in_s, where)
+    depth = x.shape[-1]
+    text, flash = c_struct(
+        "dtmm_softmax_s8_params", f"{prefix}params",
+        [
+            ("outer", x.size // depth), ("depth", depth), ("input_multiplier", p["input_multiplier"]),
+            ("input_left_shift", p["input_left_shift"]), ("diff_min", p["diff_min"]),
+        ],
+        5,
+    )  # fmt: skip
+    call = f"status = dtmm_softmax_s8(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), text, call, flash)
+
+
+# --------------------------------------------------------------------------- CONCATENATION
+
+
+def lower_concatenation(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    y = _single_output(model, op)
+    _require(model, op, y, "INT8", "output")
+    if _fused(model, op) != "NONE":
+        raise LoweringError(f"{where}: a fused activation is not supported (TFLite Micro refuses it too)")
+    rank = len(y.shape)
+    axis = int(op.options.axis) if op.options is not None else 0
+    if not -rank <= axis < rank:
+        raise LoweringError(f"{where}: axis {axis} is out of range for rank {rank}")
+    axis %= rank
+    out_s, out_zp = _quant1(model, op, y, "output")
+    outer = _prod(y.shape[:axis])
+    inner = _prod(y.shape[axis + 1 :])
+    ops = _Operands(model, op, prefix)
+    exprs, rows = [], []
+    total = 0
+    for k, t in enumerate(op.inputs):
+        ti = _input(model, op, k, f"#{k}")
+        _require(model, op, ti, "INT8", f"input #{k}")
+        if len(ti.shape) != rank or any(ti.shape[d] != y.shape[d] for d in range(rank) if d != axis):
+            raise LoweringError(f"{where}: input #{k} shape {list(ti.shape)} does not fit output {list(y.shape)}")
+        total += ti.shape[axis]
+        s, z = _quant1(model, op, ti, f"input #{k}")
+        if np.float32(s) == np.float32(out_s) and z == out_zp:
+            rows.append([ti.shape[axis] * inner, 0, 0, 0, 0, 0])
+        else:
+            m, sh = quant.requantize_params(s, out_s, f"{where} input #{k}")
+            rows.append([ti.shape[axis] * inner, 1, -z, m, sh, out_zp])
+        exprs.append(ops.expr(ti.index))
+    if total != y.shape[axis]:
+        raise LoweringError(f"{where}: inputs add up to {total} along axis {axis}, output has {y.shape[axis]}")
+    lines = [f"static const dtmm_concatenation_input {prefix}inputs[{len(rows)}] = {{"]
+    for r in rows:
+        lines.append(
+            "    {.size = %d, .requantize = %d, .input_offset = %d, .multiplier = %d, .shift = %d, .output_offset = %d},"
+            % tuple(r)
+        )
+    lines.append("};")
+    text, n = c_struct(
+        "dtmm_concatenation_s8_params", f"{prefix}params",
+        [("n_inputs", len(rows)), ("outer", outer), ("inputs", f"{prefix}inputs")],
+        3,
+    )  # fmt: skip
+    decls = "".join(ops.decls) + "\n".join(lines) + "\n" + text
+    call = (
+        "{\n"
+        f"    const int8_t *const ins_[{len(exprs)}] = {{{', '.join(exprs)}}};\n"
+        f"    status = dtmm_concatenation_s8(&{prefix}params, ins_, {{out0}});\n"
+        "}"
+    )
+    return _op(model, op, prefix, ops.activations, decls, call, ops.flash + n + 24 * len(rows))
+
+
+# --------------------------------------------------------------------------- PAD / PADV2
+
+
+def pad_layout(in_shape, before, after) -> tuple[list, list, list]:
+    """Right-aligned (in_shape, before, after) with the innermost unpadded dims merged into the last padded one."""
+    rank = len(in_shape)
+    padded = [d for d in range(rank) if before[d] or after[d]]
+    k = padded[-1] if padded else 0
+    inner = _prod(in_shape[k + 1 :])
+    shape = list(in_shape[:k]) + [in_shape[k] * inner] if rank else [1]
+    b = list(before[:k]) + [before[k] * inner] if rank else [0]
+    a = list(after[:k]) + [after[k] * inner] if rank else [0]
+    return shape, b, a
+
+
+def lower_pad(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    _require(model, op, x, "INT8", "input")
+    _require(model, op, y, "INT8", "output")
+    pt = _input(model, op, 1, "paddings")
+    pads = model.tensor_data(pt.index)
+    rank = len(x.shape)
+    if pads is None or np.asarray(pads).size != 2 * rank:
+        raise LoweringError(f"{where}: paddings must be a constant [{rank}, 2] tensor")
+    pads = np.asarray(pads).reshape(rank, 2).astype(np.int64)
+    if (pads < 0).any():
+        raise LoweringError(f"{where}: negative paddings are not supported")
+    if rank > MAX_DIMS:
+        raise LoweringError(f"{where}: rank {rank} is above {MAX_DIMS}")
+    if tuple(y.shape) != tuple(int(x.shape[d] + pads[d, 0] + pads[d, 1]) for d in range(rank)):
+        raise LoweringError(f"{where}: output shape {list(y.shape)} disagrees with the paddings")
+    _, out_zp = _quant1(model, op, y, "output")  # TFLite copies the input bytes as they are
+    pad_value = out_zp
+    if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        cv = model.tensors[op.inputs[2]]
+        data = model.tensor_data(cv.index)
+        if cv.dtype != "INT8" or data is None or np.asarray(data).size != 1:
+            raise LoweringError(f"{where}: constant_values must be a constant int8 scalar")
+        pad_value = int(np.asarray(data).reshape(-1)[0])
+    shape, before, after = pad_layout(list(x.shape), pads[:, 0].tolist(), pads[:, 1].tolist())
+    nd = len(shape)
+    full = lambda v, fill: v + [fill] * (MAX_DIMS - nd)  # noqa: E731
+    text, flash = c_struct(
+        "dtmm_pad_s8_params", f"{prefix}params",
+        [
+            ("ndims", nd), ("in_shape", full(shape, 1)), ("pad_before", full(before, 0)),
+            ("pad_after", full(after, 0)), ("pad_value", pad_value),
+        ],
+        20,
+    )  # fmt: skip
+    call = f"status = dtmm_pad_s8(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), text, call, flash)
+
+
+# --------------------------------------------------------------------------- QUANTIZE / DEQUANTIZE
+
+
+def lower_quantize(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    _require(model, op, y, "INT8", "output")
+    out_s, out_zp = _quant1(model, op, y, "output")
+    if x.size != y.size:
+        raise LoweringError(f"{where}: input and output sizes differ")
+    if x.dtype == "FLOAT32":
+        text, flash = c_struct(
+            "dtmm_quantize_f32_s8_params", f"{prefix}params",
+            [("size", y.size), ("scale", c_float(out_s)), ("zero_point", out_zp)], 3,
+        )  # fmt: skip
+        call = f"status = dtmm_quantize_f32_s8(&{prefix}params, {{in0}}, {{out0}});"
+        return _op(model, op, prefix, (x.index,), text, call, flash)
+    if x.dtype == "INT8":
+        in_s, in_zp = _quant1(model, op, x, "input")
+        m, s = quant.requantize_params(in_s, out_s, where)
+        text, flash = c_struct(
+            "dtmm_quantize_s8_s8_params", f"{prefix}params",
+            [("size", y.size), ("input_offset", -in_zp), ("multiplier", m), ("shift", s), ("output_offset", out_zp)],
+            5,
+        )  # fmt: skip
+        call = f"status = dtmm_quantize_s8_s8(&{prefix}params, {{in0}}, {{out0}});"
+        return _op(model, op, prefix, (x.index,), text, call, flash, in_place_ok=True)
+    raise LoweringError(f"{where}: QUANTIZE from {x.dtype} is not supported (FLOAT32 or INT8 only)")
+
+
+def lower_dequantize(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    _require(model, op, x, "INT8", "input")
+    _require(model, op, y, "FLOAT32", "output")
+    if x.size != y.size:
+        raise LoweringError(f"{where}: input and output sizes differ")
+    s, z = _quant1(model, op, x, "input")
+    text, flash = c_struct(
+        "dtmm_dequantize_s8_f32_params", f"{prefix}params",
+        [("size", x.size), ("scale", c_float(s)), ("zero_point", z)], 3,
+    )  # fmt: skip
+    call = f"status = dtmm_dequantize_s8_f32(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), text, call, flash)
+
+
+# --------------------------------------------------------------------------- RESHAPE
+
+
+def lower_reshape(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    if x.dtype != y.dtype or x.size != y.size:
+        raise LoweringError(f"{where}: a reshape must keep type and element count")
+    return _op(model, op, prefix, (x.index,), "", "", 0, in_place_ok=True, alias_of_input=True)
+
+
+LOWERINGS = {
+    "CONV_2D": lower_conv_2d,
+    "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d,
+    "FULLY_CONNECTED": lower_fully_connected,
+    "ADD": lower_add,
+    "AVERAGE_POOL_2D": lower_average_pool_2d,
+    "MAX_POOL_2D": lower_max_pool_2d,
+    "MEAN": lower_mean,
+    "RESHAPE": lower_reshape,
+    "SOFTMAX": lower_softmax,
+    "CONCATENATION": lower_concatenation,
+    "PAD": lower_pad,
+    "PADV2": lower_pad,
+    "QUANTIZE": lower_quantize,
+    "DEQUANTIZE": lower_dequantize,
+}

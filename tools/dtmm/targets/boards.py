@@ -1,0 +1,89 @@
+"""The board table: every board DTMM can build for, emulated (QEMU) or real.
+
+This is the single Python-side description of a board; the firmware side of the
+same facts lives in boards/qemu/include/dtmm_board_config.h and the linker
+scripts, and tests/test_boards.py checks that the two agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import DtmmError
+
+#: QEMU runs with ``-icount shift=ICOUNT_SHIFT``: every retired instruction
+#: advances virtual time by exactly 2**ICOUNT_SHIFT ns.  With 128 ns per
+#: instruction the SysTick clock (20-32 MHz) ticks at least 2.56 times per
+#: instruction, which makes the tick count convertible back to an exact
+#: instruction count (see docs/measurement.md).
+ICOUNT_SHIFT = 7
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    cpu: str
+    description: str
+    features: tuple[str, ...]
+    flash_bytes: int
+    ram_bytes: int
+    qemu_machine: str | None = None
+    sysclk_hz: int | None = None
+    pio_env: str = ""
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def emulated(self) -> bool:
+        return self.qemu_machine is not None
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "cpu": self.cpu,
+            "description": self.description,
+            "qemu_machine": self.qemu_machine,
+            "features": list(self.features),
+            "flash_bytes": self.flash_bytes,
+            "ram_bytes": self.ram_bytes,
+            "sysclk_hz": self.sysclk_hz,
+            "emulated": self.emulated,
+            "pio_env": self.pio_env or self.name,
+        }
+
+
+KiB = 1024
+MiB = 1024 * KiB
+
+BOARDS: dict[str, Board] = {
+    b.name: b
+    for b in [
+        Board("qemu-m3", "cortex-m3", "Arm MPS2 AN385 (QEMU mps2-an385)", (),
+              4 * MiB, 4 * MiB, "mps2-an385", 25_000_000),
+        Board("qemu-m4", "cortex-m4", "Arm MPS2 AN386 (QEMU mps2-an386)", ("fpu", "dsp"),
+              4 * MiB, 4 * MiB, "mps2-an386", 25_000_000),
+        Board("qemu-m7", "cortex-m7", "Arm MPS2 AN500 (QEMU mps2-an500)", ("fpu", "dsp"),
+              4 * MiB, 4 * MiB, "mps2-an500", 25_000_000),
+        Board("qemu-m33", "cortex-m33", "Arm MPS2 AN505 (QEMU mps2-an505), secure state",
+              ("fpu", "dsp"), 4 * MiB, 4 * MiB, "mps2-an505", 20_000_000),
+        Board("qemu-m55", "cortex-m55", "Arm MPS3 AN547 (QEMU mps3-an547), ITCM/DTCM, secure state",
+              ("fpu", "dsp", "mve"), 512 * KiB, 512 * KiB, "mps3-an547", 32_000_000),
+        Board("disco_f746ng", "cortex-m7", "ST STM32F746G-DISCO (real hardware)", ("fpu", "dsp"),
+              1 * MiB, 320 * KiB, notes="PlatformIO platform ststm32; needs PlatformIO's registry"),
+        Board("nucleo_l4r5zi", "cortex-m4", "ST NUCLEO-L4R5ZI, MLPerf Tiny reference (real hardware)",
+              ("fpu", "dsp"), 2 * MiB, 640 * KiB,
+              notes="PlatformIO platform ststm32; needs PlatformIO's registry"),
+    ]
+}
+
+
+def get_board(name: str) -> Board:
+    """The board called ``name``, or a DtmmError listing the known boards."""
+    try:
+        return BOARDS[name]
+    except KeyError:
+        known = ", ".join(BOARDS)
+        raise DtmmError(f"unknown board '{name}' (known boards: {known})") from None
+
+
+def emulated_boards() -> list[Board]:
+    return [b for b in BOARDS.values() if b.emulated]
