@@ -9,7 +9,8 @@
  * and weights the same way pairs x[0]w[0]+x[2]w[2] and x[1]w[1]+x[3]w[3],
  * so two SMLADs give the 4-term dot product with no repacking.  Four rows
  * share each split input word: per 4 inputs 3 + 4 * 5 instructions for 16
- * MACs (the four-row core is assembly).  Requantization is the scalar TFLite-exact form (SMULL based).
+ * MACs (the four-row core is assembly).  Requantization is the scalar TFLite-exact form
+ * with per-tensor parameters precomputed (dtmm_fixedpoint_pre.h).
  */
 #include <stddef.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <arm_acle.h>
 
 #include "../common/dtmm_fixedpoint.h"
+#include "../common/dtmm_fixedpoint_pre.h"
 
 static inline uint32_t load_u32(const int8_t *p)
 {
@@ -124,19 +126,29 @@ __attribute__((naked, noinline)) static void dot2_rows(__attribute__((unused)) d
                      "pop {r4-r11, pc}\n\t");
 }
 
-static inline int8_t requant(const dtmm_fully_connected_s8_params *p, int32_t acc, int32_t o, int32_t q)
+/* Output o: per-tensor quantization is precomputed once (*pt), per-channel made here. */
+static inline int8_t requant(const dtmm_fully_connected_s8_params *p, int32_t acc, int32_t o, const dtmm_fp_pre *pt)
 {
     acc = dtmm_fp_add_wrap(acc, p->bias[o]);
-    const int32_t v = dtmm_fp_add_wrap(dtmm_fp_requantize(acc, p->multiplier[q], p->shift[q]), p->output_offset);
-    return dtmm_fp_clamp_s8(v, p->act_min, p->act_max);
+    const int32_t q = p->per_channel ? o : 0;
+    int32_t r;
+    if (!dtmm_fp_pre_ok(p->multiplier[q])) {
+        r = dtmm_fp_requantize(acc, p->multiplier[q], p->shift[q]);
+    } else if (p->per_channel) {
+        const dtmm_fp_pre pc = dtmm_fp_pre_make(p->multiplier[o], p->shift[o]);
+        r = dtmm_fp_pre_apply(acc, &pc);
+    } else {
+        r = dtmm_fp_pre_apply(acc, pt);
+    }
+    return dtmm_fp_clamp_s8(dtmm_fp_add_wrap(r, p->output_offset), p->act_min, p->act_max);
 }
 
 dtmm_status dtmm_fully_connected_s8_dsp(const dtmm_fully_connected_s8_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
-    const int32_t pc = p->per_channel != 0;
     const int32_t n4 = n_in & ~3;
+    const dtmm_fp_pre pt = dtmm_fp_pre_make(p->multiplier[0], p->shift[0]);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = input + (size_t)b * (size_t)n_in;
         int8_t *y = output + (size_t)b * (size_t)n_out;
@@ -160,10 +172,10 @@ dtmm_status dtmm_fully_connected_s8_dsp(const dtmm_fully_connected_s8_params *p,
                 a2 += w2[i] * xv;
                 a3 += w3[i] * xv;
             }
-            y[o] = requant(p, a0, o, pc ? o : 0);
-            y[o + 1] = requant(p, a1, o + 1, pc ? o + 1 : 0);
-            y[o + 2] = requant(p, a2, o + 2, pc ? o + 2 : 0);
-            y[o + 3] = requant(p, a3, o + 3, pc ? o + 3 : 0);
+            y[o] = requant(p, a0, o, &pt);
+            y[o + 1] = requant(p, a1, o + 1, &pt);
+            y[o + 2] = requant(p, a2, o + 2, &pt);
+            y[o + 3] = requant(p, a3, o + 3, &pt);
             w = w3 + n_in;
         }
         if (o + 2 <= n_out) {
@@ -178,8 +190,8 @@ dtmm_status dtmm_fully_connected_s8_dsp(const dtmm_fully_connected_s8_params *p,
                 a0 += w[i] * x[i];
                 a1 += w[n_in + i] * x[i];
             }
-            y[o] = requant(p, a0, o, pc ? o : 0);
-            y[o + 1] = requant(p, a1, o + 1, pc ? o + 1 : 0);
+            y[o] = requant(p, a0, o, &pt);
+            y[o + 1] = requant(p, a1, o + 1, &pt);
             w += 2 * (size_t)n_in;
             o += 2;
         }
@@ -192,7 +204,7 @@ dtmm_status dtmm_fully_connected_s8_dsp(const dtmm_fully_connected_s8_params *p,
             for (int32_t i = n4; i < n_in; ++i) {
                 a += w[i] * x[i];
             }
-            y[o] = requant(p, a, o, pc ? o : 0);
+            y[o] = requant(p, a, o, &pt);
         }
     }
     return DTMM_OK;
