@@ -98,6 +98,11 @@ typedef struct {
 
 dtmm_status dtmm_depthwise_conv_s8(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
 
+/* Its paths, as for FULLY_CONNECTED (src/depthwise/dtmm_depthwise_conv_s8_dispatch.h). */
+dtmm_status dtmm_depthwise_conv_s8_c(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_depthwise_conv_s8_mve(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
+
 /* ---- AVERAGE_POOL_2D / MAX_POOL_2D ----------------------------------------
  * Windows are clipped to the input (padding is not counted).  Average:
  * int32 sum of the in-bounds values divided by their count, rounded half away
