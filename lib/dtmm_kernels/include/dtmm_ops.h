@@ -64,6 +64,16 @@ typedef struct {
 
 dtmm_status dtmm_fully_connected_s8(const dtmm_fully_connected_s8_params *p, const int8_t *input, int8_t *output);
 
+/*
+ * The paths dtmm_fully_connected_s8() picks from at compile time (portable C,
+ * Arm DSP, Helium MVE; src/fully_connected/dtmm_fully_connected_s8_dispatch.h).
+ * They take checked arguments; _dsp and _mve forward to _c on cores without
+ * the extension.  Tests and benchmarks may call them directly.
+ */
+dtmm_status dtmm_fully_connected_s8_c(const dtmm_fully_connected_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_fully_connected_s8_dsp(const dtmm_fully_connected_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_fully_connected_s8_mve(const dtmm_fully_connected_s8_params *p, const int8_t *input, int8_t *output);
+
 /* ---- DEPTHWISE_CONV_2D ----------------------------------------------------
  * TFLite DepthwiseConvPerChannel: output channel oc = ic*depth_multiplier + m
  * reads input channel ic; taps outside the input contribute nothing.
@@ -87,6 +97,11 @@ typedef struct {
 } dtmm_depthwise_conv_s8_params;
 
 dtmm_status dtmm_depthwise_conv_s8(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
+
+/* Its paths, as for FULLY_CONNECTED (src/depthwise/dtmm_depthwise_conv_s8_dispatch.h). */
+dtmm_status dtmm_depthwise_conv_s8_c(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_depthwise_conv_s8_mve(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output);
 
 /* ---- AVERAGE_POOL_2D / MAX_POOL_2D ----------------------------------------
  * Windows are clipped to the input (padding is not counted).  Average:
