@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -73,3 +74,49 @@ def kernels(board_name, densities, as_json, model_path, images_path, kernels_opt
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(render_table(report))
+
+
+def _model_names(value: str) -> list[str]:
+    from ..bench.models import MODEL_NAMES
+
+    names = [v for v in value.replace(",", " ").split() if v]
+    unknown = [n for n in names if n not in MODEL_NAMES]
+    if not names or unknown:
+        raise click.BadParameter(f"unknown model(s) {', '.join(unknown) or '(none)'}; choose from "
+                                 f"{', '.join(MODEL_NAMES)}")  # fmt: skip
+    return names
+
+
+@bench.command("models")
+@click.option("--board", "board_name", default="qemu-m4", show_default=True,
+              help="emulated board (qemu-m3, qemu-m4, qemu-m7, qemu-m33, qemu-m55)")
+@click.option("--models", "models", default="resnet8,resnet8_f50,resnet8_f25,ds_cnn,mobilenet_v1_025,fc_autoencoder",
+              show_default=True, help="benchmark models, comma-separated")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="ResNet-8 .tflite (default: $DTMM_SHARED or ../shared, models/mlperf-tiny-ic/)")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON of another runtime's instructions per inference per model, shown beside ours")
+@click.option("--seed", default=0, show_default=True, type=int, help="seed of the random weights and inputs")
+@click.option("--no-profile", is_flag=True, help="skip the per-operator profiling run")
+@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="seconds per firmware run")
+def models(board_name, models, as_json, model_path, baseline, seed, no_profile, timeout):
+    """Whole models (ResNet-8 dense and pruned, DS-CNN, MobileNetV1-0.25, FC autoencoder) on one board.
+
+    Instructions per inference and per operator, every output checked
+    against the tflite-micro interpreter (see dtmm.bench.models).
+    """
+    from ..bench.models import render_table as render_models, run_models_bench
+
+    names = _model_names(models)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter (models are built with Keras)
+    if baseline is not None and not baseline.is_file():
+        raise click.BadParameter(f"{baseline} does not exist", param_hint="--baseline")
+    report = run_models_bench(board_name, names, model_path=model_path, seed=seed, profile=not no_profile,
+                              baseline=baseline, timeout=timeout,
+                              progress=lambda msg: click.echo(f"bench models: {msg}", err=True))  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(render_models(report))

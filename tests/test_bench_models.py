@@ -1,0 +1,84 @@
+"""`dtmm bench models`: the benchmark models have the documented shapes, runs are checked, errors are one line."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from dtmm.bench import models as bm
+from dtmm.cli import main
+from dtmm.errors import DtmmError
+
+keras = pytest.importorskip("keras")
+
+
+def _layers(model, kind):
+    return [layer for layer in model.layers if layer.__class__.__name__ == kind]
+
+
+def test_ds_cnn_shape():
+    m = bm.build_ds_cnn()
+    assert tuple(m.inputs[0].shape[1:]) == (49, 10, 1)
+    convs = _layers(m, "Conv2D")
+    assert convs[0].kernel_size == (10, 4) and convs[0].strides == (2, 2) and convs[0].filters == 64
+    assert len(_layers(m, "DepthwiseConv2D")) == 4 and all(c.filters == 64 for c in convs)
+    assert _layers(m, "AveragePooling2D")[0].pool_size == (25, 5)
+    assert _layers(m, "Dense")[0].units == 12
+
+
+def test_mobilenet_shape():
+    m = bm.build_mobilenet_v1_025()
+    assert tuple(m.inputs[0].shape[1:]) == (96, 96, 3)
+    assert len(_layers(m, "DepthwiseConv2D")) == 13
+    assert [c.filters for c in _layers(m, "Conv2D")][-1] == 256  # 1024 * 0.25
+    assert tuple(m.outputs[0].shape[1:]) == (2,)
+
+
+def test_fc_autoencoder_shape():
+    m = bm.build_fc_autoencoder()
+    assert [d.units for d in _layers(m, "Dense")] == [128, 128, 128, 128, 8, 128, 128, 128, 128, 640]
+
+
+def test_unknown_model_and_bad_baseline(tmp_path):
+    with pytest.raises(DtmmError, match="unknown benchmark model"):
+        bm.load_models(["resnet9"])
+    bad = tmp_path / "b.json"
+    bad.write_text("{not json")
+    with pytest.raises(DtmmError, match="is not JSON"):
+        bm.load_baseline(bad)
+    bad.write_text(json.dumps({"models": {"ds_cnn": {"instructions_per_inference": -3}}}))
+    with pytest.raises(DtmmError, match="ds_cnn has no positive integer"):
+        bm.load_baseline(bad)
+    r = CliRunner().invoke(main, ["bench", "models", "--models", "ds_cnn,nope"])
+    assert r.exit_code == 2 and "unknown model(s) nope" in r.output
+
+
+def test_table_shows_baseline_ratio():
+    report = {"board": "qemu-m4", "unit": "QEMU-retired instructions (not cycles)", "baseline": "b.json",
+              "models": [{"model": "ds_cnn", "macs": 1000, "instructions_per_inference": 1500,
+                          "instructions_per_mac": 1.5, "arena_bytes": 10, "weights_flash_bytes": 20,
+                          "baseline_instructions": 3000, "ratio_to_baseline": 0.5,
+                          "per_op_type": {"CONV_2D": 1000, "ADD": 500}}]}  # fmt: skip
+    text = bm.render_table(report)
+    assert "1,500" in text and "3,000" in text and "0.500" in text and "CONV_2D 1,000 (67%)" in text
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed")
+def test_fc_autoencoder_runs_bit_exact_on_qemu(tmp_path, monkeypatch):
+    monkeypatch.setenv("DTMM_BENCH_MODELS_CACHE", str(tmp_path / "cache"))
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"models": {"fc_autoencoder": {"instructions_per_inference": 1000}}}))
+    r = CliRunner().invoke(main, ["bench", "models", "--board", "qemu-m4", "--models", "fc_autoencoder", "--json",
+                                  "--baseline", str(base)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    (row,) = report["models"]
+    assert row["model"] == "fc_autoencoder" and row["bit_exact_inputs"] == bm.DEFAULT_INPUTS
+    assert row["macs"] == 640 * 128 + 3 * 128 * 128 + 128 * 8 + 8 * 128 + 3 * 128 * 128 + 128 * 640
+    assert row["instructions_per_inference"] > row["macs"] / 8  # no SIMD path does 8 MACs per instruction on an M4
+    assert set(row["per_op_type"]) == {"FULLY_CONNECTED"}
+    assert row["ratio_to_baseline"] == round(row["instructions_per_inference"] / 1000, 3)
+    assert list((tmp_path / "cache").glob("fc_autoencoder-*.tflite"))

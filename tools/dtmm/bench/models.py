@@ -1,0 +1,341 @@
+"""`dtmm bench models`: whole models on a board, instructions per inference and per operator.
+
+The models are the kinds of TinyML workloads MCUs run (shaped like the MLPerf
+Tiny benchmarks), so a kernel that is fast on one model but slow on the others
+shows:
+
+* ``resnet8``, ``resnet8_f50``, ``resnet8_f25`` -- MLPerf Tiny ResNet-8 (the shared
+  int8 .tflite) dense, and with 50% / 25% of its 3x3 filterlets kept (smallest-L1
+  filterlets zeroed, :func:`dtmm.prune.magnitude.prune_filterlets`);
+* ``ds_cnn`` -- keyword spotting: 49x10x1 input, a 10x4 stride-2 conv with 64
+  filters, four depthwise-separable blocks of 64 channels, average pool, FC 12;
+* ``mobilenet_v1_025`` -- visual wake words shape: MobileNetV1 alpha 0.25 at 96x96x3, 2 classes;
+* ``fc_autoencoder`` -- anomaly detection: 640 -> 128 x4 -> 8 -> 128 x4 -> 640.
+
+The last three are built with Keras and the TFLite converter (full-integer
+int8, int8 input and output) from seeded random weights: instruction counts
+do not depend on what the weights learned.  Built models are cached by name,
+seed and builder version.  Every run is checked bit for bit against the
+tflite-micro interpreter; a mismatch is an error, not a table.
+
+Numbers are exact QEMU-retired instructions (docs/measurement.md), not cycles.
+A baseline file (``--baseline``, JSON: ``{"models": {NAME: {"instructions_per_inference": N}}}``,
+e.g. measured with a stock TFLM + CMSIS-NN build of your own) is shown beside
+ours with the ratio.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import DtmmError
+from ..fileio import write_bytes_atomic
+from ..paths import REPO_ROOT
+from ..tflite.model import TfliteModel, op_macs
+from .kernels import MODEL_RELPATH, default_shared_dir
+
+#: bump when a builder changes what it produces (invalidates the cache)
+BUILDER_VERSION = 1
+#: every benchmark model, in table order
+MODEL_NAMES = ("resnet8", "resnet8_f50", "resnet8_f25", "ds_cnn", "mobilenet_v1_025", "fc_autoencoder")
+DESCRIPTIONS = {
+    "resnet8": "MLPerf Tiny ResNet-8 (shared .tflite), dense",
+    "resnet8_f50": "ResNet-8, 50% of 3x3 filterlets kept (magnitude)",
+    "resnet8_f25": "ResNet-8, 25% of 3x3 filterlets kept (magnitude)",
+    "ds_cnn": "DS-CNN keyword spotting, 49x10x1, random weights",
+    "mobilenet_v1_025": "MobileNetV1-0.25, 96x96x3, random weights",
+    "fc_autoencoder": "FC autoencoder 640-128x4-8-128x4-640, random weights",
+}
+DEFAULT_INPUTS = 2  # random inputs per model: outputs checked on each, instructions min..max
+
+
+@dataclass
+class BenchModel:
+    name: str
+    description: str
+    data: bytes  # the int8 .tflite
+
+    @property
+    def macs(self) -> int:
+        model = TfliteModel(self.data, self.name)
+        return sum(op_macs(model, op) for op in model.operators)
+
+
+# ---- Keras builders (random weights) ---------------------------------------------------------------
+def _conv_bn_relu(layers, x, filters, kernel, strides=1):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def _dw_bn_relu(layers, x, strides=1):
+    x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def build_ds_cnn():
+    """DS-CNN as in MLPerf Tiny keyword spotting (without dropout, which inference drops anyway)."""
+    import keras
+    from keras import layers
+
+    inp = keras.Input((49, 10, 1))
+    x = _conv_bn_relu(layers, inp, 64, (10, 4), strides=2)
+    for _ in range(4):
+        x = _dw_bn_relu(layers, x)
+        x = _conv_bn_relu(layers, x, 64, 1)
+    x = layers.AveragePooling2D(pool_size=tuple(x.shape[1:3]))(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(12)(x)
+    return keras.Model(inp, layers.Softmax()(x), name="ds_cnn")
+
+
+def build_mobilenet_v1_025():
+    """MobileNetV1, width multiplier 0.25, 96x96x3 input, 2 classes (the visual wake words shape)."""
+    import keras
+    from keras import layers
+
+    def block(x, filters, strides):
+        x = _dw_bn_relu(layers, x, strides)
+        return _conv_bn_relu(layers, x, filters, 1)
+
+    alpha = 0.25
+    inp = keras.Input((96, 96, 3))
+    x = _conv_bn_relu(layers, inp, int(32 * alpha), 3, strides=2)
+    plan = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    for filters, strides in plan:
+        x = block(x, int(filters * alpha), strides)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(2)(x)
+    return keras.Model(inp, layers.Softmax()(x), name="mobilenet_v1_025")
+
+
+def build_fc_autoencoder():
+    """The MLPerf Tiny anomaly-detection autoencoder: 640 -> 128 x4 -> 8 -> 128 x4 -> 640."""
+    import keras
+    from keras import layers
+
+    inp = keras.Input((640,))
+    x = inp
+    for units in (128, 128, 128, 128, 8, 128, 128, 128, 128):
+        x = layers.Dense(units)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    return keras.Model(inp, layers.Dense(640)(x), name="fc_autoencoder")
+
+
+BUILDERS: dict[str, Callable] = {
+    "ds_cnn": build_ds_cnn,
+    "mobilenet_v1_025": build_mobilenet_v1_025,
+    "fc_autoencoder": build_fc_autoencoder,
+}
+
+
+def _randomize_batchnorm(model, rng: np.random.Generator) -> None:
+    """Random BatchNorm statistics, so the folded weights and scales look like a trained model's."""
+    for layer in model.layers:
+        if layer.__class__.__name__ == "BatchNormalization":
+            gamma, beta, mean, var = (np.asarray(w) for w in layer.get_weights())
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
+                rng.normal(0.0, 0.1, beta.shape).astype(np.float32),
+                rng.normal(0.0, 0.1, mean.shape).astype(np.float32),
+                rng.uniform(0.5, 1.5, var.shape).astype(np.float32),
+            ])  # fmt: skip
+
+
+def keras_int8(name: str, seed: int) -> bytes:
+    """Builds model `name` with seeded random weights and converts it to a full-integer int8 .tflite."""
+    import keras
+
+    from ..prune.export import to_int8_tflite
+
+    keras.utils.set_random_seed(seed)
+    model = BUILDERS[name]()
+    rng = np.random.default_rng(seed)
+    _randomize_batchnorm(model, rng)
+    shape = tuple(model.inputs[0].shape[1:])
+    x_rep = rng.normal(0.0, 1.0, size=(32, *shape)).astype(np.float32)
+    return to_int8_tflite(model, x_rep, preprocess_mode="raw")
+
+
+def _cache_key(name: str, seed: int) -> str:
+    import tensorflow as tf
+
+    text = f"{name}\0{seed}\0{BUILDER_VERSION}\0{tf.__version__}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def default_cache_dir() -> Path:
+    """Where built benchmark models are cached ($DTMM_BENCH_MODELS_CACHE, else .pio/dtmm-bench-models)."""
+    return Path(os.environ.get("DTMM_BENCH_MODELS_CACHE", REPO_ROOT / ".pio" / "dtmm-bench-models"))
+
+
+def load_models(names: Sequence[str], *, model_path=None, seed: int = 0, cache_dir=None,
+                progress: Callable[[str], None] | None = None) -> list[BenchModel]:  # fmt: skip
+    """The benchmark models by name: ResNet-8 variants from the shared .tflite, the rest built (cached)."""
+    from ..prune.magnitude import prune_filterlets
+
+    say = progress or (lambda msg: None)
+    unknown = [n for n in names if n not in MODEL_NAMES]
+    if unknown:
+        raise DtmmError(f"unknown benchmark model(s) {', '.join(unknown)} (choose from {', '.join(MODEL_NAMES)})")
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    out = []
+    resnet = None
+    for name in names:
+        if name.startswith("resnet8"):
+            if resnet is None:
+                path = Path(model_path) if model_path else default_shared_dir() / MODEL_RELPATH
+                if not path.is_file():
+                    raise DtmmError(f"ResNet-8 model not found at {path} (pass --model, or leave out the resnet8 models)")
+                resnet = path.read_bytes()
+            kept = {"resnet8": 1.0, "resnet8_f50": 0.5, "resnet8_f25": 0.25}[name]
+            data = resnet if kept == 1.0 else prune_filterlets(resnet, 1.0 - kept)
+        else:
+            file = cache / f"{name}-{_cache_key(name, seed)}.tflite"
+            if file.is_file():
+                data = file.read_bytes()
+            else:
+                say(f"building {name} with Keras and the TFLite converter (seed {seed}) ...")
+                data = keras_int8(name, seed)
+                cache.mkdir(parents=True, exist_ok=True)
+                write_bytes_atomic(file, data)
+        out.append(BenchModel(name, DESCRIPTIONS[name], data))
+    return out
+
+
+# ---- measuring ---------------------------------------------------------------------------------------
+def random_inputs(model: TfliteModel, n: int, seed: int) -> np.ndarray:
+    t = model.tensors[model.inputs[0]]
+    if t.dtype != "INT8":
+        raise DtmmError(f"benchmark model input is {t.dtype}; only int8 inputs are benchmarked")
+    return np.random.default_rng(seed).integers(-128, 128, size=(n, *t.shape[1:]), dtype=np.int8)
+
+
+def _op_type(label: str) -> str:
+    """'op09_CONV_2D' -> 'CONV_2D'."""
+    head, _, rest = label.partition("_")
+    return rest if head.startswith("op") and rest else label
+
+
+def measure_model(bm: BenchModel, board: str, *, n_inputs: int = DEFAULT_INPUTS, seed: int = 0,
+                  profile: bool = True, timeout: float = 600.0,
+                  progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
+    """Runs one model on `board` (and once more with per-operator profiling); checks every output."""
+    from ..targets.model_runner import run_model
+    from ..tflite.interpreter import tflm_outputs
+
+    model = TfliteModel(bm.data, f"{bm.name}.tflite")
+    xs = random_inputs(model, n_inputs, seed)
+    golden = tflm_outputs(bm.data, xs)
+    run = run_model(model, board, xs, name=bm.name, timeout=timeout, progress=progress)
+    for i, (got, want) in enumerate(zip(run.outputs, golden)):
+        if not np.array_equal(np.asarray(got).reshape(-1), np.asarray(want).reshape(-1)):
+            raise DtmmError(f"{bm.name} on {board}: output of input {i} differs from the tflite-micro interpreter")
+    macs = bm.macs
+    entry = {
+        "model": bm.name,
+        "description": bm.description,
+        "macs": macs,
+        "instructions_per_inference": int(min(run.instructions)),
+        "instructions_range": [int(min(run.instructions)), int(max(run.instructions))],
+        "instructions_per_mac": round(min(run.instructions) / macs, 4) if macs else None,
+        "arena_bytes": run.arena_bytes,
+        "weights_flash_bytes": run.flash_bytes,
+        "conv_path": run.conv_path,
+        "bit_exact_inputs": len(golden),
+    }
+    if profile:
+        prof = run_model(model, board, xs[:1], name=bm.name, timeout=timeout, profile=True, progress=progress)
+        per_op = prof.profile[0]
+        by_type: dict[str, int] = {}
+        for label, count in per_op.items():
+            by_type[_op_type(label)] = by_type.get(_op_type(label), 0) + int(count)
+        entry["per_op"] = {label: int(count) for label, count in per_op.items()}
+        entry["per_op_type"] = dict(sorted(by_type.items(), key=lambda kv: -kv[1]))
+    return entry
+
+
+def load_baseline(path) -> dict:
+    """{model name: instructions per inference} from a baseline JSON file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise DtmmError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise DtmmError(f"baseline {path} is not JSON: {exc}") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, dict):
+        raise DtmmError(f"baseline {path} has no 'models' object")
+    out = {}
+    for name, entry in models.items():
+        n = entry.get("instructions_per_inference") if isinstance(entry, dict) else None
+        if not isinstance(n, int) or n <= 0:
+            raise DtmmError(f"baseline {path}: model {name} has no positive integer instructions_per_inference")
+        out[name] = n
+    return out
+
+
+def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_path=None, seed: int = 0,
+                     n_inputs: int = DEFAULT_INPUTS, profile: bool = True, baseline=None, cache_dir=None,
+                     timeout: float = 600.0, progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
+    """Every model in `names` on `board`; the JSON-ready report."""
+    from ..targets.boards import get_board
+
+    b = get_board(board)
+    if not b.emulated:
+        raise DtmmError(f"board '{board}' is real hardware; the benchmark runs on emulated boards (qemu-*)")
+    base = load_baseline(baseline) if baseline else {}
+    models = load_models(names, model_path=model_path, seed=seed, cache_dir=cache_dir, progress=progress)
+    rows = []
+    for bm in models:
+        if progress:
+            progress(f"{bm.name} on {board}")
+        entry = measure_model(bm, board, n_inputs=n_inputs, seed=seed, profile=profile, timeout=timeout)
+        if bm.name in base:
+            entry["baseline_instructions"] = base[bm.name]
+            entry["ratio_to_baseline"] = round(entry["instructions_per_inference"] / base[bm.name], 3)
+        rows.append(entry)
+    return {
+        "board": board,
+        "unit": "QEMU-retired instructions (not cycles)",
+        "seed": seed,
+        "baseline": str(baseline) if baseline else None,
+        "models": rows,
+    }
+
+
+def render_table(report: dict) -> str:
+    has_base = any("baseline_instructions" in r for r in report["models"])
+    head = ["model", "MACs", "instructions", "instr/MAC", "arena B", "weights B"]
+    if has_base:
+        head += ["baseline", "ours/baseline"]
+    rows = []
+    for r in report["models"]:
+        row = [r["model"], f"{r['macs']:,}", f"{r['instructions_per_inference']:,}",
+               f"{r['instructions_per_mac']:.3f}" if r["instructions_per_mac"] else "-",
+               f"{r['arena_bytes']:,}", f"{r['weights_flash_bytes']:,}"]  # fmt: skip
+        if has_base:
+            b = r.get("baseline_instructions")
+            row += [f"{b:,}" if b else "-", f"{r['ratio_to_baseline']:.3f}" if b else "-"]
+        rows.append(row)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    lines = [f"dtmm bench models on {report['board']} ({report['unit']}; outputs bit-exact with tflite-micro)", ""]
+    lines.append("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    for r in report["models"]:
+        if r.get("per_op_type"):
+            total = sum(r["per_op_type"].values()) or 1
+            parts = ", ".join(f"{k} {v:,} ({100 * v / total:.0f}%)" for k, v in r["per_op_type"].items())
+            lines.append(f"  {r['model']} per op type (profiled run): {parts}")
+    if report.get("baseline"):
+        lines.append(f"baseline: {report['baseline']}")
+    return "\n".join(lines)
