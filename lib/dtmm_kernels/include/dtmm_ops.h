@@ -136,6 +136,13 @@ typedef struct {
 
 dtmm_status dtmm_add_s8(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/* ADD's paths, same contract; dtmm_add_s8() calls the best one of the build
+ * (DSP on Cortex-M4/M7/M33, Helium on M55; -DDTMM_KERNELS_PORTABLE forces C).
+ * Each exists on every target (forwarding to _c where its extension is absent). */
+dtmm_status dtmm_add_s8_c(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+dtmm_status dtmm_add_s8_dsp(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+dtmm_status dtmm_add_s8_mve(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
 /* ---- MEAN -----------------------------------------------------------------
  * TFLite int8 MEAN (QuantizedMeanOrSum): int32 sum over the reduced axes,
  * minus input_zero_point * count, MultiplyByQuantizedMultiplier with the
