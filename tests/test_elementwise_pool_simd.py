@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dtmm.lowering.testing import ModelBuilder, activation_code, padding_code
+from dtmm.lowering.testing import ModelBuilder, activation_code, padding_code, tflm_tensors
 from dtmm.platformio import build
 from dtmm.qemu import run_firmware
 from dtmm.pack.runner import run_model
-from dtmm.pack.tflm import tflm_outputs
 from dtmm.tflite_model import TfliteModel
 
 pytestmark = [
@@ -34,14 +33,15 @@ pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 
 BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
 OPS_CHECK = Path(__file__).resolve().parent / "firmware" / "ops_check"
-OPS_CHECKED = ["add"]
+OPS_CHECKED = ["add", "avg_pool", "max_pool", "mean"]
 ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
 
 def _check(model_bytes: bytes, board: str, xs: np.ndarray, name: str):
     model = TfliteModel(model_bytes, name)
     result = run_model(model, board, xs, name=name)
-    want = tflm_outputs(model_bytes, xs)
+    out = model.outputs[0]
+    want = [r[out] for r in tflm_tensors(model_bytes, [[x] for x in xs], [out])]  # with an arena large enough
     for i, (got, w) in enumerate(zip(result.outputs, want)):
         w = np.asarray(w).reshape(-1)
         bad = np.flatnonzero(got.view(np.uint8) != w.view(np.uint8))
@@ -121,3 +121,50 @@ def test_ops_check_firmware(board, tmp_path):
     done = dict(re.findall(r"@ops done (\w+) rounds=\d+ failed=(\d+)", result.console))
     assert sorted(done) == sorted(OPS_CHECKED) and set(done.values()) == {"0"}, result.console[-2000:]
     assert result.exit_code == 0
+
+
+def pool_model(seed: int, opcode: str, shape, filt, stride, pad: str, act: str) -> bytes:
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    s, z = _q(rng)
+    same = pad == "same"
+    oh = (shape[1] + stride[0] - 1) // stride[0] if same else (shape[1] - filt[0] + stride[0]) // stride[0]
+    ow = (shape[2] + stride[1] - 1) // stride[1] if same else (shape[2] - filt[1] + stride[1]) // stride[1]
+    x = b.tensor(shape, scale=s, zero_point=z)
+    y = b.tensor([shape[0], oh, ow, shape[3]], scale=s, zero_point=z)
+    b.op(opcode, [x], [y], "Pool2DOptions", padding=padding_code(pad), strideH=stride[0], strideW=stride[1],
+         filterHeight=filt[0], filterWidth=filt[1], fusedActivationFunction=activation_code(act))  # fmt: skip
+    return b.build([x], [y])
+
+
+def mean_model(seed: int, shape, axes, keep: bool) -> bytes:
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    (sx, zx), (sy, zy) = _q(rng), _q(rng)
+    out_shape = [1 if d in axes else n for d, n in enumerate(shape)] if keep else [
+        n for d, n in enumerate(shape) if d not in axes]  # fmt: skip
+    x = b.tensor(shape, scale=sx, zero_point=zx)
+    ax = b.tensor([len(axes)], "INT32", data=np.array(axes, dtype=np.int32))
+    y = b.tensor(out_shape, scale=sy, zero_point=zy)
+    b.op("MEAN", [x, ax], [y], "ReducerOptions", keepDims=keep)
+    return b.build([x], [y])
+
+
+# (name, model): odd channel counts, padding, windows clipped at the borders, a DS-CNN-like global
+# average pool, MEAN over H,W (ResNet-8's global pool shape).  Windows over more than 256 values
+# (the int16 limit, portable fallback) and every other corner are in tests/firmware/ops_check.
+POOL_MODELS = [
+    ("avg_same", lambda: pool_model(1, "AVERAGE_POOL_2D", [2, 9, 11, 19], (3, 3), (2, 2), "same", "RELU6")),
+    ("avg_dscnn", lambda: pool_model(2, "AVERAGE_POOL_2D", [1, 25, 5, 67], (25, 5), (25, 5), "valid", "NONE")),
+    ("max_same", lambda: pool_model(4, "MAX_POOL_2D", [1, 10, 9, 35], (3, 2), (2, 1), "same", "RELU_N1_TO_1")),
+    ("mean_hw", lambda: mean_model(6, [2, 5, 7, 13], [1, 2], False)),
+    ("mean_hw_keep", lambda: mean_model(7, [1, 8, 8, 64], [1, 2], True)),
+]
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_pool_mean_simd_bit_exact(board):
+    for k, (name, make) in enumerate(POOL_MODELS):
+        data = make()
+        shape = TfliteModel(data, name).tensors[TfliteModel(data, name).inputs[0]].shape
+        _check(data, board, _inputs(np.random.default_rng(200 + k), shape), f"pool_simd_{name}")

@@ -107,6 +107,15 @@ typedef struct {
 dtmm_status dtmm_avg_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 dtmm_status dtmm_max_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 
+/* The pooling paths, same contracts; the functions above call the best one
+ * of the build (Helium on M55/M85, else portable C; -DDTMM_KERNELS_PORTABLE
+ * forces C).  Each exists on every target (forwarding to _c where its
+ * extension is absent). */
+dtmm_status dtmm_avg_pool_s8_c(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_avg_pool_s8_mve(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_max_pool_s8_c(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_max_pool_s8_mve(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+
 /* ---- ADD ------------------------------------------------------------------
  * TFLite int8 ADD: each input is offset, shifted left by left_shift (20) and
  * rescaled by its own multiplier, the sum is rescaled to the output, offset
@@ -166,6 +175,10 @@ typedef struct {
 } dtmm_mean_s8_params;
 
 dtmm_status dtmm_mean_s8(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
+
+/* MEAN's paths (as for pooling above). */
+dtmm_status dtmm_mean_s8_c(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_mean_s8_mve(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
 
 /* ---- SOFTMAX --------------------------------------------------------------
  * TFLite int8 -> int8 softmax over the last dimension (output scale 1/256,

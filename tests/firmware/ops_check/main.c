@@ -234,9 +234,174 @@ static void run_add(void)
     dtmm_printf("@ops done add rounds=%d failed=%d\n", OPS_CHECK_ROUNDS, failures - before);
 }
 
+/* ---- AVERAGE_POOL_2D / MAX_POOL_2D / MEAN -------------------------------- */
+
+typedef dtmm_status (*pool_fn)(const dtmm_pool_s8_params *, const int8_t *, int8_t *);
+typedef dtmm_status (*mean_fn)(const dtmm_mean_s8_params *, const int8_t *, int8_t *);
+
+/* Compares n output bytes written at got_buf + GUARD + odd with want_buf + GUARD, and the guards. */
+static int compare_out(const char *op, int round, const char *path, int32_t n, int odd)
+{
+    const int8_t *g = got_buf + GUARD + odd;
+    for (int32_t i = 0; i < n; ++i) {
+        if (g[i] != want_buf[GUARD + i]) {
+            report(op, round, path, "value", i);
+            dtmm_printf("@ops got=%d want=%d\n", g[i], want_buf[GUARD + i]);
+            return 0;
+        }
+    }
+    for (int32_t i = 1; i <= GUARD; ++i) {
+        if (g[-i] != 0x5a || g[n - 1 + i] != 0x5a) {
+            report(op, round, path, "guard", i);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void run_pool(int is_max)
+{
+    static const pool_fn avg_fns[] = {dtmm_avg_pool_s8, dtmm_avg_pool_s8_mve};
+    static const pool_fn max_fns[] = {dtmm_max_pool_s8, dtmm_max_pool_s8_mve};
+    static const char *const names[] = {"dispatch", "mve"};
+    const char *op = is_max ? "max_pool" : "avg_pool";
+    const int before = failures;
+    for (int round = 0; round < OPS_CHECK_ROUNDS; ++round) {
+        dtmm_pool_s8_params p;
+        int32_t n_in, n_out;
+        do {
+            p.batches = rr(1, 2);
+            p.channels = (rnd() & 1u) ? rr(1, 20) : rr(1, 80);
+            p.in_h = rr(1, 12);
+            p.in_w = rr(1, 12);
+            if ((rnd() % 5u) == 0) { /* global pooling, sometimes over more than 256 values */
+                p.in_h = rr(1, 25);
+                p.in_w = rr(1, 20);
+                p.channels = rr(1, 9);
+                p.filter_h = p.in_h;
+                p.filter_w = p.in_w;
+            } else {
+                p.filter_h = rr(1, p.in_h + 1);
+                p.filter_w = rr(1, p.in_w + 1);
+            }
+            p.stride_h = rr(1, 3);
+            p.stride_w = rr(1, 3);
+            p.pad_top = rr(0, p.filter_h - 1);
+            p.pad_left = rr(0, p.filter_w - 1);
+            p.out_h = (p.in_h + p.pad_top - 1) / p.stride_h + 1;
+            p.out_w = (p.in_w + p.pad_left - 1) / p.stride_w + 1;
+            /* every window must reach the input: the first starts at -pad, the last before in */
+            n_in = p.batches * p.in_h * p.in_w * p.channels;
+            n_out = p.batches * p.out_h * p.out_w * p.channels;
+        } while (n_in > MAXN || n_out > MAXN);
+        p.act_min = (rnd() & 1u) ? -128 : rr(-128, 127);
+        p.act_max = (rnd() & 1u) ? 127 : rr(p.act_min, 127);
+        if ((rnd() % 16u) == 0) { /* clamps the lowering never emits */
+            p.act_min = rr(-300, 300);
+            p.act_max = rr(-300, 300);
+        }
+        const int odd = (int)(rnd() & 3u);
+        fill_i8(in1_buf, MAXN + 8);
+        const int8_t *x = in1_buf + odd;
+        const dtmm_status ref = is_max ? dtmm_max_pool_s8_c(&p, x, want_buf + GUARD)
+                                       : dtmm_avg_pool_s8_c(&p, x, want_buf + GUARD);
+        if (ref != DTMM_OK) {
+            report(op, round, "c", "status", 0);
+            continue;
+        }
+        for (int k = 0; k < 2; ++k) {
+            memset(got_buf, 0x5a, sizeof got_buf);
+            const pool_fn fn = is_max ? max_fns[k] : avg_fns[k];
+            if (fn(&p, x, got_buf + GUARD + ((odd + 1) & 3)) != DTMM_OK) {
+                report(op, round, names[k], "status", 0);
+                continue;
+            }
+            if (!compare_out(op, round, names[k], n_out, (odd + 1) & 3)) {
+                dtmm_printf("@ops params b=%d in=%dx%dx%d f=%dx%d s=%dx%d pad=%d,%d out=%dx%d act=%d,%d\n",
+                            (int)p.batches, (int)p.in_h, (int)p.in_w, (int)p.channels, (int)p.filter_h,
+                            (int)p.filter_w, (int)p.stride_h, (int)p.stride_w, (int)p.pad_top, (int)p.pad_left,
+                            (int)p.out_h, (int)p.out_w, (int)p.act_min, (int)p.act_max);
+            }
+        }
+    }
+    dtmm_printf("@ops done %s rounds=%d failed=%d\n", op, OPS_CHECK_ROUNDS, failures - before);
+}
+
+static void run_mean(void)
+{
+    static const mean_fn fns[] = {dtmm_mean_s8, dtmm_mean_s8_mve};
+    static const char *const names[] = {"dispatch", "mve"};
+    const int before = failures;
+    for (int round = 0; round < OPS_CHECK_ROUNDS; ++round) {
+        dtmm_mean_s8_params p;
+        int32_t nb, h, w, c;
+        do {
+            nb = rr(1, 3);
+            h = rr(1, 25);
+            w = rr(1, 20);
+            c = (rnd() & 1u) ? rr(1, 20) : rr(1, 70);
+        } while (nb * h * w * c > MAXN);
+        for (int32_t j = 0; j < 4; ++j) {
+            p.kept_dims[j] = p.red_dims[j] = 1;
+            p.kept_stride[j] = p.red_stride[j] = 0;
+        }
+        int32_t n_out;
+        switch (rnd() % 3u) {
+        case 0: /* over H and W, as two dims */
+            p.kept_dims[2] = nb, p.kept_stride[2] = h * w * c, p.kept_dims[3] = c, p.kept_stride[3] = 1;
+            p.red_dims[2] = h, p.red_stride[2] = w * c, p.red_dims[3] = w, p.red_stride[3] = c;
+            p.count = h * w;
+            n_out = nb * c;
+            break;
+        case 1: /* over H and W merged (what the lowering emits) */
+            p.kept_dims[2] = nb, p.kept_stride[2] = h * w * c, p.kept_dims[3] = c, p.kept_stride[3] = 1;
+            p.red_dims[3] = h * w, p.red_stride[3] = c;
+            p.count = h * w;
+            n_out = nb * c;
+            break;
+        default: /* over C: the portable path */
+            p.kept_dims[3] = nb * h * w, p.kept_stride[3] = c;
+            p.red_dims[3] = c, p.red_stride[3] = 1;
+            p.count = c;
+            n_out = nb * h * w;
+            break;
+        }
+        p.input_zero_point = rr(-128, 127);
+        p.output_zero_point = rr(-128, 127);
+        p.multiplier = rand_multiplier();
+        p.shift = (rnd() & 1u) ? -rand_right_shift() : rr(-31, 30);
+        if (p.shift < -31) {
+            p.shift = -31;
+        }
+        const int odd = (int)(rnd() & 3u);
+        fill_i8(in1_buf, MAXN + 8);
+        const int8_t *x = in1_buf + odd;
+        if (dtmm_mean_s8_c(&p, x, want_buf + GUARD) != DTMM_OK) {
+            report("mean", round, "c", "status", 0);
+            continue;
+        }
+        for (int k = 0; k < 2; ++k) {
+            memset(got_buf, 0x5a, sizeof got_buf);
+            if (fns[k](&p, x, got_buf + GUARD + ((odd + 1) & 3)) != DTMM_OK) {
+                report("mean", round, names[k], "status", 0);
+                continue;
+            }
+            if (!compare_out("mean", round, names[k], n_out, (odd + 1) & 3)) {
+                dtmm_printf("@ops params n=%d h=%d w=%d c=%d zp=%d,%d m=%d shift=%d\n", (int)nb, (int)h, (int)w,
+                            (int)c, (int)p.input_zero_point, (int)p.output_zero_point, (int)p.multiplier,
+                            (int)p.shift);
+            }
+        }
+    }
+    dtmm_printf("@ops done mean rounds=%d failed=%d\n", OPS_CHECK_ROUNDS, failures - before);
+}
+
 int main(void)
 {
     dtmm_printf("ops_check on %s\n", dtmm_board_name());
     run_add();
+    run_pool(0);
+    run_pool(1);
+    run_mean();
     return failures ? 1 : 0;
 }
