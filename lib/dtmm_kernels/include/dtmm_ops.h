@@ -108,12 +108,14 @@ dtmm_status dtmm_avg_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, 
 dtmm_status dtmm_max_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 
 /* The pooling paths, same contracts; the functions above call the best one
- * of the build (Helium on M55/M85, else portable C; -DDTMM_KERNELS_PORTABLE
- * forces C).  Each exists on every target (forwarding to _c where its
- * extension is absent). */
+ * of the build (Helium on M55/M85, DSP on M4/M7/M33, else portable C;
+ * -DDTMM_KERNELS_PORTABLE forces C).  Each exists on every target
+ * (forwarding to _c where its extension is absent). */
 dtmm_status dtmm_avg_pool_s8_c(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_avg_pool_s8_dsp(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 dtmm_status dtmm_avg_pool_s8_mve(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 dtmm_status dtmm_max_pool_s8_c(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_max_pool_s8_dsp(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 dtmm_status dtmm_max_pool_s8_mve(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 
 /* ---- ADD ------------------------------------------------------------------
@@ -176,7 +178,7 @@ typedef struct {
 
 dtmm_status dtmm_mean_s8(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
 
-/* MEAN's paths (as for pooling above). */
+/* MEAN's paths (as for pooling above; no DSP path: M4/M7/M33 run _c). */
 dtmm_status dtmm_mean_s8_c(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
 dtmm_status dtmm_mean_s8_mve(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
 

@@ -261,9 +261,9 @@ static int compare_out(const char *op, int round, const char *path, int32_t n, i
 
 static void run_pool(int is_max)
 {
-    static const pool_fn avg_fns[] = {dtmm_avg_pool_s8, dtmm_avg_pool_s8_mve};
-    static const pool_fn max_fns[] = {dtmm_max_pool_s8, dtmm_max_pool_s8_mve};
-    static const char *const names[] = {"dispatch", "mve"};
+    static const pool_fn avg_fns[] = {dtmm_avg_pool_s8, dtmm_avg_pool_s8_dsp, dtmm_avg_pool_s8_mve};
+    static const pool_fn max_fns[] = {dtmm_max_pool_s8, dtmm_max_pool_s8_dsp, dtmm_max_pool_s8_mve};
+    static const char *const names[] = {"dispatch", "dsp", "mve"};
     const char *op = is_max ? "max_pool" : "avg_pool";
     const int before = failures;
     for (int round = 0; round < OPS_CHECK_ROUNDS; ++round) {
@@ -309,7 +309,7 @@ static void run_pool(int is_max)
             report(op, round, "c", "status", 0);
             continue;
         }
-        for (int k = 0; k < 2; ++k) {
+        for (int k = 0; k < 3; ++k) {
             memset(got_buf, 0x5a, sizeof got_buf);
             const pool_fn fn = is_max ? max_fns[k] : avg_fns[k];
             if (fn(&p, x, got_buf + GUARD + ((odd + 1) & 3)) != DTMM_OK) {
