@@ -178,8 +178,9 @@ typedef struct {
 
 dtmm_status dtmm_mean_s8(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
 
-/* MEAN's paths (as for pooling above; no DSP path: M4/M7/M33 run _c). */
+/* MEAN's paths (as for pooling above). */
 dtmm_status dtmm_mean_s8_c(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_mean_s8_dsp(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
 dtmm_status dtmm_mean_s8_mve(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
 
 /* ---- SOFTMAX --------------------------------------------------------------

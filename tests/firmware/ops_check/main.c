@@ -329,8 +329,8 @@ static void run_pool(int is_max)
 
 static void run_mean(void)
 {
-    static const mean_fn fns[] = {dtmm_mean_s8, dtmm_mean_s8_mve};
-    static const char *const names[] = {"dispatch", "mve"};
+    static const mean_fn fns[] = {dtmm_mean_s8, dtmm_mean_s8_dsp, dtmm_mean_s8_mve};
+    static const char *const names[] = {"dispatch", "dsp", "mve"};
     const int before = failures;
     for (int round = 0; round < OPS_CHECK_ROUNDS; ++round) {
         dtmm_mean_s8_params p;
@@ -380,7 +380,7 @@ static void run_mean(void)
             report("mean", round, "c", "status", 0);
             continue;
         }
-        for (int k = 0; k < 2; ++k) {
+        for (int k = 0; k < 3; ++k) {
             memset(got_buf, 0x5a, sizeof got_buf);
             if (fns[k](&p, x, got_buf + GUARD + ((odd + 1) & 3)) != DTMM_OK) {
                 report("mean", round, names[k], "status", 0);

@@ -1,9 +1,9 @@
 /*
  * dtmm_add_s8_mve.c - Helium (MVE) int8 ADD, Cortex-M55/M85.
  *
- * Four elements per step in int32 lanes (one tail-predicated loop, so any
- * length), each input and the sum rescaled exactly like TFLite:
- *   s = (x + offset) << left_shift      one VMLA: x * 2^ls + (offset << ls)
+ * Four elements per step in int32 lanes (a tail-predicated last step, so
+ * any length), each input and the sum rescaled exactly like TFLite:
+ *   s = (x + offset) << left_shift      one VMLAS: x * 2^ls + (offset << ls)
  *   f = s >> 31                         -1 for negative s, else 0
  *   v = VQRDMLAH(f, s, m)               = SRDHM(s, m) - (s < 0)
  *   r = VRSHL(v, -right)                = RoundingDivideByPOT(SRDHM(s, m), right)
@@ -11,7 +11,8 @@
  * zero; taking 1 from negative values turns one rule into the other and
  * changes nothing else when right >= 1 (for m >= 0 SRDHM(s, m) has the sign
  * of s or is 0, and VRSHL(-1, -right) = 0).  A right shift of 0 gets no
- * correction: an input with shift 0 (equal input scales) is just VQRDMULH,
+ * correction: an input with shift 0 (the input with the larger scale
+ * always has one) is just VQRDMULH,
  * and an output shift of 0 (practically never) takes a loop that masks f.
  * An input read with stride 0 (broadcast) contributes one precomputed vector.
  * The lookup tables are not used: they hold exactly these values.

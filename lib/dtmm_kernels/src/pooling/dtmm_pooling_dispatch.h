@@ -5,8 +5,7 @@
  * Same compile-time choice as the conv (src/conv/dtmm_conv_s8_dispatch.h):
  *   -DDTMM_KERNELS_PORTABLE       -> portable C (forced, any core)
  *   __ARM_FEATURE_MVE bit 0       -> Helium integer MVE (Cortex-M55/M85)
- *   __ARM_FEATURE_DSP             -> Arm DSP extension (Cortex-M4/M7/M33);
- *                                    MEAN has no DSP path and stays portable
+ *   __ARM_FEATURE_DSP             -> Arm DSP extension (Cortex-M4/M7/M33)
  *   otherwise                     -> portable C (Cortex-M0/M3, host)
  */
 #ifndef DTMM_POOLING_DISPATCH_H
@@ -25,7 +24,7 @@
 #elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define DTMM_AVG_POOL_S8_IMPL dtmm_avg_pool_s8_dsp
 #define DTMM_MAX_POOL_S8_IMPL dtmm_max_pool_s8_dsp
-#define DTMM_MEAN_S8_IMPL dtmm_mean_s8_c /* no DSP path (yet) */
+#define DTMM_MEAN_S8_IMPL dtmm_mean_s8_dsp
 #else
 #define DTMM_AVG_POOL_S8_IMPL dtmm_avg_pool_s8_c
 #define DTMM_MAX_POOL_S8_IMPL dtmm_max_pool_s8_c
