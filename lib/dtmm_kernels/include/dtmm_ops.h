@@ -122,6 +122,17 @@ typedef struct {
 dtmm_status dtmm_avg_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 dtmm_status dtmm_max_pool_s8(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
 
+/* The pooling paths, same contracts; the functions above call the best one
+ * of the build (Helium on M55/M85, DSP on M4/M7/M33, else portable C;
+ * -DDTMM_KERNELS_PORTABLE forces C).  Each exists on every target
+ * (forwarding to _c where its extension is absent). */
+dtmm_status dtmm_avg_pool_s8_c(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_avg_pool_s8_dsp(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_avg_pool_s8_mve(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_max_pool_s8_c(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_max_pool_s8_dsp(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_max_pool_s8_mve(const dtmm_pool_s8_params *p, const int8_t *input, int8_t *output);
+
 /* ---- ADD ------------------------------------------------------------------
  * TFLite int8 ADD: each input is offset, shifted left by left_shift (20) and
  * rescaled by its own multiplier, the sum is rescaled to the output, offset
@@ -151,6 +162,13 @@ typedef struct {
 
 dtmm_status dtmm_add_s8(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/* ADD's paths, same contract; dtmm_add_s8() calls the best one of the build
+ * (DSP on Cortex-M4/M7/M33, Helium on M55; -DDTMM_KERNELS_PORTABLE forces C).
+ * Each exists on every target (forwarding to _c where its extension is absent). */
+dtmm_status dtmm_add_s8_c(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+dtmm_status dtmm_add_s8_dsp(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+dtmm_status dtmm_add_s8_mve(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
 /* ---- MEAN -----------------------------------------------------------------
  * TFLite int8 MEAN (QuantizedMeanOrSum): int32 sum over the reduced axes,
  * minus input_zero_point * count, MultiplyByQuantizedMultiplier with the
@@ -174,6 +192,11 @@ typedef struct {
 } dtmm_mean_s8_params;
 
 dtmm_status dtmm_mean_s8(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
+
+/* MEAN's paths (as for pooling above). */
+dtmm_status dtmm_mean_s8_c(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_mean_s8_dsp(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_mean_s8_mve(const dtmm_mean_s8_params *p, const int8_t *input, int8_t *output);
 
 /* ---- SOFTMAX --------------------------------------------------------------
  * TFLite int8 -> int8 softmax over the last dimension (output scale 1/256,

@@ -1,0 +1,112 @@
+/*
+ * dtmm_add_s8_internal.h - what the ADD paths share (internal, static inline):
+ * the argument check, the exact per-element rule, and the odometer that
+ * walks the broadcast dims and hands each innermost row to a path's row
+ * function.  Only the row functions differ between the paths.
+ */
+#ifndef DTMM_ADD_S8_INTERNAL_H
+#define DTMM_ADD_S8_INTERNAL_H
+
+#include <stddef.h>
+
+#include "dtmm_ops.h"
+#include "../common/dtmm_fixedpoint.h"
+
+static inline int dtmm_add_s8_args_ok(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2,
+                                      const int8_t *output)
+{
+    if (p == NULL || input1 == NULL || input2 == NULL || output == NULL || p->ndims < 0 ||
+        p->ndims > DTMM_OPS_MAX_DIMS || p->left_shift < 0 || p->left_shift > 30 || p->input1_shift > 0 ||
+        p->input2_shift > 0 || p->output_shift > 0 || p->input1_shift < -31 || p->input2_shift < -31 ||
+        p->output_shift < -31) {
+        return 0;
+    }
+    return (p->table1 == NULL) == (p->table2 == NULL);
+}
+
+/* One input's contribution: (x + offset) << left_shift, rescaled (its shift is <= 0). */
+static inline int32_t dtmm_add_scaled_input(int32_t x, int32_t offset, int32_t left_shift, int32_t multiplier,
+                                            int32_t shift)
+{
+    const int32_t shifted = (int32_t)((uint32_t)(x + offset) << left_shift);
+    return dtmm_fp_rdbp(dtmm_fp_srdhm(shifted, multiplier), -shift);
+}
+
+static inline int8_t dtmm_add_output(const dtmm_add_s8_params *p, int32_t sum)
+{
+    const int32_t out = dtmm_fp_rdbp(dtmm_fp_srdhm(sum, p->output_multiplier), -p->output_shift);
+    return dtmm_fp_clamp_s8(dtmm_fp_add_wrap(out, p->output_offset), p->act_min, p->act_max);
+}
+
+static inline int32_t dtmm_add_in1(const dtmm_add_s8_params *p, int32_t x)
+{
+    return p->table1 != NULL ? p->table1[x + 128]
+                             : dtmm_add_scaled_input(x, p->input1_offset, p->left_shift, p->input1_multiplier,
+                                                     p->input1_shift);
+}
+
+static inline int32_t dtmm_add_in2(const dtmm_add_s8_params *p, int32_t x)
+{
+    return p->table2 != NULL ? p->table2[x + 128]
+                             : dtmm_add_scaled_input(x, p->input2_offset, p->left_shift, p->input2_multiplier,
+                                                     p->input2_shift);
+}
+
+/* The reference rule for one output element (what every path must equal). */
+static inline int8_t dtmm_add_one(const dtmm_add_s8_params *p, int32_t x1, int32_t x2)
+{
+    return dtmm_add_output(p, dtmm_fp_add_wrap(dtmm_add_in1(p, x1), dtmm_add_in2(p, x2)));
+}
+
+/* out[i] = add(a[i*st1], b[i*st2]) for i < n; ctx is the path's own precomputed state. */
+typedef void (*dtmm_add_row_fn)(const void *ctx, const int8_t *a, int32_t st1, const int8_t *b, int32_t st2,
+                                int8_t *y, int32_t n);
+
+/*
+ * Walks the output dims, innermost last, and calls row() once per innermost
+ * row (once in all when ndims == 0).  Rows are written in order and a row
+ * reads its inputs no later than it writes the same positions, so the
+ * output may alias an input when ndims == 0.
+ */
+static inline void dtmm_add_s8_walk(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2,
+                                    int8_t *output, dtmm_add_row_fn row, const void *ctx)
+{
+    if (p->ndims == 0) {
+        if (p->size > 0) {
+            row(ctx, input1, 1, input2, 1, output, p->size);
+        }
+        return;
+    }
+    int32_t idx[DTMM_OPS_MAX_DIMS] = {0};
+    const int32_t nd = p->ndims;
+    const int32_t inner = p->shape[nd - 1];
+    int32_t o1 = 0;
+    int32_t o2 = 0;
+    for (int32_t d = 0; d < nd; ++d) {
+        if (p->shape[d] < 1) {
+            return; /* empty tensor */
+        }
+    }
+    int8_t *y = output;
+    for (;;) {
+        row(ctx, input1 + o1, p->stride1[nd - 1], input2 + o2, p->stride2[nd - 1], y, inner);
+        y += inner;
+        int32_t d = nd - 2;
+        while (d >= 0) {
+            o1 += p->stride1[d];
+            o2 += p->stride2[d];
+            if (++idx[d] < p->shape[d]) {
+                break;
+            }
+            o1 -= p->stride1[d] * p->shape[d];
+            o2 -= p->stride2[d] * p->shape[d];
+            idx[d] = 0;
+            --d;
+        }
+        if (d < 0) {
+            break;
+        }
+    }
+}
+
+#endif /* DTMM_ADD_S8_INTERNAL_H */
