@@ -100,6 +100,15 @@ DW_SHAPES = [
 # The QEMU tests build one firmware per model: a subset that still covers every case above.
 FC_QEMU = [0, 1, 4, 5, 9, 11, 13]
 DW_QEMU = [0, 1, 2, 3, 5, 8, 10, 11, 12]
+# `make test` runs a few of them on one board per path (DSP: qemu-m4, MVE: qemu-m55): one firmware build
+# per model and board is what these tests cost; `make test-all` runs the whole subset on all four boards.
+FC_QEMU_QUICK = [4, 9, 13]
+DW_QEMU_QUICK = [1, 3, 11]
+QEMU_RUNS = [
+    ("qemu-m4", "quick"),
+    ("qemu-m55", "quick"),
+    *(pytest.param(board, "all", marks=pytest.mark.slow) for board in ("qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55")),
+]
 
 
 def _fc_models(seed, only=None):
@@ -145,13 +154,13 @@ def _check_qemu(models, board, seed):
 
 @qemu
 @pytest.mark.qemu
-@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"])
-def test_fc_qemu_bit_exact(board):
-    _check_qemu(_fc_models(21, FC_QEMU), board, 1)
+@pytest.mark.parametrize("board, subset", QEMU_RUNS)
+def test_fc_qemu_bit_exact(board, subset):
+    _check_qemu(_fc_models(21, FC_QEMU if subset == "all" else FC_QEMU_QUICK), board, 1)
 
 
 @qemu
 @pytest.mark.qemu
-@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"])
-def test_dw_qemu_bit_exact(board):
-    _check_qemu(_dw_models(22, DW_QEMU), board, 2)
+@pytest.mark.parametrize("board, subset", QEMU_RUNS)
+def test_dw_qemu_bit_exact(board, subset):
+    _check_qemu(_dw_models(22, DW_QEMU if subset == "all" else DW_QEMU_QUICK), board, 2)
