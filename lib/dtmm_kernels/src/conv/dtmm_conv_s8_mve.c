@@ -998,8 +998,12 @@ static uint32_t elem_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const i
     for (; o < cout; o++) {
         dtmm_kept_walk t = *w;
         dtmm_kept_walk_filter(&t);
-        const uint32_t nch = elem_count_chunks(&t, cin, K);
-        if (used + DTMM_MVE_ELEM_HDR_BYTES + DTMM_MVE_ELEM_CHUNK_BYTES * nch > cap) break;
+        /* K <= 256: ceil(K/16) bounds the chunks, so the counting pass runs only near the cap */
+        uint32_t nch = K <= 256u ? (K + 15u) / 16u : 0xFFFFu;
+        if (used + DTMM_MVE_ELEM_HDR_BYTES + DTMM_MVE_ELEM_CHUNK_BYTES * nch > cap) {
+            nch = elem_count_chunks(&t, cin, K);
+            if (used + DTMM_MVE_ELEM_HDR_BYTES + DTMM_MVE_ELEM_CHUNK_BYTES * nch > cap) break;
+        }
         *w = t;
         mve_elem_hdr *hd = (mve_elem_hdr *)(void *)(rec + used);
         uint8_t *c = rec + used + DTMM_MVE_ELEM_HDR_BYTES;
@@ -1016,6 +1020,29 @@ static uint32_t elem_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const i
             }
             src += K;
             w->p = w->positions; /* DENSE: the filter is consumed */
+        } else if (K <= 256u) { /* base 0: kept element k goes to lane k % 16 of chunk k / 16 */
+            uint32_t lane = 0, k = 0, m, first;
+            while (dtmm_kept_walk_word(w, &m, &first)) {
+                for (; m != 0u; m &= m - 1u) {
+                    uint32_t e = (first + (uint32_t)__builtin_ctz(m)) * cin;
+                    for (uint32_t ch = cin; ch != 0u; ch--, e++, k++) {
+                        if (lane == 0u) { /* a new chunk: idle lanes weight 0, offset 0 */
+                            *(uint32_t *)(void *)c = 0;
+                            vstrbq_u8(c + 4, vdupq_n_u8(0));
+                            vstrbq_u8(c + 20, vdupq_n_u8(0));
+                        }
+                        const int8_t wv = *src++;
+                        c[4u + lane] = (uint8_t)wv;
+                        c[20u + lane] = (uint8_t)e;
+                        sum += wv;
+                        if (++lane == 16u) {
+                            lane = 0;
+                            c += DTMM_MVE_ELEM_CHUNK_BYTES;
+                        }
+                    }
+                }
+            }
+            nch = (k + 15u) / 16u;
         } else {
             c -= DTMM_MVE_ELEM_CHUNK_BYTES; /* before the first chunk */
             uint32_t base = 0, cnt = 16, m, first;
