@@ -31,9 +31,12 @@
  *   repack   min(n_kept * 4G, max(REPACK_BUDGET, kh*kw * 4G))   (cin % 4 != 0 only)
  *   dump     align16(cout)       (stores of the pixels past out_w of a partial block)
  *   pad      align16(cin)        (cin % 4 == 0 only: a pixel of -input_offset, expands to zeros)
- * Shapes whose plan exceeds DTMM_DSP_SCRATCH_MAX, with more than 32 kernel
- * positions or more than 4*DTMM_DSP_GMAX input channels run on the portable
- * path (dtmm_conv_s8_c) instead, with its scratch size.
+ * Layers with cin = 1 or more than 32 kernel positions run the element-list
+ * kernel instead (dtmm_dsp_choose_elem(), layout at dtmm_dsp_make_elem_plan());
+ * other shapes whose band plan exceeds DTMM_DSP_SCRATCH_MAX or with more than
+ * 4*DTMM_DSP_GMAX input channels, and element lists above
+ * DTMM_DSP_ELEM_SCRATCH_MAX, run on the portable path (dtmm_conv_s8_c) with
+ * its scratch size.
  */
 #ifndef DTMM_CONV_DSP_INTERNAL_H
 #define DTMM_CONV_DSP_INTERNAL_H

@@ -26,7 +26,9 @@
  *    back to a padded copy of each block's receptive field ("edge patch");
  *  - small cin (< 16) with kh*kw*cin <= 64: each pixel's whole receptive
  *    field is gathered into a contiguous patch (im2col of 4 pixels) and the
- *    layer becomes a 1x1 conv over the patch ("patch mode").
+ *    layer becomes a 1x1 conv over the patch ("patch mode");
+ *  - kh*kw > 32: the element-list kernel (dtmm_mve_elem_layout_compute()
+ *    at the end of this file).
  */
 #ifndef DTMM_CONV_MVE_INTERNAL_H
 #define DTMM_CONV_MVE_INTERNAL_H
@@ -95,7 +97,8 @@ static inline uint32_t dtmm_mve_align16(uint32_t n)
 /*
  * Fills *L for a layer with kh*kw <= 32; returns 0, or -1 when the layer
  * is beyond this path (more positions than fit a 32-bit mask, or offsets
- * beyond 16 bits in every row arrangement): those run the portable path.
+ * beyond 16 bits in every row arrangement): those run the element-list
+ * kernel (dtmm_mve_elem_layout_compute()) or the portable path.
  */
 static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_layout *L)
 {

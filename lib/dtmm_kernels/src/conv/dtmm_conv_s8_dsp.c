@@ -38,9 +38,11 @@
  * dtmm_requantize(); activation clamps narrower than int8 are applied by a
  * final SIMD pass over the output.
  *
- * Shapes the planner rejects (more than 32 positions, cin > 256, scratch
- * above DTMM_DSP_SCRATCH_MAX) and builds without the DSP extension use the
- * portable path dtmm_conv_s8_c().
+ * Layers with cin = 1 (three of the four lanes of a group would multiply
+ * padding) or more than 32 kernel positions (no 32-bit masks) run the
+ * element-list kernel below instead (elem_blocks()).  Shapes neither takes
+ * (cin > 256, scratch above the caps) and builds without the DSP extension
+ * use the portable path dtmm_conv_s8_c().
  */
 #include <stddef.h>
 

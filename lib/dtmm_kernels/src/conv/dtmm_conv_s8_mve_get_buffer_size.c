@@ -17,7 +17,7 @@
  *   temporary output 4*cout
  * e.g. ResNet-8: 2.9 KiB (1x1 16->32) .. 8.3 KiB (3x3 64->64).  Kernels with
  * kh*kw > 32 (or offsets beyond 16 bits) run the element-list kernel
- * (dtmm_mve_elem_layout_compute(): records + 4*kh*kw*cin, e.g. 5.5 KiB for a
+ * (dtmm_mve_elem_layout_compute(): records + 4*kh*kw*cin, e.g. 8.2 KiB for a
  * DS-CNN 10x4 first conv), or when that does not fit DTMM_MVE_ELEM_SCRATCH_MAX
  * the portable path, and need what they need.  Off MVE targets this file only mirrors the portable path,
  * like dtmm_conv_s8_mve() itself.
