@@ -15,7 +15,9 @@ is specific to lib/dtmm_kernels/src/conv/dtmm_conv_s8_dsp.c, called directly
 * requantization outside the fast epilogue (left shifts, shift 0 and -1,
   zero and non-canonical multipliers) and the fast epilogue at the extremes
   of the int32 accumulator; activation clamps narrower than int8;
-* shapes the DSP path hands to the portable path (scratch above its cap).
+* shapes the DSP path hands to the portable path (scratch above its cap)
+  and a few for its element-list kernel (more than 32 positions, cin = 1;
+  tests/test_conv_elem.py has the rest).
 
 It also checks the path's performance targets on ResNet-8 (exact QEMU
 instruction counts): dense mode within what CMSIS-NN needs on qemu-m4, and
@@ -95,9 +97,14 @@ def dsp_cases() -> list[kc.KernelCase]:
     add("slow_requant_tail", cout=12, cin=5, kh=3, kw=3, in_h=4, in_w=5, requant="slow")
     add("relu6", cout=10, cin=16, kh=3, kw=3, in_h=6, in_w=9, act="relu6", density=0.5, encoding="bitmap")
     add("relu", cout=7, cin=3, kh=3, kw=3, in_h=6, in_w=9, act="relu")
-    # handed to the portable path: band above the scratch cap, kernels above 32 positions
+    # handed to the portable path: band above the scratch cap
     add("fallback_big_band", cout=4, cin=130, kh=5, kw=5, in_h=5, in_w=6)
+    # the element-list kernel: kernels above 32 positions, cin = 1 (more in tests/test_conv_elem.py)
     add("fallback_7x7", cout=3, cin=4, kh=7, kw=7, in_h=8, in_w=8, density=0.5, encoding="bitmap")
+    add("elem_10x4_cin1_s2", cout=20, cin=1, kh=10, kw=4, in_h=13, in_w=10, sh=2, sw=2, density=0.5,
+        encoding="list")
+    add("elem_5x5_cin1", cout=6, cin=1, kh=5, kw=5, in_h=7, in_w=9)
+    add("elem_7x7_cin3_s2", cout=5, cin=3, kh=7, kw=7, in_h=9, in_w=11, sh=2, sw=2, requant="slow")
     return cases
 
 

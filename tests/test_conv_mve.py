@@ -17,7 +17,8 @@ it and run the path directly (tests/firmware/conv_check, CONV_CHECK_PATH=3):
 * the input rows: read directly (no padding), through the zero-point padded
   window (padding, dilation, strides), and - in a second build with
   -DDTMM_MVE_WINDOW_MAX=0 - the per-block edge patches; last blocks of 1..3
-  pixels; kernels above 32 positions (portable path);
+  pixels; kernels above 32 positions (the element-list kernel; more cases
+  in tests/test_conv_elem.py);
 * requantization at the extremes of the int32 accumulator.
 
 It also checks the path's performance targets on ResNet-8 (exact QEMU
@@ -124,6 +125,10 @@ def mve_cases() -> list[kc.KernelCase]:
     add("k2x2_same", cout=8, cin=64, kh=2, kw=2, in_h=5, in_w=7, density=0.5, encoding="list")
     add("k8x4_32_positions", cout=4, cin=16, kh=8, kw=4, in_h=9, in_w=6, density=0.5, encoding="bitmap")
     add("portable_7x7", cout=3, cin=4, kh=7, kw=7, in_h=8, in_w=8, density=0.5, encoding="bitmap")
+    # element-list kernel (more than 32 positions; more in tests/test_conv_elem.py)
+    add("elem_10x4_cin1_s2", cout=20, cin=1, kh=10, kw=4, in_h=13, in_w=10, sh=2, sw=2, density=0.5,
+        encoding="list")
+    add("elem_7x7_cin8_k392", cout=6, cin=8, kh=7, kw=7, in_h=8, in_w=9, density=0.3, encoding="bitmap")
     return cases
 
 
@@ -136,7 +141,7 @@ def _group_kind(spec: fwcs.ConvSpec) -> str:
     """Which inner kernel family the MVE path picks (mirrors dtmm_mve_layout_compute)."""
     P = spec.kh * spec.kw
     if P > 32:
-        return "portable"
+        return "elem"
     if spec.cin < 16 and P * spec.cin <= 64:
         k = (P * spec.cin + 15) // 16 * 16
         cin_eff, step = k, k
@@ -150,7 +155,7 @@ def _group_kind(spec: fwcs.ConvSpec) -> str:
 def test_cases_cover_the_design(cases):
     assert {c.encoding for c in cases} == {"dense", "bitmap", "list"}
     kinds = [_group_kind(c.spec) for c in cases]
-    assert kinds.count("group") >= 30 and kinds.count("generic") >= 10 and "portable" in kinds
+    assert kinds.count("group") >= 30 and kinds.count("generic") >= 10 and "elem" in kinds
     assert {(c.spec.cin, c.spec.stride_w) for c in cases} >= {(16, 1), (16, 2), (32, 1), (32, 2), (64, 1)}
     assert any(c.spec.cout > 64 for c in cases)
     assert {c.spec.out_w % 4 for c in cases} == {0, 1, 2, 3}

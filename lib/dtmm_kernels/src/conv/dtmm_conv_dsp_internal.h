@@ -31,9 +31,12 @@
  *   repack   min(n_kept * 4G, max(REPACK_BUDGET, kh*kw * 4G))   (cin % 4 != 0 only)
  *   dump     align16(cout)       (stores of the pixels past out_w of a partial block)
  *   pad      align16(cin)        (cin % 4 == 0 only: a pixel of -input_offset, expands to zeros)
- * Shapes whose plan exceeds DTMM_DSP_SCRATCH_MAX, with more than 32 kernel
- * positions or more than 4*DTMM_DSP_GMAX input channels run on the portable
- * path (dtmm_conv_s8_c) instead, with its scratch size.
+ * Layers with cin = 1 or more than 32 kernel positions run the element-list
+ * kernel instead (dtmm_dsp_choose_elem(), layout at dtmm_dsp_make_elem_plan());
+ * other shapes whose band plan exceeds DTMM_DSP_SCRATCH_MAX or with more than
+ * 4*DTMM_DSP_GMAX input channels, and element lists above
+ * DTMM_DSP_ELEM_SCRATCH_MAX, run on the portable path (dtmm_conv_s8_c) with
+ * its scratch size.
  */
 #ifndef DTMM_CONV_DSP_INTERNAL_H
 #define DTMM_CONV_DSP_INTERNAL_H
@@ -79,13 +82,20 @@ typedef struct {
     uint8_t phase_val[32];/* stride phase (0..stride_w-1) of each band phase index */
 } dtmm_dsp_plan;
 
+/* Scratch plan of the element-list kernel (a separate struct: the band driver's frame stays as it was). */
+typedef struct {
+    uint32_t elem;  /* 1: the layer runs on the element-list kernel */
+    uint32_t K;     /* kh*kw*cin: elements of one pixel's receptive field */
+    uint32_t rec_bytes, col_off, dump_off, total;
+} dtmm_dsp_elem_plan;
+
 static inline uint32_t dtmm_dsp_align16(uint32_t n)
 {
     return (n + 15u) & ~15u;
 }
 
-/* Fills *pl for the layer; pl->use_c tells whether the DSP path takes it. */
-static inline void dtmm_dsp_make_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl)
+/* The band plan; pl->use_c tells whether the band kernel can take the layer. */
+static inline void dtmm_dsp_make_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl)
 {
     const uint32_t kh = h->kh, kw = h->kw, cin = h->cin, cout = h->cout;
     const uint32_t sw = h->stride_w, dw = h->dilation_w, dh = h->dilation_h;
@@ -147,6 +157,60 @@ static inline void dtmm_dsp_make_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *
     if (pl->total <= DTMM_DSP_SCRATCH_MAX) {
         pl->use_c = 0;
     }
+}
+
+/* Element-list path: a filter is a list of (weight pair, element offset pair)
+ * words over its kept filterlets; see dtmm_conv_s8_dsp.c. */
+#ifndef DTMM_DSP_ELEM_BUDGET
+#define DTMM_DSP_ELEM_BUDGET 6144u
+#endif
+#ifndef DTMM_DSP_ELEM_SCRATCH_MAX
+#define DTMM_DSP_ELEM_SCRATCH_MAX 16384u
+#endif
+#define DTMM_DSP_ELEM_HDR_WORDS 4u
+/* The band kernel spends a whole group of 4 lanes per tap: with cin = 1
+ * three of them multiply padding, and the element list (8 MACs per 13
+ * instructions) wins; from cin = 2 on the band kernel's cheaper input
+ * expansion (per input pixel, not per receptive-field element) wins. */
+#define DTMM_DSP_ELEM_CIN_MAX 1u
+
+/* Scratch of the element-list path, 0 when it cannot take the layer:
+ *   records  min(all filters, max(one dense filter, DTMM_DSP_ELEM_BUDGET)),
+ *            a filter = 16-byte header + 16 bytes per 4 kept weights (rounded up)
+ *   columns  8*K: int16 receptive fields of 4 pixels, element-major
+ *   dump     align16(cout): stores of the pixels past the end of the last block */
+static inline uint32_t dtmm_dsp_make_elem_plan(const dtmm_fwcs_header *h, dtmm_dsp_elem_plan *pl)
+{
+    const uint32_t P = (uint32_t)h->kh * h->kw;
+    if (P > 8191u || h->cin > 8191u || P * h->cin > 8191u) {
+        return 0; /* element offsets are 16-bit: 8*K must fit */
+    }
+    const uint32_t K = P * h->cin;
+    const uint32_t frec = 4u * DTMM_DSP_ELEM_HDR_WORDS + 16u * ((K + 3u) / 4u);
+    const uint64_t all_dense = (uint64_t)h->cout * frec;
+    const uint64_t all_kept = (uint64_t)h->cout * (4u * DTMM_DSP_ELEM_HDR_WORDS + 16u) + 4ull * h->n_kept * h->cin;
+    uint64_t rec = all_dense < all_kept ? all_dense : all_kept;
+    const uint32_t budget = frec > DTMM_DSP_ELEM_BUDGET ? frec : DTMM_DSP_ELEM_BUDGET;
+    if (rec > budget) rec = budget;
+    pl->K = K;
+    pl->rec_bytes = (uint32_t)rec;
+    pl->col_off = dtmm_dsp_align16((uint32_t)rec);
+    pl->dump_off = pl->col_off + dtmm_dsp_align16(8u * K);
+    pl->total = pl->dump_off + dtmm_dsp_align16(h->cout);
+    return pl->total <= DTMM_DSP_ELEM_SCRATCH_MAX;
+}
+
+/* Whether the element-list kernel takes the layer (then *ep is its plan): cin = 1, where the
+ * band kernel would multiply 3 padding lanes per tap, or more than 32 positions, which the band
+ * kernel cannot take.  Other shapes the band kernel rejects (cin > 256, huge bands) stay on the
+ * portable path, cheaper there than re-expanding long receptive fields per chunk of filters. */
+static inline uint32_t dtmm_dsp_choose_elem(const dtmm_fwcs_header *h, dtmm_dsp_elem_plan *ep)
+{
+    ep->elem = 0;
+    if (h->cin <= DTMM_DSP_ELEM_CIN_MAX || (uint32_t)h->kh * h->kw > 32u) {
+        ep->elem = dtmm_dsp_make_elem_plan(h, ep);
+    }
+    return ep->elem;
 }
 
 #endif /* DTMM_CONV_DSP_INTERNAL_H */

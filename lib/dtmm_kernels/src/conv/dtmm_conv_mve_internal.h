@@ -26,7 +26,9 @@
  *    back to a padded copy of each block's receptive field ("edge patch");
  *  - small cin (< 16) with kh*kw*cin <= 64: each pixel's whole receptive
  *    field is gathered into a contiguous patch (im2col of 4 pixels) and the
- *    layer becomes a 1x1 conv over the patch ("patch mode").
+ *    layer becomes a 1x1 conv over the patch ("patch mode");
+ *  - kh*kw > 32: the element-list kernel (dtmm_mve_elem_layout_compute()
+ *    at the end of this file).
  */
 #ifndef DTMM_CONV_MVE_INTERNAL_H
 #define DTMM_CONV_MVE_INTERNAL_H
@@ -95,7 +97,8 @@ static inline uint32_t dtmm_mve_align16(uint32_t n)
 /*
  * Fills *L for a layer with kh*kw <= 32; returns 0, or -1 when the layer
  * is beyond this path (more positions than fit a 32-bit mask, or offsets
- * beyond 16 bits in every row arrangement): those run the portable path.
+ * beyond 16 bits in every row arrangement): those run the element-list
+ * kernel (dtmm_mve_elem_layout_compute()) or the portable path.
  */
 static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_layout *L)
 {
@@ -216,6 +219,62 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
     off += w;
     L->total = off;
     return 0;
+}
+
+/*
+ * Element-list path (dtmm_conv_s8_mve.c, "elem"), for the kernels the
+ * layout above rejects (more than 32 positions): every filter is a list of
+ * chunks of up to 16 of its kept weights with the byte offsets of their
+ * elements (e = p*cin + c) in a pixel's int8 receptive field; 4 fields
+ * (pixels) at a time, one VLDRB gather + VMLADAVA per pixel and chunk.
+ *   records  min(all filters, max(one dense filter, DTMM_MVE_ELEM_BUDGET)):
+ *            a filter = 20-byte header + 36 bytes per chunk
+ *            (chunks <= ceil(kept elements / 16) + ceil(K / 256))
+ *   patches  4*K bytes, K = kh*kw*cin
+ */
+#ifndef DTMM_MVE_ELEM_BUDGET
+#define DTMM_MVE_ELEM_BUDGET 8192u
+#endif
+#ifndef DTMM_MVE_ELEM_SCRATCH_MAX
+#define DTMM_MVE_ELEM_SCRATCH_MAX 16384u
+#endif
+#define DTMM_MVE_ELEM_HDR_BYTES 20u
+#define DTMM_MVE_ELEM_CHUNK_BYTES 36u
+
+typedef struct {
+    uint32_t K;
+    uint32_t rec_bytes; /* record area (a multiple of 4) */
+    uint32_t off_patch;
+    uint32_t total;
+} dtmm_mve_elem_layout;
+
+/* Chunks a filter with n kept elements may need (a chunk closes at 16 elements or 256 bytes of span). */
+static inline uint32_t dtmm_mve_elem_chunks(uint32_t n, uint32_t K)
+{
+    return (n + 15u) / 16u + (K + 255u) / 256u;
+}
+
+/* Returns 0 and fills *E when the element-list path takes the layer, else -1. */
+static inline int dtmm_mve_elem_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E)
+{
+    const uint32_t P = (uint32_t)h->kh * h->kw;
+    if ((uint64_t)P * h->cin > 65535u) { /* chunk bases are u16 */
+        return -1;
+    }
+    const uint32_t K = P * h->cin;
+    const uint32_t frec = DTMM_MVE_ELEM_HDR_BYTES + DTMM_MVE_ELEM_CHUNK_BYTES * dtmm_mve_elem_chunks(K, K);
+    const uint64_t all_dense = (uint64_t)h->cout * frec;
+    const uint64_t all_kept = (uint64_t)h->cout * (DTMM_MVE_ELEM_HDR_BYTES + DTMM_MVE_ELEM_CHUNK_BYTES *
+                                                   (1u + (K + 255u) / 256u)) +
+                              (uint64_t)DTMM_MVE_ELEM_CHUNK_BYTES * ((uint64_t)h->n_kept * h->cin / 16u);
+    uint64_t rec = all_dense < all_kept ? all_dense : all_kept;
+    const uint32_t budget = frec > DTMM_MVE_ELEM_BUDGET ? frec : DTMM_MVE_ELEM_BUDGET;
+    if (rec > budget) rec = budget;
+    E->K = K;
+    E->rec_bytes = (uint32_t)rec;
+    E->off_patch = dtmm_mve_align16((uint32_t)rec);
+    E->total = E->off_patch + dtmm_mve_align16(4u * K);
+    return E->total <= DTMM_MVE_ELEM_SCRATCH_MAX ? 0 : -1;
 }
 
 #endif /* DTMM_CONV_MVE_INTERNAL_H */

@@ -38,13 +38,16 @@
  * dtmm_requantize(); activation clamps narrower than int8 are applied by a
  * final SIMD pass over the output.
  *
- * Shapes the planner rejects (more than 32 positions, cin > 256, scratch
- * above DTMM_DSP_SCRATCH_MAX) and builds without the DSP extension use the
- * portable path dtmm_conv_s8_c().
+ * Layers with cin = 1 (three of the four lanes of a group would multiply
+ * padding) or more than 32 kernel positions (no 32-bit masks) run the
+ * element-list kernel below instead (elem_blocks()).  Shapes neither takes
+ * (cin > 256, scratch above the caps) and builds without the DSP extension
+ * use the portable path dtmm_conv_s8_c().
  */
 #include <stddef.h>
 
 #include "dtmm_conv_dsp_internal.h"
+#include "dtmm_conv_kept_walk.h"
 #include "dtmm_kernels.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && defined(__GNUC__)
@@ -63,6 +66,8 @@ dtmm_status dtmm_conv_s8_dsp(const dtmm_fwcs_view *v, const int8_t *input, int8_
 #else
 
 #include <arm_acle.h>
+
+#include "../common/dtmm_fixedpoint.h"
 
 /* ---- the assembly core ------------------------------------------------------
  *
@@ -484,16 +489,293 @@ static void clamp_output(int8_t *out, uint32_t n, int32_t lo, int32_t hi)
     }
 }
 
+/* ---- the element-list kernel (cin <= 2, more than 32 positions, large plans) ----
+ *
+ * Blocks of 4 consecutive output pixels in raster order (a block may wrap to
+ * the next row, so narrow outputs waste nothing but the very last block).
+ * Per block, the 4 receptive fields are expanded to int16 with the input
+ * offset added, element-major: col[e][pixel], e = p*cin + c, padding taps 0.
+ * A filter record is
+ *   n, bias, n * {pair, pair}, 2m - 2^32, r - 1        (r = -shift)
+ * with a pair = two of the filter's kept weights (a, b):
+ *   word 0: w_a | w_b << 16      word 1: 8*e_a | 8*e_b << 16
+ * Per pair the 4 pixels cost two LDRD of each element's 4 halfwords,
+ * PKHBT/PKHTB to pair pixel k's (x_a, x_b), and four SMLAD: 8 MACs in 13
+ * instructions whatever cin, and pruned filterlets are absent from the list.
+ * Pairs are padded with w = 0 to a multiple of two.  The epilogue is the
+ * band kernel's (SMMLAR, 5 instructions per output); filters it cannot
+ * requantize are recomputed afterwards by elem_slow_filters().
+ */
+typedef struct {
+    const uint32_t *rec;  /* 0: first record */
+    const uint32_t *rend; /* 4 */
+    const uint8_t *col;   /* 8 */
+    int8_t *op;           /* 12: output of pixel 0, first filter (advanced by the asm) */
+    int32_t k;            /* 16: 1 + 2*output_offset */
+    int32_t c1, c2, c3;   /* 20, 24, 28: store offsets of pixels 1..3 */
+} elem_call;
+
+/* One pair for 4 pixels: r8 weights, r9 offsets -> r10/r11 x_a, r12/lr x_b. */
+#define ELEM_PAIR                          \
+    "ldrd    r8, r9, [r0], #8\n\t"         \
+    "add.w   r12, r2, r9, lsr #16\n\t"     \
+    "uxtah   r10, r2, r9\n\t"              \
+    "ldrd    r12, lr, [r12]\n\t"           \
+    "ldrd    r10, r11, [r10]\n\t"          \
+    "pkhbt   r9, r10, r12, lsl #16\n\t"    \
+    "smlad   r4, r8, r9, r4\n\t"           \
+    "pkhtb   r9, r12, r10, asr #16\n\t"    \
+    "smlad   r5, r8, r9, r5\n\t"           \
+    "pkhbt   r9, r11, lr, lsl #16\n\t"     \
+    "smlad   r6, r8, r9, r6\n\t"           \
+    "pkhtb   r9, lr, r11, asr #16\n\t"     \
+    "smlad   r7, r8, r9, r7\n\t"
+
+/* Every filter of [rec, rend) on the 4 pixels of col. */
+static void __attribute__((naked, noinline)) elem_blocks(elem_call *call)
+{
+    (void)call;
+    __asm volatile(
+        "push    {r4-r11, lr}\n\t"
+        "mov     r3, r0\n\t"
+        "ldr     r0, [r3, #0]\n\t"
+        "ldr     r2, [r3, #8]\n\t"
+        "10:\n\t"
+        "ldmia   r0!, {r1, r4}\n\t"
+        "mov     r5, r4\n\t"
+        "mov     r6, r4\n\t"
+        "mov     r7, r4\n\t"
+        "cmp     r1, #0\n\t"
+        "beq     12f\n\t"
+        "11:\n\t"
+        ELEM_PAIR
+        ELEM_PAIR
+        "subs    r1, r1, #1\n\t"
+        "bne     11b\n\t"
+        "12:\n\t"
+        "ldmia   r0!, {r8, r9}\n\t"
+        "smmlar  r4, r4, r8, r4\n\t"
+        "smmlar  r5, r5, r8, r5\n\t"
+        "smmlar  r6, r6, r8, r6\n\t"
+        "smmlar  r7, r7, r8, r7\n\t"
+        "sub.w   r4, r4, r4, lsr #31\n\t"
+        "sub.w   r5, r5, r5, lsr #31\n\t"
+        "sub.w   r6, r6, r6, lsr #31\n\t"
+        "sub.w   r7, r7, r7, lsr #31\n\t"
+        "asr.w   r4, r4, r9\n\t"
+        "asr.w   r5, r5, r9\n\t"
+        "asr.w   r6, r6, r9\n\t"
+        "asr.w   r7, r7, r9\n\t"
+        "ldr     r10, [r3, #16]\n\t"
+        "add     r4, r4, r10\n\t"
+        "add     r5, r5, r10\n\t"
+        "add     r6, r6, r10\n\t"
+        "add     r7, r7, r10\n\t"
+        "ssat    r4, #8, r4, asr #1\n\t"
+        "ssat    r5, #8, r5, asr #1\n\t"
+        "ssat    r6, #8, r6, asr #1\n\t"
+        "ssat    r7, #8, r7, asr #1\n\t"
+        "ldr     r11, [r3, #12]\n\t"
+        "ldrd    r12, lr, [r3, #20]\n\t"
+        "strb    r5, [r11, r12]\n\t"
+        "strb    r6, [r11, lr]\n\t"
+        "ldr     r12, [r3, #28]\n\t"
+        "strb    r7, [r11, r12]\n\t"
+        "strb    r4, [r11], #1\n\t"
+        "str     r11, [r3, #12]\n\t"
+        "ldr     r12, [r3, #4]\n\t"
+        "cmp     r0, r12\n\t"
+        "bne     10b\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
+/* The 4 receptive fields of output pixels pix0.. (npix of them valid) into col. */
+static void elem_im2col(const dtmm_fwcs_header *h, const int8_t *input, int16_t *col, uint32_t pix0, uint32_t npix)
+{
+    const int32_t cin = h->cin, kh = h->kh, kw = h->kw, off = h->input_offset;
+    const int32_t in_h = h->in_h, in_w = h->in_w, dw = h->dilation_w;
+    int32_t y = (int32_t)(pix0 / h->out_w), x = (int32_t)(pix0 % h->out_w);
+    for (uint32_t k = 0; k < 4u; k++) {
+        int16_t *d = col + k;
+        if (k >= npix) {
+            for (int32_t e = kh * kw * cin; e != 0; e--, d += 4) *d = 0;
+            continue;
+        }
+        const int32_t ix0 = x * h->stride_w - h->pad_left;
+        const int interior = ix0 >= 0 && ix0 + (kw - 1) * dw < in_w && dw == 1;
+        for (int32_t i = 0; i < kh; i++) {
+            const int32_t iy = y * h->stride_h - h->pad_top + i * h->dilation_h;
+            if (iy < 0 || iy >= in_h) {
+                for (int32_t e = kw * cin; e != 0; e--, d += 4) *d = 0;
+                continue;
+            }
+            const int8_t *row = input + iy * in_w * cin;
+            if (interior) { /* the kernel row is one contiguous run of the input row */
+                const int8_t *s = row + ix0 * cin;
+                for (int32_t e = kw * cin; e != 0; e--, d += 4) *d = (int16_t)(*s++ + off);
+                continue;
+            }
+            for (int32_t j = 0; j < kw; j++) {
+                const int32_t ix = ix0 + j * dw;
+                if (ix < 0 || ix >= in_w) {
+                    for (int32_t c = cin; c != 0; c--, d += 4) *d = 0;
+                    continue;
+                }
+                const int8_t *s = row + ix * cin;
+                for (int32_t c = cin; c != 0; c--, d += 4) *d = (int16_t)(*s++ + off);
+            }
+        }
+        if (++x == (int32_t)h->out_w) {
+            x = 0;
+            y++;
+        }
+    }
+}
+
+static int elem_fast(int32_t mult, int32_t shift)
+{
+    return mult >= 0x40000000 && shift <= -2;
+}
+
+/* Builds the records of filters [o0, ...) into rec (at most cap bytes); returns the end filter. */
+static uint32_t elem_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const int8_t **wp, uint32_t o0,
+                             uint32_t *rec, uint32_t cap, uint32_t **rend)
+{
+    const uint32_t cin = v->hdr->cin, cout = v->hdr->cout;
+    uint32_t used = 0, o = o0;
+    for (; o < cout; o++) {
+        dtmm_kept_walk t = *w;
+        dtmm_kept_walk_filter(&t);
+        const uint32_t n = dtmm_kept_walk_count(&t) * cin;
+        const uint32_t bytes = 4u * DTMM_DSP_ELEM_HDR_WORDS + 16u * ((n + 3u) / 4u);
+        if (used + bytes > cap) break;
+        *w = t;
+        uint32_t *r = rec + used / 4u;
+        uint16_t *q = (uint16_t *)(void *)(r + 2);
+        const int8_t *src = *wp;
+        uint32_t m, first, k = 0;
+        while (dtmm_kept_walk_word(w, &m, &first)) {
+            for (; m != 0u; m &= m - 1u) {
+                const uint32_t e0 = (first + (uint32_t)__builtin_ctz(m)) * cin;
+                for (uint32_t c = 0; c < cin; c++, k++) {
+                    uint16_t *pair = q + 4u * (k / 2u); /* w_a, w_b, 8e_a, 8e_b */
+                    pair[k & 1u] = (uint16_t)(int16_t)*src++;
+                    pair[2u + (k & 1u)] = (uint16_t)(8u * (e0 + c));
+                }
+            }
+        }
+        for (; (k & 3u) != 0u; k++) {
+            uint16_t *pair = q + 4u * (k / 2u);
+            pair[k & 1u] = 0;
+            pair[2u + (k & 1u)] = 0;
+        }
+        *wp = src;
+        const int32_t mult = v->multiplier[o], shift = v->shift[o];
+        r[0] = k / 4u;
+        r[1] = (uint32_t)v->bias[o];
+        r[2 + k] = elem_fast(mult, shift) ? (uint32_t)mult * 2u : 0u;
+        r[3 + k] = elem_fast(mult, shift) ? (uint32_t)(-shift - 1) : 0u;
+        used += bytes;
+    }
+    *rend = rec + used / 4u;
+    return o;
+}
+
+/* Filters elem_blocks() cannot requantize, straight from the blob. */
+static void elem_slow_filters(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const int32_t cin = h->cin, kw = h->kw, off = h->input_offset, ooff = h->output_offset;
+    dtmm_kept_walk w;
+    dtmm_kept_walk_init(&w, v);
+    const int8_t *wp = v->weights;
+    for (uint32_t o = 0; o < h->cout; o++) {
+        dtmm_kept_walk_filter(&w);
+        const uint32_t n = dtmm_kept_walk_count(&w);
+        if (elem_fast(v->multiplier[o], v->shift[o])) {
+            wp += n * (uint32_t)cin;
+            continue;
+        }
+        for (int32_t y = 0; y < (int32_t)h->out_h; y++) {
+            for (int32_t x = 0; x < (int32_t)h->out_w; x++) {
+                dtmm_kept_walk t = w;
+                const int8_t *wk = wp;
+                int32_t acc = v->bias[o];
+                uint32_t p;
+                for (; dtmm_kept_walk_next(&t, &p); wk += cin) {
+                    const int32_t iy = y * h->stride_h - h->pad_top + (int32_t)(p / (uint32_t)kw) * h->dilation_h;
+                    const int32_t ix = x * h->stride_w - h->pad_left + (int32_t)(p % (uint32_t)kw) * h->dilation_w;
+                    if (iy < 0 || iy >= (int32_t)h->in_h || ix < 0 || ix >= (int32_t)h->in_w) continue;
+                    const int8_t *src = input + (iy * (int32_t)h->in_w + ix) * cin;
+                    for (int32_t c = 0; c < cin; c++) acc += wk[c] * (src[c] + off);
+                }
+                int32_t r = dtmm_fp_requantize(acc, v->multiplier[o], v->shift[o]);
+                r = r < h->act_min - ooff ? h->act_min - ooff : r;
+                r = r > h->act_max - ooff ? h->act_max - ooff : r;
+                output[((uint32_t)y * h->out_w + (uint32_t)x) * h->cout + o] = (int8_t)(r + ooff);
+            }
+        }
+        uint32_t p;
+        while (dtmm_kept_walk_next(&w, &p)) wp += cin;
+    }
+}
+
+static __attribute__((noinline)) dtmm_status elem_conv(const dtmm_fwcs_view *v, const dtmm_dsp_elem_plan *pl, const int8_t *input, int8_t *output,
+                             uint8_t *base)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cout = h->cout, npix = (uint32_t)h->out_h * h->out_w;
+    uint32_t *rec = (uint32_t *)(void *)base;
+    int16_t *col = (int16_t *)(void *)(base + pl->col_off);
+    int8_t *dump = (int8_t *)(base + pl->dump_off);
+    dtmm_kept_walk w;
+    dtmm_kept_walk_init(&w, v);
+    const int8_t *wp = v->weights;
+    int any_slow = 0;
+    for (uint32_t o = 0; o < cout; o++) any_slow |= !elem_fast(v->multiplier[o], v->shift[o]);
+    elem_call call;
+    call.rec = rec;
+    call.col = (const uint8_t *)col;
+    call.k = 1 + 2 * h->output_offset;
+    for (uint32_t o0 = 0; o0 < cout;) {
+        uint32_t *rend;
+        const uint32_t o1 = elem_records(v, &w, &wp, o0, rec, pl->rec_bytes, &rend);
+        call.rend = rend;
+        for (uint32_t px = 0; px < npix; px += 4u) {
+            const uint32_t nv = npix - px < 4u ? npix - px : 4u;
+            elem_im2col(h, input, col, px, nv);
+            call.op = output + px * cout + o0;
+            const int32_t to_dump = (int32_t)((uintptr_t)dump - (uintptr_t)call.op);
+            call.c1 = nv > 1u ? (int32_t)cout : to_dump;
+            call.c2 = nv > 2u ? 2 * (int32_t)cout : to_dump;
+            call.c3 = nv > 3u ? 3 * (int32_t)cout : to_dump;
+            elem_blocks(&call);
+        }
+        o0 = o1;
+    }
+    if (h->act_min > -128 || h->act_max < 127) {
+        clamp_output(output, npix * cout, h->act_min, h->act_max);
+    }
+    if (any_slow) {
+        elem_slow_filters(v, input, output);
+    }
+    return DTMM_OK;
+}
+
 /* ---- the driver ------------------------------------------------------------------ */
 
-dtmm_status dtmm_conv_s8_dsp(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch)
+/* The band kernel's driver.  It repeats the caller's checks and makes its own plan: with a
+ * local, fully known plan its per-row code compiles exactly as before the element-list path
+ * existed (the element-list choice costs the band layers ~20 instructions per call). */
+static __attribute__((noinline)) dtmm_status band_conv(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output,
+                                                       void *scratch)
 {
     if (v == NULL || v->hdr == NULL || input == NULL || output == NULL) {
         return DTMM_ERR_ARGUMENT;
     }
     const dtmm_fwcs_header *h = v->hdr;
     dtmm_dsp_plan pl;
-    dtmm_dsp_make_plan(h, &pl);
+    dtmm_dsp_make_band_plan(h, &pl);
     if (pl.use_c) {
         return dtmm_conv_s8_c(v, input, output, scratch);
     }
@@ -667,6 +949,21 @@ dtmm_status dtmm_conv_s8_dsp(const dtmm_fwcs_view *v, const int8_t *input, int8_
         }
     }
     return DTMM_OK;
+}
+
+dtmm_status dtmm_conv_s8_dsp(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch)
+{
+    if (v == NULL || v->hdr == NULL || input == NULL || output == NULL) {
+        return DTMM_ERR_ARGUMENT;
+    }
+    dtmm_dsp_elem_plan ep;
+    if (dtmm_dsp_choose_elem(v->hdr, &ep)) {
+        if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
+            return DTMM_ERR_ARGUMENT;
+        }
+        return elem_conv(v, &ep, input, output, (uint8_t *)scratch);
+    }
+    return band_conv(v, input, output, scratch); /* band kernel or the portable path */
 }
 
 #endif /* DTMM_DSP_ASM */

@@ -5,7 +5,8 @@
 #include "dtmm_kernels.h"
 
 /*
- * The layout is described in dtmm_conv_dsp_internal.h; shapes the DSP path
+ * The layouts are described in dtmm_conv_dsp_internal.h (element-list
+ * kernel first, as dtmm_conv_s8_dsp() chooses); shapes the DSP path
  * hands to the portable path (and builds without the DSP extension) need
  * the portable path's scratch.
  */
@@ -15,8 +16,12 @@ int32_t dtmm_conv_s8_dsp_get_buffer_size(const dtmm_fwcs_view *v)
         return -(int32_t)DTMM_ERR_ARGUMENT;
     }
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && defined(__GNUC__)
+    dtmm_dsp_elem_plan ep;
+    if (dtmm_dsp_choose_elem(v->hdr, &ep)) {
+        return (int32_t)ep.total;
+    }
     dtmm_dsp_plan pl;
-    dtmm_dsp_make_plan(v->hdr, &pl);
+    dtmm_dsp_make_band_plan(v->hdr, &pl);
     if (!pl.use_c) {
         return (int32_t)pl.total;
     }

@@ -44,8 +44,11 @@
  *  Input rows: without padding straight from the input; with padding from
  *  a zero-point padded window of consecutive rows (each row copied once,
  *  the window compacted when full); per-block padded patches when the
- *  window would be too large.  Kernels with kh*kw > 32 take the portable
- *  path.
+ *  window would be too large.  Kernels with kh*kw > 32 take the
+ *  element-list kernel (elem_conv() below: per-pixel int8 receptive fields,
+ *  each filter a list of chunks of its kept weights read with byte gathers),
+ *  or the portable path when its scratch would exceed
+ *  DTMM_MVE_ELEM_SCRATCH_MAX.
  */
 #include <stddef.h>
 
@@ -55,6 +58,8 @@
 
 #include <arm_mve.h>
 
+#include "../common/dtmm_fixedpoint.h"
+#include "dtmm_conv_kept_walk.h"
 #include "dtmm_conv_mve_internal.h"
 
 /* What the assembly kernels read (offsets are hard-coded there). */
@@ -834,6 +839,344 @@ static uint32_t *put_const_group(uint32_t *r, const uint16_t *ch, const int8_t *
     return put_group_offsets(r + 4, ch, G, cout, kc);
 }
 
+/* ---- element-list kernel (kernels with more than 32 positions) ----------------
+ *
+ * Blocks of 4 consecutive output pixels in raster order (blocks wrap to the
+ * next row: only the very last block can be partial).  Per block, each
+ * pixel's receptive field is copied into an int8 "patch" of K = kh*kw*cin
+ * bytes (element e = p*cin + c; padding taps hold the input zero point, so
+ * the input offset folds into the bias as elsewhere in this file).  A filter
+ * record is
+ *   init = bias + input_offset * sum(kept w), multiplier, shift, chunks, 0
+ * followed by its chunks of up to 16 consecutive kept weights:
+ *   u32 base (an element), i8 w[16] (unused lanes 0), u8 offsets[16] (from base)
+ * (a chunk closes at 16 elements or when the next one is 256 or more bytes
+ * past its base; with K <= 256 every base is 0 and the kernel ignores it).
+ * Per chunk: VLDRB of the weights and of the offsets, then per pixel a VLDRB
+ * gather + VMLADAVA (16 MACs): 11 instructions for 64 MACs.  Pruned
+ * filterlets are simply absent from the chunks.  The 4 accumulators are
+ * requantized as one vector (see the file header) and stored with one
+ * predicated byte scatter.
+ */
+typedef struct {
+    int32_t init, mult, shift;
+    uint32_t nch;
+    uint32_t reserved;
+} mve_elem_hdr;
+
+typedef char mve_elem_hdr_size_ok[sizeof(mve_elem_hdr) == DTMM_MVE_ELEM_HDR_BYTES ? 1 : -1];
+
+/* Receptive-field rows are short (kw*cin bytes, often < 16): straight-line stores, no loop
+ * (GCC would turn a byte loop into a memcpy/memset call, ~40 instructions each). */
+static inline void elem_copy(int8_t *d, const int8_t *s, int32_t n)
+{
+    if (n >= 16) {
+        mve_copy_short(d, s, n);
+        return;
+    }
+    uint32_t t;
+    if (n & 8) {
+        __builtin_memcpy(&t, s, 4);
+        __builtin_memcpy(d, &t, 4);
+        __builtin_memcpy(&t, s + 4, 4);
+        __builtin_memcpy(d + 4, &t, 4);
+        d += 8;
+        s += 8;
+    }
+    if (n & 4) {
+        __builtin_memcpy(&t, s, 4);
+        __builtin_memcpy(d, &t, 4);
+        d += 4;
+        s += 4;
+    }
+    if (n & 2) {
+        uint16_t u;
+        __builtin_memcpy(&u, s, 2);
+        __builtin_memcpy(d, &u, 2);
+        d += 2;
+        s += 2;
+    }
+    if (n & 1) *d = *s;
+}
+
+static inline void elem_fill(int8_t *d, int8_t value, int32_t n)
+{
+    if (n >= 16) {
+        mve_fill(d, value, n);
+        return;
+    }
+    const uint32_t v4 = (uint32_t)(uint8_t)value * 0x01010101u;
+    if (n & 8) {
+        __builtin_memcpy(d, &v4, 4);
+        __builtin_memcpy(d + 4, &v4, 4);
+        d += 8;
+    }
+    if (n & 4) {
+        __builtin_memcpy(d, &v4, 4);
+        d += 4;
+    }
+    if (n & 2) {
+        __builtin_memcpy(d, &v4, 2);
+        d += 2;
+    }
+    if (n & 1) *d = value;
+}
+
+static void elem_patches(const dtmm_fwcs_header *h, const int8_t *input, int8_t *patch, uint32_t K, uint32_t pix0,
+                         uint32_t npix)
+{
+    /* header fields in locals: the byte stores below could alias them */
+    const int32_t cin = h->cin, kh = h->kh, kw = h->kw, dw = h->dilation_w, dh = h->dilation_h;
+    const int32_t in_h = h->in_h, in_w = h->in_w, out_w = h->out_w, sh = h->stride_h, sw = h->stride_w;
+    const int32_t pt = h->pad_top, pl = h->pad_left, row_len = kw * cin;
+    const int8_t zp = (int8_t)(-h->input_offset);
+    int32_t y = (int32_t)(pix0 / (uint32_t)out_w), x = (int32_t)(pix0 % (uint32_t)out_w);
+    for (uint32_t k = 0; k < npix; k++) {
+        int8_t *d = patch + k * K;
+        const int32_t ix0 = x * sw - pl;
+        /* dilation_w 1: taps [j0, j1) of every kernel row are inside the input, one run */
+        int32_t j0 = ix0 < 0 ? -ix0 : 0, j1 = in_w - ix0 < kw ? in_w - ix0 : kw;
+        if (j0 > kw) j0 = kw;
+        if (j1 < j0) j1 = j0;
+        int32_t iy = y * sh - pt;
+        for (int32_t i = 0; i < kh; i++, d += row_len, iy += dh) {
+            if (iy < 0 || iy >= in_h) {
+                elem_fill(d, zp, row_len);
+                continue;
+            }
+            const int8_t *row = input + iy * in_w * cin;
+            if (dw == 1) {
+                elem_fill(d, zp, j0 * cin);
+                elem_copy(d + j0 * cin, row + (ix0 + j0) * cin, (j1 - j0) * cin);
+                elem_fill(d + j1 * cin, zp, (kw - j1) * cin);
+                continue;
+            }
+            for (int32_t j = 0; j < kw; j++) {
+                const int32_t ix = ix0 + j * dw;
+                if (ix < 0 || ix >= in_w) {
+                    elem_fill(d + j * cin, zp, cin);
+                } else {
+                    elem_copy(d + j * cin, row + ix * cin, cin);
+                }
+            }
+        }
+        if (++x == out_w) {
+            x = 0;
+            y++;
+        }
+    }
+}
+
+/* Chunks of the current filter of *w (not consumed). */
+static uint32_t elem_count_chunks(const dtmm_kept_walk *w, uint32_t cin, uint32_t K)
+{
+    dtmm_kept_walk t = *w;
+    if (K <= 256u) { /* no span splits: exactly ceil(n/16) */
+        return (dtmm_kept_walk_count(&t) * cin + 15u) / 16u;
+    }
+    uint32_t nch = 0, base = 0, cnt = 16, m, first;
+    while (dtmm_kept_walk_word(&t, &m, &first)) {
+      for (; m != 0u; m &= m - 1u) {
+        const uint32_t p = first + (uint32_t)__builtin_ctz(m);
+        for (uint32_t ch = 0; ch < cin; ch++, cnt++) {
+            const uint32_t e = p * cin + ch;
+            if (cnt == 16u || e - base > 255u) {
+                nch++;
+                base = e;
+                cnt = 0;
+            }
+        }
+      }
+    }
+    return nch;
+}
+
+/* Records of filters [o0, ...) into rec (at most cap bytes); returns the end filter. */
+static uint32_t elem_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const int8_t **wp, uint32_t o0,
+                             uint8_t *rec, uint32_t cap, uint8_t **rend)
+{
+    const uint32_t cin = v->hdr->cin, cout = v->hdr->cout, K = (uint32_t)v->hdr->kh * v->hdr->kw * cin;
+    const int dense = v->hdr->encoding == DTMM_FWCS_ENC_DENSE && K <= 256u;
+    uint32_t used = 0, o = o0;
+    for (; o < cout; o++) {
+        dtmm_kept_walk t = *w;
+        dtmm_kept_walk_filter(&t);
+        /* K <= 256: ceil(K/16) bounds the chunks, so the counting pass runs only near the cap */
+        uint32_t nch = K <= 256u ? (K + 15u) / 16u : 0xFFFFu;
+        if (used + DTMM_MVE_ELEM_HDR_BYTES + DTMM_MVE_ELEM_CHUNK_BYTES * nch > cap) {
+            nch = elem_count_chunks(&t, cin, K);
+            if (used + DTMM_MVE_ELEM_HDR_BYTES + DTMM_MVE_ELEM_CHUNK_BYTES * nch > cap) break;
+        }
+        *w = t;
+        mve_elem_hdr *hd = (mve_elem_hdr *)(void *)(rec + used);
+        uint8_t *c = rec + used + DTMM_MVE_ELEM_HDR_BYTES;
+        const int8_t *src = *wp;
+        int32_t sum = 0;
+        if (dense) { /* elements 0..K-1 in order: whole vectors */
+            for (uint32_t e0 = 0; e0 < K; e0 += 16u, c += DTMM_MVE_ELEM_CHUNK_BYTES) {
+                const mve_pred16_t pk = vctp8q(K - e0);
+                const int8x16_t wv = vldrbq_z_s8(src + e0, pk);
+                *(uint32_t *)(void *)c = 0;
+                vstrbq_s8((int8_t *)(c + 4), wv);
+                vstrbq_u8(c + 20, vpselq_u8(vidupq_n_u8(e0, 1), vdupq_n_u8(0), pk)); /* idle lanes: offset 0 */
+                sum = vaddvaq_s8(sum, wv);
+            }
+            src += K;
+            w->p = w->positions; /* DENSE: the filter is consumed */
+        } else if (K <= 256u) { /* base 0: kept element k goes to lane k % 16 of chunk k / 16 */
+            uint32_t lane = 0, k = 0, m, first;
+            while (dtmm_kept_walk_word(w, &m, &first)) {
+                for (; m != 0u; m &= m - 1u) {
+                    uint32_t e = (first + (uint32_t)__builtin_ctz(m)) * cin;
+                    for (uint32_t ch = cin; ch != 0u; ch--, e++, k++) {
+                        if (lane == 0u) { /* a new chunk: idle lanes weight 0, offset 0 */
+                            *(uint32_t *)(void *)c = 0;
+                            vstrbq_u8(c + 4, vdupq_n_u8(0));
+                            vstrbq_u8(c + 20, vdupq_n_u8(0));
+                        }
+                        const int8_t wv = *src++;
+                        c[4u + lane] = (uint8_t)wv;
+                        c[20u + lane] = (uint8_t)e;
+                        sum += wv;
+                        if (++lane == 16u) {
+                            lane = 0;
+                            c += DTMM_MVE_ELEM_CHUNK_BYTES;
+                        }
+                    }
+                }
+            }
+            nch = (k + 15u) / 16u;
+        } else {
+            c -= DTMM_MVE_ELEM_CHUNK_BYTES; /* before the first chunk */
+            uint32_t base = 0, cnt = 16, m, first;
+            while (dtmm_kept_walk_word(w, &m, &first)) {
+              for (; m != 0u; m &= m - 1u) {
+                uint32_t e = (first + (uint32_t)__builtin_ctz(m)) * cin;
+                for (uint32_t ch = 0; ch < cin; ch++, cnt++, e++) {
+                    if (cnt == 16u || e - base > 255u) { /* next chunk */
+                        c += DTMM_MVE_ELEM_CHUNK_BYTES;
+                        base = K <= 256u ? 0u : e; /* K <= 256: offsets from the patch start */
+                        cnt = 0;
+                        *(uint32_t *)(void *)c = base;
+                        vstrbq_u8(c + 4, vdupq_n_u8(0));
+                        vstrbq_u8(c + 20, vdupq_n_u8(0));
+                    }
+                    c[4u + cnt] = (uint8_t)*src;
+                    c[20u + cnt] = (uint8_t)(e - base);
+                    sum += *src++;
+                }
+              }
+            }
+        }
+        *wp = src;
+        hd->init = (int32_t)((uint32_t)v->bias[o] + (uint32_t)v->hdr->input_offset * (uint32_t)sum);
+        hd->mult = v->multiplier[o];
+        hd->shift = v->shift[o];
+        hd->nch = nch;
+        hd->reserved = 0;
+        used += DTMM_MVE_ELEM_HDR_BYTES + DTMM_MVE_ELEM_CHUNK_BYTES * nch;
+    }
+    *rend = rec + used;
+    return o;
+}
+
+static void elem_run_block(const dtmm_fwcs_header *h, const uint8_t *r, const uint8_t *rend, const int8_t *patch,
+                           uint32_t K, int8_t *op, uint32_t nvalid)
+{
+    const int32_t cout = h->cout, ooff = h->output_offset;
+    const int32_t lo = h->act_min - ooff, hi = h->act_max - ooff;
+    const uint32x4_t soff = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)cout);
+    const mve_pred16_t pv = vctp32q(nvalid);
+    const int32x4_t vlo = vdupq_n_s32(h->act_min), vhi = vdupq_n_s32(h->act_max); /* out of the loop */
+    const int8_t *p1 = patch + K, *p2 = patch + 2u * K, *p3 = patch + 3u * K;
+    while (r < rend) {
+        const mve_elem_hdr *hd = (const mve_elem_hdr *)(const void *)r;
+        int32_t a0 = hd->init, a1 = a0, a2 = a0, a3 = a0;
+        const uint8_t *c = r + DTMM_MVE_ELEM_HDR_BYTES;
+        uint32_t n = hd->nch;
+        if (K <= 256u) { /* every base is 0: fixed gather bases */
+            for (; n != 0; n--, c += DTMM_MVE_ELEM_CHUNK_BYTES) {
+                const int8x16_t wv = vldrbq_s8((const int8_t *)(c + 4));
+                const uint8x16_t off = vldrbq_u8(c + 20);
+                a0 = vmladavaq_s8(a0, vldrbq_gather_offset_s8(patch, off), wv);
+                a1 = vmladavaq_s8(a1, vldrbq_gather_offset_s8(p1, off), wv);
+                a2 = vmladavaq_s8(a2, vldrbq_gather_offset_s8(p2, off), wv);
+                a3 = vmladavaq_s8(a3, vldrbq_gather_offset_s8(p3, off), wv);
+            }
+        } else {
+            for (; n != 0; n--, c += DTMM_MVE_ELEM_CHUNK_BYTES) {
+                const uint32_t base = *(const uint32_t *)(const void *)c;
+                const int8x16_t wv = vldrbq_s8((const int8_t *)(c + 4));
+                const uint8x16_t off = vldrbq_u8(c + 20);
+                a0 = vmladavaq_s8(a0, vldrbq_gather_offset_s8(patch + base, off), wv);
+                a1 = vmladavaq_s8(a1, vldrbq_gather_offset_s8(p1 + base, off), wv);
+                a2 = vmladavaq_s8(a2, vldrbq_gather_offset_s8(p2 + base, off), wv);
+                a3 = vmladavaq_s8(a3, vldrbq_gather_offset_s8(p3 + base, off), wv);
+            }
+        }
+        const int32_t mult = hd->mult, shift = hd->shift;
+        r = c;
+        if (shift <= -1) { /* vector requantization, see the file header */
+            int32x4_t acc = vdupq_n_s32(a0);
+            acc = vsetq_lane_s32(a1, acc, 1);
+            acc = vsetq_lane_s32(a2, acc, 2);
+            acc = vsetq_lane_s32(a3, acc, 3);
+            int32x4_t y = vqrdmlahq_n_s32(vshrq_n_s32(acc, 31), acc, mult);
+            y = vrshlq_n_s32(y, shift);
+            y = vaddq_n_s32(y, ooff);
+            y = vmaxq_s32(y, vlo);
+            y = vminq_s32(y, vhi);
+            vstrbq_scatter_offset_p_s32(op, soff, y, pv);
+        } else {
+            const int32_t acc[4] = {a0, a1, a2, a3};
+            for (uint32_t k = 0; k < nvalid; k++) {
+                int32_t y = dtmm_fp_requantize(acc[k], mult, shift);
+                y = y < lo ? lo : y > hi ? hi : y;
+                op[(int32_t)k * cout] = (int8_t)(y + ooff);
+            }
+        }
+        op++;
+    }
+}
+
+static __attribute__((noinline)) dtmm_status elem_conv(const dtmm_fwcs_view *v, const dtmm_mve_elem_layout *E,
+                                                       const int8_t *input, int8_t *output, uint8_t *base)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cout = h->cout, npix = (uint32_t)h->out_h * h->out_w;
+    int8_t *patch = (int8_t *)(base + E->off_patch);
+    dtmm_kept_walk w;
+    dtmm_kept_walk_init(&w, v);
+    const int8_t *wp = v->weights;
+    for (uint32_t o0 = 0; o0 < cout;) {
+        uint8_t *rend;
+        const uint32_t o1 = elem_records(v, &w, &wp, o0, base, E->rec_bytes, &rend);
+        for (uint32_t px = 0; px < npix; px += 4u) {
+            const uint32_t nv = npix - px < 4u ? npix - px : 4u;
+            elem_patches(h, input, patch, E->K, px, nv);
+            elem_run_block(h, base, rend, patch, E->K, output + px * cout + o0, nv);
+        }
+        o0 = o1;
+    }
+    return DTMM_OK;
+}
+
+
+/* Layers the main kernels decline: the element-list kernel, else the portable path (a call
+ * of the portable path's shape, so the main driver compiles as before). */
+static __attribute__((noinline)) dtmm_status elem_or_c(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output,
+                                                       void *scratch)
+{
+    dtmm_mve_elem_layout E;
+    if (dtmm_mve_elem_layout_compute(v->hdr, &E) != 0) {
+        return dtmm_conv_s8_c(v, input, output, scratch);
+    }
+    if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
+        return DTMM_ERR_ARGUMENT;
+    }
+    return elem_conv(v, &E, input, output, (uint8_t *)scratch);
+}
+
 dtmm_status dtmm_conv_s8_mve(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch)
 {
     if (v == NULL || v->hdr == NULL || input == NULL || output == NULL) {
@@ -842,7 +1185,7 @@ dtmm_status dtmm_conv_s8_mve(const dtmm_fwcs_view *v, const int8_t *input, int8_
     const dtmm_fwcs_header *h = v->hdr;
     dtmm_mve_layout L;
     if (dtmm_mve_layout_compute(h, &L) != 0) {
-        return dtmm_conv_s8_c(v, input, output, scratch); /* kh*kw > 32 */
+        return elem_or_c(v, input, output, scratch); /* kh*kw > 32 */
     }
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
         return DTMM_ERR_ARGUMENT;

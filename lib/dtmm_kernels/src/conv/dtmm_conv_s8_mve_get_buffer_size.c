@@ -16,8 +16,10 @@
  *   patch mode (cin < 16, kh*kw*cin <= 64): cout*K + 4*K*min(8, ceil(out_w/4)), K = align16(kh*kw*cin)
  *   temporary output 4*cout
  * e.g. ResNet-8: 2.9 KiB (1x1 16->32) .. 8.3 KiB (3x3 64->64).  Kernels with
- * kh*kw > 32 (or offsets beyond 16 bits) run the portable path and need
- * what it needs.  Off MVE targets this file only mirrors the portable path,
+ * kh*kw > 32 (or offsets beyond 16 bits) run the element-list kernel
+ * (dtmm_mve_elem_layout_compute(): records + 4*kh*kw*cin, e.g. 8.2 KiB for a
+ * DS-CNN 10x4 first conv), or when that does not fit DTMM_MVE_ELEM_SCRATCH_MAX
+ * the portable path, and need what they need.  Off MVE targets this file only mirrors the portable path,
  * like dtmm_conv_s8_mve() itself.
  */
 int32_t dtmm_conv_s8_mve_get_buffer_size(const dtmm_fwcs_view *v)
@@ -29,6 +31,10 @@ int32_t dtmm_conv_s8_mve_get_buffer_size(const dtmm_fwcs_view *v)
     dtmm_mve_layout layout;
     if (dtmm_mve_layout_compute(v->hdr, &layout) == 0) {
         return (int32_t)layout.total;
+    }
+    dtmm_mve_elem_layout elem;
+    if (dtmm_mve_elem_layout_compute(v->hdr, &elem) == 0) {
+        return (int32_t)elem.total;
     }
 #endif
     return dtmm_conv_s8_c_get_buffer_size(v);
