@@ -33,7 +33,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dtmm import kernel_cases as kc
+from support import conv_cases as kc
 
 pytestmark = [
     pytest.mark.qemu,
