@@ -379,7 +379,7 @@ def python_status(blob: bytes) -> str:
         for pattern, status in _STATUS_RULES:
             if re.search(pattern, msg):
                 return status
-        raise DtmmError(f"kernel_cases: no C status for validator message {msg!r}") from None
+        raise DtmmError(f"conv_cases: no C status for validator message {msg!r}") from None
     return "DTMM_OK"
 
 
