@@ -62,6 +62,10 @@ def dsp_cases() -> list[kc.KernelCase]:
     add("repack_chunks_dense", cout=40, cin=13, kh=3, kw=3, in_h=5, in_w=9, encoding="dense")
     add("repack_chunks_sparse", cout=40, cin=11, kh=3, kw=3, in_h=6, in_w=6, density=0.7, encoding="bitmap")
     add("cin256_1x1", cout=5, cin=256, kh=1, kw=1, in_h=3, in_w=6)
+    # 1x1 stride 1 runs as one row of H*W pixels (src/conv/dtmm_conv_flat_view.h); a wide row of
+    # many channels narrows its tiles until the plan fits the scratch cap
+    add("flat_1x1_25x5", cout=24, cin=64, kh=1, kw=1, in_h=25, in_w=5, density=0.6, encoding="bitmap")
+    add("narrow_tiles_1x1_row", cout=256, cin=256, kh=1, kw=1, in_h=1, in_w=9, density=0.25, encoding="list")
     add("cin252_2x2", cout=3, cin=252, kh=2, kw=2, in_h=3, in_w=5, density=0.8, encoding="list")
     add("cin253_1x3", cout=3, cin=253, kh=1, kw=3, in_h=2, in_w=5, padding="valid")
     # geometry of the band: strides, phases, dilation, ring and no ring, long kernels

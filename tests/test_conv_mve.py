@@ -75,6 +75,8 @@ def mve_cases() -> list[kc.KernelCase]:
     add("quad_one_live", cout=12, cin=32, kh=3, kw=3, in_h=4, in_w=8, density=0.5, empty=11, encoding="list")
     add("quad_cout64", cout=64, cin=16, kh=3, kw=3, in_h=4, in_w=8, density=0.3, encoding="bitmap")
     add("quad_cout4_1x1", cout=4, cin=64, kh=1, kw=1, in_h=3, in_w=7, encoding="dense")
+    add("flat_1x1_25x5", cout=24, cin=64, kh=1, kw=1, in_h=25, in_w=5, density=0.6, encoding="bitmap")
+    add("flat_1x1_s1_odd", cout=9, cin=20, kh=1, kw=1, in_h=7, in_w=3, density=0.7, encoding="list")
     add("quad_extreme", cout=20, cin=16, kh=3, kw=3, in_h=5, in_w=8, requant="extreme", density=0.7)
     # pair kernels: any shift (slow requantization), cout > 64, odd live counts with and without empties
     for k, (cin, s) in enumerate(quad_shapes):

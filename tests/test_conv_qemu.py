@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from support import conv_cases as kc
@@ -29,8 +30,18 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def random_cases():
-    # 48 layers, every encoding, 3 with kh*kw > 32; small enough for QEMU
-    return kc.random_cases(48, seed=31, max_macs=30_000)
+    # 48 layers, every encoding, 3 with kh*kw > 32; small enough for QEMU; and 1x1 stride-1 layers the
+    # wrapper hands to its path as one row of H*W pixels (src/conv/dtmm_conv_flat_view.h)
+    rng = np.random.default_rng(32)
+    flat = [
+        kc.targeted_case(rng, "flat_1x1_25x5", [], cout=24, cin=64, kh=1, kw=1, in_h=25, in_w=5, density=0.6,
+                         encoding="bitmap"),
+        kc.targeted_case(rng, "flat_1x1_7x3_cin20", [], cout=9, cin=20, kh=1, kw=1, in_h=7, in_w=3, density=0.7,
+                         encoding="list"),
+        kc.targeted_case(rng, "flat_1x1_3x3_cin256", [], cout=96, cin=256, kh=1, kw=1, in_h=3, in_w=3,
+                         density=0.5, encoding="list"),
+    ]
+    return kc.random_cases(48, seed=31, max_macs=30_000) + flat
 
 
 @pytest.fixture(scope="module")

@@ -94,10 +94,40 @@ static inline uint32_t dtmm_dsp_align16(uint32_t n)
     return (n + 15u) & ~15u;
 }
 
+/* Tiles of tb blocks and the scratch offsets that follow from them; clears use_c when it all fits. */
+static inline void dtmm_dsp_plan_tiles(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl, uint32_t tb)
+{
+    const uint32_t cin = h->cin, cout = h->cout;
+    const uint32_t tiles = (pl->blocks + tb - 1u) / tb;
+    pl->tile_blocks = (pl->blocks + tiles - 1u) / tiles; /* balanced tiles */
+    pl->cols = (4u * pl->tile_blocks + pl->hq + 3u) & ~3u;
+    pl->group_bytes = pl->phases * pl->cols * 8u;
+    pl->slot_bytes = pl->groups * pl->group_bytes;
+
+    pl->repack = (cin & 3u) != 0u;
+    pl->repack_bytes = 0;
+    if (pl->repack) {
+        const uint32_t all = h->n_kept * pl->cin4;
+        uint32_t budget = DTMM_DSP_REPACK_BUDGET;
+        if (budget < pl->positions * pl->cin4) budget = pl->positions * pl->cin4;
+        pl->repack_bytes = all < budget ? all : budget;
+    }
+
+    pl->records_off = 0;
+    pl->band_off = dtmm_dsp_align16(DTMM_DSP_RECORD_WORDS * 4u * cout);
+    pl->repack_off = pl->band_off + pl->slots * pl->slot_bytes;
+    pl->dump_off = pl->repack_off + dtmm_dsp_align16(pl->repack_bytes);
+    pl->pad_off = pl->dump_off + dtmm_dsp_align16(cout);
+    pl->total = pl->pad_off + (pl->repack ? 0u : dtmm_dsp_align16(cin));
+    if (pl->total <= DTMM_DSP_SCRATCH_MAX) {
+        pl->use_c = 0;
+    }
+}
+
 /* The band plan; pl->use_c tells whether the band kernel can take the layer. */
 static inline void dtmm_dsp_make_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl)
 {
-    const uint32_t kh = h->kh, kw = h->kw, cin = h->cin, cout = h->cout;
+    const uint32_t kh = h->kh, kw = h->kw, cin = h->cin;
     const uint32_t sw = h->stride_w, dw = h->dilation_w, dh = h->dilation_h;
     pl->use_c = 1u;
     pl->positions = kh * kw;
@@ -133,30 +163,9 @@ static inline void dtmm_dsp_make_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_p
     const uint32_t row_unit = pl->slots * pl->groups * np * 8u; /* band bytes per column */
     uint32_t tb = pl->blocks;
     while (tb > 1u && row_unit * ((4u * tb + hq + 3u) & ~3u) > DTMM_DSP_BAND_BUDGET) tb--;
-    const uint32_t tiles = (pl->blocks + tb - 1u) / tb;
-    pl->tile_blocks = (pl->blocks + tiles - 1u) / tiles; /* balanced tiles */
-    pl->cols = (4u * pl->tile_blocks + hq + 3u) & ~3u;
-    pl->group_bytes = np * pl->cols * 8u;
-    pl->slot_bytes = pl->groups * pl->group_bytes;
-
-    pl->repack = (cin & 3u) != 0u;
-    pl->repack_bytes = 0;
-    if (pl->repack) {
-        const uint32_t all = h->n_kept * pl->cin4;
-        uint32_t budget = DTMM_DSP_REPACK_BUDGET;
-        if (budget < pl->positions * pl->cin4) budget = pl->positions * pl->cin4;
-        pl->repack_bytes = all < budget ? all : budget;
-    }
-
-    pl->records_off = 0;
-    pl->band_off = dtmm_dsp_align16(DTMM_DSP_RECORD_WORDS * 4u * cout);
-    pl->repack_off = pl->band_off + pl->slots * pl->slot_bytes;
-    pl->dump_off = pl->repack_off + dtmm_dsp_align16(pl->repack_bytes);
-    pl->pad_off = pl->dump_off + dtmm_dsp_align16(cout);
-    pl->total = pl->pad_off + (pl->repack ? 0u : dtmm_dsp_align16(cin));
-    if (pl->total <= DTMM_DSP_SCRATCH_MAX) {
-        pl->use_c = 0;
-    }
+    dtmm_dsp_plan_tiles(h, pl, tb);
+    /* wide rows of many channels: narrower tiles until the whole plan fits DTMM_DSP_SCRATCH_MAX */
+    while (pl->use_c && tb > 1u) dtmm_dsp_plan_tiles(h, pl, --tb);
 }
 
 /* Element-list path: a filter is a list of (weight pair, element offset pair)

@@ -1,6 +1,7 @@
 /* dtmm_conv_s8.c - one packed int8 conv layer on the best path of this build. */
 #include <stddef.h>
 
+#include "dtmm_conv_flat_view.h"
 #include "dtmm_conv_s8_dispatch.h"
 
 dtmm_status dtmm_conv_s8(const uint8_t *blob, const int8_t *input, int8_t *output, void *scratch)
@@ -13,5 +14,6 @@ dtmm_status dtmm_conv_s8(const uint8_t *blob, const int8_t *input, int8_t *outpu
     if (input == NULL || output == NULL) {
         return DTMM_ERR_ARGUMENT;
     }
-    return DTMM_CONV_S8_IMPL(&view, input, output, scratch);
+    dtmm_conv_flat flat;
+    return DTMM_CONV_S8_IMPL(dtmm_conv_flat_view(&view, &flat), input, output, scratch);
 }

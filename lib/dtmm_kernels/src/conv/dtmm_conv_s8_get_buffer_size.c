@@ -1,4 +1,5 @@
 /* dtmm_conv_s8_get_buffer_size.c - scratch bytes of dtmm_conv_s8() for a blob. */
+#include "dtmm_conv_flat_view.h"
 #include "dtmm_conv_s8_dispatch.h"
 
 int32_t dtmm_conv_s8_get_buffer_size(const uint8_t *blob)
@@ -8,5 +9,6 @@ int32_t dtmm_conv_s8_get_buffer_size(const uint8_t *blob)
     if (status != DTMM_OK) {
         return -(int32_t)status; /* negative: the caller cannot mistake it for a size */
     }
-    return DTMM_CONV_S8_IMPL_BUFFER_SIZE(&view);
+    dtmm_conv_flat flat;
+    return DTMM_CONV_S8_IMPL_BUFFER_SIZE(dtmm_conv_flat_view(&view, &flat)); /* as dtmm_conv_s8() */
 }

@@ -922,8 +922,47 @@ static inline void elem_fill(int8_t *d, int8_t value, int32_t n)
     if (n & 1) *d = value;
 }
 
+/* Receptive-field element q = (i*kw + j)*cin + c as gather vectors: its byte offset from the
+ * field's first input byte, and i*dilation_h, j*dilation_w to mask taps outside the input.
+ * elem_gather_init() returns 0 when an offset does not fit a byte (patches are then copied row by
+ * row).  Idle lanes of the last vectors read offset 0. */
+typedef struct {
+    uint8x16_t off[16], row[16], col[16];
+} elem_gather;
+
+static int elem_gather_init(const dtmm_fwcs_header *h, uint32_t K, elem_gather *g)
+{
+    const uint32_t cin = h->cin, kw = h->kw, row_len = kw * cin, dh = h->dilation_h, dw = h->dilation_w;
+    const uint32_t row_step = dh * h->in_w * cin, col_step = dw * cin;
+    if (K > 256u || (h->kh - 1u) * row_step + (kw - 1u) * col_step + cin - 1u > 255u) {
+        return 0;
+    }
+    uint8_t o[256], r[256], c[256];
+    for (uint32_t q = 0; q < 256u; q++) {
+        const uint32_t i = q / row_len, j = (q % row_len) / cin, in = q < K;
+        o[q] = in ? (uint8_t)(i * row_step + j * col_step + q % cin) : 0u;
+        r[q] = in ? (uint8_t)(i * dh) : 0u;
+        c[q] = in ? (uint8_t)(j * dw) : 0u;
+    }
+    for (uint32_t q = 0; q < K; q += 16u) {
+        g->off[q / 16u] = vldrbq_u8(o + q);
+        g->row[q / 16u] = vldrbq_u8(r + q);
+        g->col[q / 16u] = vldrbq_u8(c + q);
+    }
+    return 1;
+}
+
+/* [lo, hi] of the tap displacements 0..255 that stay inside [0, n) from origin o (lo > hi: none). */
+static inline void elem_tap_range(int32_t o, int32_t n, uint8x16_t *lo, uint8x16_t *hi, int *none)
+{
+    const int32_t l = o < 0 ? -o : 0, u = n - 1 - o > 255 ? 255 : n - 1 - o;
+    *none |= l > u || l > 255;
+    *lo = vdupq_n_u8((uint8_t)(l > 255 ? 255 : l));
+    *hi = vdupq_n_u8((uint8_t)(u < 0 ? 0 : u));
+}
+
 static void elem_patches(const dtmm_fwcs_header *h, const int8_t *input, int8_t *patch, uint32_t K, uint32_t pix0,
-                         uint32_t npix)
+                         uint32_t npix, const elem_gather *g)
 {
     /* header fields in locals: the byte stores below could alias them */
     const int32_t cin = h->cin, kh = h->kh, kw = h->kw, dw = h->dilation_w, dh = h->dilation_h;
@@ -934,11 +973,37 @@ static void elem_patches(const dtmm_fwcs_header *h, const int8_t *input, int8_t 
     for (uint32_t k = 0; k < npix; k++) {
         int8_t *d = patch + k * K;
         const int32_t ix0 = x * sw - pl;
+        const int32_t iy0 = y * sh - pt;
+        if (g != NULL) {
+            /* byte gathers, 16 elements an instruction; taps outside the input read the zero point */
+            const int8_t *base = (const int8_t *)((uintptr_t)input + (uintptr_t)((iy0 * in_w + ix0) * cin));
+            uint8x16_t rlo, rhi, clo, chi;
+            int none = 0;
+            elem_tap_range(iy0, in_h, &rlo, &rhi, &none);
+            elem_tap_range(ix0, in_w, &clo, &chi, &none);
+            const int8x16_t zpv = vdupq_n_s8(zp);
+            for (uint32_t q = 0; q < K; q += 16u) {
+                const uint32_t c = q / 16u;
+                const mve_pred16_t tail = vctp8q(K - q);
+                mve_pred16_t in = vcmpcsq_m_u8(g->row[c], rlo, tail);
+                in = vcmpcsq_m_u8(rhi, g->row[c], in);
+                in = vcmpcsq_m_u8(g->col[c], clo, in);
+                in = vcmpcsq_m_u8(chi, g->col[c], in);
+                if (none) in = 0;
+                const int8x16_t xv = vldrbq_gather_offset_z_s8(base, g->off[c], in);
+                vstrbq_p_s8(d + q, vpselq_s8(xv, zpv, in), tail);
+            }
+            if (++x == out_w) {
+                x = 0;
+                y++;
+            }
+            continue;
+        }
         /* dilation_w 1: taps [j0, j1) of every kernel row are inside the input, one run */
         int32_t j0 = ix0 < 0 ? -ix0 : 0, j1 = in_w - ix0 < kw ? in_w - ix0 : kw;
         if (j0 > kw) j0 = kw;
         if (j1 < j0) j1 = j0;
-        int32_t iy = y * sh - pt;
+        int32_t iy = iy0;
         for (int32_t i = 0; i < kh; i++, d += row_len, iy += dh) {
             if (iy < 0 || iy >= in_h) {
                 elem_fill(d, zp, row_len);
@@ -1024,28 +1089,28 @@ static uint32_t elem_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const i
             src += K;
             w->p = w->positions; /* DENSE: the filter is consumed */
         } else if (K <= 256u) { /* base 0: kept element k goes to lane k % 16 of chunk k / 16 */
-            uint32_t lane = 0, k = 0, m, first;
+            /* element offsets of the kept filterlets in order (their weights are contiguous at src) */
+            uint8_t offs[256 + 16];
+            uint32_t k = 0, m, first;
+            const uint8x16_t lanes = vidupq_n_u8(0u, 1);
             while (dtmm_kept_walk_word(w, &m, &first)) {
-                for (; m != 0u; m &= m - 1u) {
-                    uint32_t e = (first + (uint32_t)__builtin_ctz(m)) * cin;
-                    for (uint32_t ch = cin; ch != 0u; ch--, e++, k++) {
-                        if (lane == 0u) { /* a new chunk: idle lanes weight 0, offset 0 */
-                            *(uint32_t *)(void *)c = 0;
-                            vstrbq_u8(c + 4, vdupq_n_u8(0));
-                            vstrbq_u8(c + 20, vdupq_n_u8(0));
-                        }
-                        const int8_t wv = *src++;
-                        c[4u + lane] = (uint8_t)wv;
-                        c[20u + lane] = (uint8_t)e;
-                        sum += wv;
-                        if (++lane == 16u) {
-                            lane = 0;
-                            c += DTMM_MVE_ELEM_CHUNK_BYTES;
-                        }
+                for (; m != 0u; m &= m - 1u, k += cin) {
+                    const uint32_t e = (first + (uint32_t)__builtin_ctz(m)) * cin;
+                    for (uint32_t ch = 0; ch < cin; ch += 16u) { /* cin <= 256: whole vectors */
+                        vstrbq_u8(offs + k + ch, vaddq_n_u8(lanes, (uint8_t)(e + ch)));
                     }
                 }
             }
             nch = (k + 15u) / 16u;
+            for (uint32_t e0 = 0; e0 < k; e0 += 16u, c += DTMM_MVE_ELEM_CHUNK_BYTES) {
+                const mve_pred16_t pk = vctp8q(k - e0);
+                const int8x16_t wv = vldrbq_z_s8(src + e0, pk);
+                *(uint32_t *)(void *)c = 0;
+                vstrbq_s8((int8_t *)(c + 4), wv);
+                vstrbq_u8(c + 20, vpselq_u8(vldrbq_u8(offs + e0), vdupq_n_u8(0), pk)); /* idle lanes: offset 0 */
+                sum = vaddvaq_s8(sum, wv);
+            }
+            src += k;
         } else {
             c -= DTMM_MVE_ELEM_CHUNK_BYTES; /* before the first chunk */
             uint32_t base = 0, cnt = 16, m, first;
@@ -1145,6 +1210,8 @@ static __attribute__((noinline)) dtmm_status elem_conv(const dtmm_fwcs_view *v, 
     const dtmm_fwcs_header *h = v->hdr;
     const uint32_t cout = h->cout, npix = (uint32_t)h->out_h * h->out_w;
     int8_t *patch = (int8_t *)(base + E->off_patch);
+    elem_gather gather;
+    const elem_gather *g = elem_gather_init(h, E->K, &gather) ? &gather : NULL;
     dtmm_kept_walk w;
     dtmm_kept_walk_init(&w, v);
     const int8_t *wp = v->weights;
@@ -1153,7 +1220,7 @@ static __attribute__((noinline)) dtmm_status elem_conv(const dtmm_fwcs_view *v, 
         const uint32_t o1 = elem_records(v, &w, &wp, o0, base, E->rec_bytes, &rend);
         for (uint32_t px = 0; px < npix; px += 4u) {
             const uint32_t nv = npix - px < 4u ? npix - px : 4u;
-            elem_patches(h, input, patch, E->K, px, nv);
+            elem_patches(h, input, patch, E->K, px, nv, g);
             elem_run_block(h, base, rend, patch, E->K, output + px * cout + o0, nv);
         }
         o0 = o1;

@@ -33,6 +33,7 @@ from ...paths import KERNELS_DIR
 
 _PROBE_SOURCES = (
     "src/fwcs/dtmm_fwcs_view_init.c",
+    "src/conv/dtmm_conv_flat_view.h",
     "src/conv/dtmm_conv_s8_c_get_buffer_size.c",
     "src/conv/dtmm_conv_s8_dsp_get_buffer_size.c",
     "src/conv/dtmm_conv_s8_mve_get_buffer_size.c",
@@ -45,6 +46,7 @@ _PROBE_C = r"""
 
 #include "dtmm_kernels.h"
 
+#include "dtmm_conv_flat_view.h"
 #include "dtmm_fwcs_view_init.c"
 #include "dtmm_conv_s8_c_get_buffer_size.c"
 
@@ -71,11 +73,13 @@ int main(void)
 {
     unsigned long n;
     while (scanf("%lu", &n) == 1) {
-        dtmm_fwcs_view v;
+        dtmm_fwcs_view view;
         if (n > sizeof blob || fread(blob, 1, 1, stdin) != 1 || fread(blob, 1, n, stdin) != n ||
-            dtmm_fwcs_view_init(blob, &v) != DTMM_OK) {
+            dtmm_fwcs_view_init(blob, &view) != DTMM_OK) {
             return 3;
         }
+        dtmm_conv_flat flat; /* the layer as dtmm_conv_s8() hands it to its path */
+        const dtmm_fwcs_view v = *dtmm_conv_flat_view(&view, &flat);
         printf("%ld %ld %ld\n", (long)dtmm_conv_s8_c_get_buffer_size(&v), (long)dtmm_probe_dsp_get_buffer_size(&v),
                (long)dtmm_probe_mve_get_buffer_size(&v));
     }
