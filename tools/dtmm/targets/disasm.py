@@ -17,6 +17,9 @@ from pathlib import Path
 from ..errors import DtmmError
 
 OBJDUMP = "arm-none-eabi-objdump"
+#: objdump's machine for cores whose instructions its default (from the ELF attributes) gets wrong:
+#: without it binutils 2.40 decodes Helium instructions as LDC/STC and v8.1-M CINC/CSEL as undefined
+OBJDUMP_MACHINE = {"cortex-m55": "armv8.1-m.main", "cortex-m33": "armv8-m.main"}
 _FUNC = re.compile(r"^([0-9a-f]+) <(.+)>:\s*$")
 _INSN = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f]{4})(?: ([0-9a-f]{4}))?\s*\t(\S+)(?:\t(.*))?$")
 _REG = re.compile(r"\b(r1[0-5]|r[0-9]|sp|lr|pc|ip|fp|sl|sb)\b")
@@ -204,16 +207,20 @@ def parse_objdump(text: str) -> Program:
     return Program(insns, functions)
 
 
-def disassemble(elf: str | Path) -> Program:
-    """Runs objdump on ``elf``; a one-line DtmmError when it is missing or refuses the file."""
+def disassemble(elf: str | Path, cpu: str | None = None) -> Program:
+    """Runs objdump on ``elf`` (built for core ``cpu``); a one-line DtmmError when it is missing or refuses the file."""
     exe = shutil.which(OBJDUMP)
     if exe is None:
         raise DtmmError(f"{OBJDUMP} not found on PATH; install binutils-arm-none-eabi (or run 'make bootstrap')")
-    proc = subprocess.run([exe, "-d", str(elf)], capture_output=True, text=True)
+    machine = [f"-m{OBJDUMP_MACHINE[cpu]}"] if cpu in OBJDUMP_MACHINE else []
+    proc = subprocess.run([exe, "-d", *machine, str(elf)], capture_output=True, text=True)
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["no output"])[0]
         raise DtmmError(f"{OBJDUMP} could not disassemble {elf}: {first}")
     program = parse_objdump(proc.stdout)
+    undefined = proc.stdout.count("<UNDEFINED>")
+    if undefined:
+        raise DtmmError(f"{elf}: {OBJDUMP} cannot decode {undefined} instruction(s); no estimate")
     if not program.insns or not program.functions:
         raise DtmmError(f"{elf}: {OBJDUMP} finds no symbols or no Thumb code in it; "
                         "the cycle estimate needs an unstripped firmware ELF")

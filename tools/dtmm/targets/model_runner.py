@@ -394,7 +394,7 @@ def run_model(
 
 def _traced_run(elf: Path, board: Board, timeout: float, say: Callable[[str], None]):
     """The runner under QEMU with its instruction trace priced as it streams by."""
-    program = disassemble(elf)
+    program = disassemble(elf, board.cpu)
     timing = timing_for(board.cpu)
     result, summary = run_traced(elf, board.name, lambda pcs: cycles_mod.estimate(pcs, program, timing), timeout,
                                  progress=lambda count: say(f"traced {count / 1e6:.1f} M instructions ..."))
