@@ -176,3 +176,26 @@ def test_measurements_must_match_the_trace():
         match_measurements(regions, [100], [{"op0": 41, "op1": 50}])
     with pytest.raises(DtmmError, match="1 measured inferences, the console 2"):
         match_measurements(regions, [100, 100], None)
+
+
+def test_objdump_gets_the_machine_helium_needs(monkeypatch, tmp_path):
+    """binutils 2.40 decodes an M55 ELF's Helium code as LDC/STC unless told the machine."""
+    import subprocess
+    import types
+
+    from dtmm.targets import disasm
+
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        text = OBJDUMP + ("     124:\tea54 94d4 \t\t\t@ <UNDEFINED> instruction: 0xea5494d4\n" if "bad" in cmd[-1] else "")
+        return types.SimpleNamespace(returncode=0, stdout=text, stderr="")
+
+    monkeypatch.setattr(disasm.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    assert disasm.disassemble("fw.elf", "cortex-m55").functions["main"] == 0x110
+    assert disasm.disassemble("fw.elf", "cortex-m4").insns
+    assert calls[0][1:] == ["-d", "-marmv8.1-m.main", "fw.elf"] and calls[1][1:] == ["-d", "fw.elf"]
+    with pytest.raises(DtmmError, match=r"bad.elf: arm-none-eabi-objdump cannot decode 1 instruction\(s\); no estimate"):
+        disasm.disassemble("bad.elf", "cortex-m4")
