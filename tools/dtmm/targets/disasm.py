@@ -218,10 +218,10 @@ def disassemble(elf: str | Path, cpu: str | None = None) -> Program:
         first = (proc.stderr.strip().splitlines() or ["no output"])[0]
         raise DtmmError(f"{OBJDUMP} could not disassemble {elf}: {first}")
     program = parse_objdump(proc.stdout)
-    undefined = proc.stdout.count("<UNDEFINED>")
-    if undefined:
-        raise DtmmError(f"{elf}: {OBJDUMP} cannot decode {undefined} instruction(s); no estimate")
     if not program.insns or not program.functions:
         raise DtmmError(f"{elf}: {OBJDUMP} finds no symbols or no Thumb code in it; "
                         "the cycle estimate needs an unstripped firmware ELF")
+    undefined = proc.stdout.count("<UNDEFINED>")
+    if undefined:
+        raise DtmmError(f"{elf}: {OBJDUMP} cannot decode {undefined} instruction(s); no estimate")
     return program
