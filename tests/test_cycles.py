@@ -199,3 +199,12 @@ def test_objdump_gets_the_machine_helium_needs(monkeypatch, tmp_path):
     assert calls[0][1:] == ["-d", "-marmv8.1-m.main", "fw.elf"] and calls[1][1:] == ["-d", "fw.elf"]
     with pytest.raises(DtmmError, match=r"bad.elf: arm-none-eabi-objdump cannot decode 1 instruction\(s\); no estimate"):
         disasm.disassemble("bad.elf", "cortex-m4")
+
+
+def test_fewer_instructions_can_cost_more_cycles():
+    """What the estimate is for: one UDIV replaces three adds, saves two instructions, costs four cycles."""
+    model = CostModel(timing_for("cortex-m4"))
+    div = decode("udiv", "r0, r1, r2", 0x200, 4)
+    adds = [decode("adds", f"r{k}, r{k}, #1", 0x200 + 2 * k, 2) for k in range(3)]
+    assert model.cost(div, None, False) == 7
+    assert sum(model.cost(a, None, False) for a in adds) == 3
