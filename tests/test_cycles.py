@@ -205,6 +205,6 @@ def test_fewer_instructions_can_cost_more_cycles():
     """What the estimate is for: one UDIV replaces three adds, saves two instructions, costs four cycles."""
     model = CostModel(timing_for("cortex-m4"))
     div = decode("udiv", "r0, r1, r2", 0x200, 4)
-    adds = [decode("adds", f"r{k}, r{k}, #1", 0x200 + 2 * k, 2) for k in range(3)]
+    adds = [decode("adds", f"r{k}, r{k}, #1", 0x204 + 2 * k, 2) for k in range(3)]
     assert model.cost(div, None, False) == 7
     assert sum(model.cost(a, None, False) for a in adds) == 3
