@@ -208,3 +208,11 @@ def test_fewer_instructions_can_cost_more_cycles():
     adds = [decode("adds", f"r{k}, r{k}, #1", 0x204 + 2 * k, 2) for k in range(3)]
     assert model.cost(div, None, False) == 7
     assert sum(model.cost(a, None, False) for a in adds) == 3
+
+
+def test_missing_objdump_is_a_one_line_error(monkeypatch):
+    from dtmm.targets import disasm
+
+    monkeypatch.setattr(disasm.shutil, "which", lambda name: None)
+    with pytest.raises(DtmmError, match=r"^arm-none-eabi-objdump not found on PATH; install binutils-arm-none-eabi"):
+        disasm.disassemble("fw.elf", "cortex-m4")

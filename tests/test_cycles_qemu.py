@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from dtmm.errors import DtmmError
 from dtmm.targets.cycles import estimate, inference_regions
 from dtmm.targets.disasm import disassemble
 from dtmm.targets.model_runner import run_model
-from dtmm.targets.qemu import inference_measurements
+from dtmm.targets.qemu import FirmwareTimeout, inference_measurements
 from dtmm.targets.timing import timing_for
 from dtmm.targets.trace import run_traced
 from support.tiny_tflite import checksum_lowering, residual_model
@@ -89,6 +90,18 @@ def test_stripped_firmware_is_a_one_line_error(residual, tmp_path):
     with pytest.raises(DtmmError, match=r"stripped.elf: .* no symbols .*; the cycle estimate needs an unstripped") as e:
         disassemble(stripped)
     assert "\n" not in str(e.value)
+
+
+def test_traced_run_times_out_cleanly(residual):
+    plain = run_model(residual, "qemu-m4", _inputs(1), lowering=checksum_lowering())
+
+    def slow(pcs):  # QEMU cannot finish while its log (megabytes) waits in a 64 KiB pipe
+        next(pcs)
+        time.sleep(0.5)
+        return sum(1 for _ in pcs)
+
+    with pytest.raises(FirmwareTimeout, match=r"traced firmware did not exit within 0.05 s on qemu-m4; QEMU stopped"):
+        run_traced(plain.elf, "qemu-m4", slow, timeout=0.05)
 
 
 def test_cycles_on_real_hardware_is_refused(residual, tmp_path):
