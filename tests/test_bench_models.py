@@ -65,6 +65,21 @@ def test_table_shows_baseline_ratio():
     assert "1,500" in text and "3,000" in text and "0.500" in text and "CONV_2D 1,000 (67%)" in text
 
 
+def test_table_labels_estimated_cycles():
+    report = {"board": "qemu-m4", "unit": "QEMU-retired instructions (not cycles)", "baseline": None,
+              "estimated_cycles_source": "Cortex-M4 TRM",
+              "models": [{"model": "ds_cnn", "macs": 1000, "instructions_per_inference": 1500,
+                          "instructions_per_mac": 1.5, "arena_bytes": 10, "weights_flash_bytes": 20,
+                          "estimated_cycles_per_inference": 2250, "per_op_type": {"CONV_2D": 1000, "ADD": 500},
+                          "per_op_type_estimated_cycles": {"CONV_2D": 1800, "ADD": 450}}]}  # fmt: skip
+    lines = bm.render_table(report).splitlines()
+    assert lines[2].split()[-4:] == ["est.", "cycles", "est.", "cycles/instr"]
+    assert lines[3].split()[-2:] == ["2,250", "1.50"]
+    assert any("per op type, estimated cycles (profiled run): CONV_2D 1,800 (80%)" in line for line in lines)
+    assert lines[-1].startswith("est. cycles: an estimate from an instruction trace and Cortex-M4 TRM")
+    assert not any(" cycles" in line.replace("(not cycles)", "") and "est" not in line for line in lines)  # never bare
+
+
 @pytest.mark.qemu
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed")
 def test_fc_autoencoder_runs_bit_exact_on_qemu(tmp_path, monkeypatch):

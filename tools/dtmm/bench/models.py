@@ -18,7 +18,9 @@ do not depend on what the weights learned.  Built models are cached by name,
 seed and builder version.  Every run is checked bit for bit against the
 tflite-micro interpreter; a mismatch is an error, not a table.
 
-Numbers are exact QEMU-retired instructions (docs/measurement.md), not cycles.
+Numbers are exact QEMU-retired instructions (docs/measurement.md), not cycles;
+with ``--cycles`` each run is also traced and priced with the core's timing
+table, which adds *estimated* cycles beside them (dtmm.targets.cycles).
 A baseline file (``--baseline``, JSON: ``{"models": {NAME: {"instructions_per_inference": N}}}``,
 e.g. measured with a stock TFLM + CMSIS-NN build of your own) is shown beside
 ours with the ratio.
@@ -225,17 +227,27 @@ def _op_type(label: str) -> str:
     return rest if head.startswith("op") and rest else label
 
 
+def _by_type(per_op: dict) -> dict:
+    """{'op09_CONV_2D': n, ...} summed per operator type, largest first."""
+    by_type: dict[str, int] = {}
+    for label, count in per_op.items():
+        by_type[_op_type(label)] = by_type.get(_op_type(label), 0) + int(count)
+    return dict(sorted(by_type.items(), key=lambda kv: -kv[1]))
+
+
 def measure_model(bm: BenchModel, board: str, *, n_inputs: int = DEFAULT_INPUTS, seed: int = 0,
-                  profile: bool = True, timeout: float = 600.0,
+                  profile: bool = True, timeout: float = 600.0, cycles: bool = False,
                   progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
-    """Runs one model on `board` (and once more with per-operator profiling); checks every output."""
+    """Runs one model on `board` (and once more with per-operator profiling); checks every output.
+
+    With ``cycles`` both runs are traced for estimated cycles (per inference and per operator)."""
     from ..targets.model_runner import run_model
     from ..tflite.interpreter import tflm_outputs
 
     model = TfliteModel(bm.data, f"{bm.name}.tflite")
     xs = random_inputs(model, n_inputs, seed)
     golden = tflm_outputs(bm.data, xs)
-    run = run_model(model, board, xs, name=bm.name, timeout=timeout, progress=progress)
+    run = run_model(model, board, xs, name=bm.name, timeout=timeout, progress=progress, cycles=cycles)
     for i, (got, want) in enumerate(zip(run.outputs, golden)):
         if not np.array_equal(np.asarray(got).reshape(-1), np.asarray(want).reshape(-1)):
             raise DtmmError(f"{bm.name} on {board}: output of input {i} differs from the tflite-micro interpreter")
@@ -252,14 +264,19 @@ def measure_model(bm: BenchModel, board: str, *, n_inputs: int = DEFAULT_INPUTS,
         "conv_path": run.conv_path,
         "bit_exact_inputs": len(golden),
     }
+    if cycles:
+        est = run.estimated_cycles
+        entry["estimated_cycles_per_inference"] = int(est[run.instructions.index(min(run.instructions))])
+        entry["estimated_cycles_range"] = [int(min(est)), int(max(est))]
     if profile:
-        prof = run_model(model, board, xs[:1], name=bm.name, timeout=timeout, profile=True, progress=progress)
+        prof = run_model(model, board, xs[:1], name=bm.name, timeout=timeout, profile=True, progress=progress,
+                         cycles=cycles)
         per_op = prof.profile[0]
-        by_type: dict[str, int] = {}
-        for label, count in per_op.items():
-            by_type[_op_type(label)] = by_type.get(_op_type(label), 0) + int(count)
         entry["per_op"] = {label: int(count) for label, count in per_op.items()}
-        entry["per_op_type"] = dict(sorted(by_type.items(), key=lambda kv: -kv[1]))
+        entry["per_op_type"] = _by_type(per_op)
+        if cycles:
+            entry["per_op_estimated_cycles"] = {k: int(v) for k, v in prof.profile_estimated_cycles[0].items()}
+            entry["per_op_type_estimated_cycles"] = _by_type(prof.profile_estimated_cycles[0])
     return entry
 
 
@@ -285,9 +302,11 @@ def load_baseline(path) -> dict:
 
 def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_path=None, seed: int = 0,
                      n_inputs: int = DEFAULT_INPUTS, profile: bool = True, baseline=None, cache_dir=None,
-                     timeout: float = 600.0, progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
+                     timeout: float = 600.0, cycles: bool = False,
+                     progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
     """Every model in `names` on `board`; the JSON-ready report."""
     from ..targets.boards import get_board
+    from ..targets.timing import timing_for
 
     b = get_board(board)
     if not b.emulated:
@@ -298,7 +317,8 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
     for bm in models:
         if progress:
             progress(f"{bm.name} on {board}")
-        entry = measure_model(bm, board, n_inputs=n_inputs, seed=seed, profile=profile, timeout=timeout)
+        entry = measure_model(bm, board, n_inputs=n_inputs, seed=seed, profile=profile, timeout=timeout, cycles=cycles,
+                              progress=progress if cycles else None)
         if bm.name in base:
             entry["baseline_instructions"] = base[bm.name]
             entry["ratio_to_baseline"] = round(entry["instructions_per_inference"] / base[bm.name], 3)
@@ -307,6 +327,7 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
         "board": board,
         "unit": "QEMU-retired instructions (not cycles)",
         "seed": seed,
+        "estimated_cycles_source": timing_for(b.cpu).source if cycles else None,
         "baseline": str(baseline) if baseline else None,
         "models": rows,
     }
@@ -314,7 +335,10 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
 
 def render_table(report: dict) -> str:
     has_base = any("baseline_instructions" in r for r in report["models"])
+    has_cycles = any("estimated_cycles_per_inference" in r for r in report["models"])
     head = ["model", "MACs", "instructions", "instr/MAC", "arena B", "weights B"]
+    if has_cycles:
+        head += ["est. cycles", "est. cycles/instr"]
     if has_base:
         head += ["baseline", "ours/baseline"]
     rows = []
@@ -322,6 +346,9 @@ def render_table(report: dict) -> str:
         row = [r["model"], f"{r['macs']:,}", f"{r['instructions_per_inference']:,}",
                f"{r['instructions_per_mac']:.3f}" if r["instructions_per_mac"] else "-",
                f"{r['arena_bytes']:,}", f"{r['weights_flash_bytes']:,}"]  # fmt: skip
+        if has_cycles:
+            c = r.get("estimated_cycles_per_inference")
+            row += [f"{c:,}" if c else "-", f"{c / r['instructions_per_inference']:.2f}" if c else "-"]
         if has_base:
             b = r.get("baseline_instructions")
             row += [f"{b:,}" if b else "-", f"{r['ratio_to_baseline']:.3f}" if b else "-"]
@@ -336,6 +363,13 @@ def render_table(report: dict) -> str:
             total = sum(r["per_op_type"].values()) or 1
             parts = ", ".join(f"{k} {v:,} ({100 * v / total:.0f}%)" for k, v in r["per_op_type"].items())
             lines.append(f"  {r['model']} per op type (profiled run): {parts}")
+        if r.get("per_op_type_estimated_cycles"):
+            total = sum(r["per_op_type_estimated_cycles"].values()) or 1
+            parts = ", ".join(f"{k} {v:,} ({100 * v / total:.0f}%)" for k, v in r["per_op_type_estimated_cycles"].items())
+            lines.append(f"  {r['model']} per op type, estimated cycles (profiled run): {parts}")
+    if report.get("estimated_cycles_source"):
+        lines.append(f"est. cycles: an estimate from an instruction trace and {report['estimated_cycles_source']} "
+                     "(docs/measurement.md); instructions are exact")
     if report.get("baseline"):
         lines.append(f"baseline: {report['baseline']}")
     return "\n".join(lines)

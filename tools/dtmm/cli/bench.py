@@ -99,22 +99,26 @@ def _model_names(value: str) -> list[str]:
               help="JSON of another runtime's instructions per inference per model, shown beside ours")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed of the random weights and inputs")
 @click.option("--no-profile", is_flag=True, help="skip the per-operator profiling run")
+@click.option("--cycles", is_flag=True,
+              help="also estimate CPU cycles from instruction traces and the core's timing table (slower)")
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=1.0),
               help="seconds per firmware run")
-def models(board_name, models, as_json, model_path, baseline, seed, no_profile, timeout):
+def models(board_name, models, as_json, model_path, baseline, seed, no_profile, cycles, timeout):
     """Whole models (ResNet-8 dense and pruned, DS-CNN, MobileNetV1-0.25, FC autoencoder) on one board.
 
     Instructions per inference and per operator, every output checked
-    against the tflite-micro interpreter (see dtmm.bench.models).
+    against the tflite-micro interpreter (see dtmm.bench.models).  With
+    --cycles, estimated cycles beside them (an estimate, docs/measurement.md).
     """
-    from ..bench.models import render_table as render_models, run_models_bench
+    from ..bench.models import render_table as render_models
+    from ..bench.models import run_models_bench
 
     names = _model_names(models)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter (models are built with Keras)
     if baseline is not None and not baseline.is_file():
         raise click.BadParameter(f"{baseline} does not exist", param_hint="--baseline")
     report = run_models_bench(board_name, names, model_path=model_path, seed=seed, profile=not no_profile,
-                              baseline=baseline, timeout=timeout,
+                              baseline=baseline, timeout=timeout, cycles=cycles,
                               progress=lambda msg: click.echo(f"bench models: {msg}", err=True))  # fmt: skip
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -24,9 +24,13 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..pack.packer import PackedModel, pack_model
+from . import cycles as cycles_mod
 from . import platformio
 from .boards import Board, get_board
+from .disasm import disassemble
 from .qemu import OUTPUT_LINE, QEMU_BINARY, inference_measurements, output_values, run_firmware
+from .timing import timing_for
+from .trace import run_traced
 
 RUNNER_APP = Path("app") / "model_runner" / "src"
 WORK_DIR = Path(".pio") / "dtmm-run-model"
@@ -58,6 +62,9 @@ class ModelRun:
     console: str = field(repr=False, default="")
     elf: Path | None = None
     conv_path: str | None = None  # the conv kernel path compiled in: "c", "dsp" or "mve"
+    estimated_cycles: list | None = None  # per inference, with cycles=True (an estimate, see targets.cycles)
+    profile_estimated_cycles: list | None = None  # per inference: {op label: estimated cycles}
+    cycle_table: str | None = None  # where the timing table of the estimate comes from
 
     def as_dict(self) -> dict:
         d = {
@@ -71,6 +78,11 @@ class ModelRun:
         }
         if self.profile is not None:
             d["profile"] = self.profile
+        if self.estimated_cycles is not None:
+            d["estimated_cycles_per_inference"] = list(self.estimated_cycles)
+            d["estimated_cycles_source"] = self.cycle_table
+            if self.profile_estimated_cycles is not None:
+                d["profile_estimated_cycles"] = self.profile_estimated_cycles
         return d
 
 
@@ -317,8 +329,12 @@ def run_model(
     repo_root: str | os.PathLike | None = None,
     packed: PackedModel | None = None,
     inputs_name: str = "inputs",
+    cycles: bool = False,
 ) -> ModelRun:
-    """Packs ``model`` (unless ``packed`` is given), builds the runner for ``board`` and runs every input."""
+    """Packs ``model`` (unless ``packed`` is given), builds the runner for ``board`` and runs every input.
+
+    With ``cycles`` the run is traced instruction by instruction and priced with the
+    core's timing table (:mod:`.cycles`): estimated cycles beside the exact instructions."""
     say = progress or (lambda msg: None)
     b = get_board(board)
     if not b.emulated:
@@ -341,8 +357,13 @@ def run_model(
     build_dir = src.parent / f"build-{b.name}{'-profile' if profile else ''}"
     say(f"building the model runner for {b.name} with PlatformIO ...")
     elf = _build(src, b, build_dir, profile, root)
-    say(f"running {n} inference{'s' if n != 1 else ''} on {b.name} under QEMU ...")
-    result = run_firmware(elf, b.name, timeout)
+    estimate = None
+    if cycles:
+        say(f"tracing {n} inference{'s' if n != 1 else ''} on {b.name} under QEMU (one log line per instruction) ...")
+        result, estimate = _traced_run(elf, b, timeout, say)
+    else:
+        say(f"running {n} inference{'s' if n != 1 else ''} on {b.name} under QEMU ...")
+        result = run_firmware(elf, b.name, timeout)
     if result.exit_code != 0:
         errors = [m.group(1) for m in map(_ERROR_LINE.match, result.console.splitlines()) if m]
         last = result.console.strip().splitlines()[-1] if result.console.strip() else "(no console output)"
@@ -350,6 +371,10 @@ def run_model(
         detail = errors[0] if errors else last
         raise DtmmError(f"model runner on {b.name}: {what}: {detail}")
     outputs, instructions, prof = parse_console(result.console, packed, n, profile)
+    est_cycles = est_profile = None
+    if estimate is not None:
+        est_cycles, est_profile = cycles_mod.match_measurements(cycles_mod.inference_regions(estimate),
+                                                                instructions, prof)
     return ModelRun(
         board=b.name,
         name=packed.name,
@@ -361,4 +386,18 @@ def run_model(
         console=result.console,
         elf=elf,
         conv_path=(lambda m: m.group(1) if m else None)(_CONV_PATH.search(result.console)),
+        estimated_cycles=est_cycles,
+        profile_estimated_cycles=est_profile,
+        cycle_table=timing_for(b.cpu).source if cycles else None,
     )
+
+
+def _traced_run(elf: Path, board: Board, timeout: float, say: Callable[[str], None]):
+    """The runner under QEMU with its instruction trace priced as it streams by."""
+    program = disassemble(elf, board.cpu)
+    timing = timing_for(board.cpu)
+    result, summary = run_traced(elf, board.name, lambda pcs: cycles_mod.estimate(pcs, program, timing), timeout,
+                                 progress=lambda count: say(f"traced {count / 1e6:.1f} M instructions ..."))
+    if summary.unknown:
+        say(f"warning: {summary.unknown} traced instructions were not in the disassembly (priced at 1 cycle)")
+    return result, summary
