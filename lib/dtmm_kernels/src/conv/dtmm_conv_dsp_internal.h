@@ -43,6 +43,7 @@
 
 #include <stdint.h>
 
+#include "dtmm_conv_variant_internal.h"
 #include "dtmm_fwcs.h"
 
 /* Longest filterlet the unrolled assembly handles, in groups of 4 channels. */
@@ -211,6 +212,30 @@ static inline uint32_t dtmm_dsp_choose_elem(const dtmm_fwcs_header *h, dtmm_dsp_
         ep->elem = dtmm_dsp_make_elem_plan(h, ep);
     }
     return ep->elem;
+}
+
+/*
+ * The variant (DTMM_CONV_V_*) dtmm_conv_s8_dsp() runs for a layer - the one
+ * rule, also compiled into the host probe of `dtmm pack`: the element-list
+ * routine, else the band kernel, else (and on builds without the inline
+ * assembly) the portable path.
+ */
+static inline uint32_t dtmm_dsp_variant(const dtmm_fwcs_header *h)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && defined(__GNUC__)
+    dtmm_dsp_elem_plan ep;
+    if (dtmm_dsp_choose_elem(h, &ep)) {
+        return DTMM_CONV_V_dsp_elem;
+    }
+    dtmm_dsp_plan pl;
+    dtmm_dsp_make_band_plan(h, &pl);
+    if (!pl.use_c) {
+        return DTMM_CONV_V_dsp_band;
+    }
+#else
+    (void)h;
+#endif
+    return DTMM_CONV_V_portable;
 }
 
 #endif /* DTMM_CONV_DSP_INTERNAL_H */
