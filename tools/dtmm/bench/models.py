@@ -252,6 +252,10 @@ def measure_model(bm: BenchModel, board: str, *, n_inputs: int = DEFAULT_INPUTS,
         "conv_path": run.conv_path,
         "bit_exact_inputs": len(golden),
     }
+    if run.elf is not None:  # .text of the firmware and lib/dtmm_kernels' share of it (dtmm.targets.codesize)
+        from ..targets.codesize import firmware_code_size
+
+        entry.update(firmware_code_size(run.elf))
     if profile:
         prof = run_model(model, board, xs[:1], name=bm.name, timeout=timeout, profile=True, progress=progress)
         per_op = prof.profile[0]
@@ -314,14 +318,16 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
 
 def render_table(report: dict) -> str:
     has_base = any("baseline_instructions" in r for r in report["models"])
-    head = ["model", "MACs", "instructions", "instr/MAC", "arena B", "weights B"]
+    head = ["model", "MACs", "instructions", "instr/MAC", "arena B", "weights B", "text B", "kernels B"]
     if has_base:
         head += ["baseline", "ours/baseline"]
     rows = []
     for r in report["models"]:
         row = [r["model"], f"{r['macs']:,}", f"{r['instructions_per_inference']:,}",
                f"{r['instructions_per_mac']:.3f}" if r["instructions_per_mac"] else "-",
-               f"{r['arena_bytes']:,}", f"{r['weights_flash_bytes']:,}"]  # fmt: skip
+               f"{r['arena_bytes']:,}", f"{r['weights_flash_bytes']:,}",
+               f"{r['firmware_text_bytes']:,}" if "firmware_text_bytes" in r else "-",
+               f"{r['kernel_text_bytes']:,}" if "kernel_text_bytes" in r else "-"]  # fmt: skip
         if has_base:
             b = r.get("baseline_instructions")
             row += [f"{b:,}" if b else "-", f"{r['ratio_to_baseline']:.3f}" if b else "-"]
