@@ -11,7 +11,8 @@
  * The |a| < 2^30 conditions are checked once per call from the extreme
  * inputs (a rescaled input is monotonic in x as long as (x + offset) <<
  * left_shift cannot wrap, also checked, so -128 and 127 bound it); a call
- * that fails them, or has an output shift of 0, takes the portable path.
+ * that fails them, or has an output shift of 0, runs the reference rule
+ * element by element (dtmm_add_scalar_row(): exact, small, slow).
  * Inputs use the lowering's lookup tables when present (two loads), else
  * x * 2^(ls+1) + (offset << (ls+1)) (one MLA) then SMMULR.  A broadcast
  * input (stride 0) is rescaled once per row.
@@ -86,9 +87,7 @@ static void dsp_row(const void *vctx, const int8_t *a, int32_t st1, const int8_t
 {
     const dsp_ctx *c = (const dsp_ctx *)vctx;
     if ((st1 != 0 && st1 != 1) || (st2 != 0 && st2 != 1) || (st1 | st2) == 0) {
-        for (int32_t i = 0; i < n; ++i) { /* not produced by the lowering; kept exact anyway */
-            y[i] = dtmm_add_one(c->p, a[(ptrdiff_t)i * st1], b[(ptrdiff_t)i * st2]);
-        }
+        dtmm_add_scalar_row(c->p, a, st1, b, st2, y, n); /* not produced by the lowering; kept exact anyway */
         return;
     }
     if (c->t1 != NULL) {
@@ -137,7 +136,8 @@ dtmm_status dtmm_add_s8_dsp(const dtmm_add_s8_params *p, const int8_t *input1, c
     const int32_t ls = p->left_shift + (p->table1 == NULL ? 1 : 0);
     if (p->output_shift > -1 || sum_bound >= ((int64_t)1 << 30) || too_wide(p->input1_offset, ls) ||
         too_wide(p->input2_offset, ls)) {
-        return dtmm_add_s8_c(p, input1, input2, output);
+        dtmm_add_s8_walk(p, input1, input2, output, dtmm_add_scalar_row, p); /* element by element, exact */
+        return DTMM_OK;
     }
     dsp_ctx c;
     c.p = p;

@@ -110,9 +110,7 @@ static void mve_row(const void *vctx, const int8_t *a, int32_t st1, const int8_t
 {
     const mve_ctx *c = (const mve_ctx *)vctx;
     if ((st1 != 0 && st1 != 1) || (st2 != 0 && st2 != 1) || (st1 | st2) == 0) {
-        for (int32_t i = 0; i < n; ++i) { /* not produced by the lowering; kept exact anyway */
-            y[i] = dtmm_add_one(c->p, a[(ptrdiff_t)i * st1], b[(ptrdiff_t)i * st2]);
-        }
+        dtmm_add_scalar_row(c->p, a, st1, b, st2, y, n); /* not produced by the lowering; kept exact anyway */
         return;
     }
     if (c->eo == 0) { /* output shift 0: hardly ever (output scale below the inputs' / 2^20) */
@@ -152,7 +150,9 @@ dtmm_status dtmm_add_s8_mve(const dtmm_add_s8_params *p, const int8_t *input1, c
         return DTMM_ERR_ARGUMENT;
     }
     if (p->input1_multiplier < 0 || p->input2_multiplier < 0 || p->output_multiplier < 0) {
-        return dtmm_add_s8_c(p, input1, input2, output); /* the sign trick needs m >= 0 (TFLite's always are) */
+        /* the sign trick needs m >= 0 (TFLite's always are): element by element, exact */
+        dtmm_add_s8_walk(p, input1, input2, output, dtmm_add_scalar_row, p);
+        return DTMM_OK;
     }
     mve_ctx c;
     c.p = p;
