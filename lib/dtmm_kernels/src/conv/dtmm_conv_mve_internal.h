@@ -278,6 +278,10 @@ static inline int dtmm_mve_elem_layout_compute(const dtmm_fwcs_header *h, dtmm_m
     return E->total <= DTMM_MVE_ELEM_SCRATCH_MAX ? 0 : -1;
 }
 
+/* dtmm_mve_layout_compute() out of line (dtmm_conv_mve_layout.c): the kernel and the scratch
+ * size both need it, one copy of the code serves both. */
+int dtmm_conv_mve_layout(const dtmm_fwcs_header *h, dtmm_mve_layout *L);
+
 /*
  * The variant (DTMM_CONV_V_*, dtmm_conv_variants.h) dtmm_conv_s8_mve() runs
  * for a layer - the one rule, also compiled into the host probe of
@@ -293,7 +297,7 @@ static inline int dtmm_mve_elem_layout_compute(const dtmm_fwcs_header *h, dtmm_m
 static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout *L)
 {
     const dtmm_fwcs_header *h = v->hdr;
-    if (dtmm_mve_layout_compute(h, L) != 0) {
+    if (dtmm_conv_mve_layout(h, L) != 0) {
         dtmm_mve_elem_layout E;
         return dtmm_mve_elem_layout_compute(h, &E) == 0 ? DTMM_CONV_V_mve_elem : DTMM_CONV_V_portable;
     }
