@@ -134,11 +134,8 @@ dtmm_status dtmm_add_s8_dsp(const dtmm_add_s8_params *p, const int8_t *input1, c
     /* no table: SMMULR takes 2 * (x + offset) << left_shift; and only without wrap-around is the
      * rescaled input monotonic in x (TFLite: left_shift 20, never near either limit) */
     const int32_t ls = p->left_shift + (p->table1 == NULL ? 1 : 0);
-    if (p->output_shift > -1 || sum_bound >= ((int64_t)1 << 30) || too_wide(p->input1_offset, ls) ||
-        too_wide(p->input2_offset, ls)) {
-        dtmm_add_s8_walk(p, input1, input2, output, dtmm_add_scalar_row, p); /* element by element, exact */
-        return DTMM_OK;
-    }
+    const int scalar = p->output_shift > -1 || sum_bound >= ((int64_t)1 << 30) || too_wide(p->input1_offset, ls) ||
+                       too_wide(p->input2_offset, ls); /* then element by element, exact */
     dsp_ctx c;
     c.p = p;
     c.t1 = p->table1 != NULL ? p->table1 + 128 : NULL;
@@ -155,7 +152,8 @@ dtmm_status dtmm_add_s8_dsp(const dtmm_add_s8_params *p, const int8_t *input1, c
     c.out_off = p->output_offset;
     c.lo = p->act_min;
     c.hi = p->act_max;
-    dtmm_add_s8_walk(p, input1, input2, output, dsp_row, &c);
+    dtmm_add_s8_walk(p, input1, input2, output, scalar ? dtmm_add_scalar_row : dsp_row,
+                     scalar ? (const void *)p : (const void *)&c); /* one walk: it is inlined */
     return DTMM_OK;
 }
 

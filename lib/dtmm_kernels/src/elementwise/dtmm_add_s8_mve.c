@@ -149,11 +149,8 @@ dtmm_status dtmm_add_s8_mve(const dtmm_add_s8_params *p, const int8_t *input1, c
     if (!dtmm_add_s8_args_ok(p, input1, input2, output)) {
         return DTMM_ERR_ARGUMENT;
     }
-    if (p->input1_multiplier < 0 || p->input2_multiplier < 0 || p->output_multiplier < 0) {
-        /* the sign trick needs m >= 0 (TFLite's always are): element by element, exact */
-        dtmm_add_s8_walk(p, input1, input2, output, dtmm_add_scalar_row, p);
-        return DTMM_OK;
-    }
+    /* the sign trick needs m >= 0 (TFLite's always are), else element by element, exact */
+    const int scalar = p->input1_multiplier < 0 || p->input2_multiplier < 0 || p->output_multiplier < 0;
     mve_ctx c;
     c.p = p;
     c.off1s = (int32_t)((uint32_t)p->input1_offset << p->left_shift);
@@ -168,7 +165,8 @@ dtmm_status dtmm_add_s8_mve(const dtmm_add_s8_params *p, const int8_t *input1, c
     c.out_off = p->output_offset;
     c.lo = p->act_min;
     c.hi = p->act_max;
-    dtmm_add_s8_walk(p, input1, input2, output, mve_row, &c);
+    dtmm_add_s8_walk(p, input1, input2, output, scalar ? dtmm_add_scalar_row : mve_row,
+                     scalar ? (const void *)p : (const void *)&c); /* one walk: it is inlined */
     return DTMM_OK;
 }
 
