@@ -95,8 +95,15 @@ static inline uint32_t dtmm_dsp_align16(uint32_t n)
     return (n + 15u) & ~15u;
 }
 
-/* The band plan; pl->use_c tells whether the band kernel can take the layer. */
-static inline void dtmm_dsp_make_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl)
+/* The band plan; pl->use_c tells whether the band kernel can take the layer.  Always inlined:
+ * the band driver's per-row code is only as good as before with the plan computed in its own
+ * frame (GCC stops inlining it once the variant rule calls it too). */
+#if defined(__GNUC__)
+#define DTMM_DSP_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define DTMM_DSP_ALWAYS_INLINE
+#endif
+static inline DTMM_DSP_ALWAYS_INLINE void dtmm_dsp_make_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl)
 {
     const uint32_t kh = h->kh, kw = h->kw, cin = h->cin, cout = h->cout;
     const uint32_t sw = h->stride_w, dw = h->dilation_w, dh = h->dilation_h;
@@ -214,6 +221,10 @@ static inline uint32_t dtmm_dsp_choose_elem(const dtmm_fwcs_header *h, dtmm_dsp_
     return ep->elem;
 }
 
+/* dtmm_dsp_make_band_plan() out of line (dtmm_conv_dsp_band_plan.c) for the variant rule and the
+ * scratch size: one shared copy besides the band driver's inlined one. */
+void dtmm_conv_dsp_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl);
+
 /*
  * The variant (DTMM_CONV_V_*) dtmm_conv_s8_dsp() runs for a layer - the one
  * rule, also compiled into the host probe of `dtmm pack`: the element-list
@@ -228,7 +239,7 @@ static inline uint32_t dtmm_dsp_variant(const dtmm_fwcs_header *h)
         return DTMM_CONV_V_dsp_elem;
     }
     dtmm_dsp_plan pl;
-    dtmm_dsp_make_band_plan(h, &pl);
+    dtmm_conv_dsp_band_plan(h, &pl);
     if (!pl.use_c) {
         return DTMM_CONV_V_dsp_band;
     }

@@ -40,6 +40,7 @@ _PROBE_SOURCES = (
     "src/fwcs/dtmm_fwcs_view_init.c",
     "src/conv/dtmm_conv_s8_c_get_buffer_size.c",
     "src/conv/dtmm_conv_s8_dsp_get_buffer_size.c",
+    "src/conv/dtmm_conv_dsp_band_plan.c",
     "src/conv/dtmm_conv_s8_mve_get_buffer_size.c",
     "src/conv/dtmm_conv_mve_layout.c",
 )
@@ -59,6 +60,7 @@ _PROBE_C = r"""
 #define __thumb2__ 1
 #define dtmm_conv_s8_dsp_get_buffer_size dtmm_probe_dsp_get_buffer_size
 #include "dtmm_conv_s8_dsp_get_buffer_size.c"
+#include "dtmm_conv_dsp_band_plan.c"
 #undef __ARM_FEATURE_DSP
 #undef __thumb2__
 
