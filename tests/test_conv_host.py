@@ -134,6 +134,12 @@ def test_public_api_argument_handling(build):
         "c_null_view": S["DTMM_ERR_ARGUMENT"],
         "reference_packed": S["DTMM_ERR_UNSUPPORTED"],
         "reference_null": S["DTMM_ERR_ARGUMENT"],
+        "variant": 34,  # DTMM_CONV_V_portable: the host build runs the portable path
+        "variant_bad_magic": -S["DTMM_ERR_MAGIC"],
+        "with_ok": S["DTMM_OK"],
+        "with_empty": S["DTMM_ERR_UNSUPPORTED"],  # its variant not listed: nothing runs
+        "with_null_list": S["DTMM_ERR_UNSUPPORTED"],
+        "with_null_input": S["DTMM_ERR_ARGUMENT"],
     }
     assert {k: int(v) for k, v in got.items()} == expected
 
