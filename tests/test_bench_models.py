@@ -60,9 +60,11 @@ def test_table_shows_baseline_ratio():
               "models": [{"model": "ds_cnn", "macs": 1000, "instructions_per_inference": 1500,
                           "instructions_per_mac": 1.5, "arena_bytes": 10, "weights_flash_bytes": 20,
                           "baseline_instructions": 3000, "ratio_to_baseline": 0.5,
+                          "firmware_text_bytes": 123456, "kernel_text_bytes": 7890,
                           "per_op_type": {"CONV_2D": 1000, "ADD": 500}}]}  # fmt: skip
     text = bm.render_table(report)
     assert "1,500" in text and "3,000" in text and "0.500" in text and "CONV_2D 1,000 (67%)" in text
+    assert "kernels B" in text and "123,456" in text and "7,890" in text
 
 
 def test_table_labels_estimated_cycles():
@@ -96,4 +98,6 @@ def test_fc_autoencoder_runs_bit_exact_on_qemu(tmp_path, monkeypatch):
     assert row["instructions_per_inference"] > row["macs"] / 8  # no SIMD path does 8 MACs per instruction on an M4
     assert set(row["per_op_type"]) == {"FULLY_CONNECTED"}
     assert row["ratio_to_baseline"] == round(row["instructions_per_inference"] / 1000, 3)
+    # code size from the built ELF and its map: the FC kernels, but no conv code (no CONV_2D layer)
+    assert 0 < row["kernel_text_bytes"] < 8000 < row["firmware_text_bytes"]
     assert list((tmp_path / "cache").glob("fc_autoencoder-*.tflite"))

@@ -111,7 +111,7 @@ def test_probe_portable_size_matches_host_library(blobs, probed, tmp_path):
 
 
 def test_missing_probe_is_a_clear_error(monkeypatch, blobs):
-    monkeypatch.setattr(conv_scratch, "c_probe_bytes", lambda _blobs: None)
+    monkeypatch.setattr(conv_scratch, "_c_probe", lambda _blobs: None)
     monkeypatch.setattr(conv_scratch, "host_compiler", lambda: None)
     with pytest.raises(DtmmError, match="needs a host C compiler"):
         conv_scratch.conv_scratch_bytes(blobs[0])

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "dtmm_conv_variants.h"
 #include "dtmm_fwcs.h"
 #include "dtmm_status.h"
 
@@ -47,6 +48,12 @@ int32_t dtmm_requantize(int32_t acc, int32_t multiplier, int32_t shift);
  * DTMM_ERR_UNSUPPORTED.
  */
 dtmm_status dtmm_conv_s8(const uint8_t *blob, const int8_t *input, int8_t *output, void *scratch);
+
+/*
+ * dtmm_conv_s8() links every kernel variant of its path; generated models
+ * call dtmm_conv_s8_with() with the variants their layers use
+ * (dtmm_conv_variants.h).
+ */
 
 /* Scratch bytes dtmm_conv_s8() needs for this blob (>= 0), or -(dtmm_status) on a bad blob. */
 int32_t dtmm_conv_s8_get_buffer_size(const uint8_t *blob);

@@ -208,6 +208,14 @@ static int cmd_api(const char *path)
     if (dtmm_fwcs_view_init(blob, &view) != DTMM_OK) die("view_init failed");
     printf("reference_packed %d\n", (int)dtmm_conv_s8_reference(&view, in, out));
     printf("reference_null %d\n", (int)dtmm_conv_s8_reference(&view, NULL, out));
+    /* variant lists: the portable path runs only when its variant is listed */
+    static const dtmm_conv_variant *const portable[] = {&dtmm_conv_portable};
+    printf("variant %d\n", (int)dtmm_conv_s8_variant(blob));
+    printf("variant_bad_magic %d\n", (int)dtmm_conv_s8_variant(bad_magic));
+    printf("with_ok %d\n", (int)dtmm_conv_s8_with(blob, in, out, scratch, portable, 1u));
+    printf("with_empty %d\n", (int)dtmm_conv_s8_with(blob, in, out, scratch, portable, 0u));
+    printf("with_null_list %d\n", (int)dtmm_conv_s8_with(blob, in, out, scratch, NULL, 1u));
+    printf("with_null_input %d\n", (int)dtmm_conv_s8_with(blob, NULL, out, scratch, portable, 1u));
     free(odd_block);
     free(blob);
     return 0;

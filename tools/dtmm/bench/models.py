@@ -268,6 +268,10 @@ def measure_model(bm: BenchModel, board: str, *, n_inputs: int = DEFAULT_INPUTS,
         est = run.estimated_cycles
         entry["estimated_cycles_per_inference"] = int(est[run.instructions.index(min(run.instructions))])
         entry["estimated_cycles_range"] = [int(min(est)), int(max(est))]
+    if run.elf is not None:  # .text of the firmware and lib/dtmm_kernels' share of it (dtmm.targets.codesize)
+        from ..targets.codesize import firmware_code_size
+
+        entry.update(firmware_code_size(run.elf))
     if profile:
         prof = run_model(model, board, xs[:1], name=bm.name, timeout=timeout, profile=True, progress=progress,
                          cycles=cycles)
@@ -336,7 +340,7 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
 def render_table(report: dict) -> str:
     has_base = any("baseline_instructions" in r for r in report["models"])
     has_cycles = any("estimated_cycles_per_inference" in r for r in report["models"])
-    head = ["model", "MACs", "instructions", "instr/MAC", "arena B", "weights B"]
+    head = ["model", "MACs", "instructions", "instr/MAC", "arena B", "weights B", "text B", "kernels B"]
     if has_cycles:
         head += ["est. cycles", "est. cycles/instr"]
     if has_base:
@@ -345,7 +349,9 @@ def render_table(report: dict) -> str:
     for r in report["models"]:
         row = [r["model"], f"{r['macs']:,}", f"{r['instructions_per_inference']:,}",
                f"{r['instructions_per_mac']:.3f}" if r["instructions_per_mac"] else "-",
-               f"{r['arena_bytes']:,}", f"{r['weights_flash_bytes']:,}"]  # fmt: skip
+               f"{r['arena_bytes']:,}", f"{r['weights_flash_bytes']:,}",
+               f"{r['firmware_text_bytes']:,}" if "firmware_text_bytes" in r else "-",
+               f"{r['kernel_text_bytes']:,}" if "kernel_text_bytes" in r else "-"]  # fmt: skip
         if has_cycles:
             c = r.get("estimated_cycles_per_inference")
             row += [f"{c:,}" if c else "-", f"{c / r['instructions_per_inference']:.2f}" if c else "-"]

@@ -37,6 +37,9 @@ def summary_lines(packed) -> list[str]:
         f"  arena      {s['arena_bytes']} bytes peak (lower bound {s['arena_lower_bound']}, "
         f"plan {s['arena_strategy']})",
         f"  flash      {s['flash_bytes']} bytes of weights and parameters (.tflite file {s['model_bytes']} bytes)",
+    ] + [
+        f"  conv {path:<5} kernel variants linked: {', '.join(names)}"
+        for path, names in sorted(s.get("conv_variants", {}).items(), key=lambda kv: ("mve", "dsp", "c").index(kv[0]))
     ]
 
 

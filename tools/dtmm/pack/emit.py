@@ -20,8 +20,48 @@ INIT_PLACEHOLDER = re.compile(r"\{(scratch_bytes)\}")
 # the FWCS conv kernel: init checks its scratch needs against the plan
 _CONV_CALL = re.compile(r"\bdtmm_conv_s8\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
 
+#: the generic conv call of a lowered CONV_2D, which the model turns into dtmm_conv_s8_with
+_CONV_GENERIC_CALL = re.compile(r"\bdtmm_conv_s8\((.*?)\);")
+#: conv paths, as tested in the generated code (dtmm_conv_variants.h)
+CONV_PATHS = (("mve", "DTMM_CONV_PATH_MVE"), ("dsp", "DTMM_CONV_PATH_DSP"), ("c", "DTMM_CONV_PATH_C"))
+
 #: headers every generated model includes besides its own
 DEFAULT_INCLUDES = ("dtmm_kernels.h", "dtmm_ops.h")
+
+
+def model_conv_variants(lowered: Sequence) -> dict[str, list[str]]:
+    """{path: [variant names]}: the conv kernel variants the model's layers run on each path, in
+    order of first use; empty without CONV_2D layers."""
+    out: dict[str, list[str]] = {}
+    for lo in lowered:
+        for path, variant in (getattr(lo, "conv_variants", None) or {}).items():
+            names = out.setdefault(path, [])
+            if variant not in names:
+                names.append(variant)
+    return out
+
+
+def _conv_variant_table(name: str, variants: dict[str, list[str]]) -> list[str]:
+    """The model's list of conv variants, per compiled path: the only references to their code."""
+    if not variants:
+        return []
+    lines = [
+        "/* ---- conv kernel variants its layers run (dtmm pack): the only ones linked ---- */",
+        "",
+    ]
+    for k, (path, macro) in enumerate(CONV_PATHS):
+        names = variants.get(path) or variants.get("c") or ["portable"]
+        items = ", ".join(f"&dtmm_conv_{v}" for v in names)
+        lines.append(("#if" if k == 0 else "#elif" if k < len(CONV_PATHS) - 1 else "#else") +
+                     (f" DTMM_CONV_PATH == {macro}" if k < len(CONV_PATHS) - 1 else f" /* {macro} */"))  # fmt: skip
+        lines.append(f"static const dtmm_conv_variant *const {name}_conv_variants[] = {{{items}}};")
+    lines += [
+        "#endif",
+        f"#define {name.upper()}_CONV_VARIANTS {name}_conv_variants, "
+        f"(uint32_t)(sizeof {name}_conv_variants / sizeof {name}_conv_variants[0])",
+        "",
+    ]
+    return lines
 
 
 @dataclass(frozen=True)
@@ -259,6 +299,7 @@ def emit_source(
             lines += decls.split("\n")
             lines.append("")
 
+    lines += _conv_variant_table(name, model_conv_variants(lowered))
     lines += [
         "/* ---- activation arena ---- */",
         "",
@@ -365,6 +406,10 @@ def emit_source(
         lines.append("     */")
         if not call.strip():
             continue
+        if getattr(lo, "conv_variants", None):
+            call, n = _CONV_GENERIC_CALL.subn(rf"dtmm_conv_s8_with(\1, {up}_CONV_VARIANTS);", call)
+            if n == 0:
+                raise KeyError(f"operator #{lo.op_index} ({lo.op_name}): conv variants but no dtmm_conv_s8() call")
         body = _substitute(call, values, f"operator #{lo.op_index} ({lo.op_name})")
         lines += [
             "    {",

@@ -43,6 +43,7 @@
 
 #include <stdint.h>
 
+#include "dtmm_conv_variant_internal.h"
 #include "dtmm_fwcs.h"
 
 /* Longest filterlet the unrolled assembly handles, in groups of 4 channels. */
@@ -94,8 +95,14 @@ static inline uint32_t dtmm_dsp_align16(uint32_t n)
     return (n + 15u) & ~15u;
 }
 
+#if defined(__GNUC__)
+#define DTMM_DSP_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define DTMM_DSP_ALWAYS_INLINE
+#endif
+
 /* Tiles of tb blocks and the scratch offsets that follow from them; clears use_c when it all fits. */
-static inline void dtmm_dsp_plan_tiles(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl, uint32_t tb)
+static inline DTMM_DSP_ALWAYS_INLINE void dtmm_dsp_plan_tiles(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl, uint32_t tb)
 {
     const uint32_t cin = h->cin, cout = h->cout;
     const uint32_t tiles = (pl->blocks + tb - 1u) / tb;
@@ -124,8 +131,10 @@ static inline void dtmm_dsp_plan_tiles(const dtmm_fwcs_header *h, dtmm_dsp_plan 
     }
 }
 
-/* The band plan; pl->use_c tells whether the band kernel can take the layer. */
-static inline void dtmm_dsp_make_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl)
+/* The band plan; pl->use_c tells whether the band kernel can take the layer.  Always inlined:
+ * the band driver's per-row code is only as good as before with the plan computed in its own
+ * frame (GCC stops inlining it once the variant rule calls it too). */
+static inline DTMM_DSP_ALWAYS_INLINE void dtmm_dsp_make_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl)
 {
     const uint32_t kh = h->kh, kw = h->kw, cin = h->cin;
     const uint32_t sw = h->stride_w, dw = h->dilation_w, dh = h->dilation_h;
@@ -220,6 +229,34 @@ static inline uint32_t dtmm_dsp_choose_elem(const dtmm_fwcs_header *h, dtmm_dsp_
         ep->elem = dtmm_dsp_make_elem_plan(h, ep);
     }
     return ep->elem;
+}
+
+/* dtmm_dsp_make_band_plan() out of line (dtmm_conv_dsp_band_plan.c) for the variant rule and the
+ * scratch size: one shared copy besides the band driver's inlined one. */
+void dtmm_conv_dsp_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl);
+
+/*
+ * The variant (DTMM_CONV_V_*) dtmm_conv_s8_dsp() runs for a layer - the one
+ * rule, also compiled into the host probe of `dtmm pack`: the element-list
+ * routine, else the band kernel, else (and on builds without the inline
+ * assembly) the portable path.
+ */
+static inline uint32_t dtmm_dsp_variant(const dtmm_fwcs_header *h)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && defined(__GNUC__)
+    dtmm_dsp_elem_plan ep;
+    if (dtmm_dsp_choose_elem(h, &ep)) {
+        return DTMM_CONV_V_dsp_elem;
+    }
+    dtmm_dsp_plan pl;
+    dtmm_conv_dsp_band_plan(h, &pl);
+    if (!pl.use_c) {
+        return DTMM_CONV_V_dsp_band;
+    }
+#else
+    (void)h;
+#endif
+    return DTMM_CONV_V_portable;
 }
 
 #endif /* DTMM_CONV_DSP_INTERNAL_H */

@@ -35,6 +35,7 @@
 
 #include <stdint.h>
 
+#include "dtmm_conv_variant_internal.h"
 #include "dtmm_fwcs.h"
 
 /* Inner kernels.  The group kernels address the 4 pixels with immediate
@@ -275,6 +276,48 @@ static inline int dtmm_mve_elem_layout_compute(const dtmm_fwcs_header *h, dtmm_m
     E->off_patch = dtmm_mve_align16((uint32_t)rec);
     E->total = E->off_patch + dtmm_mve_align16(4u * K);
     return E->total <= DTMM_MVE_ELEM_SCRATCH_MAX ? 0 : -1;
+}
+
+/* dtmm_mve_layout_compute() out of line (dtmm_conv_mve_layout.c): the kernel and the scratch
+ * size both need it, one copy of the code serves both. */
+int dtmm_conv_mve_layout(const dtmm_fwcs_header *h, dtmm_mve_layout *L);
+
+/*
+ * The variant (DTMM_CONV_V_*, dtmm_conv_variants.h) dtmm_conv_s8_mve() runs
+ * for a layer - the one rule, also compiled into the host probe of
+ * `dtmm pack`, which lists a model's variants from it.  Fills *L when the
+ * layout above takes the layer.
+ *  - layout rejected: the element-list routine, else the portable path;
+ *  - group kernels (cin 16/32/64, pixel steps 16/32/64): quad (4 filters)
+ *    when every shift <= -1 and cout <= 64, `full` when the clamp is
+ *    [-128, 127]; else pair (2 filters, any shift and clamp);
+ *  - the generic kernel for its count of 16-byte chunks and a tail, or its
+ *    looping form from 8 chunks (cin >= 128).
+ */
+static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout *L)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    if (dtmm_conv_mve_layout(h, L) != 0) {
+        dtmm_mve_elem_layout E;
+        return dtmm_mve_elem_layout_compute(h, &E) == 0 ? DTMM_CONV_V_mve_elem : DTMM_CONV_V_portable;
+    }
+    if (L->pair) {
+        const uint32_t cout = h->cout;
+        const int32_t *shift = v->shift;
+        int fast = 1;
+        for (uint32_t o = 0; o < cout; o++) fast &= shift[o] <= -1; /* no early exit: vectorizes */
+        fast &= L->quad_ok != 0u;
+        if (fast) {
+            const uint32_t full = h->act_min == -128 && h->act_max == 127;
+            return DTMM_CONV_V_mve_quad16_s16_clamp + 2u * L->kind + full;
+        }
+        return DTMM_CONV_V_mve_pair16_s16 + L->kind;
+    }
+    const uint32_t chunks = L->cin_eff / 16u, tail = L->cin_eff % 16u != 0u;
+    if (chunks >= 8u) {
+        return DTMM_CONV_V_mve_gen_loop;
+    }
+    return DTMM_CONV_V_mve_gen_n0_t - 1u + 2u * chunks + tail; /* n0_t, n1, n1_t, .. n7_t */
 }
 
 #endif /* DTMM_CONV_MVE_INTERNAL_H */

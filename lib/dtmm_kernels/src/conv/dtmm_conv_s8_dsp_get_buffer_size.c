@@ -21,7 +21,7 @@ int32_t dtmm_conv_s8_dsp_get_buffer_size(const dtmm_fwcs_view *v)
         return (int32_t)ep.total;
     }
     dtmm_dsp_plan pl;
-    dtmm_dsp_make_band_plan(v->hdr, &pl);
+    dtmm_conv_dsp_band_plan(v->hdr, &pl);
     if (!pl.use_c) {
         return (int32_t)pl.total;
     }

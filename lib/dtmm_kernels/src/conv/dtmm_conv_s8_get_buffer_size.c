@@ -1,5 +1,4 @@
 /* dtmm_conv_s8_get_buffer_size.c - scratch bytes of dtmm_conv_s8() for a blob. */
-#include "dtmm_conv_flat_view.h"
 #include "dtmm_conv_s8_dispatch.h"
 
 int32_t dtmm_conv_s8_get_buffer_size(const uint8_t *blob)
@@ -9,6 +8,7 @@ int32_t dtmm_conv_s8_get_buffer_size(const uint8_t *blob)
     if (status != DTMM_OK) {
         return -(int32_t)status; /* negative: the caller cannot mistake it for a size */
     }
-    dtmm_conv_flat flat;
-    return DTMM_CONV_S8_IMPL_BUFFER_SIZE(dtmm_conv_flat_view(&view, &flat)); /* as dtmm_conv_s8() */
+    dtmm_fwcs_header flat;
+    dtmm_conv_flatten(&view, &flat); /* as dtmm_conv_s8() */
+    return DTMM_CONV_S8_IMPL_BUFFER_SIZE(&view);
 }

@@ -29,7 +29,7 @@ int32_t dtmm_conv_s8_mve_get_buffer_size(const dtmm_fwcs_view *v)
     }
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
     dtmm_mve_layout layout;
-    if (dtmm_mve_layout_compute(v->hdr, &layout) == 0) {
+    if (dtmm_conv_mve_layout(v->hdr, &layout) == 0) {
         return (int32_t)layout.total;
     }
     dtmm_mve_elem_layout elem;

@@ -11,7 +11,8 @@
  * The |a| < 2^30 conditions are checked once per call from the extreme
  * inputs (a rescaled input is monotonic in x as long as (x + offset) <<
  * left_shift cannot wrap, also checked, so -128 and 127 bound it); a call
- * that fails them, or has an output shift of 0, takes the portable path.
+ * that fails them, or has an output shift of 0, runs the reference rule
+ * element by element (dtmm_add_scalar_row(): exact, small, slow).
  * Inputs use the lowering's lookup tables when present (two loads), else
  * x * 2^(ls+1) + (offset << (ls+1)) (one MLA) then SMMULR.  A broadcast
  * input (stride 0) is rescaled once per row.
@@ -86,9 +87,7 @@ static void dsp_row(const void *vctx, const int8_t *a, int32_t st1, const int8_t
 {
     const dsp_ctx *c = (const dsp_ctx *)vctx;
     if ((st1 != 0 && st1 != 1) || (st2 != 0 && st2 != 1) || (st1 | st2) == 0) {
-        for (int32_t i = 0; i < n; ++i) { /* not produced by the lowering; kept exact anyway */
-            y[i] = dtmm_add_one(c->p, a[(ptrdiff_t)i * st1], b[(ptrdiff_t)i * st2]);
-        }
+        dtmm_add_scalar_row(c->p, a, st1, b, st2, y, n); /* not produced by the lowering; kept exact anyway */
         return;
     }
     if (c->t1 != NULL) {
@@ -135,10 +134,8 @@ dtmm_status dtmm_add_s8_dsp(const dtmm_add_s8_params *p, const int8_t *input1, c
     /* no table: SMMULR takes 2 * (x + offset) << left_shift; and only without wrap-around is the
      * rescaled input monotonic in x (TFLite: left_shift 20, never near either limit) */
     const int32_t ls = p->left_shift + (p->table1 == NULL ? 1 : 0);
-    if (p->output_shift > -1 || sum_bound >= ((int64_t)1 << 30) || too_wide(p->input1_offset, ls) ||
-        too_wide(p->input2_offset, ls)) {
-        return dtmm_add_s8_c(p, input1, input2, output);
-    }
+    const int scalar = p->output_shift > -1 || sum_bound >= ((int64_t)1 << 30) || too_wide(p->input1_offset, ls) ||
+                       too_wide(p->input2_offset, ls); /* then element by element, exact */
     dsp_ctx c;
     c.p = p;
     c.t1 = p->table1 != NULL ? p->table1 + 128 : NULL;
@@ -155,7 +152,8 @@ dtmm_status dtmm_add_s8_dsp(const dtmm_add_s8_params *p, const int8_t *input1, c
     c.out_off = p->output_offset;
     c.lo = p->act_min;
     c.hi = p->act_max;
-    dtmm_add_s8_walk(p, input1, input2, output, dsp_row, &c);
+    dtmm_add_s8_walk(p, input1, input2, output, scalar ? dtmm_add_scalar_row : dsp_row,
+                     scalar ? (const void *)p : (const void *)&c); /* one walk: it is inlined */
     return DTMM_OK;
 }
 

@@ -63,6 +63,21 @@ typedef void (*dtmm_add_row_fn)(const void *ctx, const int8_t *a, int32_t st1, c
                                 int8_t *y, int32_t n);
 
 /*
+ * The reference rule element by element (ctx: the params): the SIMD paths' row for what their
+ * identities do not cover (any stride, negative multipliers, extreme shifts).  Exact like
+ * dtmm_add_s8_c() and far smaller, so a SIMD path need not link the portable one; slow, but the
+ * lowering never produces those calls.
+ */
+static inline void dtmm_add_scalar_row(const void *ctx, const int8_t *a, int32_t st1, const int8_t *b, int32_t st2,
+                                       int8_t *y, int32_t n)
+{
+    const dtmm_add_s8_params *p = (const dtmm_add_s8_params *)ctx;
+    for (int32_t i = 0; i < n; ++i) {
+        y[i] = dtmm_add_one(p, a[(ptrdiff_t)i * st1], b[(ptrdiff_t)i * st2]);
+    }
+}
+
+/*
  * Walks the output dims, innermost last, and calls row() once per innermost
  * row (once in all when ndims == 0).  Rows are written in order and a row
  * reads its inputs no later than it writes the same positions, so the

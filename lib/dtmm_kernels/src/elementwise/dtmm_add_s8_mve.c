@@ -110,9 +110,7 @@ static void mve_row(const void *vctx, const int8_t *a, int32_t st1, const int8_t
 {
     const mve_ctx *c = (const mve_ctx *)vctx;
     if ((st1 != 0 && st1 != 1) || (st2 != 0 && st2 != 1) || (st1 | st2) == 0) {
-        for (int32_t i = 0; i < n; ++i) { /* not produced by the lowering; kept exact anyway */
-            y[i] = dtmm_add_one(c->p, a[(ptrdiff_t)i * st1], b[(ptrdiff_t)i * st2]);
-        }
+        dtmm_add_scalar_row(c->p, a, st1, b, st2, y, n); /* not produced by the lowering; kept exact anyway */
         return;
     }
     if (c->eo == 0) { /* output shift 0: hardly ever (output scale below the inputs' / 2^20) */
@@ -151,9 +149,8 @@ dtmm_status dtmm_add_s8_mve(const dtmm_add_s8_params *p, const int8_t *input1, c
     if (!dtmm_add_s8_args_ok(p, input1, input2, output)) {
         return DTMM_ERR_ARGUMENT;
     }
-    if (p->input1_multiplier < 0 || p->input2_multiplier < 0 || p->output_multiplier < 0) {
-        return dtmm_add_s8_c(p, input1, input2, output); /* the sign trick needs m >= 0 (TFLite's always are) */
-    }
+    /* the sign trick needs m >= 0 (TFLite's always are), else element by element, exact */
+    const int scalar = p->input1_multiplier < 0 || p->input2_multiplier < 0 || p->output_multiplier < 0;
     mve_ctx c;
     c.p = p;
     c.off1s = (int32_t)((uint32_t)p->input1_offset << p->left_shift);
@@ -168,7 +165,8 @@ dtmm_status dtmm_add_s8_mve(const dtmm_add_s8_params *p, const int8_t *input1, c
     c.out_off = p->output_offset;
     c.lo = p->act_min;
     c.hi = p->act_max;
-    dtmm_add_s8_walk(p, input1, input2, output, mve_row, &c);
+    dtmm_add_s8_walk(p, input1, input2, output, scalar ? dtmm_add_scalar_row : mve_row,
+                     scalar ? (const void *)p : (const void *)&c); /* one walk: it is inlined */
     return DTMM_OK;
 }
 

@@ -25,6 +25,7 @@ Interface
         alias_of_input: bool = False  # pure reshape: no call, out0 is in0's bytes
         c_init: str = ""              # optional one-time check at init (see below)
         scratch_expr: str | None = None  # C expression of the exact scratch need, informational
+        conv_variants: Mapping[str, str] | None = None  # CONV_2D: kernel variant per conv path
 
     SUPPORTED_OPS: frozenset[str]
     def lower_op(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp
@@ -65,6 +66,12 @@ Contract details
   transcriptions of the paths' layout code (:mod:`.conv_scratch`, checked
   against the C layout code by tests/test_ops_conv.py), so one static plan
   is valid on every board.
+* ``conv_variants`` (CONV_2D only): the kernel variant each conv path runs
+  for the layer (``{"c": "portable", "dsp": "dsp_band", "mve":
+  "mve_quad16_s16_full"}``, names of ``dtmm_conv_variants.h``), reported by
+  the same C probe.  ``c_call`` itself calls the generic ``dtmm_conv_s8``;
+  the packer's generated model turns it into ``dtmm_conv_s8_with`` over the
+  union of its layers' variants, so only those are linked.
 * ``lower_op`` raises :class:`LoweringError` (a ``DtmmError``) naming the
   model, operator and reason when an operator of a supported type uses
   options the kernels do not implement (int16 tensors, non-constant

@@ -1,4 +1,4 @@
-"""Scratch bytes of dtmm_conv_s8 for a blob, on every compiled path.
+"""Scratch bytes and kernel variant of dtmm_conv_s8 for a blob, on every compiled path.
 
 The packer plans the arena statically, before it knows which conv path the
 firmware compiles (portable C on Cortex-M0/M3 and the host, the DSP path on
@@ -11,6 +11,11 @@ with their target feature macros defined, their size computations being
 plain C) and prints the three sizes for each blob.  It is compiled once per
 process with the host C compiler and rebuilt whenever one of those sources
 changes, so the reservation follows the conv paths as they evolve.
+
+The same probe reports the kernel variant each path selects for the blob
+(dtmm_mve_variant(), dtmm_dsp_variant(): the rule the firmware runs, see
+docs/kernels.md "Variant selection"), so the generated code can list
+exactly the variants its layers use and the linker drop the others.
 
 The C code is the only source of these sizes (a Python transcription would
 drift as the kernels evolve), so packing needs a host C compiler, which
@@ -36,11 +41,13 @@ _PROBE_SOURCES = (
     "src/conv/dtmm_conv_flat_view.h",
     "src/conv/dtmm_conv_s8_c_get_buffer_size.c",
     "src/conv/dtmm_conv_s8_dsp_get_buffer_size.c",
+    "src/conv/dtmm_conv_dsp_band_plan.c",
     "src/conv/dtmm_conv_s8_mve_get_buffer_size.c",
+    "src/conv/dtmm_conv_mve_layout.c",
 )
 
 _PROBE_C = r"""
-/* dtmm.pack.lowering.conv_scratch probe: scratch sizes of the three conv paths. Generated; do not edit. */
+/* dtmm.pack.lowering.conv_scratch probe: scratch sizes and variants of the three conv paths. Generated; do not edit. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -55,6 +62,7 @@ _PROBE_C = r"""
 #define __thumb2__ 1
 #define dtmm_conv_s8_dsp_get_buffer_size dtmm_probe_dsp_get_buffer_size
 #include "dtmm_conv_s8_dsp_get_buffer_size.c"
+#include "dtmm_conv_dsp_band_plan.c"
 #undef __ARM_FEATURE_DSP
 #undef __thumb2__
 
@@ -62,10 +70,14 @@ _PROBE_C = r"""
 #define __ARM_FEATURE_MVE 3
 #define dtmm_conv_s8_mve_get_buffer_size dtmm_probe_mve_get_buffer_size
 #include "dtmm_conv_s8_mve_get_buffer_size.c"
+#include "dtmm_conv_mve_layout.c"
 #undef __ARM_FEATURE_MVE
 
 int32_t dtmm_probe_dsp_get_buffer_size(const dtmm_fwcs_view *v);
 int32_t dtmm_probe_mve_get_buffer_size(const dtmm_fwcs_view *v);
+
+#define DTMM_PROBE_NAME_(id, name) [id] = #name,
+static const char *const variant_names[DTMM_CONV_VARIANT_COUNT] = {DTMM_CONV_VARIANTS(DTMM_PROBE_NAME_)};
 
 static uint8_t blob[1u << 22] __attribute__((aligned(16)));
 
@@ -78,10 +90,13 @@ int main(void)
             dtmm_fwcs_view_init(blob, &view) != DTMM_OK) {
             return 3;
         }
-        dtmm_conv_flat flat; /* the layer as dtmm_conv_s8() hands it to its path */
-        const dtmm_fwcs_view v = *dtmm_conv_flat_view(&view, &flat);
-        printf("%ld %ld %ld\n", (long)dtmm_conv_s8_c_get_buffer_size(&v), (long)dtmm_probe_dsp_get_buffer_size(&v),
-               (long)dtmm_probe_mve_get_buffer_size(&v));
+        dtmm_fwcs_header flat; /* the layer as dtmm_conv_s8() hands it to its path */
+        dtmm_conv_flatten(&view, &flat);
+        const dtmm_fwcs_view v = view;
+        dtmm_mve_layout layout;
+        printf("%ld %ld %ld %s %s\n", (long)dtmm_conv_s8_c_get_buffer_size(&v), (long)dtmm_probe_dsp_get_buffer_size(&v),
+               (long)dtmm_probe_mve_get_buffer_size(&v), variant_names[dtmm_dsp_variant(v.hdr)],
+               variant_names[dtmm_mve_variant(&v, &layout)]);
     }
     return 0;
 }
@@ -89,7 +104,7 @@ int main(void)
 
 _probe: dict = {}  # key -> executable path (or None when it cannot be built)
 probe_error = ""  # compiler output of the last failed probe build
-_results: dict = {}  # (key, blob digest) -> (c, dsp, mve)
+_results: dict = {}  # (key, blob digest) -> (c, dsp, mve, dsp variant, mve variant)
 
 
 def _sources_key() -> str:
@@ -136,8 +151,9 @@ def probe_available() -> bool:
     return _probe_exe(_sources_key()) is not None
 
 
-def c_probe_bytes(blobs: list[bytes]) -> list[tuple[int, int, int]] | None:
-    """(portable, DSP, MVE) scratch bytes per blob from the kernels' C code, or None without a compiler."""
+def _c_probe(blobs: list[bytes]) -> list[tuple] | None:
+    """(portable, DSP, MVE scratch bytes, DSP variant, MVE variant) per blob from the kernels' C code,
+    or None without a compiler."""
     key = _sources_key()
     exe = _probe_exe(key)
     if exe is None:
@@ -151,25 +167,42 @@ def c_probe_bytes(blobs: list[bytes]) -> list[tuple[int, int, int]] | None:
         if proc.returncode != 0 or len(lines) < len(todo):
             return None
         for i, line in zip(todo, lines):
-            c, dsp, mve = (int(v) for v in line.split())
-            _results[(key, digests[i])] = (c, dsp, mve)
+            c, dsp, mve, v_dsp, v_mve = line.split()
+            _results[(key, digests[i])] = (int(c), int(dsp), int(mve), v_dsp, v_mve)
     return [_results[(key, dg)] for dg in digests]
+
+
+def c_probe_bytes(blobs: list[bytes]) -> list[tuple[int, int, int]] | None:
+    """(portable, DSP, MVE) scratch bytes per blob from the kernels' C code, or None without a compiler."""
+    got = _c_probe(blobs)
+    return None if got is None else [r[:3] for r in got]
 
 
 # --------------------------------------------------------------------------- API
 
 
-def path_bytes(blob: bytes) -> dict[str, int]:
-    """{"c": ..., "dsp": ..., "mve": ...}: dtmm_conv_s8_get_buffer_size(blob) of each path."""
-    got = c_probe_bytes([blob])
+def _probe_blob(blob: bytes) -> tuple:
+    got = _c_probe([blob])
     if got is None:
         if host_compiler() is None:
             raise DtmmError("packing conv layers needs a host C compiler (cc/gcc/clang) to size their scratch; "
                             "run 'make bootstrap'")
         last = probe_error.splitlines()[-1] if probe_error else "probe failed to run"
         raise DtmmError(f"cannot build the conv scratch probe from lib/dtmm_kernels: {last}")
-    c, dsp, mve = got[0]
+    return got[0]
+
+
+def path_bytes(blob: bytes) -> dict[str, int]:
+    """{"c": ..., "dsp": ..., "mve": ...}: dtmm_conv_s8_get_buffer_size(blob) of each path."""
+    c, dsp, mve = _probe_blob(blob)[:3]
     return {"c": c, "dsp": dsp, "mve": mve}
+
+
+def path_variants(blob: bytes) -> dict[str, str]:
+    """{"c": ..., "dsp": ..., "mve": ...}: the kernel variant each path runs for the blob, by its
+    dtmm_conv_variants.h name (the object is dtmm_conv_<name>), e.g. {"mve": "mve_quad16_s16_full"}."""
+    v_dsp, v_mve = _probe_blob(blob)[3:]
+    return {"c": "portable", "dsp": v_dsp, "mve": v_mve}
 
 
 def _a16(n: int) -> int:
@@ -185,4 +218,4 @@ def conv_scratch_bytes(blob: bytes) -> int:
     return _a16(max(sizes.values()))
 
 
-__all__ = ["conv_scratch_bytes", "path_bytes", "probe_available"]
+__all__ = ["conv_scratch_bytes", "path_bytes", "path_variants", "probe_available"]

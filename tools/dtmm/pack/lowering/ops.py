@@ -27,7 +27,7 @@ from ...tflite.model import (
 )
 from . import quant
 from .cgen import c_array, c_bytes, c_float, c_struct, comment_safe
-from .conv_scratch import conv_scratch_bytes
+from .conv_scratch import conv_scratch_bytes, path_variants
 from .quant import LoweringError
 from .types import LoweredOp
 
@@ -191,6 +191,7 @@ def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
         model, op, prefix, (x.index,), decls, call, flash,
         scratch=conv_scratch_bytes(blob),
         c_init=init, scratch_expr=f"dtmm_conv_s8_get_buffer_size({name})",
+        conv_variants=path_variants(blob),
     )  # fmt: skip
 
 

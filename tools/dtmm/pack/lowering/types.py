@@ -25,6 +25,7 @@ class LoweredOp:
     alias_of_input: bool = False  # pure reshape: out0 is in0's bytes; c_call is ""
     c_init: str = ""  # optional one-time check run at init; sets `status`; {scratch_bytes} = planned scratch
     scratch_expr: str | None = None  # C expression of the exact scratch need (informational), or None
+    conv_variants: Mapping[str, str] | None = None  # CONV_2D: {"c"|"dsp"|"mve": kernel variant name} per path
 
     def render_call(self, values: Mapping[str, str]) -> str:
         """c_call with every {inK}/{outK}/{scratch} replaced from ``values`` (KeyError if one is missing)."""

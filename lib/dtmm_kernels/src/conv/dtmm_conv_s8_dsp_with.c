@@ -1,0 +1,998 @@
+/*
+ * dtmm_conv_s8_dsp_with.c - filterlet int8 convolution on the Arm DSP extension, its kernel variants
+ * (dtmm_conv_variants.h) and their objects (Cortex-M4/M7/M33: SMLAD, SXTB16/SXTAB16, SMMLAR, SSAT).
+ *
+ * Output pixels are computed four at a time (four horizontally adjacent
+ * pixels of one output row, a "block"), filter by filter.  For a block the
+ * 4 accumulators of a filter stay in registers while its kept filterlets are
+ * visited in storage order (mask bits, lowest first); each word of 4 int8
+ * weights is loaded once, split into its even and odd lanes with SXTB16 and
+ * used for all 4 pixels:
+ *
+ *   per 4 channels: LDR w; SXTB16 x2; LDM x2 (4 pixels' int16 inputs);
+ *                   SMLAD x8; ADD (next group of the band)
+ *
+ * i.e. 14 instructions for 16 MACs, in a fully unrolled sequence entered G
+ * groups before its end (no loop counter); a kept position adds 7 more.  A
+ * filter's kept positions are the same for all 4 pixels, so pruning costs
+ * no SIMD efficiency: a pruned filterlet costs nothing, an empty filter only
+ * its requantization.
+ *
+ * The int16 inputs come from a band of expanded input rows (see
+ * dtmm_conv_dsp_internal.h): every input row is expanded once, with the
+ * input offset added, even channel lanes in one word and odd lanes in the
+ * other (SXTAB16), which is exactly the permutation SXTB16 gives the
+ * weights; padding taps are zero words, so borders need no special code.
+ *
+ * Requantization is TFLite's double rounding, computed exactly in 5
+ * instructions per output when multiplier >= 2^30 and shift <= -2 (every
+ * QuantizeMultiplier result with a right shift of at least 2):
+ *   y = SRDHM(acc, m) = floor((acc*m + 2^30) / 2^31)
+ *     = SMMLAR(acc, 2m - 2^32, acc)                        (64-bit exact)
+ *   out = RDBP(y, r) = floor((y - [y<0] + 2^(r-1)) / 2^r)
+ *       = floor((floor((y - [y<0]) / 2^(r-1)) + 1) / 2)    (no overflow)
+ *   then + output_offset and saturation, folded into
+ *   SSAT #8, (u + 1 + 2*output_offset) ASR #1.
+ * Filters with other requantization parameters (left shifts, shift -1/0,
+ * multipliers below 2^30) are recomputed afterwards by plain C using
+ * dtmm_requantize(); activation clamps narrower than int8 are applied by a
+ * final SIMD pass over the output.
+ *
+ * Layers with cin = 1 (three of the four lanes of a group would multiply
+ * padding) or more than 32 kernel positions (no 32-bit masks) run the
+ * element-list kernel below instead (elem_blocks()).  Shapes neither takes
+ * (cin > 256, scratch above the caps) and builds without the DSP extension
+ * use the portable path dtmm_conv_s8_c().
+ */
+#include <stddef.h>
+
+#include "dtmm_conv_dsp_internal.h"
+#include "dtmm_conv_kept_walk.h"
+#include "dtmm_kernels.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && defined(__GNUC__)
+#define DTMM_DSP_ASM 1
+#else
+#define DTMM_DSP_ASM 0
+#endif
+
+#if !DTMM_DSP_ASM
+
+dtmm_status dtmm_conv_s8_dsp_with(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch,
+                                  const dtmm_conv_variant *const *variants, uint32_t n_variants)
+{
+    return dtmm_conv_s8_c_with(v, input, output, scratch, variants, n_variants);
+}
+
+#else
+
+#include <arm_acle.h>
+
+#include "../common/dtmm_fixedpoint.h"
+
+/* ---- the assembly core ------------------------------------------------------
+ *
+ * dsp_blocks(call) computes call->nblk consecutive blocks of one output row
+ * for the filters whose records are [par0, pend).  Its frame (on the stack,
+ * so a tap's input pointer is one sp-relative LDR) is:
+ *   [sp + 0, 128)   tbl[32]: input pointer of each kernel position for the
+ *                   current block (advanced by 32 bytes per block)
+ *   [sp + 128, 184) the first 14 words of dsp_call (entry computed from G)
+ *   [sp + 184, 188) unused (keeps sp 8-byte aligned)
+ * Registers in the filterlet loop: r0 band group stride - 16 (whole call),
+ * r1 mask, r2 weights, r3 input, r4-r7 two pixels' inputs, r8-r11
+ * accumulators, r12/lr weight lanes; the record pointer waits in the frame.
+ * The first words are ordered for one LDM into r1, r2, r3, r4, r7, r12, lr.
+ */
+typedef struct {
+    int32_t k;           /* 1 + 2*output_offset */
+    int32_t c3;          /* store offset of pixel 3 from pixel 0 */
+    int8_t *op;          /* output of pixel 0 of the first block, first filter */
+    const uint32_t *rec; /* running record pointer (set by the asm) */
+    int32_t c1, c2;      /* store offsets of pixels 1 and 2 */
+    const uint32_t *pend;
+    uint32_t groups;     /* G: the asm turns it into the entry of the unrolled loop */
+    uint32_t gs_m16;     /* band group stride - 16 */
+    const uint32_t *par0;
+    uint32_t nblk;
+    uint32_t bstep;      /* 32: input advance per block */
+    uint32_t positions;
+    int32_t opstep;      /* 4*cout - filters */
+    const uint8_t *tbl[32];
+} dsp_call;
+
+#define DSP_STR_(x) #x
+#define DSP_STR(x) DSP_STR_(x)
+#define DSP_GROUP_BYTES 56 /* 14 32-bit instructions */
+
+/* One group of 4 channels for 4 pixels: weights r2 -> lanes r12 (even), lr (odd). */
+#define DSP_GROUP                      \
+    "ldr.w   lr, [r2], #4\n\t"         \
+    "sxtb16  r12, lr\n\t"              \
+    "sxtb16  lr, lr, ror #8\n\t"       \
+    "ldmia.w r3!, {r4-r7}\n\t"         \
+    "smlad   r8, r12, r4, r8\n\t"      \
+    "smlad   r8, lr, r5, r8\n\t"       \
+    "smlad   r9, r12, r6, r9\n\t"      \
+    "smlad   r9, lr, r7, r9\n\t"       \
+    "ldm.w   r3, {r4-r7}\n\t"          \
+    "smlad   r10, r12, r4, r10\n\t"    \
+    "smlad   r10, lr, r5, r10\n\t"     \
+    "smlad   r11, r12, r6, r11\n\t"    \
+    "smlad   r11, lr, r7, r11\n\t"     \
+    "add.w   r3, r3, r0\n\t"
+
+static void __attribute__((naked, noinline)) dsp_blocks(const dsp_call *call)
+{
+    (void)call;
+    __asm volatile(
+        "push    {r4-r11, lr}\n\t"
+        "sub     sp, sp, #188\n\t" /* 36 + 188: sp stays 8-byte aligned */
+        /* frame: locals at sp+128 (entry from G), tbl at sp+0 */
+        "add     lr, sp, #128\n\t"
+        "ldmia   r0!, {r1-r7}\n\t"
+        "stmia   lr!, {r1-r7}\n\t"
+        "ldmia   r0!, {r1-r7}\n\t"
+        "adr.w   r8, 95f\n\t"
+        "movs    r9, #" DSP_STR(DSP_GROUP_BYTES) "\n\t"
+        "mul     r1, r1, r9\n\t"
+        "sub     r1, r8, r1\n\t"
+        "orr     r1, r1, #1\n\t"
+        "stmia   lr!, {r1-r7}\n\t"
+        "mov     lr, sp\n\t"
+        "ldmia   r0!, {r1-r8}\n\t"
+        "stmia   lr!, {r1-r8}\n\t"
+        "ldmia   r0!, {r1-r8}\n\t"
+        "stmia   lr!, {r1-r8}\n\t"
+        "ldmia   r0!, {r1-r8}\n\t"
+        "stmia   lr!, {r1-r8}\n\t"
+        "ldmia   r0!, {r1-r8}\n\t"
+        "stmia   lr!, {r1-r8}\n\t"
+        "ldr     r0, [sp, #160]\n\t"
+        /* block loop */
+        "91:\n\t"
+        "ldr     r4, [sp, #164]\n\t"
+        /* filter loop: r1 mask, r2 weights, r8-r11 = bias */
+        "92:\n\t"
+        "ldmia   r4!, {r1, r2, r8, r9, r10, r11}\n\t"
+        "str     r4, [sp, #140]\n\t"
+        "cbz     r1, 94f\n\t"
+        /* position loop: lowest kept position p -> input pointer tbl[p] */
+        "93:\n\t"
+        "rbit    r4, r1\n\t"
+        "clz     r4, r4\n\t"
+        "ldr.w   r3, [sp, r4, lsl #2]\n\t"
+        "sub.w   r4, r1, #1\n\t"
+        "ands.w  r1, r1, r4\n\t"     /* Z: last position (nothing below sets flags) */
+        "ldr.w   pc, [sp, #156]\n\t" /* into the unrolled loop, G groups before its end */
+        "94:\n\t"
+        "b.w     96f\n\t"
+        ".rept " DSP_STR(DTMM_DSP_GMAX) "\n\t"
+        DSP_GROUP
+        ".endr\n\t"
+        "95:\n\t"
+        ".if (95b - 94b) != (4 + " DSP_STR(DTMM_DSP_GMAX) " * " DSP_STR(DSP_GROUP_BYTES) ")\n\t"
+        ".error \"dsp_blocks: unrolled group size differs from DSP_GROUP_BYTES\"\n\t"
+        ".endif\n\t"
+        "bne.w   93b\n\t"
+        /* requantize the 4 accumulators and store them */
+        "96:\n\t"
+        "add     lr, sp, #128\n\t"
+        "ldm     lr, {r1, r2, r3, r4, r7, r12, lr}\n\t" /* k, c3, op, rec, c1, c2, pend */
+        "ldmia   r4!, {r5, r6}\n\t"                     /* 2m - 2^32, r - 1 */
+        "smmlar  r8, r8, r5, r8\n\t"
+        "smmlar  r9, r9, r5, r9\n\t"
+        "smmlar  r10, r10, r5, r10\n\t"
+        "smmlar  r11, r11, r5, r11\n\t"
+        "sub.w   r8, r8, r8, lsr #31\n\t"
+        "sub.w   r9, r9, r9, lsr #31\n\t"
+        "sub.w   r10, r10, r10, lsr #31\n\t"
+        "sub.w   r11, r11, r11, lsr #31\n\t"
+        "asr.w   r8, r8, r6\n\t"
+        "asr.w   r9, r9, r6\n\t"
+        "asr.w   r10, r10, r6\n\t"
+        "asr.w   r11, r11, r6\n\t"
+        "add     r8, r8, r1\n\t"
+        "add     r9, r9, r1\n\t"
+        "add     r10, r10, r1\n\t"
+        "add     r11, r11, r1\n\t"
+        "ssat    r8, #8, r8, asr #1\n\t"
+        "ssat    r9, #8, r9, asr #1\n\t"
+        "ssat    r10, #8, r10, asr #1\n\t"
+        "ssat    r11, #8, r11, asr #1\n\t"
+        "strb    r9, [r3, r7]\n\t"
+        "strb    r10, [r3, r12]\n\t"
+        "strb    r11, [r3, r2]\n\t"
+        "strb    r8, [r3], #1\n\t"
+        "str     r3, [sp, #136]\n\t"
+        "cmp     r4, lr\n\t"
+        "bne.w   92b\n\t"
+        /* next block: tbl[p] += 32, op += opstep */
+        "ldr     r2, [sp, #172]\n\t"
+        "ldr     r1, [sp, #176]\n\t"
+        "mov     r3, sp\n\t"
+        "97:\n\t"
+        "ldm     r3, {r4-r11}\n\t"
+        "add     r4, r4, r2\n\t"
+        "add     r5, r5, r2\n\t"
+        "add     r6, r6, r2\n\t"
+        "add     r7, r7, r2\n\t"
+        "add     r8, r8, r2\n\t"
+        "add     r9, r9, r2\n\t"
+        "add     r10, r10, r2\n\t"
+        "add     r11, r11, r2\n\t"
+        "stmia   r3!, {r4-r11}\n\t"
+        "subs    r1, r1, #8\n\t"
+        "bgt     97b\n\t"
+        "ldr     r1, [sp, #136]\n\t"
+        "ldr     r2, [sp, #180]\n\t"
+        "add     r1, r1, r2\n\t"
+        "str     r1, [sp, #136]\n\t"
+        "ldr     r1, [sp, #168]\n\t"
+        "subs    r1, r1, #1\n\t"
+        "str     r1, [sp, #168]\n\t"
+        "bne.w   91b\n\t"
+        "add     sp, sp, #188\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
+/* ---- input expansion ----------------------------------------------------------
+ *
+ * expand_band(call) writes call->nchunk chunks of 4 consecutive band columns
+ * of one phase: for each of the G groups, the 4 pixels' even-lane and
+ * odd-lane words (input offset added by SXTAB16), 32 contiguous bytes, the
+ * groups call->gs bytes apart.  Pixel i reads from p[i], which advances by 4
+ * per group and by `bstride` (net of the groups' 4*G) per chunk.  A padding
+ * tap reads the pad pixel, cin bytes of -input_offset, which expands to
+ * exact zeros.  Needs cin % 4 == 0.
+ */
+typedef struct {
+    const int8_t *p[4];
+    uint8_t *dst;
+    uint32_t nchunk;
+    uint32_t groups;
+    int32_t bstride;
+    uint32_t off2;     /* input_offset in both halfwords */
+    uint32_t gs_m32;   /* group stride - 32 */
+} expand_call;
+
+static void __attribute__((naked, noinline)) expand_band(const expand_call *call)
+{
+    (void)call;
+    __asm volatile(
+        "push    {r4-r11, lr}\n\t"
+        "sub     sp, sp, #12\n\t" /* 36 + 12: sp stays 8-byte aligned */
+        "ldr     r8, [r0, #32]\n\t"  /* off2 */
+        "ldr     r9, [r0, #36]\n\t"  /* gs - 32 */
+        "ldr     r12, [r0, #16]\n\t" /* dst */
+        "ldr     r10, [r0, #20]\n\t" /* nchunk */
+        "ldr     r11, [r0, #24]\n\t" /* G */
+        "ldr     lr, [r0, #28]\n\t"  /* bstride */
+        "str     lr, [sp]\n\t"
+        "ldm     r0, {r0-r3}\n\t"    /* pixel pointers */
+        "1:\n\t"
+        "str     r12, [sp, #4]\n\t"
+        "mov     lr, r11\n\t"
+        "2:\n\t"
+        "ldr     r4, [r0], #4\n\t"
+        "ldr     r6, [r1], #4\n\t"
+        "sxtab16 r5, r8, r4, ror #8\n\t"
+        "sxtab16 r4, r8, r4\n\t"
+        "sxtab16 r7, r8, r6, ror #8\n\t"
+        "sxtab16 r6, r8, r6\n\t"
+        "stmia   r12!, {r4-r7}\n\t"
+        "ldr     r4, [r2], #4\n\t"
+        "ldr     r6, [r3], #4\n\t"
+        "sxtab16 r5, r8, r4, ror #8\n\t"
+        "sxtab16 r4, r8, r4\n\t"
+        "sxtab16 r7, r8, r6, ror #8\n\t"
+        "sxtab16 r6, r8, r6\n\t"
+        "stmia   r12!, {r4-r7}\n\t"
+        "add     r12, r12, r9\n\t"
+        "subs    lr, lr, #1\n\t"
+        "bne     2b\n\t"
+        "ldr     lr, [sp]\n\t"
+        "add     r0, r0, lr\n\t"
+        "add     r1, r1, lr\n\t"
+        "add     r2, r2, lr\n\t"
+        "add     r3, r3, lr\n\t"
+        "ldr     r12, [sp, #4]\n\t"
+        "add     r12, r12, #32\n\t"
+        "subs    r10, r10, #1\n\t"
+        "bne     1b\n\t"
+        "add     sp, sp, #12\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
+/* Zeroes n32*32 bytes at a 4-byte aligned d. */
+static void __attribute__((naked, noinline)) zero_words32(void *d, uint32_t n32)
+{
+    (void)d;
+    (void)n32;
+    __asm volatile(
+        "push    {r4-r9}\n\t"
+        "movs    r2, #0\n\t"
+        "movs    r3, #0\n\t"
+        "movs    r4, #0\n\t"
+        "movs    r5, #0\n\t"
+        "movs    r6, #0\n\t"
+        "movs    r7, #0\n\t"
+        "movs    r8, #0\n\t"
+        "movs    r9, #0\n\t"
+        "1:\n\t"
+        "stmia   r0!, {r2-r9}\n\t"
+        "subs    r1, r1, #1\n\t"
+        "bne     1b\n\t"
+        "pop     {r4-r9}\n\t"
+        "bx      lr\n\t");
+}
+
+typedef struct {
+    const dtmm_dsp_plan *pl;
+    const int8_t *in;
+    const int8_t *pad;  /* cin bytes of -input_offset (cin % 4 == 0 only) */
+    uint8_t *band;
+    uint32_t off2;      /* input_offset in both halfwords */
+    int32_t in_h, in_w, cin, sw, pad_left;
+    uint32_t gfull, rem; /* full groups and leftover channels of a pixel */
+    uint32_t tail_mask_a, tail_mask_b;
+    uint8_t need_phase[32];
+} expand_ctx;
+
+static inline uint32_t load_u32(const void *p)
+{
+    uint32_t w;
+    __builtin_memcpy(&w, p, 4); /* one unaligned LDR on v7-M / v8-M Mainline */
+    return w;
+}
+
+static inline void store_u32(void *p, uint32_t w)
+{
+    __builtin_memcpy(p, &w, 4);
+}
+
+static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* cin % 4 != 0: one pixel, tail lanes zeroed; groups gw words apart. */
+static void expand_pixel_tail(const expand_ctx *e, const int8_t *src, uint32_t *d, uint32_t gw)
+{
+    const uint32_t off2 = e->off2;
+    for (uint32_t g = e->gfull; g != 0; g--) {
+        uint32_t w = load_u32(src);
+        src += 4;
+        d[0] = __sxtab16(off2, w);
+        d[1] = sxtab16_ror8(off2, w);
+        d += gw;
+    }
+    uint32_t w = (uint8_t)src[0];
+    if (e->rem > 1u) w |= (uint32_t)(uint8_t)src[1] << 8;
+    if (e->rem > 2u) w |= (uint32_t)(uint8_t)src[2] << 16;
+    d[0] = __sxtab16(off2, w) & e->tail_mask_a;
+    d[1] = sxtab16_ror8(off2, w) & e->tail_mask_b;
+}
+
+/* Input row iy into row slot `slot` for the tile whose first output column is xt0. */
+static void expand_row(const expand_ctx *e, int32_t iy, uint32_t slot, int32_t xt0)
+{
+    const dtmm_dsp_plan *pl = e->pl;
+    uint8_t *srow = e->band + slot * pl->slot_bytes;
+    if (iy < 0 || iy >= e->in_h) {
+        zero_words32(srow, pl->slot_bytes / 32u);
+        return;
+    }
+    const int8_t *row = e->in + iy * e->in_w * e->cin;
+    const int32_t sw = e->sw, in_w = e->in_w, cin = e->cin;
+    const int32_t cols = (int32_t)pl->cols;
+    for (uint32_t k = 0; k < pl->phases; k++) {
+        if (!e->need_phase[k]) continue;
+        uint8_t *dst = srow + k * pl->cols * 8u;
+        const int32_t ix0 = xt0 * sw + pl->phase_val[k] - e->pad_left; /* input column of band column 0 */
+        if (e->rem) {
+            const uint32_t gw = pl->group_bytes / 4u;
+            for (int32_t j = 0; j < cols; j++) {
+                uint32_t *d = (uint32_t *)(void *)(dst + 8 * j);
+                const int32_t ix = ix0 + j * sw;
+                if (ix >= 0 && ix < in_w) {
+                    expand_pixel_tail(e, row + ix * cin, d, gw);
+                } else {
+                    for (uint32_t g = 0; g < pl->groups; g++, d += gw) d[0] = d[1] = 0;
+                }
+            }
+            continue;
+        }
+        expand_call ec;
+        ec.off2 = e->off2;
+        ec.groups = pl->groups;
+        ec.gs_m32 = pl->group_bytes - 32u;
+        const int32_t g4 = 4 * (int32_t)pl->groups;
+        /* chunks [lo, hi) of 4 columns lie inside the row */
+        const int32_t cw = 4 * sw;
+        int32_t lo = ix0 >= 0 ? 0 : (-ix0 + cw - 1) / cw;
+        const int32_t last = in_w - 1 - 3 * sw - ix0;
+        int32_t hi = last < 0 ? 0 : last / cw + 1;
+        if (hi > cols / 4) hi = cols / 4;
+        if (lo > hi) lo = hi;
+        for (int32_t c = 0; c < cols / 4; c++) {
+            ec.dst = dst + 32 * c;
+            if (c == lo && hi > lo) {
+                const int8_t *s = row + (ix0 + c * cw) * cin;
+                const int32_t step = sw * cin;
+                ec.p[0] = s;
+                ec.p[1] = s + step;
+                ec.p[2] = s + 2 * step;
+                ec.p[3] = s + 3 * step;
+                ec.nchunk = (uint32_t)(hi - lo);
+                ec.bstride = 4 * step - g4;
+                expand_band(&ec);
+                c = hi - 1;
+                continue;
+            }
+            for (int32_t i = 0; i < 4; i++) {
+                const int32_t ix = ix0 + c * cw + i * sw;
+                ec.p[i] = ix >= 0 && ix < in_w ? row + ix * cin : e->pad;
+            }
+            ec.nchunk = 1;
+            ec.bstride = -g4;
+            expand_band(&ec);
+        }
+    }
+}
+
+/* ---- the slow per-filter path (requantization the fast epilogue cannot do) ---- */
+
+static void slow_filter(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, uint32_t o,
+                        uint32_t mask, const int8_t *w0)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const int32_t cin = h->cin, kw = h->kw;
+    const int32_t off = h->input_offset;
+    for (int32_t y = 0; y < (int32_t)h->out_h; y++) {
+        for (int32_t x = 0; x < (int32_t)h->out_w; x++) {
+            int32_t acc = v->bias[o];
+            const int8_t *w = w0;
+            for (uint32_t m = mask; m != 0; m &= m - 1u, w += cin) {
+                const int32_t p = __builtin_ctz(m);
+                const int32_t iy = y * h->stride_h - h->pad_top + (p / kw) * h->dilation_h;
+                const int32_t ix = x * h->stride_w - h->pad_left + (p % kw) * h->dilation_w;
+                if (iy < 0 || iy >= (int32_t)h->in_h || ix < 0 || ix >= (int32_t)h->in_w) continue;
+                const int8_t *src = input + (iy * (int32_t)h->in_w + ix) * cin;
+                for (int32_t c = 0; c < cin; c++) acc += w[c] * (src[c] + off);
+            }
+            int32_t r = dtmm_requantize(acc, v->multiplier[o], v->shift[o]);
+            r = r < h->act_min - h->output_offset ? h->act_min - h->output_offset : r;
+            r = r > h->act_max - h->output_offset ? h->act_max - h->output_offset : r;
+            output[((uint32_t)y * h->out_w + (uint32_t)x) * h->cout + o] = (int8_t)(r + h->output_offset);
+        }
+    }
+}
+
+/* Clamp every output byte to [lo, hi] (both within int8), 4 at a time. */
+static void clamp_output(int8_t *out, uint32_t n, int32_t lo, int32_t hi)
+{
+    const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+    const uint32_t hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+    for (; n >= 4u; n -= 4u, out += 4) {
+        uint32_t v = load_u32(out);
+        (void)__ssub8(v, lo4); /* GE where v >= lo */
+        v = __sel(v, lo4);
+        (void)__ssub8(v, hi4); /* GE where v >= hi */
+        v = __sel(hi4, v);
+        store_u32(out, v);
+    }
+    for (; n != 0; n--, out++) {
+        int32_t v = *out;
+        *out = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+    }
+}
+
+/* ---- the element-list kernel (cin <= 2, more than 32 positions, large plans) ----
+ *
+ * Blocks of 4 consecutive output pixels in raster order (a block may wrap to
+ * the next row, so narrow outputs waste nothing but the very last block).
+ * Per block, the 4 receptive fields are expanded to int16 with the input
+ * offset added, element-major: col[e][pixel], e = p*cin + c, padding taps 0.
+ * A filter record is
+ *   n, bias, n * {pair, pair}, 2m - 2^32, r - 1        (r = -shift)
+ * with a pair = two of the filter's kept weights (a, b):
+ *   word 0: w_a | w_b << 16      word 1: 8*e_a | 8*e_b << 16
+ * Per pair the 4 pixels cost two LDRD of each element's 4 halfwords,
+ * PKHBT/PKHTB to pair pixel k's (x_a, x_b), and four SMLAD: 8 MACs in 13
+ * instructions whatever cin, and pruned filterlets are absent from the list.
+ * Pairs are padded with w = 0 to a multiple of two.  The epilogue is the
+ * band kernel's (SMMLAR, 5 instructions per output); filters it cannot
+ * requantize are recomputed afterwards by elem_slow_filters().
+ */
+typedef struct {
+    const uint32_t *rec;  /* 0: first record */
+    const uint32_t *rend; /* 4 */
+    const uint8_t *col;   /* 8 */
+    int8_t *op;           /* 12: output of pixel 0, first filter (advanced by the asm) */
+    int32_t k;            /* 16: 1 + 2*output_offset */
+    int32_t c1, c2, c3;   /* 20, 24, 28: store offsets of pixels 1..3 */
+} elem_call;
+
+/* One pair for 4 pixels: r8 weights, r9 offsets -> r10/r11 x_a, r12/lr x_b. */
+#define ELEM_PAIR                          \
+    "ldrd    r8, r9, [r0], #8\n\t"         \
+    "add.w   r12, r2, r9, lsr #16\n\t"     \
+    "uxtah   r10, r2, r9\n\t"              \
+    "ldrd    r12, lr, [r12]\n\t"           \
+    "ldrd    r10, r11, [r10]\n\t"          \
+    "pkhbt   r9, r10, r12, lsl #16\n\t"    \
+    "smlad   r4, r8, r9, r4\n\t"           \
+    "pkhtb   r9, r12, r10, asr #16\n\t"    \
+    "smlad   r5, r8, r9, r5\n\t"           \
+    "pkhbt   r9, r11, lr, lsl #16\n\t"     \
+    "smlad   r6, r8, r9, r6\n\t"           \
+    "pkhtb   r9, lr, r11, asr #16\n\t"     \
+    "smlad   r7, r8, r9, r7\n\t"
+
+/* Every filter of [rec, rend) on the 4 pixels of col. */
+static void __attribute__((naked, noinline)) elem_blocks(elem_call *call)
+{
+    (void)call;
+    __asm volatile(
+        "push    {r4-r11, lr}\n\t"
+        "mov     r3, r0\n\t"
+        "ldr     r0, [r3, #0]\n\t"
+        "ldr     r2, [r3, #8]\n\t"
+        "10:\n\t"
+        "ldmia   r0!, {r1, r4}\n\t"
+        "mov     r5, r4\n\t"
+        "mov     r6, r4\n\t"
+        "mov     r7, r4\n\t"
+        "cmp     r1, #0\n\t"
+        "beq     12f\n\t"
+        "11:\n\t"
+        ELEM_PAIR
+        ELEM_PAIR
+        "subs    r1, r1, #1\n\t"
+        "bne     11b\n\t"
+        "12:\n\t"
+        "ldmia   r0!, {r8, r9}\n\t"
+        "smmlar  r4, r4, r8, r4\n\t"
+        "smmlar  r5, r5, r8, r5\n\t"
+        "smmlar  r6, r6, r8, r6\n\t"
+        "smmlar  r7, r7, r8, r7\n\t"
+        "sub.w   r4, r4, r4, lsr #31\n\t"
+        "sub.w   r5, r5, r5, lsr #31\n\t"
+        "sub.w   r6, r6, r6, lsr #31\n\t"
+        "sub.w   r7, r7, r7, lsr #31\n\t"
+        "asr.w   r4, r4, r9\n\t"
+        "asr.w   r5, r5, r9\n\t"
+        "asr.w   r6, r6, r9\n\t"
+        "asr.w   r7, r7, r9\n\t"
+        "ldr     r10, [r3, #16]\n\t"
+        "add     r4, r4, r10\n\t"
+        "add     r5, r5, r10\n\t"
+        "add     r6, r6, r10\n\t"
+        "add     r7, r7, r10\n\t"
+        "ssat    r4, #8, r4, asr #1\n\t"
+        "ssat    r5, #8, r5, asr #1\n\t"
+        "ssat    r6, #8, r6, asr #1\n\t"
+        "ssat    r7, #8, r7, asr #1\n\t"
+        "ldr     r11, [r3, #12]\n\t"
+        "ldrd    r12, lr, [r3, #20]\n\t"
+        "strb    r5, [r11, r12]\n\t"
+        "strb    r6, [r11, lr]\n\t"
+        "ldr     r12, [r3, #28]\n\t"
+        "strb    r7, [r11, r12]\n\t"
+        "strb    r4, [r11], #1\n\t"
+        "str     r11, [r3, #12]\n\t"
+        "ldr     r12, [r3, #4]\n\t"
+        "cmp     r0, r12\n\t"
+        "bne     10b\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
+/* The 4 receptive fields of output pixels pix0.. (npix of them valid) into col. */
+static void elem_im2col(const dtmm_fwcs_header *h, const int8_t *input, int16_t *col, uint32_t pix0, uint32_t npix)
+{
+    const int32_t cin = h->cin, kh = h->kh, kw = h->kw, off = h->input_offset;
+    const int32_t in_h = h->in_h, in_w = h->in_w, dw = h->dilation_w;
+    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) * 0x10001u; /* input offset in both halfwords */
+    int32_t y = (int32_t)(pix0 / h->out_w), x = (int32_t)(pix0 % h->out_w);
+    for (uint32_t k = 0; k < 4u; k++) {
+        int16_t *d = col + k;
+        if (k >= npix) {
+            for (int32_t e = kh * kw * cin; e != 0; e--, d += 4) *d = 0;
+            continue;
+        }
+        const int32_t ix0 = x * h->stride_w - h->pad_left;
+        const int interior = ix0 >= 0 && ix0 + (kw - 1) * dw < in_w && dw == 1;
+        for (int32_t i = 0; i < kh; i++) {
+            const int32_t iy = y * h->stride_h - h->pad_top + i * h->dilation_h;
+            if (iy < 0 || iy >= in_h) {
+                for (int32_t e = kw * cin; e != 0; e--, d += 4) *d = 0;
+                continue;
+            }
+            const int8_t *row = input + iy * in_w * cin;
+            if (interior) { /* the kernel row is one contiguous run of the input row */
+                const int8_t *s = row + ix0 * cin;
+                int32_t e = kw * cin;
+                for (; e >= 4; e -= 4, s += 4, d += 16) { /* 4 elements: one load, two SXTAB16 */
+                    const uint32_t x4 = load_u32(s);
+                    const uint32_t even = __sxtab16(off2, x4), odd = sxtab16_ror8(off2, x4);
+                    d[0] = (int16_t)even;
+                    d[4] = (int16_t)odd;
+                    d[8] = (int16_t)(even >> 16);
+                    d[12] = (int16_t)(odd >> 16);
+                }
+                for (; e != 0; e--, d += 4) *d = (int16_t)(*s++ + off);
+                continue;
+            }
+            for (int32_t j = 0; j < kw; j++) {
+                const int32_t ix = ix0 + j * dw;
+                if (ix < 0 || ix >= in_w) {
+                    for (int32_t c = cin; c != 0; c--, d += 4) *d = 0;
+                    continue;
+                }
+                const int8_t *s = row + ix * cin;
+                for (int32_t c = cin; c != 0; c--, d += 4) *d = (int16_t)(*s++ + off);
+            }
+        }
+        if (++x == (int32_t)h->out_w) {
+            x = 0;
+            y++;
+        }
+    }
+}
+
+static int elem_fast(int32_t mult, int32_t shift)
+{
+    return mult >= 0x40000000 && shift <= -2;
+}
+
+/* Builds the records of filters [o0, ...) into rec (at most cap bytes); returns the end filter. */
+static uint32_t elem_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const int8_t **wp, uint32_t o0,
+                             uint32_t *rec, uint32_t cap, uint32_t **rend)
+{
+    const uint32_t cin = v->hdr->cin, cout = v->hdr->cout;
+    uint32_t used = 0, o = o0;
+    for (; o < cout; o++) {
+        dtmm_kept_walk t = *w;
+        dtmm_kept_walk_filter(&t);
+        const uint32_t n = dtmm_kept_walk_count(&t) * cin;
+        const uint32_t bytes = 4u * DTMM_DSP_ELEM_HDR_WORDS + 16u * ((n + 3u) / 4u);
+        if (used + bytes > cap) break;
+        *w = t;
+        uint32_t *r = rec + used / 4u;
+        uint16_t *q = (uint16_t *)(void *)(r + 2);
+        const int8_t *src = *wp;
+        uint32_t m, first, k = 0, half = 0;
+        uint16_t *pair = q; /* w_a, w_b, 8e_a, 8e_b */
+        while (dtmm_kept_walk_word(w, &m, &first)) {
+            for (; m != 0u; m &= m - 1u) {
+                uint32_t e8 = 8u * (first + (uint32_t)__builtin_ctz(m)) * cin;
+                for (uint32_t c = cin; c != 0u; c--, e8 += 8u) {
+                    pair[half] = (uint16_t)(int16_t)*src++;
+                    pair[2u + half] = (uint16_t)e8;
+                    pair += 4u * half; /* the second of a pair: on to the next */
+                    half ^= 1u;
+                }
+            }
+        }
+        k = (uint32_t)(pair - q) / 2u + half;
+        for (; (k & 3u) != 0u; k++) {
+            uint16_t *pair = q + 4u * (k / 2u);
+            pair[k & 1u] = 0;
+            pair[2u + (k & 1u)] = 0;
+        }
+        *wp = src;
+        const int32_t mult = v->multiplier[o], shift = v->shift[o];
+        r[0] = k / 4u;
+        r[1] = (uint32_t)v->bias[o];
+        r[2 + k] = elem_fast(mult, shift) ? (uint32_t)mult * 2u : 0u;
+        r[3 + k] = elem_fast(mult, shift) ? (uint32_t)(-shift - 1) : 0u;
+        used += bytes;
+    }
+    *rend = rec + used / 4u;
+    return o;
+}
+
+/* Filters elem_blocks() cannot requantize, straight from the blob. */
+static void elem_slow_filters(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const int32_t cin = h->cin, kw = h->kw, off = h->input_offset, ooff = h->output_offset;
+    dtmm_kept_walk w;
+    dtmm_kept_walk_init(&w, v);
+    const int8_t *wp = v->weights;
+    for (uint32_t o = 0; o < h->cout; o++) {
+        dtmm_kept_walk_filter(&w);
+        const uint32_t n = dtmm_kept_walk_count(&w);
+        if (elem_fast(v->multiplier[o], v->shift[o])) {
+            wp += n * (uint32_t)cin;
+            continue;
+        }
+        for (int32_t y = 0; y < (int32_t)h->out_h; y++) {
+            for (int32_t x = 0; x < (int32_t)h->out_w; x++) {
+                dtmm_kept_walk t = w;
+                const int8_t *wk = wp;
+                int32_t acc = v->bias[o];
+                uint32_t p;
+                for (; dtmm_kept_walk_next(&t, &p); wk += cin) {
+                    const int32_t iy = y * h->stride_h - h->pad_top + (int32_t)(p / (uint32_t)kw) * h->dilation_h;
+                    const int32_t ix = x * h->stride_w - h->pad_left + (int32_t)(p % (uint32_t)kw) * h->dilation_w;
+                    if (iy < 0 || iy >= (int32_t)h->in_h || ix < 0 || ix >= (int32_t)h->in_w) continue;
+                    const int8_t *src = input + (iy * (int32_t)h->in_w + ix) * cin;
+                    for (int32_t c = 0; c < cin; c++) acc += wk[c] * (src[c] + off);
+                }
+                int32_t r = dtmm_fp_requantize(acc, v->multiplier[o], v->shift[o]);
+                r = r < h->act_min - ooff ? h->act_min - ooff : r;
+                r = r > h->act_max - ooff ? h->act_max - ooff : r;
+                output[((uint32_t)y * h->out_w + (uint32_t)x) * h->cout + o] = (int8_t)(r + ooff);
+            }
+        }
+        uint32_t p;
+        while (dtmm_kept_walk_next(&w, &p)) wp += cin;
+    }
+}
+
+static __attribute__((noinline)) dtmm_status elem_conv(const dtmm_fwcs_view *v, const dtmm_dsp_elem_plan *pl, const int8_t *input, int8_t *output,
+                             uint8_t *base)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cout = h->cout, npix = (uint32_t)h->out_h * h->out_w;
+    uint32_t *rec = (uint32_t *)(void *)base;
+    int16_t *col = (int16_t *)(void *)(base + pl->col_off);
+    int8_t *dump = (int8_t *)(base + pl->dump_off);
+    dtmm_kept_walk w;
+    dtmm_kept_walk_init(&w, v);
+    const int8_t *wp = v->weights;
+    int any_slow = 0;
+    for (uint32_t o = 0; o < cout; o++) any_slow |= !elem_fast(v->multiplier[o], v->shift[o]);
+    elem_call call;
+    call.rec = rec;
+    call.col = (const uint8_t *)col;
+    call.k = 1 + 2 * h->output_offset;
+    for (uint32_t o0 = 0; o0 < cout;) {
+        uint32_t *rend;
+        const uint32_t o1 = elem_records(v, &w, &wp, o0, rec, pl->rec_bytes, &rend);
+        call.rend = rend;
+        for (uint32_t px = 0; px < npix; px += 4u) {
+            const uint32_t nv = npix - px < 4u ? npix - px : 4u;
+            elem_im2col(h, input, col, px, nv);
+            call.op = output + px * cout + o0;
+            const int32_t to_dump = (int32_t)((uintptr_t)dump - (uintptr_t)call.op);
+            call.c1 = nv > 1u ? (int32_t)cout : to_dump;
+            call.c2 = nv > 2u ? 2 * (int32_t)cout : to_dump;
+            call.c3 = nv > 3u ? 3 * (int32_t)cout : to_dump;
+            elem_blocks(&call);
+        }
+        o0 = o1;
+    }
+    if (h->act_min > -128 || h->act_max < 127) {
+        clamp_output(output, npix * cout, h->act_min, h->act_max);
+    }
+    if (any_slow) {
+        elem_slow_filters(v, input, output);
+    }
+    return DTMM_OK;
+}
+
+/* ---- the driver ------------------------------------------------------------------ */
+
+/* The band kernel's driver.  It repeats the caller's checks and makes its own plan: with a
+ * local, fully known plan its per-row code compiles exactly as before the element-list path
+ * existed (the element-list choice costs the band layers ~20 instructions per call). */
+static __attribute__((noinline)) dtmm_status band_conv(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output,
+                                                       void *scratch)
+{
+    if (v == NULL || v->hdr == NULL || input == NULL || output == NULL) {
+        return DTMM_ERR_ARGUMENT;
+    }
+    const dtmm_fwcs_header *h = v->hdr;
+    dtmm_dsp_plan pl;
+    dtmm_dsp_make_band_plan(h, &pl);
+    if (pl.use_c) {
+        return DTMM_ERR_UNSUPPORTED; /* dtmm_dsp_variant() picks the portable variant for it */
+    }
+    if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
+        return DTMM_ERR_ARGUMENT;
+    }
+    uint8_t *base = (uint8_t *)scratch;
+    const uint32_t cout = h->cout, cin = h->cin, kh = h->kh, kw = h->kw;
+    uint32_t *rec = (uint32_t *)(void *)(base + pl.records_off);
+
+    /* masks go to the end of the record area: record o never overwrites a mask not yet read */
+    uint32_t *masks = rec + (DTMM_DSP_RECORD_WORDS - 1u) * cout;
+    dtmm_status st = dtmm_fwcs_filter_masks(v, masks);
+    if (st != DTMM_OK) {
+        return st;
+    }
+    int any_slow = 0;
+    const int8_t *wp = v->weights;
+    for (uint32_t o = 0; o < cout; o++) {
+        const uint32_t m = masks[o];
+        const int32_t mult = v->multiplier[o], shift = v->shift[o];
+        const int fast = mult >= 0x40000000 && shift <= -2;
+        uint32_t *r = rec + DTMM_DSP_RECORD_WORDS * o;
+        r[0] = fast ? m : 0u;
+        r[1] = (uint32_t)(uintptr_t)wp;
+        r[2] = r[3] = r[4] = r[5] = (uint32_t)v->bias[o];
+        r[6] = fast ? (uint32_t)mult * 2u : m; /* slow filters keep their mask here */
+        r[7] = fast ? (uint32_t)(-shift - 1) : 0u;
+        any_slow |= !fast;
+        wp += (uint32_t)__builtin_popcount(m) * cin;
+    }
+
+    expand_ctx e;
+    e.pl = &pl;
+    e.in = input;
+    if (!pl.repack) {
+        int8_t *pad = (int8_t *)(base + pl.pad_off);
+        for (uint32_t c = 0; c < cin; c++) pad[c] = (int8_t)(-h->input_offset);
+        e.pad = pad;
+    } else {
+        e.pad = NULL;
+    }
+    e.band = base + pl.band_off;
+    e.off2 = ((uint32_t)h->input_offset & 0xFFFFu) | ((uint32_t)h->input_offset << 16);
+    e.in_h = h->in_h;
+    e.in_w = h->in_w;
+    e.cin = (int32_t)cin;
+    e.sw = h->stride_w;
+    e.pad_left = h->pad_left;
+    e.gfull = cin / 4u;
+    e.rem = cin & 3u;
+    e.tail_mask_a = e.rem >= 3u ? 0xFFFFFFFFu : 0x0000FFFFu;
+    e.tail_mask_b = e.rem >= 2u ? 0x0000FFFFu : 0u;
+
+    const uint32_t out_w = h->out_w, out_h = h->out_h;
+    int8_t *dump = (int8_t *)(base + pl.dump_off);
+    const int32_t ring_span = (int32_t)pl.slots;
+    dsp_call call;
+    call.rec = NULL; /* set by dsp_blocks */
+    call.k = 1 + 2 * h->output_offset;
+    call.groups = pl.groups;
+    call.gs_m16 = pl.group_bytes - 16u;
+    call.bstep = 32u;
+    call.positions = pl.positions;
+
+    uint32_t o0 = 0;
+    while (o0 < cout) {
+        /* filter chunk [o0, o1): all filters, or as many repacked ones as fit */
+        uint32_t o1 = cout;
+        if (pl.repack) {
+            uint8_t *rp = base + pl.repack_off;
+            uint32_t used = 0;
+            for (o1 = o0; o1 < cout; o1++) {
+                uint32_t *r = rec + DTMM_DSP_RECORD_WORDS * o1;
+                if (r[7] == 0u) continue; /* slow filter: computed from the blob afterwards */
+                const uint32_t n = (uint32_t)__builtin_popcount(r[0]) * pl.cin4;
+                if (used + n > pl.repack_bytes) break;
+                const int8_t *src = (const int8_t *)(uintptr_t)r[1];
+                int8_t *dst = (int8_t *)(rp + used);
+                r[1] = (uint32_t)(uintptr_t)dst;
+                for (uint32_t k = (uint32_t)__builtin_popcount(r[0]); k != 0; k--) {
+                    uint32_t c = 0;
+                    for (; c < cin; c++) *dst++ = *src++;
+                    for (; c < pl.cin4; c++) *dst++ = 0;
+                }
+                used += n;
+            }
+        }
+        const uint32_t nf = o1 - o0;
+        uint32_t uni = 0;
+        for (uint32_t o = o0; o < o1; o++) uni |= rec[DTMM_DSP_RECORD_WORDS * o];
+        uint8_t need_row[32];
+        for (uint32_t k = 0; k < pl.phases; k++) e.need_phase[k] = 0;
+        for (uint32_t i = 0; i < kh; i++) {
+            need_row[i] = 0;
+            for (uint32_t j = 0; j < kw; j++) {
+                if ((uni >> (i * kw + j)) & 1u) {
+                    need_row[i] = 1;
+                    e.need_phase[pl.phase_of[j]] = 1;
+                }
+            }
+        }
+        call.par0 = rec + DTMM_DSP_RECORD_WORDS * o0;
+        call.pend = rec + DTMM_DSP_RECORD_WORDS * o1;
+        call.opstep = 4 * (int32_t)cout - (int32_t)nf;
+        int32_t tap_off[32]; /* byte offset of each position inside its row slot */
+        for (uint32_t i = 0, p = 0; i < kh; i++) {
+            for (uint32_t j = 0; j < kw; j++, p++) {
+                tap_off[p] = (int32_t)(pl.phase_of[j] * pl.cols * 8u + pl.q[j] * 8u);
+            }
+        }
+
+        for (uint32_t b0 = 0; b0 < pl.blocks; b0 += pl.tile_blocks) {
+            const uint32_t tb = pl.blocks - b0 < pl.tile_blocks ? pl.blocks - b0 : pl.tile_blocks;
+            const int32_t xt0 = (int32_t)(4u * b0);
+            const uint32_t valid_cols = out_w - 4u * b0 < 4u * tb ? out_w - 4u * b0 : 4u * tb;
+            const uint32_t nfull = valid_cols / 4u, tail = valid_cols % 4u;
+            int32_t tags[32];
+            uint8_t *slot_ptr[32];
+            for (uint32_t s = 0; s < pl.slots; s++) tags[s] = INT32_MIN;
+            for (uint32_t y = 0; y < out_h; y++) {
+                for (uint32_t i = 0; i < kh; i++) {
+                    const int32_t iy = (int32_t)y * h->stride_h - h->pad_top + (int32_t)i * h->dilation_h;
+                    uint32_t s = i;
+                    if (pl.ring) {
+                        int32_t t = iy % ring_span;
+                        s = (uint32_t)(t < 0 ? t + ring_span : t);
+                    }
+                    slot_ptr[i] = e.band + s * pl.slot_bytes;
+                    if (need_row[i] && tags[s] != iy) {
+                        expand_row(&e, iy, s, xt0);
+                        tags[s] = iy;
+                    }
+                }
+                for (uint32_t i = 0, p = 0; i < kh; i++) {
+                    for (uint32_t j = 0; j < kw; j++, p++) call.tbl[p] = slot_ptr[i] + tap_off[p];
+                }
+                call.op = output + ((y * out_w + (uint32_t)xt0) * cout + o0);
+                call.c1 = (int32_t)cout;
+                call.c2 = 2 * (int32_t)cout;
+                call.c3 = 3 * (int32_t)cout;
+                if (nfull) {
+                    call.nblk = nfull;
+                    dsp_blocks(&call);
+                }
+                if (tail) {
+                    /* last block with 1..3 valid pixels: the others store into the dump area */
+                    for (uint32_t p = 0; p < pl.positions; p++) call.tbl[p] += nfull * 32u;
+                    call.op += nfull * 4u * cout;
+                    const int32_t to_dump = (int32_t)((uintptr_t)dump - (uintptr_t)call.op);
+                    if (tail < 2u) call.c1 = to_dump;
+                    if (tail < 3u) call.c2 = to_dump;
+                    call.c3 = to_dump;
+                    call.nblk = 1;
+                    dsp_blocks(&call);
+                }
+            }
+        }
+        o0 = o1;
+    }
+
+    if (h->act_min > -128 || h->act_max < 127) {
+        clamp_output(output, out_h * out_w * cout, h->act_min, h->act_max);
+    }
+    if (any_slow) {
+        for (uint32_t o = 0; o < cout; o++) {
+            const uint32_t *r = rec + DTMM_DSP_RECORD_WORDS * o;
+            if (r[7] == 0u) {
+                slow_filter(v, input, output, o, r[6], (const int8_t *)(uintptr_t)r[1]);
+            }
+        }
+    }
+    return DTMM_OK;
+}
+
+/* The element-list variant (cin = 1 or kh*kw > 32, dtmm_dsp_variant()). */
+static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch)
+{
+    dtmm_dsp_elem_plan ep;
+    if (!dtmm_dsp_choose_elem(v->hdr, &ep)) {
+        return DTMM_ERR_UNSUPPORTED;
+    }
+    if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
+        return DTMM_ERR_ARGUMENT;
+    }
+    return elem_conv(v, &ep, input, output, (uint8_t *)scratch);
+}
+
+/* The variants (dtmm_conv_variants.h): each object is the only reference to its code. */
+const dtmm_conv_variant dtmm_conv_dsp_band = {DTMM_CONV_V_dsp_band, NULL, band_conv};
+const dtmm_conv_variant dtmm_conv_dsp_elem = {DTMM_CONV_V_dsp_elem, NULL, elem_layer};
+
+dtmm_status dtmm_conv_s8_dsp_with(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch,
+                                  const dtmm_conv_variant *const *variants, uint32_t n_variants)
+{
+    if (v == NULL || v->hdr == NULL || input == NULL || output == NULL) {
+        return DTMM_ERR_ARGUMENT;
+    }
+    const dtmm_conv_variant *var = dtmm_conv_variant_find(variants, n_variants, dtmm_dsp_variant(v->hdr));
+    if (var == NULL) {
+        return DTMM_ERR_UNSUPPORTED; /* the caller did not link the variant this layer needs */
+    }
+    return var->layer(v, input, output, scratch);
+}
+
+#endif /* DTMM_DSP_ASM */
