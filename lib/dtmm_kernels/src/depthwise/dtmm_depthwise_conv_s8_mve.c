@@ -12,13 +12,15 @@
  * the tap's weight as a scalar.  3x3 kernels with stride 1 run naked
  * assembly over whole plane rows at once (9 weights in registers, 20
  * instructions per 4 outputs), 3x3 with stride 2 the same with gathers
- * (23), other shapes an intrinsics loop.  The input offset enters once
- * per channel (bias + input_offset * weight sum: padding taps read the
- * zero point, so they add exactly 0).  Requantization is one
- * tail-predicated loop per channel with the channel's multiplier and
- * shifts as scalars (TFLite double rounding), outputs stored out_ch
- * apart with a VSTRB.32 scatter: 13 instructions per 4 outputs.  A plane
- * serves the depth_multiplier output channels of its input channel.
+ * (23), other shapes an intrinsics loop.  Plane rows run along the
+ * output's longer side (a 25 x 5 map is done transposed: 5 rows of 27).
+ * The input offset enters once per channel (bias + input_offset * weight
+ * sum: padding taps read the zero point, so they add exactly 0).
+ * Requantization is one tail-predicated loop per channel with the
+ * channel's multiplier and shift as scalars (TFLite double rounding),
+ * outputs stored out_ch apart with a VSTRB.32 scatter: 12 instructions
+ * per 4 outputs.  A plane serves the depth_multiplier output channels of
+ * its input channel.
  *
  * Column path (larger maps, or an input offset outside the int8 zero
  * point range): four channels on int32 lanes, four vertically adjacent
@@ -353,119 +355,140 @@ static void column(const group_ctx *g, const group_q *qp, const int8_t *col, int
  */
 enum { PLANE_GENERIC, PLANE_S1, PLANE_S2 };
 
+/* The op seen in plane orientation: plane rows along the output's longer side (a narrow map,
+ * e.g. 25 x 5, runs transposed: fewer, longer plane rows). */
 typedef struct {
-    int32_t wp, hp; /* plane width, height */
-    int32_t ow4;    /* out_w rounded up to 4 */
-    int kind;       /* PLANE_S1: 3x3, stride 1, dilation 1 (taps33_s1() over whole plane rows);
-                     * PLANE_S2: 3x3, stride 2, dilation 1 (taps33_s2()); else the intrinsics loop */
+    int32_t in_h, in_w, out_h, out_w, kh, kw, sh, sw, dh, dw, pt, pl;
+    int32_t in_px, in_rs;   /* input bytes between plane-row neighbours, between plane rows */
+    int32_t out_px, out_rs; /* output bytes likewise */
+    int32_t tap_ky, tap_kx; /* weights index step ([kh][kw][out_ch] taps) of a plane kernel row, column */
+    int32_t wp, hp;         /* plane width, height */
+    int32_t ow4;            /* out_w rounded up to 4 */
+    int kind;               /* PLANE_S1: 3x3, stride 1, dilation 1 (taps33_s1() over whole plane rows);
+                             * PLANE_S2: 3x3, stride 2, dilation 1 (taps33_s2()); else the intrinsics loop */
 } plane_geom;
 
-static int plane_fits(const dtmm_depthwise_conv_s8_params *p, plane_geom *pg)
+static int plane_fits(const dtmm_depthwise_conv_s8_params *p, plane_geom *g)
 {
-    const int k33 = p->kh == 3 && p->kw == 3 && p->dilation_h == 1 && p->dilation_w == 1;
-    pg->ow4 = (p->out_w + 3) & ~3;
-    pg->kind = k33 && p->stride_h == 1 && p->stride_w == 1   ? PLANE_S1
-               : k33 && p->stride_h == 2 && p->stride_w == 2 ? PLANE_S2
-                                                             : PLANE_GENERIC;
+    const int t = p->out_w < p->out_h; /* transposed */
+    const int32_t c = p->in_ch;
+    g->in_h = t ? p->in_w : p->in_h, g->in_w = t ? p->in_h : p->in_w;
+    g->out_h = t ? p->out_w : p->out_h, g->out_w = t ? p->out_h : p->out_w;
+    g->kh = t ? p->kw : p->kh, g->kw = t ? p->kh : p->kw;
+    g->sh = t ? p->stride_w : p->stride_h, g->sw = t ? p->stride_h : p->stride_w;
+    g->dh = t ? p->dilation_w : p->dilation_h, g->dw = t ? p->dilation_h : p->dilation_w;
+    g->pt = t ? p->pad_left : p->pad_top, g->pl = t ? p->pad_top : p->pad_left;
+    g->in_px = t ? p->in_w * c : c, g->in_rs = t ? c : p->in_w * c;
+    g->out_px = t ? p->out_w * p->out_ch : p->out_ch, g->out_rs = t ? p->out_ch : p->out_w * p->out_ch;
+    g->tap_ky = t ? 1 : p->kw, g->tap_kx = t ? p->kw : 1;
+    const int k33 = g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1;
+    g->ow4 = (g->out_w + 3) & ~3;
+    g->kind = k33 && g->sh == 1 && g->sw == 1 ? PLANE_S1 : k33 && g->sh == 2 && g->sw == 2 ? PLANE_S2 : PLANE_GENERIC;
     /* loads of a last group past out_w: into the next row (S1) or up to ow4 */
-    pg->wp = ((pg->kind == PLANE_S1 ? p->out_w : pg->ow4) - 1) * p->stride_w + (p->kw - 1) * p->dilation_w + 1;
-    pg->hp = (p->out_h - 1) * p->stride_h + (p->kh - 1) * p->dilation_h + 1;
-    const int32_t row_sums = pg->kind == PLANE_S1 ? pg->wp : pg->ow4;
-    return (int64_t)pg->wp * pg->hp <= DW_MVE_PLANE && p->kh * p->kw <= DW_MVE_MAX_TAPS && row_sums <= DW_MVE_BUF &&
-           p->in_ch <= 8191; /* gather offsets 7 * in_ch fit 16 bits */
+    g->wp = ((g->kind == PLANE_S1 ? g->out_w : g->ow4) - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    g->hp = (g->out_h - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    const int32_t row_sums = g->kind == PLANE_S1 ? g->wp : g->ow4;
+    return (int64_t)g->wp * g->hp <= DW_MVE_PLANE && p->kh * p->kw <= DW_MVE_MAX_TAPS && row_sums <= DW_MVE_BUF &&
+           (int64_t)g->in_px * 7 <= 65535; /* gather offsets fit 16 bits */
 }
 
 /* Channel ic of the image into the plane: per input row inside the plane, 8 pixels an
- * iteration (VLDRB.U16 gather at 16-bit offsets k*in_ch, VSTRB.16), tail-predicated loop. */
-static void plane_fill(const dtmm_depthwise_conv_s8_params *p, const plane_geom *pg, const int8_t *in, int8_t *plane)
+ * iteration (VLDRB.U16 gather at 16-bit offsets k*in_px, VSTRB.16), tail-predicated loop. */
+static void plane_fill(const plane_geom *g, const int8_t *in, int8_t *plane)
 {
-    const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)p->in_ch);
-    int32_t ncols = p->in_w; /* input columns inside the plane */
-    if (ncols > pg->wp - p->pad_left) ncols = pg->wp - p->pad_left;
-    int32_t iy0 = p->pad_top < 0 ? -p->pad_top : 0, iy1 = p->in_h;
-    if (iy1 > pg->hp - p->pad_top) iy1 = pg->hp - p->pad_top;
-    int32_t rows = iy1 - iy0;
+    const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g->in_px);
+    int32_t ncols = g->in_w; /* input columns inside the plane */
+    if (ncols > g->wp - g->pl) ncols = g->wp - g->pl;
+    int32_t rows = g->in_h;
+    if (rows > g->hp - g->pt) rows = g->hp - g->pt;
     if (rows <= 0 || ncols <= 0) return;
-    const int8_t *src = in + (size_t)iy0 * (size_t)p->in_w * (size_t)p->in_ch;
-    int8_t *dst = plane + (iy0 + p->pad_top) * pg->wp + p->pad_left;
-    const int32_t step8 = 8 * p->in_ch, srow = p->in_w * p->in_ch, drow = pg->wp;
-    const int8_t *s;
-    int8_t *d;
+    const int8_t *s = in;
+    int8_t *d = plane + g->pt * g->wp + g->pl;
+    const int32_t step8 = 8 * g->in_px, srow = g->in_rs, drow = g->wp;
     uint16x8_t v;
+    const int32_t groups = (ncols + 7) / 8;
+    const int32_t sskip = srow - groups * step8, dskip = drow - groups * 8; /* end of a row's loop to the next row */
     __asm__ volatile("1:\n\t"
-                     "mov %[s], %[src]\n\t"
-                     "mov %[d], %[dst]\n\t"
                      "dlstp.16 lr, %[n]\n\t"
                      "2:\n\t"
                      "vldrb.u16 %q[v], [%[s], %q[offs]]\n\t"
                      "vstrb.16 %q[v], [%[d]], #8\n\t"
                      "add %[s], %[s], %[step8]\n\t"
                      "letp lr, 2b\n\t"
-                     "add %[src], %[src], %[srow]\n\t"
-                     "add %[dst], %[dst], %[drow]\n\t"
+                     "add %[s], %[s], %[sskip]\n\t"
+                     "add %[d], %[d], %[dskip]\n\t"
                      "subs %[rows], %[rows], #1\n\t"
                      "bne 1b\n\t"
-                     : [s] "=&l"(s), [d] "=&l"(d), [v] "=&w"(v), [src] "+r"(src), [dst] "+r"(dst), [rows] "+r"(rows)
-                     : [offs] "w"(offs), [n] "r"(ncols), [step8] "r"(step8), [srow] "r"(srow), [drow] "r"(drow)
+                     : [s] "+l"(s), [d] "+l"(d), [v] "=&w"(v), [rows] "+r"(rows)
+                     : [offs] "w"(offs), [n] "r"(ncols), [step8] "r"(step8), [sskip] "r"(sskip), [dskip] "r"(dskip)
                      : "lr", "memory");
 }
 
 /*
- * Requantization of one channel: rows x n int32 sums (bstep bytes apart row
- * to row, bias not yet added) to int8 outputs out_ch apart (ystep bytes row
- * to row).  Tail-predicated loop (DLSTP/LETP), VSTRB.32 scatter; 13
- * instructions per 4 outputs.  Naked assembly: 13 scalar and 6 vector
+ * Requantization of one channel: rows x n int32 sums (bias not yet added)
+ * to int8 outputs out_ch apart, rows of both at the given skips.
+ * Tail-predicated loop (DLSTP/LETP), VSTRB.32 scatter, one loop per kind
+ * of shift: 12 instructions per 4 outputs with a right shift, 11 with a
+ * left one, 10 with none.  Naked assembly: 12 scalar and 5 vector
  * operands.
  */
 typedef struct {
     const int32_t *buf;                         /* 0 */
     int8_t *y;                                  /* 4 */
     int32_t base, left, mult, nright, out_off;  /* 8..24: nright = -right shift */
-    int32_t y4, bstep, ystep, n, rows;          /* 28..44: y4 = 4 * out_ch */
+    int32_t y4, bskip, yskip, n, rows;          /* 28..44: y4 = 4 * out_ch; bytes from where a row's
+                                                 * loop leaves buf, y to the next row's start */
     int32_t pad_[2];                            /* 48 */
-    int32x4_t mask;                             /* 56: all ones when right shift > 0 (TFLite rounding fix) */
+    int32x4_t reserved_;                        /* 56: keeps lo..soff at the offsets below */
     int32x4_t lo, hi;                           /* 72, 88 */
     uint32x4_t soff;                            /* 104: 0, out_ch, 2*out_ch, 3*out_ch */
 } requant_args;
-_Static_assert(offsetof(requant_args, rows) == 44 && offsetof(requant_args, mask) == 56 &&
+_Static_assert(offsetof(requant_args, rows) == 44 && offsetof(requant_args, lo) == 72 &&
                    offsetof(requant_args, soff) == 104,
                "requant_args layout (the assembly below)");
+
+/* one requant row loop: LABEL, the ops between the bias add and the offset add, then clamp and scatter store */
+#define DW_RQ_LOOP(LABEL, OPS)                                                                     \
+    LABEL ":\n\t"                                                                                   \
+    "dlstp.32 lr, r11\n\t"                                                                         \
+    "9:\n\t"                                                                                        \
+    "vldrw.u32 q0, [r1], #16\n\t"                                                                  \
+    "vadd.i32 q0, q0, r3\n\t" OPS                                                                  \
+    "vadd.i32 q0, q0, r7\n\t"                                                                      \
+    "vmax.s32 q0, q0, q3\n\t"                                                                      \
+    "vmin.s32 q0, q0, q4\n\t"                                                                      \
+    "vstrb.32 q0, [r2, q5]\n\t"                                                                    \
+    "add r2, r2, r8\n\t"                                                                           \
+    "letp lr, 9b\n\t"                                                                              \
+    "add r1, r1, r9\n\t"                                                                           \
+    "add r2, r2, r10\n\t"                                                                          \
+    "subs r12, r12, #1\n\t"                                                                        \
+    "bne " LABEL "b\n\t"                                                                            \
+    "b 8f\n\t"
 
 __attribute__((naked, noinline)) static void requant_rows(__attribute__((unused)) const requant_args *a)
 {
     __asm__ volatile("push {r4-r11, lr}\n\t"
                      "vpush {d8-d11}\n\t" /* q4, q5: callee-saved */
                      "add r1, r0, #56\n\t"
-                     "vldrw.u32 q2, [r1]\n\t"
                      "vldrw.u32 q3, [r1, #16]\n\t"
                      "vldrw.u32 q4, [r1, #32]\n\t"
                      "vldrw.u32 q5, [r1, #48]\n\t"
                      "ldm r0, {r1-r12}\n\t"
-                     "mov r0, r1\n\t"
-                     "1:\n\t"
-                     "mov r1, r0\n\t"
-                     "str r2, [sp, #-4]!\n\t"
-                     "dlstp.32 lr, r11\n\t"
-                     "2:\n\t"
-                     "vldrw.u32 q0, [r1], #16\n\t"
-                     "vadd.i32 q0, q0, r3\n\t"
-                     "vshl.s32 q0, r4\n\t"
-                     "vqrdmulh.s32 q0, q0, r5\n\t"
-                     "vand q1, q0, q2\n\t"
-                     "vshr.s32 q1, q1, #31\n\t"
-                     "vqadd.s32 q0, q0, q1\n\t"
-                     "vrshl.s32 q0, r6\n\t"
-                     "vadd.i32 q0, q0, r7\n\t"
-                     "vmax.s32 q0, q0, q3\n\t"
-                     "vmin.s32 q0, q0, q4\n\t"
-                     "vstrb.32 q0, [r2, q5]\n\t"
-                     "add r2, r2, r8\n\t"
-                     "letp lr, 2b\n\t"
-                     "ldr r2, [sp], #4\n\t"
-                     "add r0, r0, r9\n\t"
-                     "add r2, r2, r10\n\t"
-                     "subs r12, r12, #1\n\t"
-                     "bne 1b\n\t"
+                     "cbnz r4, 1f\n\t"
+                     "cbz r6, 3f\n\t"
+                     /* right shift (the usual case): SRDHM, -1 on negatives, rounding shift = TFLite's
+                      * round half away from zero */
+                     DW_RQ_LOOP("2", "vqrdmulh.s32 q0, q0, r5\n\t"
+                                     "vshr.s32 q1, q0, #31\n\t"
+                                     "vqadd.s32 q0, q0, q1\n\t"
+                                     "vrshl.s32 q0, r6\n\t")
+                     /* left shift: no right shift */
+                     DW_RQ_LOOP("1", "vshl.s32 q0, r4\n\t"
+                                     "vqrdmulh.s32 q0, q0, r5\n\t")
+                     /* no shift */
+                     DW_RQ_LOOP("3", "vqrdmulh.s32 q0, q0, r5\n\t")
+                     "8:\n\t"
                      "vpop {d8-d11}\n\t"
                      "pop {r4-r11, pc}\n\t");
 }
@@ -592,22 +615,23 @@ typedef struct {
     requant_args rq;   /* constant fields set once */
     int32_t runs_rows; /* output rows per run of the 3x3 paths (DW_MVE_BUF sums) */
     int32_t n4;        /* taps33_s2: groups of 4 per output row */
+    int32_t woff[DW_MVE_MAX_TAPS]; /* weights offset of each plane-order tap */
 } plane_ctx;
 
 /* Output channel c from the plane: sums into buf, then requant_rows(). */
-static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_geom *pg, plane_ctx *cx,
+static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_geom *g, plane_ctx *cx,
                           const int8_t *plane, int8_t *out, int32_t c)
 {
-    const int32_t kh = p->kh, kw = p->kw, taps = kh * kw, wpl = pg->wp, out_ch = p->out_ch;
-    const int32_t out_w = p->out_w, out_h = p->out_h;
+    const int32_t kh = g->kh, kw = g->kw, wpl = g->wp, out_w = g->out_w, out_h = g->out_h;
     int32_t *buf = cx->buf;
     int32_t *w = cx->a.w;
-    int32_t wsum = 0;
-    const int8_t *wsrc = p->weights + c;
     int32_t wg[DW_MVE_MAX_TAPS];
-    if (pg->kind == PLANE_GENERIC) w = wg;
-    for (int32_t t = 0; t < taps; ++t, wsrc += out_ch) {
-        w[t] = *wsrc;
+    if (g->kind == PLANE_GENERIC) w = wg;
+    /* weights in plane order: w[ky*kw + kx] of the plane's kernel */
+    int32_t wsum = 0;
+    const int8_t *wc = p->weights + c;
+    for (int32_t t = 0; t < kh * kw; ++t) {
+        w[t] = wc[cx->woff[t]];
         wsum += w[t];
     }
     requant_args *rq = &cx->rq;
@@ -616,14 +640,13 @@ static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_ge
     rq->mult = p->multiplier[c];
     rq->left = shift > 0 ? shift : 0;
     rq->nright = shift > 0 ? 0 : shift;
-    rq->mask = vdupq_n_s32(shift < 0 ? -1 : 0);
     rq->buf = buf;
     for (int32_t oy0 = 0; oy0 < out_h; oy0 += cx->runs_rows) {
         const int32_t rows = out_h - oy0 < cx->runs_rows ? out_h - oy0 : cx->runs_rows;
-        const int8_t *x0 = plane + oy0 * p->stride_h * wpl;
-        rq->y = out + ((size_t)oy0 * (size_t)out_w) * (size_t)out_ch + (size_t)c;
+        const int8_t *x0 = plane + oy0 * g->sh * wpl;
+        rq->y = out + (size_t)oy0 * (size_t)g->out_rs + (size_t)c;
         rq->rows = rows;
-        if (pg->kind == PLANE_S1) {
+        if (g->kind == PLANE_S1) {
             /* plane rows are contiguous: one run over whole rows of plane positions
              * (the kw - 1 positions past out_w in each row are computed, not stored) */
             cx->a.x0 = x0;
@@ -632,7 +655,7 @@ static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_ge
             cx->a.buf = buf;
             cx->a.n = (rows * wpl - (wpl - out_w) + 3) / 4;
             taps33_s1(&cx->a);
-        } else if (pg->kind == PLANE_S2) {
+        } else if (g->kind == PLANE_S2) {
             cx->a.x0 = x0;
             cx->a.x1 = x0 + wpl;
             cx->a.x2 = x0 + 2 * wpl;
@@ -640,17 +663,17 @@ static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_ge
             cx->a.rows = rows;
             taps33_s2(&cx->a);
         } else {
-            const uint32x4_t xoff = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->stride_w);
+            const uint32x4_t xoff = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->sw);
             int32_t *bp = buf;
             for (int32_t r = 0; r < rows; ++r) {
-                const int8_t *row = x0 + r * p->stride_h * wpl;
+                const int8_t *row = x0 + r * g->sh * wpl;
                 for (int32_t ox = 0; ox < out_w; ox += 4, bp += 4) {
-                    const int8_t *x = row + ox * p->stride_w;
+                    const int8_t *x = row + ox * g->sw;
                     int32x4_t acc = vdupq_n_s32(0);
                     for (int32_t ky = 0, t = 0; ky < kh; ++ky) {
-                        const int8_t *xr = x + ky * p->dilation_h * wpl;
+                        const int8_t *xr = x + ky * g->dh * wpl;
                         for (int32_t kx = 0; kx < kw; ++kx, ++t) {
-                            acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(xr + kx * p->dilation_w, xoff), w[t]);
+                            acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(xr + kx * g->dw, xoff), w[t]);
                         }
                     }
                     vst1q_s32(bp, acc);
@@ -661,34 +684,40 @@ static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_ge
     }
 }
 
-__attribute__((noinline)) static void plane_path(const dtmm_depthwise_conv_s8_params *p, const plane_geom *pg,
+__attribute__((noinline)) static void plane_path(const dtmm_depthwise_conv_s8_params *p, const plane_geom *g,
                                                 const int8_t *input, int8_t *output)
 {
     int8_t plane[DW_MVE_PLANE + 16];
-    memset(plane, -p->input_offset, (size_t)(pg->wp * pg->hp));
+    memset(plane, -p->input_offset, (size_t)(g->wp * g->hp));
     plane_ctx cx;
     const int32_t out_ch = p->out_ch;
     /* sums per output row in buf: plane positions (S1) or groups of 4 */
-    const int32_t row_sums = pg->kind == PLANE_S1 ? pg->wp : pg->ow4;
+    const int32_t row_sums = g->kind == PLANE_S1 ? g->wp : g->ow4;
     cx.runs_rows = DW_MVE_BUF / row_sums;
-    cx.n4 = pg->ow4 / 4;
+    for (int32_t ky = 0, t = 0; ky < g->kh; ++ky) {
+        for (int32_t kx = 0; kx < g->kw; ++kx, ++t) {
+            cx.woff[t] = (ky * g->tap_ky + kx * g->tap_kx) * out_ch;
+        }
+    }
+    cx.n4 = g->ow4 / 4;
     cx.a.n = cx.n4;
-    cx.a.skip = p->stride_h * pg->wp - 8 * cx.n4;
+    cx.a.skip = g->sh * g->wp - 8 * cx.n4;
     cx.rq.out_off = p->output_offset;
-    cx.rq.y4 = 4 * out_ch;
-    cx.rq.bstep = 4 * row_sums;
-    cx.rq.ystep = p->out_w * out_ch;
-    cx.rq.n = p->out_w;
+    cx.rq.y4 = 4 * g->out_px;
+    const int32_t groups = (g->out_w + 3) / 4; /* iterations of a requant row */
+    cx.rq.bskip = 4 * row_sums - 16 * groups;
+    cx.rq.yskip = g->out_rs - groups * 4 * g->out_px;
+    cx.rq.n = g->out_w;
     cx.rq.lo = vdupq_n_s32(p->act_min);
     cx.rq.hi = vdupq_n_s32(p->act_max);
-    cx.rq.soff = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_ch);
+    cx.rq.soff = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->out_px);
     const size_t in_image = (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_ch;
     const size_t out_image = (size_t)p->out_h * (size_t)p->out_w * (size_t)out_ch;
     for (int32_t b = 0; b < p->batches; ++b) {
         for (int32_t ic = 0; ic < p->in_ch; ++ic) {
-            plane_fill(p, pg, input + (size_t)b * in_image + (size_t)ic, plane);
+            plane_fill(g, input + (size_t)b * in_image + (size_t)ic, plane);
             for (int32_t m = 0; m < p->depth_multiplier; ++m) {
-                plane_channel(p, pg, &cx, plane, output + (size_t)b * out_image, ic * p->depth_multiplier + m);
+                plane_channel(p, g, &cx, plane, output + (size_t)b * out_image, ic * p->depth_multiplier + m);
             }
         }
     }
