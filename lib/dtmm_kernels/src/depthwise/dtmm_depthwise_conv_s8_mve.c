@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "dtmm_ops.h"
+#include "dtmm_depthwise_plane.h"
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
@@ -355,56 +356,44 @@ static void column(const group_ctx *g, const group_q *qp, const int8_t *col, int
  */
 enum { PLANE_GENERIC, PLANE_S1, PLANE_S2 };
 
-/* The op seen in plane orientation: plane rows along the output's longer side (a narrow map,
- * e.g. 25 x 5, runs transposed: fewer, longer plane rows). */
+/* The op in plane orientation (dtmm_depthwise_plane.h) and the plane. */
 typedef struct {
-    int32_t in_h, in_w, out_h, out_w, kh, kw, sh, sw, dh, dw, pt, pl;
-    int32_t in_px, in_rs;   /* input bytes between plane-row neighbours, between plane rows */
-    int32_t out_px, out_rs; /* output bytes likewise */
-    int32_t tap_ky, tap_kx; /* weights index step ([kh][kw][out_ch] taps) of a plane kernel row, column */
+    dtmm_dw_plane o;
     int32_t wp, hp;         /* plane width, height */
     int32_t ow4;            /* out_w rounded up to 4 */
     int kind;               /* PLANE_S1: 3x3, stride 1, dilation 1 (taps33_s1() over whole plane rows);
                              * PLANE_S2: 3x3, stride 2, dilation 1 (taps33_s2()); else the intrinsics loop */
 } plane_geom;
 
-static int plane_fits(const dtmm_depthwise_conv_s8_params *p, plane_geom *g)
+static int plane_fits(const dtmm_depthwise_conv_s8_params *p, plane_geom *pg)
 {
-    const int t = p->out_w < p->out_h; /* transposed */
-    const int32_t c = p->in_ch;
-    g->in_h = t ? p->in_w : p->in_h, g->in_w = t ? p->in_h : p->in_w;
-    g->out_h = t ? p->out_w : p->out_h, g->out_w = t ? p->out_h : p->out_w;
-    g->kh = t ? p->kw : p->kh, g->kw = t ? p->kh : p->kw;
-    g->sh = t ? p->stride_w : p->stride_h, g->sw = t ? p->stride_h : p->stride_w;
-    g->dh = t ? p->dilation_w : p->dilation_h, g->dw = t ? p->dilation_h : p->dilation_w;
-    g->pt = t ? p->pad_left : p->pad_top, g->pl = t ? p->pad_top : p->pad_left;
-    g->in_px = t ? p->in_w * c : c, g->in_rs = t ? c : p->in_w * c;
-    g->out_px = t ? p->out_w * p->out_ch : p->out_ch, g->out_rs = t ? p->out_ch : p->out_w * p->out_ch;
-    g->tap_ky = t ? 1 : p->kw, g->tap_kx = t ? p->kw : 1;
+    dtmm_dw_plane *g = &pg->o;
+    dtmm_dw_plane_orient(p, g);
     const int k33 = g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1;
-    g->ow4 = (g->out_w + 3) & ~3;
-    g->kind = k33 && g->sh == 1 && g->sw == 1 ? PLANE_S1 : k33 && g->sh == 2 && g->sw == 2 ? PLANE_S2 : PLANE_GENERIC;
+    pg->ow4 = (g->out_w + 3) & ~3;
+    pg->kind = k33 && g->sh == 1 && g->sw == 1 ? PLANE_S1 : k33 && g->sh == 2 && g->sw == 2 ? PLANE_S2 : PLANE_GENERIC;
     /* loads of a last group past out_w: into the next row (S1) or up to ow4 */
-    g->wp = ((g->kind == PLANE_S1 ? g->out_w : g->ow4) - 1) * g->sw + (g->kw - 1) * g->dw + 1;
-    g->hp = (g->out_h - 1) * g->sh + (g->kh - 1) * g->dh + 1;
-    const int32_t row_sums = g->kind == PLANE_S1 ? g->wp : g->ow4;
-    return (int64_t)g->wp * g->hp <= DW_MVE_PLANE && p->kh * p->kw <= DW_MVE_MAX_TAPS && row_sums <= DW_MVE_BUF &&
+    pg->wp = ((pg->kind == PLANE_S1 ? g->out_w : pg->ow4) - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    pg->hp = (g->out_h - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    const int32_t row_sums = pg->kind == PLANE_S1 ? pg->wp : pg->ow4;
+    return (int64_t)pg->wp * pg->hp <= DW_MVE_PLANE && p->kh * p->kw <= DW_MVE_MAX_TAPS && row_sums <= DW_MVE_BUF &&
            (int64_t)g->in_px * 7 <= 65535; /* gather offsets fit 16 bits */
 }
 
 /* Channel ic of the image into the plane: per input row inside the plane, 8 pixels an
  * iteration (VLDRB.U16 gather at 16-bit offsets k*in_px, VSTRB.16), tail-predicated loop. */
-static void plane_fill(const plane_geom *g, const int8_t *in, int8_t *plane)
+static void plane_fill(const plane_geom *pg, const int8_t *in, int8_t *plane)
 {
+    const dtmm_dw_plane *g = &pg->o;
     const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g->in_px);
     int32_t ncols = g->in_w; /* input columns inside the plane */
-    if (ncols > g->wp - g->pl) ncols = g->wp - g->pl;
+    if (ncols > pg->wp - g->pl) ncols = pg->wp - g->pl;
     int32_t rows = g->in_h;
-    if (rows > g->hp - g->pt) rows = g->hp - g->pt;
+    if (rows > pg->hp - g->pt) rows = pg->hp - g->pt;
     if (rows <= 0 || ncols <= 0) return;
     const int8_t *s = in;
-    int8_t *d = plane + g->pt * g->wp + g->pl;
-    const int32_t step8 = 8 * g->in_px, srow = g->in_rs, drow = g->wp;
+    int8_t *d = plane + g->pt * pg->wp + g->pl;
+    const int32_t step8 = 8 * g->in_px, srow = g->in_rs, drow = pg->wp;
     uint16x8_t v;
     const int32_t groups = (ncols + 7) / 8;
     const int32_t sskip = srow - groups * step8, dskip = drow - groups * 8; /* end of a row's loop to the next row */
@@ -619,14 +608,15 @@ typedef struct {
 } plane_ctx;
 
 /* Output channel c from the plane: sums into buf, then requant_rows(). */
-static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_geom *g, plane_ctx *cx,
+static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_geom *pg, plane_ctx *cx,
                           const int8_t *plane, int8_t *out, int32_t c)
 {
-    const int32_t kh = g->kh, kw = g->kw, wpl = g->wp, out_w = g->out_w, out_h = g->out_h;
+    const dtmm_dw_plane *g = &pg->o;
+    const int32_t kh = g->kh, kw = g->kw, wpl = pg->wp, out_w = g->out_w, out_h = g->out_h;
     int32_t *buf = cx->buf;
     int32_t *w = cx->a.w;
     int32_t wg[DW_MVE_MAX_TAPS];
-    if (g->kind == PLANE_GENERIC) w = wg;
+    if (pg->kind == PLANE_GENERIC) w = wg;
     /* weights in plane order: w[ky*kw + kx] of the plane's kernel */
     int32_t wsum = 0;
     const int8_t *wc = p->weights + c;
@@ -646,7 +636,7 @@ static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_ge
         const int8_t *x0 = plane + oy0 * g->sh * wpl;
         rq->y = out + (size_t)oy0 * (size_t)g->out_rs + (size_t)c;
         rq->rows = rows;
-        if (g->kind == PLANE_S1) {
+        if (pg->kind == PLANE_S1) {
             /* plane rows are contiguous: one run over whole rows of plane positions
              * (the kw - 1 positions past out_w in each row are computed, not stored) */
             cx->a.x0 = x0;
@@ -655,7 +645,7 @@ static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_ge
             cx->a.buf = buf;
             cx->a.n = (rows * wpl - (wpl - out_w) + 3) / 4;
             taps33_s1(&cx->a);
-        } else if (g->kind == PLANE_S2) {
+        } else if (pg->kind == PLANE_S2) {
             cx->a.x0 = x0;
             cx->a.x1 = x0 + wpl;
             cx->a.x2 = x0 + 2 * wpl;
@@ -684,24 +674,25 @@ static void plane_channel(const dtmm_depthwise_conv_s8_params *p, const plane_ge
     }
 }
 
-__attribute__((noinline)) static void plane_path(const dtmm_depthwise_conv_s8_params *p, const plane_geom *g,
+__attribute__((noinline)) static void plane_path(const dtmm_depthwise_conv_s8_params *p, const plane_geom *pg,
                                                 const int8_t *input, int8_t *output)
 {
+    const dtmm_dw_plane *g = &pg->o;
     int8_t plane[DW_MVE_PLANE + 16];
-    memset(plane, -p->input_offset, (size_t)(g->wp * g->hp));
+    memset(plane, -p->input_offset, (size_t)(pg->wp * pg->hp));
     plane_ctx cx;
     const int32_t out_ch = p->out_ch;
     /* sums per output row in buf: plane positions (S1) or groups of 4 */
-    const int32_t row_sums = g->kind == PLANE_S1 ? g->wp : g->ow4;
+    const int32_t row_sums = pg->kind == PLANE_S1 ? pg->wp : pg->ow4;
     cx.runs_rows = DW_MVE_BUF / row_sums;
     for (int32_t ky = 0, t = 0; ky < g->kh; ++ky) {
         for (int32_t kx = 0; kx < g->kw; ++kx, ++t) {
             cx.woff[t] = (ky * g->tap_ky + kx * g->tap_kx) * out_ch;
         }
     }
-    cx.n4 = g->ow4 / 4;
+    cx.n4 = pg->ow4 / 4;
     cx.a.n = cx.n4;
-    cx.a.skip = g->sh * g->wp - 8 * cx.n4;
+    cx.a.skip = g->sh * pg->wp - 8 * cx.n4;
     cx.rq.out_off = p->output_offset;
     cx.rq.y4 = 4 * g->out_px;
     const int32_t groups = (g->out_w + 3) / 4; /* iterations of a requant row */
@@ -715,9 +706,9 @@ __attribute__((noinline)) static void plane_path(const dtmm_depthwise_conv_s8_pa
     const size_t out_image = (size_t)p->out_h * (size_t)p->out_w * (size_t)out_ch;
     for (int32_t b = 0; b < p->batches; ++b) {
         for (int32_t ic = 0; ic < p->in_ch; ++ic) {
-            plane_fill(g, input + (size_t)b * in_image + (size_t)ic, plane);
+            plane_fill(pg, input + (size_t)b * in_image + (size_t)ic, plane);
             for (int32_t m = 0; m < p->depth_multiplier; ++m) {
-                plane_channel(p, g, &cx, plane, output + (size_t)b * out_image, ic * p->depth_multiplier + m);
+                plane_channel(p, pg, &cx, plane, output + (size_t)b * out_image, ic * p->depth_multiplier + m);
             }
         }
     }
