@@ -36,7 +36,7 @@ BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
 # (DSP: qemu-m4, MVE: qemu-m55), `make test-all` on all four; ops_check (one build) runs everywhere.
 MODEL_BOARDS = ["qemu-m4", "qemu-m55", *(pytest.param(b, marks=pytest.mark.slow) for b in ("qemu-m7", "qemu-m33"))]
 OPS_CHECK = Path(__file__).resolve().parent / "firmware" / "ops_check"
-OPS_CHECKED = ["add", "avg_pool", "max_pool", "mean", "depthwise"]
+OPS_CHECKED = ["add", "avg_pool", "max_pool", "mean", "depthwise", "softmax"]
 ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
 

@@ -1,7 +1,7 @@
 /*
  * ops_check - differential test of the SIMD paths of the elementwise,
- * pooling and depthwise ops against their portable C path, on the target
- * itself.
+ * pooling, depthwise and softmax ops against their portable C path, on the
+ * target itself.
  *
  * The portable paths are verified bit-exact with tflite-micro on the host
  * (tests/test_ops_synthetic.py), so they are the oracle here.  Each round
@@ -491,6 +491,47 @@ static void run_dw(void)
     dtmm_printf("@ops done depthwise rounds=%d failed=%d\n", OPS_CHECK_ROUNDS, failures - before);
 }
 
+/* ---- SOFTMAX -------------------------------------------------------------- */
+
+typedef dtmm_status (*softmax_fn)(const dtmm_softmax_s8_params *, const int8_t *, int8_t *);
+
+/* Rows of 1..300 with tails of every length; multipliers and shifts over PreprocessSoftmaxScaling's
+ * range and beyond (left shifts 0..31), diff_min from 0 (only the row maxima count) to below -255. */
+static void run_softmax(void)
+{
+    static const softmax_fn fns[] = {dtmm_softmax_s8, dtmm_softmax_s8_dsp, dtmm_softmax_s8_mve};
+    static const char *const names[] = {"dispatch", "dsp", "mve"};
+    const int before = failures;
+    for (int round = 0; round < OPS_CHECK_ROUNDS; ++round) {
+        dtmm_softmax_s8_params p;
+        do {
+            p.outer = rr(1, 4);
+            p.depth = (rnd() & 1u) ? rr(1, 40) : rr(1, 300);
+        } while (p.outer * p.depth > MAXN);
+        p.input_multiplier = (rnd() & 3u) ? (int32_t)((1u << 30) + (rnd() >> 2)) : rand_multiplier();
+        p.input_left_shift = (rnd() & 3u) ? rr(18, 27) : rr(0, 31);
+        p.diff_min = (rnd() % 8u) == 0 ? 0 : -(int32_t)(rnd() % 400u);
+        const int32_t n = p.outer * p.depth;
+        const int odd = (int)(rnd() & 3u);
+        fill_i8(in1_buf, MAXN + 8);
+        const int8_t *x = in1_buf + odd;
+        const dtmm_status ref = dtmm_softmax_s8_c(&p, x, want_buf + GUARD);
+        for (int k = 0; k < 3; ++k) {
+            memset(got_buf, 0x5a, sizeof got_buf);
+            const dtmm_status st = fns[k](&p, x, got_buf + GUARD + ((odd + 1) & 3));
+            if (st != ref) {
+                report("softmax", round, names[k], "status", 0);
+                continue;
+            }
+            if (ref == DTMM_OK && !compare_out("softmax", round, names[k], n, (odd + 1) & 3)) {
+                dtmm_printf("@ops params outer=%d depth=%d mult=%d shift=%d diff_min=%d\n", (int)p.outer,
+                            (int)p.depth, (int)p.input_multiplier, (int)p.input_left_shift, (int)p.diff_min);
+            }
+        }
+    }
+    dtmm_printf("@ops done softmax rounds=%d failed=%d\n", OPS_CHECK_ROUNDS, failures - before);
+}
+
 int main(void)
 {
     dtmm_printf("ops_check on %s\n", dtmm_board_name());
@@ -499,5 +540,6 @@ int main(void)
     run_pool(1);
     run_mean();
     run_dw();
+    run_softmax();
     return failures ? 1 : 0;
 }
