@@ -6,6 +6,8 @@ Shapes are chosen to hit every branch of the SIMD paths: lengths that are not
 multiples of 4/8/16, both broadcast directions and scalar operands, tables
 (>= 512 elements) and no tables, in-place ADDs, every fused activation, and
 extreme quantization (tiny/huge scale ratios, zero points at the ends).
+The ops_check firmware also runs DEPTHWISE_CONV_2D and SOFTMAX rounds (their
+model tests: tests/test_fc_dw_simd.py, tests/test_ops_synthetic.py).
 """
 from __future__ import annotations
 
