@@ -431,14 +431,14 @@ static void run_dw(void)
             p.stride_w = (k3 && (rnd() & 1u)) ? p.stride_h : rr(1, 3);
             p.dilation_h = (rnd() % 4u) == 0 ? rr(1, 3) : 1;
             p.dilation_w = (rnd() % 4u) == 0 ? rr(1, 3) : 1;
-            if ((rnd() % 10u) == 0) { /* a map too large for the Helium plane path: its column path */
+            if ((rnd() % 10u) == 0) { /* maps too large for one plane: Helium column path, DSP plane strips */
                 p.depth_multiplier = 1;
                 p.in_ch = p.out_ch = 1;
                 p.in_h = rr(38, 45);
                 p.in_w = rr(38, 45);
-                p.kh = p.kw = 5;
-                p.stride_h = p.stride_w = 1;
-                p.dilation_h = p.dilation_w = 3;
+                p.kh = p.kw = (rnd() & 1u) ? 3 : 5;
+                p.stride_h = p.stride_w = p.kh == 3 ? rr(1, 2) : 1;
+                p.dilation_h = p.dilation_w = p.kh == 3 ? 1 : 3;
             }
             const int32_t eff_h = (p.kh - 1) * p.dilation_h + 1, eff_w = (p.kw - 1) * p.dilation_w + 1;
             p.pad_top = rr(0, eff_h - 1);

@@ -2,10 +2,11 @@
  * dtmm_depthwise_conv_s8_dsp.c - int8 DEPTHWISE_CONV_2D with the Arm DSP
  * extension (Cortex-M4/M7/M33).
  *
- * Plane path (any depth multiplier, when one channel plane of int16 fits
- * DW_DSP_PLANE elements, about 45 x 45): one input channel at a time goes
- * into an int16 plane with the input offset added and zeros around it,
- * rows along the output's longer side (dtmm_depthwise_plane.h), so border
+ * Plane path (3x3 kernels on maps large enough to amortize it, and every
+ * depth multiplier > 1): one input channel at a time goes into an int16
+ * plane of at most DW_DSP_PLANE elements (larger maps: in strips of output
+ * rows) with the input offset added and zeros around it, rows along the
+ * output's longer side (dtmm_depthwise_plane.h), so border
  * pixels cost what inner ones do.  3x3 stride 1 computes two adjacent
  * outputs per step from three word loads per kernel row (SMLAD on tap
  * pairs, SMLABB/SMLATB on the third): 21 instructions for 18 MACs; 3x3
@@ -15,7 +16,7 @@
  * checked per channel), else dtmm_fixedpoint_pre.h.  A plane serves the
  * depth_multiplier output channels of its input channel.
  *
- * Channel-group path (larger maps, depth multiplier 1, at most
+ * Channel-group path (the other ops with depth multiplier 1 and at most
  * DW_DSP_MAX_TAPS taps; otherwise the portable path): channels run four
  * at a time, the group being the outer loop so that its weights are
  * prepared once: a stack table holds, per kernel tap, the tap's byte
@@ -195,41 +196,61 @@ static inline uint32_t pack16(int32_t lo, int32_t hi)
 
 typedef struct {
     dtmm_dw_plane o;
-    int32_t wp, hp;
-    int kind; /* 1: 3x3 stride 1, 2: 3x3 stride 2, 0: other */
+    int32_t wp;    /* plane width */
+    int32_t strip; /* output rows per strip of the plane (all of them when it fits) */
+    int kind;      /* 1: 3x3 stride 1, 2: 3x3 stride 2, 0: other */
 } dsp_plane;
 
 static int dsp_plane_fits(const dtmm_depthwise_conv_s8_params *p, dsp_plane *pg)
 {
     /* Where the channel-group path is as fast (measured on qemu-m4): tiny maps, whose per-channel
      * plane set-up is not amortized, and kernels other than 3x3.  It has depth multiplier 1 only.
-     * Checked first, with a lower bound of the plane size: no cost for the ops that stay there. */
+     * Checked first: no cost for the ops that stay there. */
     const int32_t outputs = p->out_h * p->out_w;
     const int k33 = p->kh == 3 && p->kw == 3 && p->dilation_h == 1 && p->dilation_w == 1;
     const int s1 = p->stride_h == 1 && p->stride_w == 1, s2 = p->stride_h == 2 && p->stride_w == 2;
-    if ((p->depth_multiplier == 1 && !(k33 && ((s1 && outputs >= 16) || (s2 && outputs >= 64)))) ||
-        (int64_t)outputs * p->stride_h * p->stride_w > DW_DSP_PLANE) {
+    if (p->depth_multiplier == 1 && !(k33 && ((s1 && outputs >= 16) || (s2 && outputs >= 64)))) {
         return 0;
     }
     dtmm_dw_plane *g = &pg->o;
     dtmm_dw_plane_orient(p, g);
     pg->kind = k33 && s1 ? 1 : k33 && s2 ? 2 : 0;
     pg->wp = (g->out_w - 1) * g->sw + (g->kw - 1) * g->dw + 2; /* +1: the pair loads of a last output */
-    pg->hp = (g->out_h - 1) * g->sh + (g->kh - 1) * g->dh + 1;
-    return (int64_t)pg->wp * pg->hp <= DW_DSP_PLANE - 2 && p->kh * p->kw <= DW_DSP_MAX_TAPS;
+    /* plane rows of a strip of R output rows: (R - 1) * sh + (kh - 1) * dh + 1, +1 element of slack */
+    const int32_t rows_max = (DW_DSP_PLANE - 2) / pg->wp, kspan = (g->kh - 1) * g->dh + 1;
+    if (rows_max < kspan || p->kh * p->kw > DW_DSP_MAX_TAPS) {
+        return 0;
+    }
+    pg->strip = (rows_max - kspan) / g->sh + 1;
+    if (pg->strip > g->out_h) pg->strip = g->out_h;
+    return 1;
 }
 
-/* Channel ic (in points at it) into the plane interior, input offset added. */
-static void dsp_plane_fill(const dsp_plane *pg, const int8_t *in, int32_t input_offset, int16_t *plane)
+/* Plane rows for output rows [oy0, oy0 + rows) of channel ic (in points at it), input offset added;
+ * rows outside the input are zeroed when the plane runs in strips (else they stay zero). */
+static void dsp_plane_fill(const dsp_plane *pg, const int8_t *in, int32_t input_offset, int16_t *plane, int32_t oy0,
+                           int32_t rows)
 {
     const dtmm_dw_plane *g = &pg->o;
-    int32_t ncols = g->in_w, rows = g->in_h;
+    int32_t ncols = g->in_w;
     if (ncols > pg->wp - g->pl) ncols = pg->wp - g->pl;
-    if (rows > pg->hp - g->pt) rows = pg->hp - g->pt;
+    const int32_t prows = (rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    const int32_t first = oy0 * g->sh - g->pt; /* input row of plane row 0 */
+    int32_t j0 = first < 0 ? -first : 0, j1 = g->in_h - first; /* plane rows holding input rows */
+    if (j1 > prows) j1 = prows;
+    if (j1 < j0) j1 = j0;
+    if (pg->strip < g->out_h) { /* strips: rows outside the input may hold an earlier strip's values */
+        for (int32_t j = 0; j < prows; ++j) {
+            if (j < j0 || j >= j1) {
+                memset(plane + j * pg->wp + g->pl, 0, sizeof(int16_t) * (size_t)ncols);
+            }
+        }
+    }
     const int32_t px = g->in_px;
-    for (int32_t r = 0; r < rows; ++r) {
-        const int8_t *src = in + (size_t)r * (size_t)g->in_rs;
-        int16_t *dst = plane + (g->pt + r) * pg->wp + g->pl;
+    const int8_t *src_row = in + (size_t)(first + j0) * (size_t)g->in_rs;
+    int16_t *dst = plane + j0 * pg->wp + g->pl;
+    for (int32_t j = j0; j < j1; ++j, src_row += g->in_rs, dst += pg->wp) {
+        const int8_t *src = src_row;
         int32_t k = 0;
         for (; k + 2 <= ncols; k += 2, src += 2 * px) {
             dst[k] = (int16_t)(src[0] + input_offset);
@@ -279,12 +300,12 @@ static inline __attribute__((always_inline)) int8_t rq_one(const chan_rq *r, int
 /* 3x3 kernels (kind 1: stride 1, two outputs a step; kind 2: stride 2) of one channel. */
 static inline __attribute__((always_inline)) void dsp_rows33(const dsp_plane *pg, const int16_t *plane,
                                                              const uint32_t *wq, int32_t bias, const chan_rq *r,
-                                                             int8_t *y0, int mode)
+                                                             int8_t *y0, int32_t rows, int mode)
 {
     const dtmm_dw_plane *g = &pg->o;
     const int32_t wp = pg->wp, out_w = g->out_w, out_px = g->out_px;
     const uint32_t w01a = wq[0], w2a = wq[1], w01b = wq[2], w2b = wq[3], w01c = wq[4], w2c = wq[5];
-    for (int32_t oy = 0; oy < g->out_h; ++oy) {
+    for (int32_t oy = 0; oy < rows; ++oy) {
         const int16_t *r0 = plane + oy * g->sh * wp, *r1 = r0 + wp, *r2 = r1 + wp;
         int8_t *y = y0 + (size_t)oy * (size_t)g->out_rs;
         int32_t ox = 0;
@@ -315,8 +336,9 @@ static inline __attribute__((always_inline)) void dsp_rows33(const dsp_plane *pg
     }
 }
 
+/* Output rows [oy0, oy0 + rows) of channel c from the plane (strip) holding their inputs. */
 static void dsp_plane_channel(const dtmm_depthwise_conv_s8_params *p, const dsp_plane *pg, const int16_t *plane,
-                              const int32_t *woff, int8_t *out, int32_t c)
+                              const int32_t *woff, int8_t *out, int32_t c, int32_t oy0, int32_t rows)
 {
     const dtmm_dw_plane *g = &pg->o;
     const int32_t wp = pg->wp, out_w = g->out_w, out_px = g->out_px, taps = g->kh * g->kw;
@@ -339,14 +361,14 @@ static void dsp_plane_channel(const dtmm_depthwise_conv_s8_params *p, const dsp_
     const int64_t bound = (int64_t)(bias < 0 ? -(int64_t)bias : bias) + 256 * (int64_t)wabs;
     const int fast = r.right > 0 && r.right < 32 && bound < ((int64_t)1 << 30);
     const int mode = !fast ? RQ_SLOW : (r.lo <= -128 && r.hi >= 127) ? RQ_FAST_FULL : RQ_FAST_CLAMP;
-    int8_t *y0 = out + c;
+    int8_t *y0 = out + (size_t)oy0 * (size_t)g->out_rs + (size_t)c;
     if (pg->kind != 0) {
         const uint32_t wq[6] = {pack16(w[0], w[1]), (uint32_t)w[2], pack16(w[3], w[4]), (uint32_t)w[5],
                                 pack16(w[6], w[7]), (uint32_t)w[8]};
         switch (mode) {
-        case RQ_FAST_FULL: dsp_rows33(pg, plane, wq, bias, &r, y0, RQ_FAST_FULL); break;
-        case RQ_FAST_CLAMP: dsp_rows33(pg, plane, wq, bias, &r, y0, RQ_FAST_CLAMP); break;
-        default: dsp_rows33(pg, plane, wq, bias, &r, y0, RQ_SLOW); break;
+        case RQ_FAST_FULL: dsp_rows33(pg, plane, wq, bias, &r, y0, rows, RQ_FAST_FULL); break;
+        case RQ_FAST_CLAMP: dsp_rows33(pg, plane, wq, bias, &r, y0, rows, RQ_FAST_CLAMP); break;
+        default: dsp_rows33(pg, plane, wq, bias, &r, y0, rows, RQ_SLOW); break;
         }
         return;
     }
@@ -356,7 +378,7 @@ static void dsp_plane_channel(const dtmm_depthwise_conv_s8_params *p, const dsp_
             off[t] = ky * g->dh * wp + kx * g->dw;
         }
     }
-    for (int32_t oy = 0; oy < g->out_h; ++oy) {
+    for (int32_t oy = 0; oy < rows; ++oy) {
         const int16_t *row = plane + oy * g->sh * wp;
         int8_t *y = y0 + (size_t)oy * (size_t)g->out_rs;
         for (int32_t ox = 0; ox < out_w; ++ox, row += g->sw, y += out_px) {
@@ -373,7 +395,8 @@ __attribute__((noinline)) static void dsp_plane_path(const dtmm_depthwise_conv_s
                                                     const int8_t *input, int8_t *output)
 {
     int16_t plane[DW_DSP_PLANE];
-    memset(plane, 0, sizeof(int16_t) * (size_t)(pg->wp * pg->hp + 2));
+    const int32_t hs = (pg->strip - 1) * pg->o.sh + (pg->o.kh - 1) * pg->o.dh + 1; /* plane rows */
+    memset(plane, 0, sizeof(int16_t) * (size_t)(pg->wp * hs + 2));
     const dtmm_dw_plane *g = &pg->o;
     int32_t woff[DW_DSP_MAX_TAPS]; /* weights offset of each plane-order tap */
     for (int32_t ky = 0, t = 0; ky < g->kh; ++ky) {
@@ -385,9 +408,13 @@ __attribute__((noinline)) static void dsp_plane_path(const dtmm_depthwise_conv_s
     const size_t out_image = (size_t)p->out_h * (size_t)p->out_w * (size_t)p->out_ch;
     for (int32_t b = 0; b < p->batches; ++b) {
         for (int32_t ic = 0; ic < p->in_ch; ++ic) {
-            dsp_plane_fill(pg, input + (size_t)b * in_image + (size_t)ic, p->input_offset, plane);
-            for (int32_t m = 0; m < p->depth_multiplier; ++m) {
-                dsp_plane_channel(p, pg, plane, woff, output + (size_t)b * out_image, ic * p->depth_multiplier + m);
+            for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += pg->strip) {
+                const int32_t rows = g->out_h - oy0 < pg->strip ? g->out_h - oy0 : pg->strip;
+                dsp_plane_fill(pg, input + (size_t)b * in_image + (size_t)ic, p->input_offset, plane, oy0, rows);
+                for (int32_t m = 0; m < p->depth_multiplier; ++m) {
+                    dsp_plane_channel(p, pg, plane, woff, output + (size_t)b * out_image, ic * p->depth_multiplier + m,
+                                      oy0, rows);
+                }
             }
         }
     }
