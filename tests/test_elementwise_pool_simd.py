@@ -6,6 +6,8 @@ Shapes are chosen to hit every branch of the SIMD paths: lengths that are not
 multiples of 4/8/16, both broadcast directions and scalar operands, tables
 (>= 512 elements) and no tables, in-place ADDs, every fused activation, and
 extreme quantization (tiny/huge scale ratios, zero points at the ends).
+The ops_check firmware also runs DEPTHWISE_CONV_2D and SOFTMAX rounds (their
+model tests: tests/test_fc_dw_simd.py, tests/test_ops_synthetic.py).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
 # (DSP: qemu-m4, MVE: qemu-m55), `make test-all` on all four; ops_check (one build) runs everywhere.
 MODEL_BOARDS = ["qemu-m4", "qemu-m55", *(pytest.param(b, marks=pytest.mark.slow) for b in ("qemu-m7", "qemu-m33"))]
 OPS_CHECK = Path(__file__).resolve().parent / "firmware" / "ops_check"
-OPS_CHECKED = ["add", "avg_pool", "max_pool", "mean"]
+OPS_CHECKED = ["add", "avg_pool", "max_pool", "mean", "depthwise", "softmax"]
 ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
 

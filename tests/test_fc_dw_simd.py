@@ -4,9 +4,11 @@
 * QEMU: the same kind of models packed with dtmm pack and run with run_model on qemu-m4, qemu-m7,
   qemu-m33 (Arm DSP paths) and qemu-m55 (Helium MVE paths), outputs compared with the tflite-micro
   interpreter bit for bit.  Shapes cover odd sizes (in_features not a multiple of 4/16, channel
-  counts not a multiple of 4), depth multipliers > 1, strides 1/2/3, same/valid padding, dilation,
-  per-tensor and per-channel quantization, all-zero FC rows / depthwise channels and extreme
-  quantization parameters (tiny/huge scales: left shifts and right shifts up to 31).
+  counts not a multiple of 4), depth multipliers 2-4, strides 1/2/3, same/valid padding, dilation,
+  small maps (W <= 5, run transposed by the plane paths), per-tensor and per-channel quantization,
+  all-zero FC rows / depthwise channels and extreme quantization parameters (tiny/huge scales: left
+  shifts and right shifts up to 31).  tests/firmware/ops_check adds thousands of random depthwise
+  parameter sets per board, every path against the portable one.
 
 Instruction counts of whole models using these ops: `dtmm bench models`.
 """
@@ -94,16 +96,20 @@ DW_SHAPES = [
     ((7, 5), 20, {"zero_ch": 5, "act": 2}), ((9, 9), 19, {"stride": (2, 2), "extreme": True}),
     ((5, 13), 36, {"act": 3, "batch": 2}), ((6, 6), 10, {"mult": 2, "stride": (2, 2), "pad": "valid"}),
     ((3, 3), 9, {"kernel": (3, 3), "pad": "valid"}), ((2, 9), 4, {"kernel": (4, 4)}),
+    # small maps (W <= 5: the plane paths run them transposed), depth multipliers 2 and 3, stride 2
+    ((25, 5), 12, {"act": 1}), ((7, 4), 6, {"mult": 2, "stride": (2, 2)}), ((5, 3), 5, {"mult": 3, "pad": "valid"}),
+    ((6, 5), 10, {"mult": 3, "stride": (2, 2)}), ((9, 2), 4, {"stride": (2, 1), "mult": 2}),
+    ((4, 5), 7, {"mult": 2, "stride": (2, 2), "pad": "valid", "act": 2}),
 ]
 
 
 # The QEMU tests build one firmware per model: a subset that still covers every case above.
 FC_QEMU = [0, 1, 4, 5, 9, 11, 13]
-DW_QEMU = [0, 1, 2, 3, 5, 8, 10, 11, 12]
+DW_QEMU = [0, 1, 2, 3, 5, 8, 10, 11, 12, 16, 17, 18, 19, 20, 21]
 # `make test` runs a few of them on one board per path (DSP: qemu-m4, MVE: qemu-m55): one firmware build
 # per model and board is what these tests cost; `make test-all` runs the whole subset on all four boards.
 FC_QEMU_QUICK = [4, 9, 13]
-DW_QEMU_QUICK = [1, 3, 11]
+DW_QEMU_QUICK = [1, 3, 11, 16, 17]
 QEMU_RUNS = [
     ("qemu-m4", "quick"),
     ("qemu-m55", "quick"),

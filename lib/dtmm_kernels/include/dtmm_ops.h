@@ -214,6 +214,11 @@ typedef struct {
 
 dtmm_status dtmm_softmax_s8(const dtmm_softmax_s8_params *p, const int8_t *input, int8_t *output);
 
+/* Its paths (src/softmax/dtmm_softmax_s8_dispatch.h), as for the ops above. */
+dtmm_status dtmm_softmax_s8_c(const dtmm_softmax_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_softmax_s8_dsp(const dtmm_softmax_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_softmax_s8_mve(const dtmm_softmax_s8_params *p, const int8_t *input, int8_t *output);
+
 /* ---- CONCATENATION --------------------------------------------------------
  * outer slices; in each, input k contributes `size` contiguous elements
  * (its extent along the axis times the inner size).  An input whose

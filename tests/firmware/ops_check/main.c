@@ -1,6 +1,7 @@
 /*
- * ops_check - differential test of the SIMD paths of the elementwise and
- * pooling ops against their portable C path, on the target itself.
+ * ops_check - differential test of the SIMD paths of the elementwise,
+ * pooling, depthwise and softmax ops against their portable C path, on the
+ * target itself.
  *
  * The portable paths are verified bit-exact with tflite-micro on the host
  * (tests/test_ops_synthetic.py), so they are the oracle here.  Each round
@@ -402,6 +403,141 @@ static void run_mean(void)
     dtmm_printf("@ops done mean rounds=%d failed=%d\n", OPS_CHECK_ROUNDS, failures - before);
 }
 
+/* ---- DEPTHWISE_CONV_2D --------------------------------------------------- */
+
+typedef dtmm_status (*dw_fn)(const dtmm_depthwise_conv_s8_params *, const int8_t *, int8_t *);
+
+#define DW_MAXW 4096
+#define DW_MAXC 256
+static int8_t dw_weights[DW_MAXW];
+static int32_t dw_bias[DW_MAXC], dw_mult[DW_MAXC], dw_shift[DW_MAXC];
+
+/* Shapes the SIMD paths special-case: 3x3 stride 1 and 2 (small maps, W <= 5 included), depth
+ * multipliers 1..4, dilation, every padding, channel counts off multiples of 4, sometimes an input
+ * offset outside the int8 zero-point range or a large map (the Helium column path). */
+static void run_dw(void)
+{
+    static const dw_fn fns[] = {dtmm_depthwise_conv_s8, dtmm_depthwise_conv_s8_dsp, dtmm_depthwise_conv_s8_mve};
+    static const char *const names[] = {"dispatch", "dsp", "mve"};
+    const int before = failures;
+    for (int round = 0; round < OPS_CHECK_ROUNDS; ++round) {
+        dtmm_depthwise_conv_s8_params p;
+        int32_t n_in, n_out, pad_bottom, pad_right;
+        do {
+            const int k3 = (rnd() % 3u) != 0;
+            p.batches = (rnd() % 8u) == 0 ? 2 : 1;
+            p.depth_multiplier = (rnd() & 1u) ? 1 : rr(2, 4);
+            p.in_ch = (rnd() & 1u) ? rr(1, 12) : rr(1, 70);
+            p.out_ch = p.in_ch * p.depth_multiplier;
+            p.in_h = rr(1, 26);
+            p.in_w = (rnd() & 1u) ? rr(1, 5) : rr(1, 26);
+            p.kh = k3 ? 3 : rr(1, 5);
+            p.kw = k3 ? 3 : rr(1, 5);
+            p.stride_h = k3 ? rr(1, 2) : rr(1, 3);
+            p.stride_w = (k3 && (rnd() & 1u)) ? p.stride_h : rr(1, 3);
+            p.dilation_h = (rnd() % 4u) == 0 ? rr(1, 3) : 1;
+            p.dilation_w = (rnd() % 4u) == 0 ? rr(1, 3) : 1;
+            if ((rnd() % 10u) == 0) { /* maps too large for one plane: Helium column path, DSP plane strips */
+                p.depth_multiplier = 1;
+                p.in_ch = p.out_ch = 1;
+                p.in_h = rr(38, 45);
+                p.in_w = rr(38, 45);
+                p.kh = p.kw = (rnd() & 1u) ? 3 : 5;
+                p.stride_h = p.stride_w = p.kh == 3 ? rr(1, 2) : 1;
+                p.dilation_h = p.dilation_w = p.kh == 3 ? 1 : 3;
+            }
+            const int32_t eff_h = (p.kh - 1) * p.dilation_h + 1, eff_w = (p.kw - 1) * p.dilation_w + 1;
+            p.pad_top = rr(0, eff_h - 1);
+            p.pad_left = rr(0, eff_w - 1);
+            pad_bottom = rr(0, eff_h - 1);
+            pad_right = rr(0, eff_w - 1);
+            p.out_h = p.in_h + p.pad_top + pad_bottom >= eff_h ? (p.in_h + p.pad_top + pad_bottom - eff_h) / p.stride_h + 1 : 0;
+            p.out_w = p.in_w + p.pad_left + pad_right >= eff_w ? (p.in_w + p.pad_left + pad_right - eff_w) / p.stride_w + 1 : 0;
+            n_in = p.batches * p.in_h * p.in_w * p.in_ch;
+            n_out = p.batches * p.out_h * p.out_w * p.out_ch;
+        } while (p.out_h < 1 || p.out_w < 1 || n_in > MAXN || n_out > MAXN || p.out_ch > DW_MAXC ||
+                 p.kh * p.kw * p.out_ch > DW_MAXW);
+        fill_i8(dw_weights, p.kh * p.kw * p.out_ch);
+        for (int32_t c = 0; c < p.out_ch; ++c) {
+            dw_bias[c] = (rnd() % 8u) == 0 ? (int32_t)rnd() : rr(-20000, 20000);
+            dw_mult[c] = rand_multiplier();
+            dw_shift[c] = (rnd() % 4u) == 0 ? rr(0, 6) : -rand_right_shift();
+        }
+        p.weights = dw_weights;
+        p.bias = dw_bias;
+        p.multiplier = dw_mult;
+        p.shift = dw_shift;
+        p.input_offset = (rnd() % 16u) == 0 ? rr(-1000, 1000) : rr(-127, 128);
+        p.output_offset = rr(-128, 127);
+        p.act_min = (rnd() & 1u) ? -128 : rr(-128, 127);
+        p.act_max = (rnd() & 1u) ? 127 : rr(p.act_min, 127);
+        const int odd = (int)(rnd() & 3u);
+        fill_i8(in1_buf, MAXN + 8);
+        const int8_t *x = in1_buf + odd;
+        if (dtmm_depthwise_conv_s8_c(&p, x, want_buf + GUARD) != DTMM_OK) {
+            report("depthwise", round, "c", "status", 0);
+            continue;
+        }
+        for (int k = 0; k < 3; ++k) {
+            memset(got_buf, 0x5a, sizeof got_buf);
+            if (fns[k](&p, x, got_buf + GUARD + ((odd + 1) & 3)) != DTMM_OK) {
+                report("depthwise", round, names[k], "status", 0);
+                continue;
+            }
+            if (!compare_out("depthwise", round, names[k], n_out, (odd + 1) & 3)) {
+                dtmm_printf("@ops params b=%d in=%dx%dx%d m=%d k=%dx%d s=%dx%d d=%dx%d pad=%d,%d out=%dx%d "
+                            "off=%d,%d act=%d,%d\n",
+                            (int)p.batches, (int)p.in_h, (int)p.in_w, (int)p.in_ch, (int)p.depth_multiplier,
+                            (int)p.kh, (int)p.kw, (int)p.stride_h, (int)p.stride_w, (int)p.dilation_h,
+                            (int)p.dilation_w, (int)p.pad_top, (int)p.pad_left, (int)p.out_h, (int)p.out_w,
+                            (int)p.input_offset, (int)p.output_offset, (int)p.act_min, (int)p.act_max);
+            }
+        }
+    }
+    dtmm_printf("@ops done depthwise rounds=%d failed=%d\n", OPS_CHECK_ROUNDS, failures - before);
+}
+
+/* ---- SOFTMAX -------------------------------------------------------------- */
+
+typedef dtmm_status (*softmax_fn)(const dtmm_softmax_s8_params *, const int8_t *, int8_t *);
+
+/* Rows of 1..300 with tails of every length; multipliers and shifts over PreprocessSoftmaxScaling's
+ * range and beyond (left shifts 0..31), diff_min from 0 (only the row maxima count) to below -255. */
+static void run_softmax(void)
+{
+    static const softmax_fn fns[] = {dtmm_softmax_s8, dtmm_softmax_s8_dsp, dtmm_softmax_s8_mve};
+    static const char *const names[] = {"dispatch", "dsp", "mve"};
+    const int before = failures;
+    for (int round = 0; round < OPS_CHECK_ROUNDS; ++round) {
+        dtmm_softmax_s8_params p;
+        do {
+            p.outer = rr(1, 4);
+            p.depth = (rnd() & 1u) ? rr(1, 40) : rr(1, 300);
+        } while (p.outer * p.depth > MAXN);
+        p.input_multiplier = (rnd() & 3u) ? (int32_t)((1u << 30) + (rnd() >> 2)) : rand_multiplier();
+        p.input_left_shift = (rnd() & 3u) ? rr(18, 27) : rr(0, 31);
+        p.diff_min = (rnd() % 8u) == 0 ? 0 : -(int32_t)(rnd() % 400u);
+        const int32_t n = p.outer * p.depth;
+        const int odd = (int)(rnd() & 3u);
+        fill_i8(in1_buf, MAXN + 8);
+        const int8_t *x = in1_buf + odd;
+        const dtmm_status ref = dtmm_softmax_s8_c(&p, x, want_buf + GUARD);
+        for (int k = 0; k < 3; ++k) {
+            memset(got_buf, 0x5a, sizeof got_buf);
+            const dtmm_status st = fns[k](&p, x, got_buf + GUARD + ((odd + 1) & 3));
+            if (st != ref) {
+                report("softmax", round, names[k], "status", 0);
+                continue;
+            }
+            if (ref == DTMM_OK && !compare_out("softmax", round, names[k], n, (odd + 1) & 3)) {
+                dtmm_printf("@ops params outer=%d depth=%d mult=%d shift=%d diff_min=%d\n", (int)p.outer,
+                            (int)p.depth, (int)p.input_multiplier, (int)p.input_left_shift, (int)p.diff_min);
+            }
+        }
+    }
+    dtmm_printf("@ops done softmax rounds=%d failed=%d\n", OPS_CHECK_ROUNDS, failures - before);
+}
+
 int main(void)
 {
     dtmm_printf("ops_check on %s\n", dtmm_board_name());
@@ -409,5 +545,7 @@ int main(void)
     run_pool(0);
     run_pool(1);
     run_mean();
+    run_dw();
+    run_softmax();
     return failures ? 1 : 0;
 }

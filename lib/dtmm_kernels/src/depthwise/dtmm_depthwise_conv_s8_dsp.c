@@ -1,22 +1,36 @@
 /*
  * dtmm_depthwise_conv_s8_dsp.c - int8 DEPTHWISE_CONV_2D with the Arm DSP
- * extension (Cortex-M4/M7/M33), depth multiplier 1.
+ * extension (Cortex-M4/M7/M33).
  *
- * Channels run four at a time, the channel group being the outer loop so
- * that its weights are prepared once for the whole image: a table on the
- * stack holds, per kernel tap, the tap's byte offset from the output
- * pixel's receptive-field origin and the group's four weights already
+ * Plane path (3x3 kernels on maps large enough to amortize it, and every
+ * depth multiplier > 1): one input channel at a time goes into an int16
+ * plane of at most DW_DSP_PLANE elements (larger maps: in strips of output
+ * rows) with the input offset added and zeros around it, rows along the
+ * output's longer side (dtmm_depthwise_plane.h), so border
+ * pixels cost what inner ones do.  3x3 stride 1 computes two adjacent
+ * outputs per step from three word loads per kernel row (SMLAD on tap
+ * pairs, SMLABB/SMLATB on the third): 21 instructions for 18 MACs; 3x3
+ * stride 2 one output from an aligned pair and a halfword per kernel
+ * row; other shapes one SMLABB per tap.  Requantization: SMMULR of 2*acc
+ * and a shift-add rounding (7 instructions, exact while |acc| < 2^30,
+ * checked per channel), else dtmm_fixedpoint_pre.h.  A plane serves the
+ * depth_multiplier output channels of its input channel.
+ *
+ * Channel-group path (the other ops with depth multiplier 1 and at most
+ * DW_DSP_MAX_TAPS taps; otherwise the portable path): channels run four
+ * at a time, the group being the outer loop so that its weights are
+ * prepared once: a stack table holds, per kernel tap, the tap's byte
+ * offset from the receptive-field origin and the group's four weights
  * split by SXTB16 into even and odd int16 lanes.  Per tap the assembly
- * core then needs one LDM of the entry, one LDR of four input bytes, two
- * SXTAB16 (split into even/odd lanes and add the input offset in the same
- * instruction) and four SMLABB/SMLATT, taps unrolled by three: about 8.7
- * instructions per tap and group of 4 channels.  Pixels whose receptive
- * field leaves the input run the same core over each in-bounds row segment
- * of the table.  Requantization is TFLite-exact with the per-channel work
- * done once per group (dtmm_fixedpoint_pre.h).
- * Channels past the last multiple of 4 run a scalar loop.  Depth
- * multipliers > 1 and kernels of more than DW_DSP_MAX_TAPS taps use the
- * portable path.  No scratch memory (DW_DSP_MAX_TAPS * 12 bytes of stack).
+ * core needs one LDM of the entry, one LDR of four input bytes, two
+ * SXTAB16 (split and add the input offset) and four SMLABB/SMLATT, taps
+ * unrolled by three: about 8.7 instructions per tap and group.  Pixels
+ * whose receptive field leaves the input run the same core over each
+ * in-bounds row segment of the table.  Channels past the last multiple of
+ * 4 run a scalar loop.
+ *
+ * No scratch memory; stack: 2 * DW_DSP_PLANE bytes (plane path) or
+ * DW_DSP_MAX_TAPS * 12 bytes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +44,7 @@
 
 #include "../common/dtmm_fixedpoint.h"
 #include "../common/dtmm_fixedpoint_pre.h"
+#include "dtmm_depthwise_plane.h"
 
 #define DW_DSP_MAX_TAPS 32
 
@@ -155,9 +170,265 @@ static inline uint32_t load_u32(const int8_t *ptr)
     return v;
 }
 
+/*
+ * Plane path: one input channel at a time into an int16 plane with the
+ * input offset already added and zeros around it (padding taps then add
+ * exactly 0), rows along the output's longer side (dtmm_depthwise_plane.h).
+ * 3x3 stride 1: two adjacent outputs per step share their kernel rows; per
+ * kernel row three word loads (x0x1, x2x3 and the unaligned x1x2) and two
+ * SMLAD + SMLABB/SMLATB: 21 instructions for 18 MACs.  3x3 stride 2: one
+ * aligned pair (SMLAD) and one halfword (SMLABB) per kernel row.  Other
+ * shapes: one SMLABB per tap.  Requantization per channel as above.
+ */
+#define DW_DSP_PLANE 2048 /* int16 elements of the plane (4 KB of stack) */
+
+static inline uint32_t ld32(const int16_t *ptr)
+{
+    uint32_t v;
+    memcpy(&v, ptr, sizeof v); /* LDR, unaligned allowed */
+    return v;
+}
+
+static inline uint32_t pack16(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+}
+
+typedef struct {
+    dtmm_dw_plane o;
+    int32_t wp;    /* plane width */
+    int32_t strip; /* output rows per strip of the plane (all of them when it fits) */
+    int kind;      /* 1: 3x3 stride 1, 2: 3x3 stride 2, 0: other */
+} dsp_plane;
+
+static int dsp_plane_fits(const dtmm_depthwise_conv_s8_params *p, dsp_plane *pg)
+{
+    /* Where the channel-group path is as fast (measured on qemu-m4): tiny maps, whose per-channel
+     * plane set-up is not amortized, and kernels other than 3x3.  It has depth multiplier 1 only.
+     * Checked first: no cost for the ops that stay there. */
+    const int32_t outputs = p->out_h * p->out_w;
+    const int k33 = p->kh == 3 && p->kw == 3 && p->dilation_h == 1 && p->dilation_w == 1;
+    const int s1 = p->stride_h == 1 && p->stride_w == 1, s2 = p->stride_h == 2 && p->stride_w == 2;
+    if (p->depth_multiplier == 1 && !(k33 && ((s1 && outputs >= 16) || (s2 && outputs >= 64)))) {
+        return 0;
+    }
+    dtmm_dw_plane *g = &pg->o;
+    dtmm_dw_plane_orient(p, g);
+    pg->kind = k33 && s1 ? 1 : k33 && s2 ? 2 : 0;
+    pg->wp = (g->out_w - 1) * g->sw + (g->kw - 1) * g->dw + 2; /* +1: the pair loads of a last output */
+    /* plane rows of a strip of R output rows: (R - 1) * sh + (kh - 1) * dh + 1, +1 element of slack */
+    const int32_t rows_max = (DW_DSP_PLANE - 2) / pg->wp, kspan = (g->kh - 1) * g->dh + 1;
+    if (rows_max < kspan || p->kh * p->kw > DW_DSP_MAX_TAPS) {
+        return 0;
+    }
+    pg->strip = (rows_max - kspan) / g->sh + 1;
+    if (pg->strip > g->out_h) pg->strip = g->out_h;
+    return 1;
+}
+
+/* Plane rows for output rows [oy0, oy0 + rows) of channel ic (in points at it), input offset added;
+ * rows outside the input are zeroed when the plane runs in strips (else they stay zero). */
+static void dsp_plane_fill(const dsp_plane *pg, const int8_t *in, int32_t input_offset, int16_t *plane, int32_t oy0,
+                           int32_t rows)
+{
+    const dtmm_dw_plane *g = &pg->o;
+    int32_t ncols = g->in_w;
+    if (ncols > pg->wp - g->pl) ncols = pg->wp - g->pl;
+    const int32_t prows = (rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    const int32_t first = oy0 * g->sh - g->pt; /* input row of plane row 0 */
+    int32_t j0 = first < 0 ? -first : 0, j1 = g->in_h - first; /* plane rows holding input rows */
+    if (j1 > prows) j1 = prows;
+    if (j1 < j0) j1 = j0;
+    if (pg->strip < g->out_h) { /* strips: rows outside the input may hold an earlier strip's values */
+        for (int32_t j = 0; j < prows; ++j) {
+            if (j < j0 || j >= j1) {
+                memset(plane + j * pg->wp + g->pl, 0, sizeof(int16_t) * (size_t)ncols);
+            }
+        }
+    }
+    const int32_t px = g->in_px;
+    const int8_t *src_row = in + (size_t)(first + j0) * (size_t)g->in_rs;
+    int16_t *dst = plane + j0 * pg->wp + g->pl;
+    for (int32_t j = j0; j < j1; ++j, src_row += g->in_rs, dst += pg->wp) {
+        const int8_t *src = src_row;
+        int32_t k = 0;
+        for (; k + 2 <= ncols; k += 2, src += 2 * px) {
+            dst[k] = (int16_t)(src[0] + input_offset);
+            dst[k + 1] = (int16_t)(src[px] + input_offset);
+        }
+        if (k < ncols) {
+            dst[k] = (int16_t)(src[0] + input_offset);
+        }
+    }
+}
+
+/*
+ * Requantization of one output, three ways (RQ_* constant after inlining):
+ * RQ_FAST_FULL / RQ_FAST_CLAMP when the channel has a right shift and its
+ * accumulators are bounded by 2^30 (|bias| + 256 * sum |w|, checked once
+ * per channel): SaturatingRoundingDoublingHighMul is then exactly SMMULR
+ * of 2*acc (no saturation case), and TFLite's rounding right shift
+ * (half away from zero) is (v + (v >> 31) + 2^(r-1)) >> r with no
+ * overflow: 7 instructions, then SSAT #8 and, unless the activation range
+ * is all of int8, the clamp.  RQ_SLOW: dtmm_fp_requantize() semantics via
+ * requant_pre().
+ */
+enum { RQ_FAST_FULL, RQ_FAST_CLAMP, RQ_SLOW };
+
+typedef struct {
+    chan_q q;
+    int32_t right, round; /* right shift, 2^(right-1) */
+    int32_t out_off, lo, hi;
+} chan_rq;
+
+static inline __attribute__((always_inline)) int8_t rq_one(const chan_rq *r, int32_t acc, int mode)
+{
+    if (mode == RQ_SLOW) {
+        return dtmm_fp_clamp_s8(requant_pre(&r->q, acc, r->out_off), r->lo, r->hi);
+    }
+    int32_t v;
+    __asm__("smmulr %0, %1, %2" : "=r"(v) : "r"(acc * 2), "r"(r->q.multiplier)); /* (2*acc*m + 2^31) >> 32 */
+    int32_t o = ((v + (v >> 31) + r->round) >> r->right) + r->out_off;
+    o = __ssat(o, 8);
+    if (mode == RQ_FAST_CLAMP) {
+        o = o < r->lo ? r->lo : o;
+        o = o > r->hi ? r->hi : o;
+    }
+    return (int8_t)o;
+}
+
+/* 3x3 kernels (kind 1: stride 1, two outputs a step; kind 2: stride 2) of one channel. */
+static inline __attribute__((always_inline)) void dsp_rows33(const dsp_plane *pg, const int16_t *plane,
+                                                             const uint32_t *wq, int32_t bias, const chan_rq *r,
+                                                             int8_t *y0, int32_t rows, int mode)
+{
+    const dtmm_dw_plane *g = &pg->o;
+    const int32_t wp = pg->wp, out_w = g->out_w, out_px = g->out_px;
+    const uint32_t w01a = wq[0], w2a = wq[1], w01b = wq[2], w2b = wq[3], w01c = wq[4], w2c = wq[5];
+    for (int32_t oy = 0; oy < rows; ++oy) {
+        const int16_t *r0 = plane + oy * g->sh * wp, *r1 = r0 + wp, *r2 = r1 + wp;
+        int8_t *y = y0 + (size_t)oy * (size_t)g->out_rs;
+        int32_t ox = 0;
+        if (pg->kind == 1) {
+            for (; ox + 2 <= out_w; ox += 2, r0 += 2, r1 += 2, r2 += 2, y += 2 * out_px) {
+                int32_t a0 = bias, a1 = bias;
+                uint32_t x01 = ld32(r0), x23 = ld32(r0 + 2), x12 = ld32(r0 + 1);
+                a0 = __smlabb(x23, w2a, __smlad(x01, w01a, a0));
+                a1 = __smlatb(x23, w2a, __smlad(x12, w01a, a1));
+                x01 = ld32(r1), x23 = ld32(r1 + 2), x12 = ld32(r1 + 1);
+                a0 = __smlabb(x23, w2b, __smlad(x01, w01b, a0));
+                a1 = __smlatb(x23, w2b, __smlad(x12, w01b, a1));
+                x01 = ld32(r2), x23 = ld32(r2 + 2), x12 = ld32(r2 + 1);
+                a0 = __smlabb(x23, w2c, __smlad(x01, w01c, a0));
+                a1 = __smlatb(x23, w2c, __smlad(x12, w01c, a1));
+                y[0] = rq_one(r, a0, mode);
+                y[out_px] = rq_one(r, a1, mode);
+            }
+        }
+        const int32_t step = g->sw;
+        for (; ox < out_w; ++ox, r0 += step, r1 += step, r2 += step, y += out_px) {
+            int32_t a = bias;
+            a = __smlabb(ld32(r0 + 2), w2a, __smlad(ld32(r0), w01a, a));
+            a = __smlabb(ld32(r1 + 2), w2b, __smlad(ld32(r1), w01b, a));
+            a = __smlabb(ld32(r2 + 2), w2c, __smlad(ld32(r2), w01c, a));
+            *y = rq_one(r, a, mode);
+        }
+    }
+}
+
+/* Output rows [oy0, oy0 + rows) of channel c from the plane (strip) holding their inputs. */
+static void dsp_plane_channel(const dtmm_depthwise_conv_s8_params *p, const dsp_plane *pg, const int16_t *plane,
+                              const int32_t *woff, int8_t *out, int32_t c, int32_t oy0, int32_t rows)
+{
+    const dtmm_dw_plane *g = &pg->o;
+    const int32_t wp = pg->wp, out_w = g->out_w, out_px = g->out_px, taps = g->kh * g->kw;
+    const int8_t *wc = p->weights + c;
+    int32_t w[DW_DSP_MAX_TAPS];
+    int32_t wabs = 0;
+    for (int32_t t = 0; t < taps; ++t) {
+        w[t] = wc[woff[t]];
+        wabs += w[t] < 0 ? -w[t] : w[t];
+    }
+    chan_rq r;
+    r.q.multiplier = p->multiplier[c];
+    r.q.shift = p->shift[c];
+    r.q.fast = dtmm_fp_pre_ok(r.q.multiplier);
+    r.q.pre = dtmm_fp_pre_make(r.q.multiplier, r.q.shift);
+    r.right = -r.q.shift;
+    r.round = r.right > 0 ? (int32_t)(1u << (r.right - 1)) : 0;
+    r.out_off = p->output_offset, r.lo = p->act_min, r.hi = p->act_max;
+    const int32_t bias = p->bias[c];
+    const int64_t bound = (int64_t)(bias < 0 ? -(int64_t)bias : bias) + 256 * (int64_t)wabs;
+    const int fast = r.right > 0 && r.right < 32 && bound < ((int64_t)1 << 30);
+    const int mode = !fast ? RQ_SLOW : (r.lo <= -128 && r.hi >= 127) ? RQ_FAST_FULL : RQ_FAST_CLAMP;
+    int8_t *y0 = out + (size_t)oy0 * (size_t)g->out_rs + (size_t)c;
+    if (pg->kind != 0) {
+        const uint32_t wq[6] = {pack16(w[0], w[1]), (uint32_t)w[2], pack16(w[3], w[4]), (uint32_t)w[5],
+                                pack16(w[6], w[7]), (uint32_t)w[8]};
+        switch (mode) {
+        case RQ_FAST_FULL: dsp_rows33(pg, plane, wq, bias, &r, y0, rows, RQ_FAST_FULL); break;
+        case RQ_FAST_CLAMP: dsp_rows33(pg, plane, wq, bias, &r, y0, rows, RQ_FAST_CLAMP); break;
+        default: dsp_rows33(pg, plane, wq, bias, &r, y0, rows, RQ_SLOW); break;
+        }
+        return;
+    }
+    int32_t off[DW_DSP_MAX_TAPS];
+    for (int32_t ky = 0, t = 0; ky < g->kh; ++ky) {
+        for (int32_t kx = 0; kx < g->kw; ++kx, ++t) {
+            off[t] = ky * g->dh * wp + kx * g->dw;
+        }
+    }
+    for (int32_t oy = 0; oy < rows; ++oy) {
+        const int16_t *row = plane + oy * g->sh * wp;
+        int8_t *y = y0 + (size_t)oy * (size_t)g->out_rs;
+        for (int32_t ox = 0; ox < out_w; ++ox, row += g->sw, y += out_px) {
+            int32_t a = bias;
+            for (int32_t t = 0; t < taps; ++t) {
+                a = __smlabb((uint32_t)(int32_t)row[off[t]], (uint32_t)w[t], a);
+            }
+            *y = rq_one(&r, a, RQ_SLOW);
+        }
+    }
+}
+
+__attribute__((noinline)) static void dsp_plane_path(const dtmm_depthwise_conv_s8_params *p, const dsp_plane *pg,
+                                                    const int8_t *input, int8_t *output)
+{
+    int16_t plane[DW_DSP_PLANE];
+    const int32_t hs = (pg->strip - 1) * pg->o.sh + (pg->o.kh - 1) * pg->o.dh + 1; /* plane rows */
+    memset(plane, 0, sizeof(int16_t) * (size_t)(pg->wp * hs + 2));
+    const dtmm_dw_plane *g = &pg->o;
+    int32_t woff[DW_DSP_MAX_TAPS]; /* weights offset of each plane-order tap */
+    for (int32_t ky = 0, t = 0; ky < g->kh; ++ky) {
+        for (int32_t kx = 0; kx < g->kw; ++kx, ++t) {
+            woff[t] = (ky * g->tap_ky + kx * g->tap_kx) * p->out_ch;
+        }
+    }
+    const size_t in_image = (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_ch;
+    const size_t out_image = (size_t)p->out_h * (size_t)p->out_w * (size_t)p->out_ch;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        for (int32_t ic = 0; ic < p->in_ch; ++ic) {
+            for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += pg->strip) {
+                const int32_t rows = g->out_h - oy0 < pg->strip ? g->out_h - oy0 : pg->strip;
+                dsp_plane_fill(pg, input + (size_t)b * in_image + (size_t)ic, p->input_offset, plane, oy0, rows);
+                for (int32_t m = 0; m < p->depth_multiplier; ++m) {
+                    dsp_plane_channel(p, pg, plane, woff, output + (size_t)b * out_image, ic * p->depth_multiplier + m,
+                                      oy0, rows);
+                }
+            }
+        }
+    }
+}
+
 dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t taps = p->kh * p->kw;
+    const int32_t x_lo = -128 + p->input_offset, x_hi = 127 + p->input_offset; /* plane values fit int16 */
+    dsp_plane pg;
+    if (x_lo >= -32768 && x_hi <= 32767 && dsp_plane_fits(p, &pg)) {
+        dsp_plane_path(p, &pg, input, output);
+        return DTMM_OK;
+    }
     if (p->depth_multiplier != 1 || taps > DW_DSP_MAX_TAPS) {
         return dtmm_depthwise_conv_s8_c(p, input, output);
     }

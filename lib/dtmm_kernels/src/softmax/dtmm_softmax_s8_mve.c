@@ -1,0 +1,101 @@
+/*
+ * dtmm_softmax_s8_mve.c - int8 SOFTMAX with Helium MVE, bit-exact with the
+ * portable path (TFLite's integer softmax).
+ *
+ * The row maximum is one VMAXV per 16 inputs (tail-predicated).  The exp
+ * pipeline of dtmm_softmax_s8_internal.h runs on 4 int32 lanes:
+ * SaturatingRoundingDoublingHighMul is VQRDMULH, the saturating shift
+ * VQSHL, RoundingDivideByPOT a -1 on negative lanes then VRSHL (as in
+ * dtmm_fixedpoint_mve.h), and the seven conditional exp(-2^k) factors are
+ * VQRDMULH + VPSEL on the remainder's bits.  Lanes whose difference is below
+ * diff_min (and lanes past the row) are predicated out of the sum and give
+ * -128.  The sum's reciprocal is the scalar code, once per row; the exps
+ * are recomputed in the output pass (no scratch).
+ */
+#include <stddef.h>
+
+#include "dtmm_ops.h"
+
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+
+#include <arm_mve.h>
+
+#include "dtmm_softmax_s8_internal.h"
+
+/* RoundingDivideByPOT(x, e) on lanes, 1 <= e <= 31. */
+static inline int32x4_t rdbp4(int32x4_t x, int32_t e)
+{
+    return vrshlq_n_s32(vqaddq_s32(x, vshrq_n_s32(x, 31)), -e);
+}
+
+/* exp_on_negative_values_q5() on lanes (a <= 0 in Q5, result in Q0). */
+static inline int32x4_t exp4(int32x4_t a)
+{
+    const int32_t one_quarter = 1 << (Q5_FRACTION_BITS - 2);
+    const int32x4_t amq = vsubq_n_s32(vandq_s32(a, vdupq_n_s32(one_quarter - 1)), one_quarter);
+    /* exp on [-1/4, 0): exp(-1/8) * (1 + x + x^2/2 + x^3/6 + x^4/24), x = a + 1/8 */
+    const int32_t exp_minus_one_eighth = 1895147668, one_third = 715827883;
+    const int32x4_t x = vaddq_n_s32(vqshlq_n_s32(amq, 5), 1 << 28);
+    const int32x4_t x2 = vqrdmulhq_s32(x, x);
+    const int32x4_t x3 = vqrdmulhq_s32(x2, x);
+    const int32x4_t x4_over_4 = rdbp4(vqrdmulhq_s32(x2, x2), 2);
+    const int32x4_t poly = rdbp4(vaddq_s32(vqrdmulhq_n_s32(vaddq_s32(x4_over_4, x3), one_third), x2), 1);
+    int32x4_t result = vaddq_n_s32(vqrdmulhq_n_s32(vaddq_s32(x, poly), exp_minus_one_eighth), exp_minus_one_eighth);
+    static const int32_t multipliers[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+    const int32x4_t remainder = vsubq_s32(amq, a);
+    for (int32_t k = 0; k < 7; ++k) {
+        const mve_pred16_t bit = vcmpneq_n_s32(vandq_s32(remainder, vdupq_n_s32(1 << (Q5_FRACTION_BITS - 2 + k))), 0);
+        result = vpselq_s32(vqrdmulhq_n_s32(result, multipliers[k]), result, bit);
+    }
+    return vpselq_s32(vdupq_n_s32(INT32_MAX), result, vcmpeqq_n_s32(a, 0));
+}
+
+dtmm_status dtmm_softmax_s8_mve(const dtmm_softmax_s8_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t depth = p->depth, diff_min = p->diff_min, mult = p->input_multiplier;
+    const int32_t lshift = p->input_left_shift;
+    for (int32_t r = 0; r < p->outer; ++r) {
+        const int8_t *x = input + (size_t)r * (size_t)depth;
+        int8_t *y = output + (size_t)r * (size_t)depth;
+        int8_t max8 = -128;
+        for (int32_t c = 0; c < depth; c += 16) {
+            const mve_pred16_t pr = vctp8q((uint32_t)(depth - c));
+            max8 = vmaxvq_p_s8(max8, vldrbq_z_s8(x + c, pr), pr);
+        }
+        const int32_t max_in_row = max8;
+        int32_t sum_of_exps = 0; /* Q12 */
+        for (int32_t c = 0; c < depth; c += 4) {
+            const mve_pred16_t pr = vctp32q((uint32_t)(depth - c));
+            const int32x4_t diff = vsubq_n_s32(vldrbq_z_s32(x + c, pr), max_in_row);
+            const mve_pred16_t use = vcmpgeq_m_n_s32(diff, diff_min, pr);
+            const int32x4_t e = exp4(vqrdmulhq_n_s32(vshlq_r_s32(diff, lshift), mult));
+            sum_of_exps = vaddvaq_p_s32(sum_of_exps, vrshrq_n_s32(e, ACCUM_INTEGER_BITS), use); /* Q0 -> Q12, e >= 0 */
+        }
+        int32_t shifted_scale, exponent;
+        if (softmax_reciprocal(sum_of_exps, &shifted_scale, &exponent) != 0) {
+            return DTMM_ERR_ARGUMENT;
+        }
+        for (int32_t c = 0; c < depth; c += 4) {
+            const mve_pred16_t pr = vctp32q((uint32_t)(depth - c));
+            const int32x4_t diff = vsubq_n_s32(vldrbq_z_s32(x + c, pr), max_in_row);
+            const int32x4_t e = exp4(vqrdmulhq_n_s32(vshlq_r_s32(diff, lshift), mult));
+            int32x4_t v = vqrdmulhq_n_s32(e, shifted_scale);
+            if (exponent > 0) {
+                v = rdbp4(v, exponent);
+            }
+            v = vminq_s32(vmaxq_s32(vsubq_n_s32(v, 128), vdupq_n_s32(-128)), vdupq_n_s32(127));
+            v = vpselq_s32(v, vdupq_n_s32(-128), vcmpgeq_n_s32(diff, diff_min));
+            vstrbq_p_s32(y + c, v, pr);
+        }
+    }
+    return DTMM_OK;
+}
+
+#else /* no integer MVE: keep the symbol, forward to the portable path */
+
+dtmm_status dtmm_softmax_s8_mve(const dtmm_softmax_s8_params *p, const int8_t *input, int8_t *output)
+{
+    return dtmm_softmax_s8_c(p, input, output);
+}
+
+#endif
