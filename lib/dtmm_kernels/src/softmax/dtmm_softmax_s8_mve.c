@@ -22,6 +22,15 @@
 
 #include "dtmm_softmax_s8_internal.h"
 
+/* Arm GNU Toolchain 12.2 (Debian's arm-none-eabi-gcc) stops with an internal compiler error in
+ * its RTL combine pass on this file at -O3 / -Ofast; at -O2 it compiles it correctly, so the two
+ * functions below ask for -O2 whatever the build's level (same arithmetic, bit-exact either way). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define DTMM_SOFTMAX_MVE_O2 __attribute__((optimize("O2")))
+#else
+#define DTMM_SOFTMAX_MVE_O2
+#endif
+
 /* RoundingDivideByPOT(x, e) on lanes, 1 <= e <= 31. */
 static inline int32x4_t rdbp4(int32x4_t x, int32_t e)
 {
@@ -29,7 +38,7 @@ static inline int32x4_t rdbp4(int32x4_t x, int32_t e)
 }
 
 /* exp_on_negative_values_q5() on lanes (a <= 0 in Q5, result in Q0). */
-static inline int32x4_t exp4(int32x4_t a)
+static inline DTMM_SOFTMAX_MVE_O2 int32x4_t exp4(int32x4_t a)
 {
     const int32_t one_quarter = 1 << (Q5_FRACTION_BITS - 2);
     const int32x4_t amq = vsubq_n_s32(vandq_s32(a, vdupq_n_s32(one_quarter - 1)), one_quarter);
@@ -50,7 +59,8 @@ static inline int32x4_t exp4(int32x4_t a)
     return vpselq_s32(vdupq_n_s32(INT32_MAX), result, vcmpeqq_n_s32(a, 0));
 }
 
-dtmm_status dtmm_softmax_s8_mve(const dtmm_softmax_s8_params *p, const int8_t *input, int8_t *output)
+DTMM_SOFTMAX_MVE_O2 dtmm_status dtmm_softmax_s8_mve(const dtmm_softmax_s8_params *p, const int8_t *input,
+                                                   int8_t *output)
 {
     const int32_t depth = p->depth, diff_min = p->diff_min, mult = p->input_multiplier;
     const int32_t lshift = p->input_left_shift;
