@@ -1,9 +1,9 @@
 /*
  * dtmm_conv_dsp_internal.h - the scratch plan of the Arm DSP conv path
- * (internal; shared by dtmm_conv_s8_dsp.c and its get_buffer_size so the
+ * (internal; shared by dtmm_conv_s8_dsp_with.c and its get_buffer_size so the
  * kernel and its scratch size can never disagree).
  *
- * How the DSP path works (details in dtmm_conv_s8_dsp.c):
+ * How the DSP path works (details in dtmm_conv_s8_dsp_with.c):
  *  - output pixels are computed in blocks of 4 horizontally adjacent pixels;
  *  - every input row is expanded once (per column tile) to int16 with the
  *    input offset added, into a "band" row:
@@ -178,7 +178,7 @@ static inline DTMM_DSP_ALWAYS_INLINE void dtmm_dsp_make_band_plan(const dtmm_fwc
 }
 
 /* Element-list path: a filter is a list of (weight pair, element offset pair)
- * words over its kept filterlets; see dtmm_conv_s8_dsp.c. */
+ * words over its kept filterlets; see dtmm_conv_s8_dsp_with.c. */
 #ifndef DTMM_DSP_ELEM_BUDGET
 #define DTMM_DSP_ELEM_BUDGET 6144u
 #endif

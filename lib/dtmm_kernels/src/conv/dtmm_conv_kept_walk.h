@@ -3,7 +3,7 @@
  * for any number of kernel positions (internal; static inline).
  *
  * dtmm_fwcs_filter_masks() stops at 32 positions (one mask word per filter);
- * the "element list" paths of dtmm_conv_s8_dsp.c and dtmm_conv_s8_mve.c take
+ * the "element list" paths of dtmm_conv_s8_dsp_with.c and dtmm_conv_s8_mve_with.c take
  * larger kernels (10x4, 7x7, ...) and walk the index itself: filters in
  * order, positions increasing, exactly the order of the packed weights.
  */

@@ -5,7 +5,7 @@
  * shared by the kernel and dtmm_conv_s8_mve_get_buffer_size() so that the
  * two can never disagree.  Plain C, compiles on every target.
  *
- * How the path works (details in dtmm_conv_s8_mve.c):
+ * How the path works (details in dtmm_conv_s8_mve_with.c):
  *  - output pixels are processed in blocks of 4 horizontally adjacent
  *    pixels of one row; every block runs all filters;
  *  - a filter is one "record" in scratch (bias + input_offset * sum of its
@@ -223,7 +223,7 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
 }
 
 /*
- * Element-list path (dtmm_conv_s8_mve.c, "elem"), for the kernels the
+ * Element-list path (dtmm_conv_s8_mve_with.c, "elem"), for the kernels the
  * layout above rejects (more than 32 positions): every filter is a list of
  * chunks of up to 16 of its kept weights with the byte offsets of their
  * elements (e = p*cin + c) in a pixel's int8 receptive field; 4 fields

@@ -507,6 +507,20 @@ static void mve_fill(int8_t *d, int8_t value, int32_t n)
                      : "lr", "memory", "d0", "d1");
 }
 
+/* Short copies (im2col rows): the tail-predicated loop only, n >= 1. */
+static inline void mve_copy_short(int8_t *d, const int8_t *s, int32_t n)
+{
+    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
+                     "1:\n\t"
+                     "vldrb.8 q0, [%[s]], #16\n\t"
+                     "vstrb.8 q0, [%[d]], #16\n\t"
+                     "letp lr, 1b\n\t"
+                     "2:\n\t"
+                     : [d] "+r"(d), [s] "+r"(s)
+                     : [n] "r"(n)
+                     : "lr", "memory", "d0", "d1");
+}
+
 static void mve_copy(int8_t *d, const int8_t *s, int32_t n)
 {
     if (n >= 64) { /* 64 bytes per iteration, then the tail-predicated loop for the rest */
@@ -527,30 +541,9 @@ static void mve_copy(int8_t *d, const int8_t *s, int32_t n)
         n &= 63;
     }
     if (n <= 0) return;
-    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
-                     "1:\n\t"
-                     "vldrb.8 q0, [%[s]], #16\n\t"
-                     "vstrb.8 q0, [%[d]], #16\n\t"
-                     "letp lr, 1b\n\t"
-                     "2:\n\t"
-                     : [d] "+r"(d), [s] "+r"(s)
-                     : [n] "r"(n)
-                     : "lr", "memory", "d0", "d1");
+    mve_copy_short(d, s, n);
 }
 
-/* Short copies (im2col rows): the tail-predicated loop only, n >= 1. */
-static inline void mve_copy_short(int8_t *d, const int8_t *s, int32_t n)
-{
-    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
-                     "1:\n\t"
-                     "vldrb.8 q0, [%[s]], #16\n\t"
-                     "vstrb.8 q0, [%[d]], #16\n\t"
-                     "letp lr, 1b\n\t"
-                     "2:\n\t"
-                     : [d] "+r"(d), [s] "+r"(s)
-                     : [n] "r"(n)
-                     : "lr", "memory", "d0", "d1");
-}
 
 static int32_t mve_sum(const int8_t *s, int32_t n)
 {
