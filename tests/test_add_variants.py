@@ -16,7 +16,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from dtmm.errors import DtmmError
 from dtmm.pack.lowering.ops import add_variants
 from dtmm.pack.packer import pack_model

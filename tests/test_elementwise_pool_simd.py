@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dtmm.targets.model_runner import run_model
 from dtmm.targets.platformio import build
 from dtmm.targets.qemu import run_firmware
