@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dtmm.targets.model_runner import run_model
 from dtmm.targets.platformio import build
 from dtmm.targets.qemu import run_firmware
 from dtmm.tflite.model import TfliteModel
+from support.add_cases import ACTS, add_chain, random_quant
 from support.op_cases import ModelBuilder, activation_code, padding_code, tflm_tensors
 
 pytestmark = [
@@ -39,7 +39,6 @@ BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
 MODEL_BOARDS = ["qemu-m4", "qemu-m55", *(pytest.param(b, marks=pytest.mark.slow) for b in ("qemu-m7", "qemu-m33"))]
 OPS_CHECK = Path(__file__).resolve().parent / "firmware" / "ops_check"
 OPS_CHECKED = ["add", "avg_pool", "max_pool", "mean", "depthwise", "softmax"]
-ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
 
 def _check(model_bytes: bytes, board: str, xs: np.ndarray, name: str):
@@ -57,52 +56,6 @@ def _inputs(rng, shape, n=3) -> np.ndarray:
     xs = rng.integers(-128, 128, size=(n, *shape)).astype(np.int8)
     xs[0].reshape(-1)[:8] = [-128, 127, -128, 127, 0, -1, 1, -128]  # the extremes
     return xs
-
-
-def _q(rng, lo=0.004, hi=0.3):
-    return float(np.float32(np.exp(rng.uniform(np.log(lo), np.log(hi))))), int(rng.integers(-128, 128))
-
-
-def add_chain(seed: int, shape, n_ops: int = 11) -> bytes:
-    """x -> ADDs with constants of the full shape, of the last dim, of one
-    element, broadcast along H or W, with the previous tensor and with x; every
-    activation; random scales (one huge output scale, one tiny), equal input
-    scales (input shifts 0, the ResNet residual case, also with a broadcast
-    operand) and an output scale small enough for an output shift of 0."""
-    rng = np.random.default_rng(seed)
-    b = ModelBuilder()
-    qx = _q(rng)
-    x = b.tensor(shape, scale=qx[0], zero_point=qx[1])
-    prev, cur = x, x
-    kinds = ["full", "last", "scalar", "h", "prev", "w", "x", "full_rev", "same", "same_last", "full"]
-    scales = {x: qx[0]}
-    for k in range(n_ops):
-        kind = kinds[k % len(kinds)]
-        qo = _q(rng, 0.01, 0.5)
-        if k == 2:
-            qo = (8.0, 127)  # output scale far above the inputs': output shift 0 territory
-        if k == 5:
-            qo = (0.001, -128)
-        if k == 10:  # output multiplier 2 * max_in / (2^20 * out) in [0.5, 1): output shift 0
-            qo = (float(np.float32(2 * max(scales[cur], 0.3) / 2**20 / 0.7)), 3)
-        if kind in ("full", "full_rev", "last", "scalar", "h", "w", "same", "same_last"):
-            cshape = {"full": shape, "full_rev": shape, "last": [shape[-1]], "scalar": [1], "same": shape,
-                      "same_last": [shape[-1]], "h": [1, shape[1], 1, 1], "w": [1, 1, shape[2], shape[3]]}[kind]  # fmt: skip
-            qc = _q(rng, 0.001, 1.0)
-            if kind.startswith("same"):
-                qc = (scales[cur], int(rng.integers(-128, 128)))
-            if k == 10:
-                qc = (0.3, qc[1])
-            other = b.tensor(cshape, scale=qc[0], zero_point=qc[1],
-                             data=rng.integers(-128, 128, size=cshape).astype(np.int8))  # fmt: skip
-        else:
-            other = {"prev": prev, "x": x}[kind]
-        y = b.tensor(shape, scale=qo[0], zero_point=qo[1])
-        scales[y] = qo[0]
-        ins = [other, cur] if kind in ("full_rev", "h") else [cur, other]
-        b.op("ADD", ins, [y], "AddOptions", fusedActivationFunction=activation_code(ACTS[k % 4]))
-        prev, cur = cur, y
-    return b.build([x], [cur])
 
 
 # Below 512 elements (no tables, odd lengths) and above (tables).
@@ -131,7 +84,7 @@ def test_ops_check_firmware(board, tmp_path):
 def pool_model(seed: int, opcode: str, shape, filt, stride, pad: str, act: str) -> bytes:
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
-    s, z = _q(rng)
+    s, z = random_quant(rng)
     same = pad == "same"
     oh = (shape[1] + stride[0] - 1) // stride[0] if same else (shape[1] - filt[0] + stride[0]) // stride[0]
     ow = (shape[2] + stride[1] - 1) // stride[1] if same else (shape[2] - filt[1] + stride[1]) // stride[1]
@@ -145,7 +98,7 @@ def pool_model(seed: int, opcode: str, shape, filt, stride, pad: str, act: str) 
 def mean_model(seed: int, shape, axes, keep: bool) -> bytes:
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
-    (sx, zx), (sy, zy) = _q(rng), _q(rng)
+    (sx, zx), (sy, zy) = random_quant(rng), random_quant(rng)
     out_shape = [1 if d in axes else n for d, n in enumerate(shape)] if keep else [
         n for d, n in enumerate(shape) if d not in axes]  # fmt: skip
     x = b.tensor(shape, scale=sx, zero_point=zx)

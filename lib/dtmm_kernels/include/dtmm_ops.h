@@ -169,6 +169,51 @@ dtmm_status dtmm_add_s8_c(const dtmm_add_s8_params *p, const int8_t *input1, con
 dtmm_status dtmm_add_s8_dsp(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 dtmm_status dtmm_add_s8_mve(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/*
+ * ADD kernel variants, so that a firmware links only the ones its model uses
+ * (docs/kernels.md, "Variant selection"; the conv's scheme).  Helium: one
+ * row kernel per case the parameters select - both inputs read element by
+ * element (vv) or one broadcast (vb: input 2 constant along the row, bv:
+ * input 1), and per vector input, in input order, whether its right shift
+ * is 0 (z: one VQRDMULH) or not (n) - with the output shift >= 1; mve_any for an output
+ * shift of 0; mve_scalar (the reference rule element by element) for
+ * negative multipliers or other innermost strides.  The DSP and portable
+ * paths are one variant each.  dtmm_add_s8() reaches every variant of its
+ * path; dtmm_add_s8_with() only those in the caller's list.
+ */
+typedef struct dtmm_add_variant dtmm_add_variant;
+#define DTMM_ADD_VARIANTS(X)                                                                        \
+    X(0, mve_vv_zz)                                                                                 \
+    X(1, mve_vv_zn)                                                                                 \
+    X(2, mve_vv_nz)                                                                                 \
+    X(3, mve_vv_nn)                                                                                 \
+    X(4, mve_vb_z)                                                                                  \
+    X(5, mve_vb_n)                                                                                  \
+    X(6, mve_bv_z)                                                                                  \
+    X(7, mve_bv_n)                                                                                  \
+    X(8, mve_any)                                                                                   \
+    X(9, mve_scalar)                                                                                \
+    X(10, dsp)                                                                                      \
+    X(11, portable)
+#define DTMM_ADD_VARIANT_COUNT 12u
+
+#define DTMM_ADD_VARIANT_DECLARE_(id, name) extern const dtmm_add_variant dtmm_add_##name;
+DTMM_ADD_VARIANTS(DTMM_ADD_VARIANT_DECLARE_)
+#undef DTMM_ADD_VARIANT_DECLARE_
+
+/*
+ * dtmm_add_s8() (same contract) running only the listed variants of this
+ * build's path: the variant the parameters select must be in `variants`
+ * (n entries, any order), else DTMM_ERR_UNSUPPORTED and nothing is
+ * written.  The MVE and DSP objects exist only in builds of their path.
+ */
+dtmm_status dtmm_add_s8_with(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2,
+                             int8_t *output, const dtmm_add_variant *const *variants, uint32_t n_variants);
+
+/* The id (X above) of the variant path `path` (0 portable, 1 DSP, 2 MVE: the DTMM_CONV_PATH_*
+ * values) runs for these parameters, on any target (the packer's rule, tested against it). */
+int32_t dtmm_add_s8_variant(const dtmm_add_s8_params *p, int32_t path);
+
 /* ---- MEAN -----------------------------------------------------------------
  * TFLite int8 MEAN (QuantizedMeanOrSum): int32 sum over the reduced axes,
  * minus input_zero_point * count, MultiplyByQuantizedMultiplier with the

@@ -38,9 +38,10 @@ def summary_lines(packed) -> list[str]:
         f"plan {s['arena_strategy']})",
         f"  flash      {s['flash_bytes']} bytes of weights and parameters (.tflite file {s['model_bytes']} bytes)",
     ] + [
-        f"  conv {path:<5} kernel variants linked: {', '.join(names)}"
-        for path, names in sorted(s.get("conv_variants", {}).items(), key=lambda kv: ("mve", "dsp", "c").index(kv[0]))
-    ]
+        f"  {family:<4} {path:<5} kernel variants linked: {', '.join(names)}"
+        for family in ("conv", "add")
+        for path, names in sorted(s.get(f"{family}_variants", {}).items(), key=lambda kv: ("mve", "dsp", "c").index(kv[0]))
+    ]  # fmt: skip
 
 
 @click.command()

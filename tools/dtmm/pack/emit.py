@@ -20,45 +20,71 @@ INIT_PLACEHOLDER = re.compile(r"\{(scratch_bytes)\}")
 # the FWCS conv kernel: init checks its scratch needs against the plan
 _CONV_CALL = re.compile(r"\bdtmm_conv_s8\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
 
-#: the generic conv call of a lowered CONV_2D, which the model turns into dtmm_conv_s8_with
-_CONV_GENERIC_CALL = re.compile(r"\bdtmm_conv_s8\((.*?)\);")
-#: conv paths, as tested in the generated code (dtmm_conv_variants.h)
+#: conv paths, as tested in the generated code (dtmm_conv_variants.h; every op family's
+#: dispatch picks its path by the same rule)
 CONV_PATHS = (("mve", "DTMM_CONV_PATH_MVE"), ("dsp", "DTMM_CONV_PATH_DSP"), ("c", "DTMM_CONV_PATH_C"))
+
+
+@dataclass(frozen=True)
+class VariantFamily:
+    """An op family whose kernels come in variants: the lowered field naming them per path, the
+    generic call the generated model rewrites into its `_with` form, and the C spellings."""
+
+    field: str  # LoweredOp attribute: {path: variant name}
+    generic_call: re.Pattern  # the lowered c_call's generic call, its arguments in group 1
+    with_function: str  # e.g. "dtmm_conv_s8_with"
+    c_type: str  # the variant object type, e.g. "dtmm_conv_variant"
+    object_prefix: str  # variant object = prefix + name, e.g. "dtmm_conv_"
+    table_suffix: str  # e.g. "conv_variants" -> NAME_conv_variants[], NAME_CONV_VARIANTS
+    portable: str  # the variant of the portable path
+
+
+VARIANT_FAMILIES = (
+    VariantFamily("conv_variants", re.compile(r"\bdtmm_conv_s8\((.*?)\);"), "dtmm_conv_s8_with",
+                  "dtmm_conv_variant", "dtmm_conv_", "conv_variants", "portable"),
+    VariantFamily("add_variants", re.compile(r"\bdtmm_add_s8\((.*?)\);"), "dtmm_add_s8_with",
+                  "dtmm_add_variant", "dtmm_add_", "add_variants", "portable"),
+)  # fmt: skip
 
 #: headers every generated model includes besides its own
 DEFAULT_INCLUDES = ("dtmm_kernels.h", "dtmm_ops.h")
 
 
-def model_conv_variants(lowered: Sequence) -> dict[str, list[str]]:
-    """{path: [variant names]}: the conv kernel variants the model's layers run on each path, in
-    order of first use; empty without CONV_2D layers."""
+def model_variants(lowered: Sequence, field: str = "conv_variants") -> dict[str, list[str]]:
+    """{path: [variant names]}: the kernel variants (of one family, by LoweredOp field) the model's
+    layers run on each path, in order of first use; empty without such layers."""
     out: dict[str, list[str]] = {}
     for lo in lowered:
-        for path, variant in (getattr(lo, "conv_variants", None) or {}).items():
+        for path, variant in (getattr(lo, field, None) or {}).items():
             names = out.setdefault(path, [])
             if variant not in names:
                 names.append(variant)
     return out
 
 
-def _conv_variant_table(name: str, variants: dict[str, list[str]]) -> list[str]:
-    """The model's list of conv variants, per compiled path: the only references to their code."""
+def model_conv_variants(lowered: Sequence) -> dict[str, list[str]]:
+    """model_variants() of the conv family."""
+    return model_variants(lowered, "conv_variants")
+
+
+def _variant_table(name: str, family: VariantFamily, variants: dict[str, list[str]]) -> list[str]:
+    """The model's list of one family's variants, per compiled path: the only references to their code."""
     if not variants:
         return []
+    table = f"{name}_{family.table_suffix}"
     lines = [
-        "/* ---- conv kernel variants its layers run (dtmm pack): the only ones linked ---- */",
+        f"/* ---- {family.with_function}: the kernel variants its layers run (dtmm pack), the only ones linked ---- */",
         "",
     ]
     for k, (path, macro) in enumerate(CONV_PATHS):
-        names = variants.get(path) or variants.get("c") or ["portable"]
-        items = ", ".join(f"&dtmm_conv_{v}" for v in names)
+        names = variants.get(path) or variants.get("c") or [family.portable]
+        items = ", ".join(f"&{family.object_prefix}{v}" for v in names)
         lines.append(("#if" if k == 0 else "#elif" if k < len(CONV_PATHS) - 1 else "#else") +
                      (f" DTMM_CONV_PATH == {macro}" if k < len(CONV_PATHS) - 1 else f" /* {macro} */"))  # fmt: skip
-        lines.append(f"static const dtmm_conv_variant *const {name}_conv_variants[] = {{{items}}};")
+        lines.append(f"static const {family.c_type} *const {table}[] = {{{items}}};")
     lines += [
         "#endif",
-        f"#define {name.upper()}_CONV_VARIANTS {name}_conv_variants, "
-        f"(uint32_t)(sizeof {name}_conv_variants / sizeof {name}_conv_variants[0])",
+        f"#define {table.upper()} {table}, (uint32_t)(sizeof {table} / sizeof {table}[0])",
         "",
     ]
     return lines
@@ -299,7 +325,8 @@ def emit_source(
             lines += decls.split("\n")
             lines.append("")
 
-    lines += _conv_variant_table(name, model_conv_variants(lowered))
+    for family in VARIANT_FAMILIES:
+        lines += _variant_table(name, family, model_variants(lowered, family.field))
     lines += [
         "/* ---- activation arena ---- */",
         "",
@@ -406,10 +433,12 @@ def emit_source(
         lines.append("     */")
         if not call.strip():
             continue
-        if getattr(lo, "conv_variants", None):
-            call, n = _CONV_GENERIC_CALL.subn(rf"dtmm_conv_s8_with(\1, {up}_CONV_VARIANTS);", call)
-            if n == 0:
-                raise KeyError(f"operator #{lo.op_index} ({lo.op_name}): conv variants but no dtmm_conv_s8() call")
+        for family in VARIANT_FAMILIES:
+            if getattr(lo, family.field, None):
+                table = f"{up}_{family.table_suffix.upper()}"
+                call, n = family.generic_call.subn(rf"{family.with_function}(\1, {table});", call)
+                if n == 0:
+                    raise KeyError(f"operator #{lo.op_index} ({lo.op_name}): {family.field} but no generic call")
         body = _substitute(call, values, f"operator #{lo.op_index} ({lo.op_name})")
         lines += [
             "    {",

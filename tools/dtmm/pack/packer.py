@@ -183,8 +183,9 @@ def _summary(
             "in_place": lo.op_index in life.in_place,
             "code": bool((lo.c_call or "").strip()),
         }
-        if getattr(lo, "conv_variants", None):
-            row["conv_variants"] = dict(sorted(lo.conv_variants.items()))
+        for family in emit.VARIANT_FAMILIES:
+            if getattr(lo, family.field, None):
+                row[family.field] = dict(sorted(getattr(lo, family.field).items()))
         info = getattr(lo, "info", None)
         if info:
             row["lowering"] = json.loads(json.dumps(info, sort_keys=True, default=str))
@@ -221,7 +222,8 @@ def _summary(
         "input": inp.as_dict(),
         "output": out.as_dict(),
         "op_counts": dict(sorted(_op_counts(lowered).items())),
-        "conv_variants": dict(sorted(emit.model_conv_variants(lowered).items())),
+        "conv_variants": dict(sorted(emit.model_variants(lowered, "conv_variants").items())),
+        "add_variants": dict(sorted(emit.model_variants(lowered, "add_variants").items())),
         "ops": ops,
         "tensors": tensors,
     }

@@ -14,12 +14,16 @@
 
 #if defined(DTMM_KERNELS_PORTABLE)
 #define DTMM_ADD_S8_IMPL dtmm_add_s8_c
+#define DTMM_ADD_S8_IMPL_WITH dtmm_add_s8_c_with
 #elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define DTMM_ADD_S8_IMPL dtmm_add_s8_mve
+#define DTMM_ADD_S8_IMPL_WITH dtmm_add_s8_mve_with
 #elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define DTMM_ADD_S8_IMPL dtmm_add_s8_dsp
+#define DTMM_ADD_S8_IMPL_WITH dtmm_add_s8_dsp_with
 #else
 #define DTMM_ADD_S8_IMPL dtmm_add_s8_c
+#define DTMM_ADD_S8_IMPL_WITH dtmm_add_s8_c_with
 #endif
 
 #endif /* DTMM_ADD_S8_DISPATCH_H */

@@ -124,4 +124,75 @@ static inline void dtmm_add_s8_walk(const dtmm_add_s8_params *p, const int8_t *i
     }
 }
 
+/* ---- kernel variants (dtmm_ops.h, DTMM_ADD_VARIANTS) ---- */
+
+/* Variant ids: the enumerators DTMM_ADD_V_<name>. */
+#define DTMM_ADD_VARIANT_ENUM_(id, name) DTMM_ADD_V_##name = id,
+enum { DTMM_ADD_VARIANTS(DTMM_ADD_VARIANT_ENUM_) DTMM_ADD_V_COUNT_ };
+#undef DTMM_ADD_VARIANT_ENUM_
+
+/* A variant: its path's runner, and the row kernel it hands the walk (NULL for whole-path variants). */
+struct dtmm_add_variant {
+    uint32_t id;
+    dtmm_add_row_fn row;
+    dtmm_status (*run)(const dtmm_add_variant *v, const dtmm_add_s8_params *p, const int8_t *input1,
+                       const int8_t *input2, int8_t *output);
+};
+
+/* The entry of `list` with this id, or NULL (one look in id-ordered lists, else a scan). */
+static inline const dtmm_add_variant *dtmm_add_variant_find(const dtmm_add_variant *const *list, uint32_t n,
+                                                            uint32_t id)
+{
+    if (list == NULL) {
+        return NULL;
+    }
+    if (id < n && list[id] != NULL && list[id]->id == id) {
+        return list[id]; /* a path's all-variant list is in id order */
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        if (list[k] != NULL && list[k]->id == id) {
+            return list[k];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The Helium path's rule (valid parameters): the row kernel of the innermost rows.  The
+ * identities of dtmm_add_s8_mve_with.c need multipliers >= 0 (TFLite's always are) and rows
+ * read with stride 1 or one input broadcast (stride 0); an output shift of 0 needs the masked
+ * rounding of mve_any.  Pure integer code, so the packer's rule can be tested against it on the host.
+ */
+static inline uint32_t dtmm_add_mve_variant(const dtmm_add_s8_params *p)
+{
+    if (p->input1_multiplier < 0 || p->input2_multiplier < 0 || p->output_multiplier < 0) {
+        return DTMM_ADD_V_mve_scalar;
+    }
+    const int32_t st1 = p->ndims > 0 ? p->stride1[p->ndims - 1] : 1;
+    const int32_t st2 = p->ndims > 0 ? p->stride2[p->ndims - 1] : 1;
+    if ((st1 != 0 && st1 != 1) || (st2 != 0 && st2 != 1) || (st1 | st2) == 0) {
+        return DTMM_ADD_V_mve_scalar;
+    }
+    if (p->output_shift == 0) {
+        return DTMM_ADD_V_mve_any;
+    }
+    const int z1 = p->input1_shift == 0, z2 = p->input2_shift == 0;
+    if (st1 && st2) {
+        return z1 ? (z2 ? DTMM_ADD_V_mve_vv_zz : DTMM_ADD_V_mve_vv_zn)
+                  : (z2 ? DTMM_ADD_V_mve_vv_nz : DTMM_ADD_V_mve_vv_nn);
+    }
+    if (st1) {
+        return z1 ? DTMM_ADD_V_mve_vb_z : DTMM_ADD_V_mve_vb_n;
+    }
+    return z2 ? DTMM_ADD_V_mve_bv_z : DTMM_ADD_V_mve_bv_n;
+}
+
+/* The paths' _with entries (valid parameters; dtmm_add_s8_with() checks them). */
+dtmm_status dtmm_add_s8_c_with(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2,
+                               int8_t *output, const dtmm_add_variant *const *variants, uint32_t n_variants);
+dtmm_status dtmm_add_s8_dsp_with(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2,
+                                 int8_t *output, const dtmm_add_variant *const *variants, uint32_t n_variants);
+dtmm_status dtmm_add_s8_mve_with(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2,
+                                 int8_t *output, const dtmm_add_variant *const *variants, uint32_t n_variants);
+
 #endif /* DTMM_ADD_S8_INTERNAL_H */

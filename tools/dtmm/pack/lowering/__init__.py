@@ -26,6 +26,7 @@ Interface
         c_init: str = ""              # optional one-time check at init (see below)
         scratch_expr: str | None = None  # C expression of the exact scratch need, informational
         conv_variants: Mapping[str, str] | None = None  # CONV_2D: kernel variant per conv path
+        add_variants: Mapping[str, str] | None = None   # ADD: kernel variant per path
 
     SUPPORTED_OPS: frozenset[str]
     def lower_op(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp
@@ -72,6 +73,11 @@ Contract details
   the same C probe.  ``c_call`` itself calls the generic ``dtmm_conv_s8``;
   the packer's generated model turns it into ``dtmm_conv_s8_with`` over the
   union of its layers' variants, so only those are linked.
+* ``add_variants`` (ADD only): the same for ``dtmm_add_s8`` (names of
+  ``DTMM_ADD_VARIANTS`` in ``dtmm_ops.h``), from :func:`.ops.add_variants`,
+  a transcription of the C rule (``dtmm_add_s8_variant()``, checked against
+  it by tests/test_add_variants.py); the generated model calls
+  ``dtmm_add_s8_with``.
 * ``lower_op`` raises :class:`LoweringError` (a ``DtmmError``) naming the
   model, operator and reason when an operator of a supported type uses
   options the kernels do not implement (int16 tensors, non-constant

@@ -439,6 +439,26 @@ def add_input_table(offset: int, left_shift: int, multiplier: int, shift: int) -
     return reference.rounding_divide_by_pot(high, np.full(256, -shift, dtype=np.int64)).astype(np.int64)
 
 
+def add_variants(params: dict) -> dict[str, str]:
+    """{"c", "dsp", "mve": variant name}: the ADD kernel variant each path runs for these
+    dtmm_add_s8_params fields (a transcription of dtmm_add_s8_variant(); dtmm_ops.h names them)."""
+    if min(params["input1_multiplier"], params["input2_multiplier"], params["output_multiplier"]) < 0:
+        mve = "mve_scalar"
+    else:
+        nd = params["ndims"]
+        st1 = params["stride1"][nd - 1] if nd > 0 else 1
+        st2 = params["stride2"][nd - 1] if nd > 0 else 1
+        if st1 not in (0, 1) or st2 not in (0, 1) or st1 == st2 == 0:
+            mve = "mve_scalar"
+        elif params["output_shift"] == 0:
+            mve = "mve_any"
+        else:
+            z1 = "z" if params["input1_shift"] == 0 else "n"
+            z2 = "z" if params["input2_shift"] == 0 else "n"
+            mve = f"mve_vv_{z1}{z2}" if st1 and st2 else f"mve_vb_{z1}" if st1 else f"mve_bv_{z2}"
+    return {"c": "portable", "dsp": "dsp", "mve": mve}
+
+
 def lower_add(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
     where = _where(model, op)
     a = _input(model, op, 0, "first")
@@ -477,22 +497,19 @@ def lower_add(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
             ops.decls.append(text)
             ops.flash += n
             tables.append(name)
-    text, n = c_struct(
-        "dtmm_add_s8_params", f"{prefix}params",
-        [
-            ("input1_offset", -z1), ("input1_multiplier", qp["input1_multiplier"]), ("input1_shift", qp["input1_shift"]),
-            ("input2_offset", -z2), ("input2_multiplier", qp["input2_multiplier"]), ("input2_shift", qp["input2_shift"]),
-            ("output_offset", zo), ("output_multiplier", qp["output_multiplier"]), ("output_shift", qp["output_shift"]),
-            ("left_shift", qp["left_shift"]), ("act_min", act_min), ("act_max", act_max),
-            ("size", y.size), ("ndims", ndims), ("shape", shape), ("stride1", st1), ("stride2", st2),
-            ("table1", tables[0] if tables else "NULL"), ("table2", tables[1] if tables else "NULL"),
-        ],
-        34,
-    )  # fmt: skip
+    fields = [
+        ("input1_offset", -z1), ("input1_multiplier", qp["input1_multiplier"]), ("input1_shift", qp["input1_shift"]),
+        ("input2_offset", -z2), ("input2_multiplier", qp["input2_multiplier"]), ("input2_shift", qp["input2_shift"]),
+        ("output_offset", zo), ("output_multiplier", qp["output_multiplier"]), ("output_shift", qp["output_shift"]),
+        ("left_shift", qp["left_shift"]), ("act_min", act_min), ("act_max", act_max),
+        ("size", y.size), ("ndims", ndims), ("shape", shape), ("stride1", st1), ("stride2", st2),
+        ("table1", tables[0] if tables else "NULL"), ("table2", tables[1] if tables else "NULL"),
+    ]  # fmt: skip
+    text, n = c_struct("dtmm_add_s8_params", f"{prefix}params", fields, 34)
     call = f"status = dtmm_add_s8(&{prefix}params, {e1}, {e2}, {{out0}});"
     return _op(
         model, op, prefix, ops.activations, "".join(ops.decls) + text, call, ops.flash + n,
-        in_place_ok=layout is None and not _is_const(model, a.index),
+        in_place_ok=layout is None and not _is_const(model, a.index), add_variants=add_variants(dict(fields)),
     )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ class LoweredOp:
     c_init: str = ""  # optional one-time check run at init; sets `status`; {scratch_bytes} = planned scratch
     scratch_expr: str | None = None  # C expression of the exact scratch need (informational), or None
     conv_variants: Mapping[str, str] | None = None  # CONV_2D: {"c"|"dsp"|"mve": kernel variant name} per path
+    add_variants: Mapping[str, str] | None = None  # ADD: {"c"|"dsp"|"mve": kernel variant name} per path
 
     def render_call(self, values: Mapping[str, str]) -> str:
         """c_call with every {inK}/{outK}/{scratch} replaced from ``values`` (KeyError if one is missing)."""
