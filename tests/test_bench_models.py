@@ -101,3 +101,49 @@ def test_fc_autoencoder_runs_bit_exact_on_qemu(tmp_path, monkeypatch):
     # code size from the built ELF and its map: the FC kernels, but no conv code (no CONV_2D layer)
     assert 0 < row["kernel_text_bytes"] < 8000 < row["firmware_text_bytes"]
     assert list((tmp_path / "cache").glob("fc_autoencoder-*.tflite"))
+
+
+def test_conv_shape_suite_names_and_layers():
+    assert bm.expand_model_names(["ds_cnn", "conv_shapes", "conv_1x7_c16"]) == ["ds_cnn", *bm.SHAPE_NAMES]
+    for shape in bm.CONV_SHAPES:
+        m = shape.build()
+        (conv,) = _layers(m, "Conv2D")
+        assert conv.kernel_size == shape.kernel and conv.strides == (shape.strides,) * 2
+        assert tuple(m.inputs[0].shape[1:]) == shape.input_hwc and conv.filters == shape.filters
+    r = CliRunner().invoke(main, ["bench", "models", "--models", "conv_shapes,conv_9x9"])
+    assert r.exit_code == 2 and "unknown model(s) conv_9x9" in r.output and "conv_10x4_s2_c1" in r.output
+
+
+def test_golden_outputs_of_a_model_beyond_the_interpreters_default_arena():
+    # 32x32x16 int8 output alone is 16 KB: more than the tflite-micro interpreter's default arena
+    import numpy as np
+
+    from dtmm.tflite.interpreter import tflm_outputs
+
+    data = bm.keras_int8("conv_3x3_c1", seed=0)
+    xs = np.random.default_rng(0).integers(-128, 128, size=(2, 32, 32, 1), dtype=np.int8)
+    outs = tflm_outputs(data, xs)
+    assert len(outs) == 2 and outs[0].size == 32 * 32 * 16 and not np.array_equal(outs[0], outs[1])
+
+
+def test_ops_above_baseline_are_listed(tmp_path):
+    base = tmp_path / "b.json"
+    base.write_text(json.dumps({"models": {"ds_cnn": {"instructions_per_inference": 3000,
+                                                      "per_op": {"op00_CONV_2D": 1000, "op01_SOFTMAX": 100}}}}))
+    ref = bm.load_baseline(base)["ds_cnn"]
+    assert ref == {"instructions": 3000, "per_op": {"op00_CONV_2D": 1000, "op01_SOFTMAX": 100}}
+    above = bm.ops_above_baseline({"op00_CONV_2D": 900, "op01_SOFTMAX": 150, "op02_ADD": 5}, ref["per_op"])
+    assert above == {"op01_SOFTMAX": 1.5}
+    report = {"board": "qemu-m4", "unit": "QEMU-retired instructions (not cycles)", "baseline": str(base),
+              "models": [{"model": "ds_cnn", "macs": 1000, "instructions_per_inference": 1500,
+                          "instructions_per_mac": 1.5, "arena_bytes": 10, "weights_flash_bytes": 20,
+                          "baseline_instructions": 3000, "ratio_to_baseline": 0.5, "ops_above_baseline": above},
+                         {"model": "fc_autoencoder", "macs": 10, "instructions_per_inference": 15,
+                          "instructions_per_mac": 1.5, "arena_bytes": 10, "weights_flash_bytes": 20,
+                          "baseline_instructions": 30, "ratio_to_baseline": 0.5, "ops_above_baseline": {}}]}  # fmt: skip
+    text = bm.render_table(report)
+    assert "ds_cnn operators above the baseline's instructions: op01_SOFTMAX x1.500" in text
+    assert "fc_autoencoder operators above the baseline's instructions: none" in text
+    base.write_text(json.dumps({"models": {"ds_cnn": {"instructions_per_inference": 3, "per_op": {"op00": -1}}}}))
+    with pytest.raises(DtmmError, match="ds_cnn has a per_op that is not"):
+        bm.load_baseline(base)

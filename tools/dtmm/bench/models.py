@@ -12,7 +12,14 @@ shows:
 * ``mobilenet_v1_025`` -- visual wake words shape: MobileNetV1 alpha 0.25 at 96x96x3, 2 classes;
 * ``fc_autoencoder`` -- anomaly detection: 640 -> 128 x4 -> 8 -> 128 x4 -> 640.
 
-The last three are built with Keras and the TFLite converter (full-integer
+Besides these, ``--models conv_shapes`` (or any of its names) runs single-CONV_2D
+models of the shapes whose fast paths were added last and are easiest to get
+wrong: tall and wide kernels (10x4, 1x7, 7x1, 5x5, 7x7), one- to four-channel
+inputs, and 1x1 at strides 1-3 on maps down to 3x3 (:data:`CONV_SHAPES`);
+with a baseline, each is compared per operator with another runtime on the
+same shape and core.
+
+The built models are made with Keras and the TFLite converter (full-integer
 int8, int8 input and output) from seeded random weights: instruction counts
 do not depend on what the weights learned.  Built models are cached by name,
 seed and builder version.  Every run is checked bit for bit against the
@@ -21,9 +28,10 @@ tflite-micro interpreter; a mismatch is an error, not a table.
 Numbers are exact QEMU-retired instructions (docs/measurement.md), not cycles;
 with ``--cycles`` each run is also traced and priced with the core's timing
 table, which adds *estimated* cycles beside them (dtmm.targets.cycles).
-A baseline file (``--baseline``, JSON: ``{"models": {NAME: {"instructions_per_inference": N}}}``,
-e.g. measured with a stock TFLM + CMSIS-NN build of your own) is shown beside
-ours with the ratio.
+A baseline file (``--baseline``, JSON: ``{"models": {NAME: {"instructions_per_inference": N,
+"per_op": {"op00_CONV_2D": N, ...}}}}``, ``per_op`` optional, e.g. measured with a stock
+TFLM + CMSIS-NN build of your own) is shown beside ours with the ratio, and
+every operator that needs more instructions than the baseline's is listed.
 """
 from __future__ import annotations
 
@@ -132,11 +140,71 @@ def build_fc_autoencoder():
     return keras.Model(inp, layers.Dense(640)(x), name="fc_autoencoder")
 
 
+@dataclass(frozen=True)
+class ConvShape:
+    """One CONV_2D layer of the conv-shape suite: input H x W x Cin, Cout filters of kh x kw."""
+
+    name: str
+    input_hwc: tuple[int, int, int]
+    filters: int
+    kernel: tuple[int, int]
+    strides: int = 1
+    padding: str = "same"
+
+    @property
+    def description(self) -> str:
+        h, w, c = self.input_hwc
+        return (f"CONV_2D {self.kernel[0]}x{self.kernel[1]} stride {self.strides} {self.padding}, "
+                f"{h}x{w}x{c} -> {self.filters} filters, random weights")  # fmt: skip
+
+    def build(self):
+        import keras
+        from keras import layers
+
+        inp = keras.Input(self.input_hwc)
+        x = layers.Conv2D(self.filters, self.kernel, strides=self.strides, padding=self.padding)(inp)
+        return keras.Model(inp, layers.ReLU()(x), name=self.name)
+
+
+#: the conv-shape suite (``--models conv_shapes``): kernels taller or wider than 3x3, few input
+#: channels, and 1x1 at any stride, including maps whose pixel count is not a multiple of 4
+CONV_SHAPES = (
+    ConvShape("conv_10x4_s2_c1", (49, 10, 1), 64, (10, 4), 2),
+    ConvShape("conv_1x7_c16", (24, 24, 16), 16, (1, 7)),
+    ConvShape("conv_7x1_c16", (24, 24, 16), 16, (7, 1)),
+    ConvShape("conv_5x5_c8", (24, 24, 8), 16, (5, 5)),
+    ConvShape("conv_7x7_s2_c3", (64, 64, 3), 16, (7, 7), 2),
+    ConvShape("conv_3x3_c1", (32, 32, 1), 16, (3, 3)),
+    ConvShape("conv_3x3_c2", (32, 32, 2), 16, (3, 3)),
+    ConvShape("conv_3x3_s2_c3", (96, 96, 3), 8, (3, 3), 2),
+    ConvShape("conv_3x3_c4", (24, 24, 4), 16, (3, 3)),
+    ConvShape("conv_1x1_c64", (25, 5, 64), 64, (1, 1)),
+    ConvShape("conv_1x1_s2_c32", (16, 16, 32), 64, (1, 1), 2, "valid"),
+    ConvShape("conv_1x1_s3_c16", (15, 15, 16), 32, (1, 1), 3, "valid"),
+    ConvShape("conv_1x1_map3x3_c64", (3, 3, 64), 64, (1, 1)),
+    ConvShape("conv_1x1_map7x7_c24", (7, 7, 24), 40, (1, 1)),
+)
+SHAPE_NAMES = tuple(c.name for c in CONV_SHAPES)
+#: a --models entry that stands for every conv shape
+CONV_SHAPES_SUITE = "conv_shapes"
+
 BUILDERS: dict[str, Callable] = {
     "ds_cnn": build_ds_cnn,
     "mobilenet_v1_025": build_mobilenet_v1_025,
     "fc_autoencoder": build_fc_autoencoder,
+    **{c.name: c.build for c in CONV_SHAPES},
 }
+DESCRIPTIONS.update({c.name: c.description for c in CONV_SHAPES})
+
+
+def expand_model_names(names: Sequence[str]) -> list[str]:
+    """`names` with the suite name conv_shapes replaced by its models, each once, in order."""
+    out: list[str] = []
+    for name in names:
+        for n in SHAPE_NAMES if name == CONV_SHAPES_SUITE else (name,):
+            if n not in out:
+                out.append(n)
+    return out
 
 
 def _randomize_batchnorm(model, rng: np.random.Generator) -> None:
@@ -185,9 +253,11 @@ def load_models(names: Sequence[str], *, model_path=None, seed: int = 0, cache_d
     from ..prune.magnitude import prune_filterlets
 
     say = progress or (lambda msg: None)
-    unknown = [n for n in names if n not in MODEL_NAMES]
+    names = expand_model_names(names)
+    unknown = [n for n in names if n not in DESCRIPTIONS]
     if unknown:
-        raise DtmmError(f"unknown benchmark model(s) {', '.join(unknown)} (choose from {', '.join(MODEL_NAMES)})")
+        raise DtmmError(f"unknown benchmark model(s) {', '.join(unknown)} "
+                        f"(choose from {', '.join(MODEL_NAMES)}, {CONV_SHAPES_SUITE} or {', '.join(SHAPE_NAMES)})")
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     out = []
     resnet = None
@@ -285,7 +355,8 @@ def measure_model(bm: BenchModel, board: str, *, n_inputs: int = DEFAULT_INPUTS,
 
 
 def load_baseline(path) -> dict:
-    """{model name: instructions per inference} from a baseline JSON file."""
+    """{model name: {"instructions": per inference, "per_op": {label: instructions}}} from a baseline
+    JSON file (per_op empty when the file has none)."""
     try:
         data = json.loads(Path(path).read_text())
     except OSError as exc:
@@ -300,8 +371,18 @@ def load_baseline(path) -> dict:
         n = entry.get("instructions_per_inference") if isinstance(entry, dict) else None
         if not isinstance(n, int) or n <= 0:
             raise DtmmError(f"baseline {path}: model {name} has no positive integer instructions_per_inference")
-        out[name] = n
+        per_op = entry.get("per_op", {})
+        if not isinstance(per_op, dict) or not all(isinstance(v, int) and v >= 0 for v in per_op.values()):
+            raise DtmmError(f"baseline {path}: model {name} has a per_op that is not {{label: instructions}}")
+        out[name] = {"instructions": n, "per_op": per_op}
     return out
+
+
+def ops_above_baseline(per_op: dict, base_per_op: dict) -> dict[str, float]:
+    """{label: ours / baseline} of the operators (same opNN_NAME label) that need more instructions
+    than the baseline's; a label missing on either side is not compared."""
+    return {label: round(n / base_per_op[label], 3) for label, n in per_op.items()
+            if base_per_op.get(label) and n > base_per_op[label]}  # fmt: skip
 
 
 def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_path=None, seed: int = 0,
@@ -324,8 +405,12 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
         entry = measure_model(bm, board, n_inputs=n_inputs, seed=seed, profile=profile, timeout=timeout, cycles=cycles,
                               progress=progress if cycles else None)
         if bm.name in base:
-            entry["baseline_instructions"] = base[bm.name]
-            entry["ratio_to_baseline"] = round(entry["instructions_per_inference"] / base[bm.name], 3)
+            ref = base[bm.name]
+            entry["baseline_instructions"] = ref["instructions"]
+            entry["ratio_to_baseline"] = round(entry["instructions_per_inference"] / ref["instructions"], 3)
+            if ref["per_op"] and entry.get("per_op"):
+                entry["baseline_per_op"] = ref["per_op"]
+                entry["ops_above_baseline"] = ops_above_baseline(entry["per_op"], ref["per_op"])
         rows.append(entry)
     return {
         "board": board,
@@ -373,6 +458,11 @@ def render_table(report: dict) -> str:
             total = sum(r["per_op_type_estimated_cycles"].values()) or 1
             parts = ", ".join(f"{k} {v:,} ({100 * v / total:.0f}%)" for k, v in r["per_op_type_estimated_cycles"].items())
             lines.append(f"  {r['model']} per op type, estimated cycles (profiled run): {parts}")
+    for r in report["models"]:
+        if "ops_above_baseline" in r:
+            above = r["ops_above_baseline"]
+            parts = ", ".join(f"{k} x{v:.3f}" for k, v in above.items()) or "none"
+            lines.append(f"  {r['model']} operators above the baseline's instructions: {parts}")
     if report.get("estimated_cycles_source"):
         lines.append(f"est. cycles: an estimate from an instruction trace and {report['estimated_cycles_source']} "
                      "(docs/measurement.md); instructions are exact")

@@ -77,26 +77,28 @@ def kernels(board_name, densities, as_json, model_path, images_path, kernels_opt
 
 
 def _model_names(value: str) -> list[str]:
-    from ..bench.models import MODEL_NAMES
+    from ..bench.models import CONV_SHAPES_SUITE, MODEL_NAMES, SHAPE_NAMES, expand_model_names
 
     names = [v for v in value.replace(",", " ").split() if v]
-    unknown = [n for n in names if n not in MODEL_NAMES]
+    unknown = [n for n in names if n not in MODEL_NAMES + SHAPE_NAMES + (CONV_SHAPES_SUITE,)]
     if not names or unknown:
         raise click.BadParameter(f"unknown model(s) {', '.join(unknown) or '(none)'}; choose from "
-                                 f"{', '.join(MODEL_NAMES)}")  # fmt: skip
-    return names
+                                 f"{', '.join(MODEL_NAMES)}, {CONV_SHAPES_SUITE} (single-conv models: "
+                                 f"{', '.join(SHAPE_NAMES)})")  # fmt: skip
+    return expand_model_names(names)
 
 
 @bench.command("models")
 @click.option("--board", "board_name", default="qemu-m4", show_default=True,
               help="emulated board (qemu-m3, qemu-m4, qemu-m7, qemu-m33, qemu-m55)")
 @click.option("--models", "models", default="resnet8,resnet8_f50,resnet8_f25,ds_cnn,mobilenet_v1_025,fc_autoencoder",
-              show_default=True, help="benchmark models, comma-separated")
+              show_default=True, help="benchmark models, comma-separated; conv_shapes = the single-conv shape suite")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="ResNet-8 .tflite (default: $DTMM_SHARED or ../shared, models/mlperf-tiny-ic/)")
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="JSON of another runtime's instructions per inference per model, shown beside ours")
+              help="JSON of another runtime's instructions per inference (and per operator) per model, "
+                   "shown beside ours")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed of the random weights and inputs")
 @click.option("--no-profile", is_flag=True, help="skip the per-operator profiling run")
 @click.option("--cycles", is_flag=True,

@@ -43,10 +43,15 @@ def _quiet_stderr():
         os.close(saved)
 
 
+#: arena of the golden-model runs: the interpreter's default (16 KB) is too small for many models;
+#: MCU models need far less than this, and on the host it is only a buffer
+GOLDEN_ARENA_BYTES = 16 << 20
+
+
 def tflm_outputs(model_data: bytes, inputs: np.ndarray) -> list[np.ndarray]:
     """Flattened output of the interpreter for each input in ``inputs`` (N x input shape)."""
     runtime = _runtime()
-    it = runtime.Interpreter.from_bytes(bytes(model_data))
+    it = runtime.Interpreter.from_bytes(bytes(model_data), arena_size=GOLDEN_ARENA_BYTES)
     shape = tuple(it.get_input_details(0)["shape"])
     outs = []
     for x in inputs:
