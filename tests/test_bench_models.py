@@ -147,3 +147,20 @@ def test_ops_above_baseline_are_listed(tmp_path):
     base.write_text(json.dumps({"models": {"ds_cnn": {"instructions_per_inference": 3, "per_op": {"op00": -1}}}}))
     with pytest.raises(DtmmError, match="ds_cnn has a per_op that is not"):
         bm.load_baseline(base)
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
+def test_shipped_stock_baselines_cover_every_benchmark_model(board):
+    base = bm.load_baseline(bm.stock_baseline_path(board))
+    assert set(base) == set(bm.MODEL_NAMES) | set(bm.SHAPE_NAMES)
+    for name, ref in base.items():
+        assert ref["per_op"] and min(ref["per_op"].values()) > 0, name  # the comparison op by op
+        # the ops make up the inference (profiled in a separate, logging build: within 1%)
+        assert abs(sum(ref["per_op"].values()) / ref["instructions"] - 1) < 0.01, name
+    # stock CMSIS-NN does not skip pruned weights: the pruned ResNet-8s cost what the dense one does (+-1%)
+    assert abs(base["resnet8_f50"]["instructions"] / base["resnet8"]["instructions"] - 1) < 0.01
+
+
+def test_stock_baseline_of_a_board_without_one_is_one_line():
+    with pytest.raises(DtmmError, match="no stock TFLM \\+ CMSIS-NN baseline ships for qemu-m3 .*qemu-m4"):
+        bm.stock_baseline_path("qemu-m3")

@@ -32,6 +32,8 @@ A baseline file (``--baseline``, JSON: ``{"models": {NAME: {"instructions_per_in
 "per_op": {"op00_CONV_2D": N, ...}}}}``, ``per_op`` optional, e.g. measured with a stock
 TFLM + CMSIS-NN build of your own) is shown beside ours with the ratio, and
 every operator that needs more instructions than the baseline's is listed.
+``--baseline stock`` uses the stock TFLM + CMSIS-NN measurements that ship in
+``dtmm/bench/baselines/`` (qemu-m4 and qemu-m55; how they were made: the README there).
 """
 from __future__ import annotations
 
@@ -354,6 +356,20 @@ def measure_model(bm: BenchModel, board: str, *, n_inputs: int = DEFAULT_INPUTS,
     return entry
 
 
+#: measured baselines shipped with the package: ``--baseline stock`` on a board picks its file
+BASELINES_DIR = Path(__file__).resolve().parent / "baselines"
+STOCK_BASELINE = "stock"
+
+
+def stock_baseline_path(board: str) -> Path:
+    """The shipped stock TFLM + CMSIS-NN measurement for `board` (baselines/README.md says how it was made)."""
+    path = BASELINES_DIR / f"stock-tflm-cmsis-nn-{board}.json"
+    if not path.is_file():
+        have = sorted(p.stem.removeprefix("stock-tflm-cmsis-nn-") for p in BASELINES_DIR.glob("stock-tflm-*.json"))
+        raise DtmmError(f"no stock TFLM + CMSIS-NN baseline ships for {board} (boards with one: {', '.join(have)})")
+    return path
+
+
 def load_baseline(path) -> dict:
     """{model name: {"instructions": per inference, "per_op": {label: instructions}}} from a baseline
     JSON file (per_op empty when the file has none)."""
@@ -396,6 +412,8 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
     b = get_board(board)
     if not b.emulated:
         raise DtmmError(f"board '{board}' is real hardware; the benchmark runs on emulated boards (qemu-*)")
+    if baseline is not None and str(baseline) == STOCK_BASELINE:
+        baseline = stock_baseline_path(board)
     base = load_baseline(baseline) if baseline else {}
     models = load_models(names, model_path=model_path, seed=seed, cache_dir=cache_dir, progress=progress)
     rows = []

@@ -96,9 +96,9 @@ def _model_names(value: str) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="ResNet-8 .tflite (default: $DTMM_SHARED or ../shared, models/mlperf-tiny-ic/)")
-@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--baseline", default=None,
               help="JSON of another runtime's instructions per inference (and per operator) per model, "
-                   "shown beside ours")
+                   "shown beside ours; 'stock' = the shipped stock TFLM + CMSIS-NN measurements of the board")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed of the random weights and inputs")
 @click.option("--no-profile", is_flag=True, help="skip the per-operator profiling run")
 @click.option("--cycles", is_flag=True,
@@ -117,7 +117,7 @@ def models(board_name, models, as_json, model_path, baseline, seed, no_profile, 
 
     names = _model_names(models)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter (models are built with Keras)
-    if baseline is not None and not baseline.is_file():
+    if baseline is not None and baseline != "stock" and not Path(baseline).is_file():
         raise click.BadParameter(f"{baseline} does not exist", param_hint="--baseline")
     report = run_models_bench(board_name, names, model_path=model_path, seed=seed, profile=not no_profile,
                               baseline=baseline, timeout=timeout, cycles=cycles,
