@@ -486,6 +486,75 @@ static __attribute__((noinline)) void gen_loop(const void *args)
                        "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15");
 }
 
+/*
+ * Row tail of the generic family: the last 1..3 pixels of an output row
+ * (n_blocks = the pixel count), from the generic kernel's records and the
+ * block's pointer table, one filter at a time, two pixels per pass where
+ * it can (their weights loaded once: 6 instructions per 16-byte chunk
+ * against 10 for a whole block, 4 for a single pixel), stored in place -
+ * instead of a whole 4-pixel block through a temporary.
+ */
+static __attribute__((noinline)) void gen_tail(const void *args)
+{
+    const mve_args *a = (const mve_args *)args;
+    const uint32_t *rec = a->rec;
+    const uint32_t *tab = (const uint32_t *)a->tab;
+    const uint32_t npx = a->n_blocks;
+    const int32_t n = (int32_t)(16u * a->chunks + a->tail);
+    const int32_t cout = ((const int32_t *)a->qoff)[1];
+    const int32_t off = a->out_off, lo = a->act_min - off, hi = a->act_max - off;
+    for (int8_t *out = a->out; rec[6] != 0u; rec += 11, out++) {
+        const uint8_t *lst = (const uint8_t *)(uintptr_t)rec[3];
+        const uint32_t cnt = rec[6];
+        const int32_t mult = (int32_t)rec[7], shift = (int32_t)rec[9] + (int32_t)rec[8];
+        for (uint32_t k = 0; k < npx; k += 2u) {
+            int32_t acc0 = (int32_t)rec[0], acc1 = acc0;
+            const int8_t *w = (const int8_t *)(uintptr_t)rec[1];
+            const int two = k + 1u < npx;
+            for (uint32_t i = 0; i < cnt; i++) {
+                const int8_t *wnext = w + n; /* the loops step 16 bytes, also over a last partial chunk */
+                const uint32_t *t = tab + 4u * lst[i] + k;
+                const int8_t *x0 = (const int8_t *)(uintptr_t)t[0];
+                if (two) {
+                    const int8_t *x1 = (const int8_t *)(uintptr_t)t[1];
+                    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
+                                     "1:\n\t"
+                                     "vldrb.8 q0, [%[w]], #16\n\t"
+                                     "vldrb.8 q1, [%[x0]], #16\n\t"
+                                     "vmladava.s8 %[a0], q0, q1\n\t"
+                                     "vldrb.8 q1, [%[x1]], #16\n\t"
+                                     "vmladava.s8 %[a1], q0, q1\n\t"
+                                     "letp lr, 1b\n\t"
+                                     "2:\n\t"
+                                     : [a0] "+Te"(acc0), [a1] "+Te"(acc1), [w] "+r"(w), [x0] "+r"(x0), [x1] "+r"(x1)
+                                     : [n] "r"(n)
+                                     : "lr", "memory", "d0", "d1", "d2", "d3");
+                } else {
+                    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
+                                     "1:\n\t"
+                                     "vldrb.8 q0, [%[w]], #16\n\t"
+                                     "vldrb.8 q1, [%[x0]], #16\n\t"
+                                     "vmladava.s8 %[a0], q0, q1\n\t"
+                                     "letp lr, 1b\n\t"
+                                     "2:\n\t"
+                                     : [a0] "+Te"(acc0), [w] "+r"(w), [x0] "+r"(x0)
+                                     : [n] "r"(n)
+                                     : "lr", "memory", "d0", "d1", "d2", "d3");
+                }
+                w = wnext;
+            }
+            int32_t y = dtmm_fp_requantize(acc0, mult, shift);
+            y = y < lo ? lo : y > hi ? hi : y;
+            out[(int32_t)k * cout] = (int8_t)(y + off);
+            if (two) {
+                y = dtmm_fp_requantize(acc1, mult, shift);
+                y = y < lo ? lo : y > hi ? hi : y;
+                out[(int32_t)(k + 1u) * cout] = (int8_t)(y + off);
+            }
+        }
+    }
+}
+
 /* ---- small vector helpers (setup and block preparation) ----------------- */
 
 /*
@@ -630,7 +699,8 @@ typedef struct {
     const dtmm_fwcs_header *h;
     const dtmm_mve_layout *L;
     const int8_t *in;
-    mve_kernel_fn fn; /* the variant's inner kernel */
+    mve_kernel_fn fn;   /* the variant's inner kernel */
+    mve_kernel_fn tail; /* its row-tail kernel (generic family), or NULL: a last block through tmp */
     int8_t zp;
     int32_t cin, in_h, in_w;
     int32_t in_step;                            /* bytes between horizontally adjacent output pixels' inputs */
@@ -708,9 +778,11 @@ static const int8_t *window_rows(layer_ctx *c, int32_t lo)
  * Runs n blocks of the current output row, starting with its block b0
  * (block b reads c->win shifted by 4*b pixels): group kernels need only
  * the first block's input; the generic kernel gets pointer tables, patch
- * mode im2col rows; then one kernel call for all n blocks.
+ * mode im2col rows; then one call of fn (the layer's kernel for all n
+ * blocks, count = n; or the generic family's tail kernel for the first
+ * count pixels of one block).
  */
-static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
+static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out, mve_kernel_fn fn, uint32_t count)
 {
     const dtmm_mve_layout *L = c->L;
     const dtmm_fwcs_header *h = c->h;
@@ -765,8 +837,8 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
         c->args.tab_stride = L->pos_eff * 16u;
     }
     c->args.out = out;
-    c->args.n_blocks = (uint32_t)n;
-    c->fn(&c->args);
+    c->args.n_blocks = count;
+    fn(&c->args);
 }
 
 /* One filter as the kernels see it. */
@@ -1234,7 +1306,9 @@ static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8
 }
 
 /* ---- the variants (dtmm_conv_variants.h): each object is the only reference to its code ---- */
-#define MVE_KERNEL_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL};
+#define MVE_KERNEL_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, NULL};
+/* the generic family: with its row-tail kernel */
+#define MVE_GEN_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, gen_tail};
 MVE_KERNEL_VARIANT(quad16_s16_clamp)
 MVE_KERNEL_VARIANT(quad16_s16_full)
 MVE_KERNEL_VARIANT(quad16_s32_clamp)
@@ -1250,24 +1324,25 @@ MVE_KERNEL_VARIANT(pair16_s32)
 MVE_KERNEL_VARIANT(pair32_s32)
 MVE_KERNEL_VARIANT(pair32_s64)
 MVE_KERNEL_VARIANT(pair64_s64)
-MVE_KERNEL_VARIANT(gen_n0_t)
-MVE_KERNEL_VARIANT(gen_n1)
-MVE_KERNEL_VARIANT(gen_n1_t)
-MVE_KERNEL_VARIANT(gen_n2)
-MVE_KERNEL_VARIANT(gen_n2_t)
-MVE_KERNEL_VARIANT(gen_n3)
-MVE_KERNEL_VARIANT(gen_n3_t)
-MVE_KERNEL_VARIANT(gen_n4)
-MVE_KERNEL_VARIANT(gen_n4_t)
-MVE_KERNEL_VARIANT(gen_n5)
-MVE_KERNEL_VARIANT(gen_n5_t)
-MVE_KERNEL_VARIANT(gen_n6)
-MVE_KERNEL_VARIANT(gen_n6_t)
-MVE_KERNEL_VARIANT(gen_n7)
-MVE_KERNEL_VARIANT(gen_n7_t)
-MVE_KERNEL_VARIANT(gen_loop)
-const dtmm_conv_variant dtmm_conv_mve_elem = {DTMM_CONV_V_mve_elem, NULL, elem_layer};
+MVE_GEN_VARIANT(gen_n0_t)
+MVE_GEN_VARIANT(gen_n1)
+MVE_GEN_VARIANT(gen_n1_t)
+MVE_GEN_VARIANT(gen_n2)
+MVE_GEN_VARIANT(gen_n2_t)
+MVE_GEN_VARIANT(gen_n3)
+MVE_GEN_VARIANT(gen_n3_t)
+MVE_GEN_VARIANT(gen_n4)
+MVE_GEN_VARIANT(gen_n4_t)
+MVE_GEN_VARIANT(gen_n5)
+MVE_GEN_VARIANT(gen_n5_t)
+MVE_GEN_VARIANT(gen_n6)
+MVE_GEN_VARIANT(gen_n6_t)
+MVE_GEN_VARIANT(gen_n7)
+MVE_GEN_VARIANT(gen_n7_t)
+MVE_GEN_VARIANT(gen_loop)
+const dtmm_conv_variant dtmm_conv_mve_elem = {DTMM_CONV_V_mve_elem, NULL, elem_layer, NULL};
 #undef MVE_KERNEL_VARIANT
+#undef MVE_GEN_VARIANT
 
 /*
  * The path: dtmm_mve_variant() picks the layer's variant (an inner kernel
@@ -1291,6 +1366,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     }
     layer_ctx c; /* the kernel goes to memory at once: nothing more stays live across the setup */
     c.fn = var->kernel;
+    c.tail = var->tail;
     const uint32_t G = var->id <= DTMM_CONV_V_mve_quad64_s64_full ? 4u : var->id <= DTMM_CONV_V_mve_pair64_s64 ? 2u : 1u;
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
         return DTMM_ERR_ARGUMENT;
@@ -1637,13 +1713,17 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             } else {
                 for (int32_t b0 = 0; b0 < inner; b0 += (int32_t)L.run_max) {
                     const int32_t n = inner - b0 < (int32_t)L.run_max ? inner - b0 : (int32_t)L.run_max;
-                    run_blocks(&c, b0, n, out_row + b0 * 4 * (int32_t)cout);
+                    run_blocks(&c, b0, n, out_row + b0 * 4 * (int32_t)cout, c.fn, (uint32_t)n);
                 }
             }
-            if (nfull < (int32_t)L.n_blocks) { /* a last block of 1..3 pixels, through tmp */
+            if (nfull < (int32_t)L.n_blocks) { /* a last block of 1..3 pixels: tail kernel, or through tmp */
                 const int32_t x0 = 4 * nfull;
-                run_blocks(&c, nfull, 1, tmp);
-                mve_copy(out_row + x0 * (int32_t)cout, tmp, (out_w - x0) * (int32_t)cout);
+                if (c.tail != NULL) {
+                    run_blocks(&c, nfull, 1, out_row + x0 * (int32_t)cout, c.tail, (uint32_t)(out_w - x0));
+                } else {
+                    run_blocks(&c, nfull, 1, tmp, c.fn, 1u);
+                    mve_copy(out_row + x0 * (int32_t)cout, tmp, (out_w - x0) * (int32_t)cout);
+                }
             }
         }
         return DTMM_OK;
@@ -1659,9 +1739,11 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             build_edge(&c, edge, iy0, x0 * sw - pad_left, (int32_t)L.row_step);
             c.win = edge;
             if (b < nfull) {
-                run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout);
+                run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout, c.fn, 1u);
+            } else if (c.tail != NULL) {
+                run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout, c.tail, (uint32_t)(out_w - x0));
             } else {
-                run_blocks(&c, 0, 1, tmp);
+                run_blocks(&c, 0, 1, tmp, c.fn, 1u);
                 mve_copy(out_row + x0 * (int32_t)cout, tmp, (out_w - x0) * (int32_t)cout);
             }
         }
