@@ -145,8 +145,8 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
     /* rows: columns -pad_left .. ring_w-1-pad_left of input rows -pad_top .. */
     const uint32_t eff_h = (kh - 1u) * dh + 1u;
     const uint32_t span_w = (kw - 1u) * dw * cin; /* bytes from tap column 0 to the last tap column */
-    /* the generic kernels' row tail (gen_tail) reads only the row's own pixels: no read past them */
-    const uint32_t read_w = !L->pair && !L->patch ? (uint32_t)h->out_w : 4u * L->n_blocks;
+    /* the generic kernels' row tail (gen_tail, 1 or 2 last pixels) reads only the row's own pixels */
+    const uint32_t read_w = !L->pair && !L->patch && h->out_w % 4u != 3u ? (uint32_t)h->out_w : 4u * L->n_blocks;
     L->ring_w = (read_w - 1u) * sw + (kw - 1u) * dw + 1u;
     L->edge_w = 3u * sw + (kw - 1u) * dw + 1u;
     L->hpad = h->pad_left > 0u || L->ring_w > h->in_w;

@@ -487,71 +487,109 @@ static __attribute__((noinline)) void gen_loop(const void *args)
 }
 
 /*
- * Row tail of the generic family: the last 1..3 pixels of an output row
- * (n_blocks = the pixel count), from the generic kernel's records and the
- * block's pointer table, one filter at a time, two pixels per pass where
- * it can (their weights loaded once: 6 instructions per 16-byte chunk
- * against 10 for a whole block, 4 for a single pixel), stored in place -
- * instead of a whole 4-pixel block through a temporary.
+ * Row tail of the generic family: the last 1 or 2 pixels of an output row
+ * (out_w % 4 of 1 or 2; a last block of 3 pixels stays a whole block), from
+ * the generic kernel's records and the block's pointer table, stored in
+ * place instead of a whole 4-pixel block through a temporary.  Per kept
+ * position a tail-predicated loop over the cin bytes: 4 instructions per
+ * 16-byte chunk for one pixel, 6 for two (the weights loaded once), against
+ * 10 for a whole block; each filter's accumulators are requantized like the
+ * generic kernel's (lanes 0 and 2 of one vector).
+ * Registers: r0 r12 accumulators, r1 weights, r2 positions left, r3 list,
+ * r4 cout, r5 table (4 pointers per position), r6 output, r7 r9 input
+ * pointers, r8 weights of the current position, r10 records, r11 cin.
  */
-static __attribute__((noinline)) void gen_tail(const void *args)
+typedef struct {
+    const uint32_t *rec;
+    const uint32_t *tab;
+    int8_t *out;
+    int32_t cin;
+    int32_t cout;
+    int32_t out_off, act_min, act_max;
+} mve_tail_args;
+
+#define MVE_T_PROLOGUE                                                                             \
+    "push {r4-r11, lr}\n\t"                                                                        \
+    "ldrd r10, r5, [r0, #0]\n\t"                                                                   \
+    "ldrd r6, r11, [r0, #8]\n\t"                                                                   \
+    "ldr r4, [r0, #20]\n\t"                                                                        \
+    "vdup.32 q4, r4\n\t"                                                                           \
+    "ldr r4, [r0, #24]\n\t"                                                                        \
+    "vdup.32 q6, r4\n\t"                                                                           \
+    "ldr r4, [r0, #28]\n\t"                                                                        \
+    "vdup.32 q7, r4\n\t"                                                                           \
+    "ldr r4, [r0, #16]\n\t"                                                                        \
+    "ldr r2, [r10, #24]\n\t"                                                                       \
+    "cmp r2, #0\n\t"                                                                               \
+    "beq 9f\n\t"                                                                                   \
+    "4:\n\t"                                                                                       \
+    "ldr r0, [r10, #0]\n\t"                                                                        \
+    "mov r12, r0\n\t" /* (the second pixel's accumulator) */                                     \
+    "ldr r1, [r10, #4]\n\t"                                                                        \
+    "ldr r3, [r10, #12]\n\t"                                                                       \
+    "1:\n\t"                                                                                       \
+    "ldrb r7, [r3], #1\n\t"                                                                        \
+    "add r7, r5, r7, lsl #4\n\t"                                                                   \
+    "ldrd r7, r9, [r7]\n\t"                                                                        \
+    "mov r8, r1\n\t"                                                                               \
+    "add r1, r1, r11\n\t"                                                                          \
+    "wlstp.8 lr, r11, 3f\n\t"                                                                      \
+    "5:\n\t"                                                                                       \
+    "vldrb.8 q0, [r8], #16\n\t"                                                                    \
+    "vldrb.8 q1, [r7], #16\n\t"                                                                    \
+    "vmladava.s8 r0, q0, q1\n\t"
+#define MVE_T_SECOND                                                                               \
+    "vldrb.8 q1, [r9], #16\n\t"                                                                    \
+    "vmladava.s8 r12, q0, q1\n\t"
+#define MVE_T_FINISH(LANE2, STORE2)                                                                \
+    "letp lr, 5b\n\t"                                                                              \
+    "3:\n\t"                                                                                       \
+    "subs r2, r2, #1\n\t"                                                                          \
+    "bne 1b\n\t"                                                                                   \
+    "ldrd r7, r8, [r10, #28]\n\t"                                                                  \
+    "ldrd r9, r3, [r10, #36]\n\t"                                                                  \
+    "vmov.32 q2[0], r0\n\t" LANE2                                                                 \
+    "vshl.s32 q2, r9\n\t"                                                                          \
+    "vqdmulh.s32 q3, q2, r3\n\t"                                                                   \
+    "vqrdmlah.s32 q3, q2, r7\n\t"                                                                  \
+    "vrshl.s32 q3, r8\n\t"                                                                         \
+    "vqadd.s32 q3, q3, q4\n\t"                                                                     \
+    "vmax.s32 q3, q3, q6\n\t"                                                                      \
+    "vmin.s32 q3, q3, q7\n\t"                                                                      \
+    "vmov r7, s12\n\t" STORE2 "strb r7, [r6], #1\n\t"                                              \
+    "add r10, r10, #44\n\t"                                                                        \
+    "ldr r2, [r10, #24]\n\t"                                                                       \
+    "cmp r2, #0\n\t"                                                                               \
+    "bne 4b\n\t"                                                                                   \
+    "9:\n\t"                                                                                       \
+    "pop {r4-r11, lr}\n\t"
+#define MVE_T_LANE2 "vmov.32 q2[2], r12\n\t"
+#define MVE_T_STORE2                                                                               \
+    "vmov r8, s14\n\t"                                                                             \
+    "strb r8, [r6, r4]\n\t"
+
+static __attribute__((noinline)) void gen_tail1(const mve_tail_args *args)
+{
+    register const mve_tail_args *r0_args __asm__("r0") = args;
+    __asm__ volatile(MVE_T_PROLOGUE MVE_T_FINISH("", "") : "+r"(r0_args) : : MVE_CLOBBERS);
+}
+
+static __attribute__((noinline)) void gen_tail2(const mve_tail_args *args)
+{
+    register const mve_tail_args *r0_args __asm__("r0") = args;
+    __asm__ volatile(MVE_T_PROLOGUE MVE_T_SECOND MVE_T_FINISH(MVE_T_LANE2, MVE_T_STORE2) : "+r"(r0_args) : : MVE_CLOBBERS);
+}
+
+/* The generic variants' tail (n_blocks = 1 or 2 pixels of the block at tab). */
+static void gen_tail(const void *args)
 {
     const mve_args *a = (const mve_args *)args;
-    const uint32_t *rec = a->rec;
-    const uint32_t *tab = (const uint32_t *)a->tab;
-    const uint32_t npx = a->n_blocks;
-    const int32_t n = (int32_t)(16u * a->chunks + a->tail);
-    const int32_t cout = ((const int32_t *)a->qoff)[1];
-    const int32_t off = a->out_off, lo = a->act_min - off, hi = a->act_max - off;
-    for (int8_t *out = a->out; rec[6] != 0u; rec += 11, out++) {
-        const uint8_t *lst = (const uint8_t *)(uintptr_t)rec[3];
-        const uint32_t cnt = rec[6];
-        const int32_t mult = (int32_t)rec[7], shift = (int32_t)rec[9] + (int32_t)rec[8];
-        for (uint32_t k = 0; k < npx; k += 2u) {
-            int32_t acc0 = (int32_t)rec[0], acc1 = acc0;
-            const int8_t *w = (const int8_t *)(uintptr_t)rec[1];
-            const int two = k + 1u < npx;
-            for (uint32_t i = 0; i < cnt; i++) {
-                const int8_t *wnext = w + n; /* the loops step 16 bytes, also over a last partial chunk */
-                const uint32_t *t = tab + 4u * lst[i] + k;
-                const int8_t *x0 = (const int8_t *)(uintptr_t)t[0];
-                if (two) {
-                    const int8_t *x1 = (const int8_t *)(uintptr_t)t[1];
-                    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
-                                     "1:\n\t"
-                                     "vldrb.8 q0, [%[w]], #16\n\t"
-                                     "vldrb.8 q1, [%[x0]], #16\n\t"
-                                     "vmladava.s8 %[a0], q0, q1\n\t"
-                                     "vldrb.8 q1, [%[x1]], #16\n\t"
-                                     "vmladava.s8 %[a1], q0, q1\n\t"
-                                     "letp lr, 1b\n\t"
-                                     "2:\n\t"
-                                     : [a0] "+Te"(acc0), [a1] "+Te"(acc1), [w] "+r"(w), [x0] "+r"(x0), [x1] "+r"(x1)
-                                     : [n] "r"(n)
-                                     : "lr", "memory", "d0", "d1", "d2", "d3");
-                } else {
-                    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
-                                     "1:\n\t"
-                                     "vldrb.8 q0, [%[w]], #16\n\t"
-                                     "vldrb.8 q1, [%[x0]], #16\n\t"
-                                     "vmladava.s8 %[a0], q0, q1\n\t"
-                                     "letp lr, 1b\n\t"
-                                     "2:\n\t"
-                                     : [a0] "+Te"(acc0), [w] "+r"(w), [x0] "+r"(x0)
-                                     : [n] "r"(n)
-                                     : "lr", "memory", "d0", "d1", "d2", "d3");
-                }
-                w = wnext;
-            }
-            int32_t y = dtmm_fp_requantize(acc0, mult, shift);
-            y = y < lo ? lo : y > hi ? hi : y;
-            out[(int32_t)k * cout] = (int8_t)(y + off);
-            if (two) {
-                y = dtmm_fp_requantize(acc1, mult, shift);
-                y = y < lo ? lo : y > hi ? hi : y;
-                out[(int32_t)(k + 1u) * cout] = (int8_t)(y + off);
-            }
-        }
+    const mve_tail_args t = {a->rec, (const uint32_t *)a->tab, a->out, (int32_t)(16u * a->chunks + a->tail),
+                             ((const int32_t *)a->qoff)[1], a->out_off, a->act_min, a->act_max};
+    if (a->n_blocks == 2u) {
+        gen_tail2(&t);
+    } else {
+        gen_tail1(&t);
     }
 }
 
@@ -1718,7 +1756,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             }
             if (nfull < (int32_t)L.n_blocks) { /* a last block of 1..3 pixels: tail kernel, or through tmp */
                 const int32_t x0 = 4 * nfull;
-                if (c.tail != NULL) {
+                if (c.tail != NULL && out_w - x0 <= 2) {
                     run_blocks(&c, nfull, 1, out_row + x0 * (int32_t)cout, c.tail, (uint32_t)(out_w - x0));
                 } else {
                     run_blocks(&c, nfull, 1, tmp, c.fn, 1u);
@@ -1740,7 +1778,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             c.win = edge;
             if (b < nfull) {
                 run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout, c.fn, 1u);
-            } else if (c.tail != NULL) {
+            } else if (c.tail != NULL && out_w - x0 <= 2) {
                 run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout, c.tail, (uint32_t)(out_w - x0));
             } else {
                 run_blocks(&c, 0, 1, tmp, c.fn, 1u);
