@@ -76,7 +76,9 @@ typedef struct {
     uint32_t n_blocks;   /* 32: blocks in this call (>= 1) */
     uint32_t tab_stride; /* 36: added to tab per block */
     uint32_t out_adv;    /* 40: output bytes from the end of a block's channels to the next block */
-    uint32_t chunks;     /* 44: gen_loop: 16-byte chunks per filterlet */
+    uint32_t chunks;     /* 44: gen_loop: 16-byte chunks per filterlet, as ceil(chunks/2) << 1 | chunks odd */
+    uint32_t cin;        /* 48: the generic row tail: bytes per filterlet */
+    uint32_t tail_px;    /* 52: the generic row tail: its pixels (1 or 2) */
 } mve_args;
 
 /* An inner kernel (a variant's `kernel`): its argument is a const mve_args *. */
@@ -440,8 +442,9 @@ MVE_DEFINE_G_KERNEL(gen_n7, MVE_G4 MVE_G2 MVE_G_CHUNK)
 MVE_DEFINE_G_KERNEL(gen_n7_t, MVE_G4 MVE_G2 MVE_G_CHUNK MVE_G_TAIL)
 
 /*
- * cin >= 128: the chunks of a filterlet run in an inner LE loop (count at
- * [sp, #24], from the args' chunks word); the position
+ * cin >= 128: the chunks of a filterlet run in an inner LE loop, two per
+ * iteration (entered in its middle for an odd count; [sp, #24] holds the
+ * args' chunks word, ceil(chunks/2) << 1 | odd); the position
  * loop counts down [sp, #28].
  */
 static __attribute__((noinline)) void gen_loop(const void *args)
@@ -476,7 +479,9 @@ static __attribute__((noinline)) void gen_loop(const void *args)
                      "ldr r10, [sp, #32]\n\t" MVE_G_REC_LOAD "2:\n\t"
                      "str lr, [sp, #28]\n\t"
                      "1:\n\t" MVE_G_POS_HEAD "ldr lr, [sp, #24]\n\t"
-                     "5:\n\t" MVE_G_CHUNK "le lr, 5b\n\t" MVE_G_TAIL "ldr lr, [sp, #28]\n\t"
+                     "lsrs lr, lr, #1\n\t"
+                     "bcs 6f\n\t"
+                     "5:\n\t" MVE_G_CHUNK "6:\n\t" MVE_G_CHUNK "le lr, 5b\n\t" MVE_G_TAIL "ldr lr, [sp, #28]\n\t"
                      "subs lr, lr, #1\n\t"
                      "str lr, [sp, #28]\n\t"
                      "bne 1b\n\t" MVE_G_FINISH
@@ -580,13 +585,13 @@ static __attribute__((noinline)) void gen_tail2(const mve_tail_args *args)
     __asm__ volatile(MVE_T_PROLOGUE MVE_T_SECOND MVE_T_FINISH(MVE_T_LANE2, MVE_T_STORE2) : "+r"(r0_args) : : MVE_CLOBBERS);
 }
 
-/* The generic variants' tail (n_blocks = 1 or 2 pixels of the block at tab). */
+/* The generic variants' tail (tail_px = 1 or 2 pixels of the block at tab). */
 static void gen_tail(const void *args)
 {
     const mve_args *a = (const mve_args *)args;
-    const mve_tail_args t = {a->rec, (const uint32_t *)a->tab, a->out, (int32_t)(16u * a->chunks + a->tail),
+    const mve_tail_args t = {a->rec, (const uint32_t *)a->tab, a->out, (int32_t)a->cin,
                              ((const int32_t *)a->qoff)[1], a->out_off, a->act_min, a->act_max};
-    if (a->n_blocks == 2u) {
+    if (a->tail_px == 2u) {
         gen_tail2(&t);
     } else {
         gen_tail1(&t);
@@ -652,10 +657,38 @@ static void mve_copy(int8_t *d, const int8_t *s, int32_t n)
 }
 
 
+/* Sum of n >= 128 int8: 64 bytes per iteration (9 instructions, 12 in the predicated loop), then the rest. */
+static __attribute__((noinline)) int32_t mve_sum_long(const int8_t *s, int32_t n)
+{
+    int32_t acc = 0;
+    __asm__ volatile("dls lr, %[k]\n\t"
+                     "1:\n\t"
+                     "vldrb.8 q0, [%[s]], #16\n\t"
+                     "vaddva.s8 %[acc], q0\n\t"
+                     "vldrb.8 q0, [%[s]], #16\n\t"
+                     "vaddva.s8 %[acc], q0\n\t"
+                     "vldrb.8 q0, [%[s]], #16\n\t"
+                     "vaddva.s8 %[acc], q0\n\t"
+                     "vldrb.8 q0, [%[s]], #16\n\t"
+                     "vaddva.s8 %[acc], q0\n\t"
+                     "le lr, 1b\n\t"
+                     "wlstp.8 lr, %[n], 3f\n\t"
+                     "2:\n\t"
+                     "vldrb.8 q0, [%[s]], #16\n\t"
+                     "vaddva.s8 %[acc], q0\n\t"
+                     "letp lr, 2b\n\t"
+                     "3:\n\t"
+                     : [acc] "+Te"(acc), [s] "+r"(s)
+                     : [k] "r"(n >> 6), [n] "r"(n & 63), "m"(*(const int8_t(*)[])s)
+                     : "lr", "d0", "d1");
+    return acc;
+}
+
 static int32_t mve_sum(const int8_t *s, int32_t n)
 {
     int32_t acc = 0;
     if (n <= 0) return 0;
+    if (n >= 128) return mve_sum_long(s, n);
     __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
                      "1:\n\t"
                      "vldrb.8 q0, [%[s]], #16\n\t"
@@ -816,11 +849,9 @@ static const int8_t *window_rows(layer_ctx *c, int32_t lo)
  * Runs n blocks of the current output row, starting with its block b0
  * (block b reads c->win shifted by 4*b pixels): group kernels need only
  * the first block's input; the generic kernel gets pointer tables, patch
- * mode im2col rows; then one call of fn (the layer's kernel for all n
- * blocks, count = n; or the generic family's tail kernel for the first
- * count pixels of one block).
+ * mode im2col rows; then one kernel call for all n blocks.
  */
-static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out, mve_kernel_fn fn, uint32_t count)
+static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
 {
     const dtmm_mve_layout *L = c->L;
     const dtmm_fwcs_header *h = c->h;
@@ -875,8 +906,27 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out, mve_ker
         c->args.tab_stride = L->pos_eff * 16u;
     }
     c->args.out = out;
-    c->args.n_blocks = count;
-    fn(&c->args);
+    c->args.n_blocks = (uint32_t)n;
+    c->fn(&c->args);
+}
+
+/*
+ * A row's last block of 1..3 pixels (block b0, output at out): the generic
+ * family's tail kernel for 1 or 2 pixels, else a whole block through tmp.
+ * Out of line: the row loops stay as they were.
+ */
+static __attribute__((noinline)) void run_last(layer_ctx *c, int32_t b0, int32_t pixels, int8_t *out, int8_t *tmp)
+{
+    if (c->tail != NULL && pixels <= 2) {
+        const mve_kernel_fn fn = c->fn;
+        c->fn = c->tail;
+        c->args.tail_px = (uint32_t)pixels;
+        run_blocks(c, b0, 1, out);
+        c->fn = fn;
+        return;
+    }
+    run_blocks(c, b0, 1, tmp);
+    mve_copy(out, tmp, pixels * c->h->cout);
 }
 
 /* One filter as the kernels see it. */
@@ -1696,6 +1746,10 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     c.args.qoff = s + L.off_qoff;
     c.args.tail = tail;
     c.args.chunks = L.cin_eff / 16u;
+    c.args.cin = L.cin_eff;
+    if (var->id == DTMM_CONV_V_mve_gen_loop) { /* two chunks per iteration: ceil(chunks/2) << 1 | odd */
+        c.args.chunks = ((c.args.chunks + 1u) & ~1u) | (c.args.chunks & 1u);
+    }
     c.args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
     for (uint32_t j = 0; j < kw; j++) c.coff[j] = j * (uint32_t)dw * cin;
     c.gather = 0;
@@ -1751,17 +1805,11 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             } else {
                 for (int32_t b0 = 0; b0 < inner; b0 += (int32_t)L.run_max) {
                     const int32_t n = inner - b0 < (int32_t)L.run_max ? inner - b0 : (int32_t)L.run_max;
-                    run_blocks(&c, b0, n, out_row + b0 * 4 * (int32_t)cout, c.fn, (uint32_t)n);
+                    run_blocks(&c, b0, n, out_row + b0 * 4 * (int32_t)cout);
                 }
             }
             if (nfull < (int32_t)L.n_blocks) { /* a last block of 1..3 pixels: tail kernel, or through tmp */
-                const int32_t x0 = 4 * nfull;
-                if (c.tail != NULL && out_w - x0 <= 2) {
-                    run_blocks(&c, nfull, 1, out_row + x0 * (int32_t)cout, c.tail, (uint32_t)(out_w - x0));
-                } else {
-                    run_blocks(&c, nfull, 1, tmp, c.fn, 1u);
-                    mve_copy(out_row + x0 * (int32_t)cout, tmp, (out_w - x0) * (int32_t)cout);
-                }
+                run_last(&c, nfull, out_w - 4 * nfull, out_row + 4 * nfull * (int32_t)cout, tmp);
             }
         }
         return DTMM_OK;
@@ -1777,12 +1825,9 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             build_edge(&c, edge, iy0, x0 * sw - pad_left, (int32_t)L.row_step);
             c.win = edge;
             if (b < nfull) {
-                run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout, c.fn, 1u);
-            } else if (c.tail != NULL && out_w - x0 <= 2) {
-                run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout, c.tail, (uint32_t)(out_w - x0));
+                run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout);
             } else {
-                run_blocks(&c, 0, 1, tmp, c.fn, 1u);
-                mve_copy(out_row + x0 * (int32_t)cout, tmp, (out_w - x0) * (int32_t)cout);
+                run_last(&c, 0, out_w - x0, out_row + x0 * (int32_t)cout, tmp);
             }
         }
     }
