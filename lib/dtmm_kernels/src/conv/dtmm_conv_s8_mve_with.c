@@ -481,7 +481,10 @@ static __attribute__((noinline)) void gen_loop(const void *args)
                      "1:\n\t" MVE_G_POS_HEAD "ldr lr, [sp, #24]\n\t"
                      "lsrs lr, lr, #1\n\t"
                      "bcs 6f\n\t"
-                     "5:\n\t" MVE_G_CHUNK "6:\n\t" MVE_G_CHUNK "le lr, 5b\n\t" MVE_G_TAIL "ldr lr, [sp, #28]\n\t"
+                     "5:\n\t" MVE_G_CHUNK "6:\n\t" MVE_G_CHUNK "le lr, 5b\n\t"
+                     "cmp r11, #0\n\t" /* no partial chunk: skip the predicated one */
+                     "beq 7f\n\t" MVE_G_TAIL "7:\n\t"
+                     "ldr lr, [sp, #28]\n\t"
                      "subs lr, lr, #1\n\t"
                      "str lr, [sp, #28]\n\t"
                      "bne 1b\n\t" MVE_G_FINISH
@@ -1616,40 +1619,52 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             }
         }
     }
-    for (uint32_t o = 0; o < cout && (G == 1u || L.patch); o++) {
-        const uint32_t kept = L.patch ? 1u : masks[o];
+    if (G == 1u && !L.patch) {
+        /* generic kernel reading the input rows, written out: b, wp, b, lst, b, b, count, mult, -right, left,
+         * flag; every filter (nothing kept: one dummy filterlet of zero weights) */
+        const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
+        for (uint32_t o = 0; o < cout; o++, r += 11) {
+            const uint32_t kept = masks[o];
+            uint32_t init = (uint32_t)bias[o];
+            if (kept != 0u) {
+                init += (uint32_t)in_off * (uint32_t)mve_sum(w, (int32_t)(kept * cin));
+                r[1] = (uint32_t)(uintptr_t)w;
+                r[3] = (uint32_t)(uintptr_t)(dense ? list : list + list_pos);
+                r[6] = kept;
+                w += kept * cin;
+                list_pos += kept;
+            } else {
+                r[1] = (uint32_t)(uintptr_t)zero;
+                r[3] = (uint32_t)(uintptr_t)dummy_list;
+                r[6] = 1u;
+            }
+            const int32_t sh_o = shf[o];
+            r[0] = r[2] = r[4] = r[5] = init;
+            r[7] = (uint32_t)mult[o];
+            r[8] = sh_o > 0 ? 0u : (uint32_t)sh_o;
+            r[9] = sh_o > 0 ? (uint32_t)sh_o : 0u;
+            r[10] = sh_o < 0 ? 1u : 0u;
+        }
+    }
+    for (uint32_t o = 0; o < cout && L.patch; o++) { /* patch mode: expanded weight rows */
         const int empty = masks[o] == 0u;
         if (G > 1u && empty && empties_seen++ >= pad_empty) {
             continue; /* a constant output, stored after the groups (no weights to skip) */
         }
         mve_filter f;
-        int32_t sum = 0;
         f.mult = v->multiplier[o];
         f.shift = v->shift[o];
-        if (L.patch) {
-            /* dense row of the filter: kept filterlets at their positions, zeros elsewhere */
-            int8_t *row = (int8_t *)(s + L.off_wexp) + o * L.cin_eff;
-            mve_fill(row, 0, (int32_t)L.cin_eff);
-            for (uint32_t mm = dense ? all : masks[o]; mm != 0; mm &= mm - 1u) {
-                mve_copy(row + (uint32_t)__builtin_ctz(mm) * cin, w, (int32_t)cin);
-                w += cin;
-            }
-            f.wp = row;
-            f.lst = list;
-            f.cnt = 1;
-            sum = mve_sum(row, (int32_t)L.cin_eff);
-        } else if (empty) {
-            f.wp = zero;
-            f.lst = dummy_list;
-            f.cnt = 1;
-        } else {
-            f.wp = w;
-            f.lst = dense ? list : list + list_pos * esz;
-            f.cnt = kept;
-            sum = mve_sum(w, (int32_t)(kept * cin));
-            w += kept * cin;
-            list_pos += kept;
+        /* dense row of the filter: kept filterlets at their positions, zeros elsewhere */
+        int8_t *row = (int8_t *)(s + L.off_wexp) + o * L.cin_eff;
+        mve_fill(row, 0, (int32_t)L.cin_eff);
+        for (uint32_t mm = dense ? all : masks[o]; mm != 0; mm &= mm - 1u) {
+            mve_copy(row + (uint32_t)__builtin_ctz(mm) * cin, w, (int32_t)cin);
+            w += cin;
         }
+        f.wp = row;
+        f.lst = list;
+        f.cnt = 1;
+        const int32_t sum = mve_sum(row, (int32_t)L.cin_eff);
         f.init = (uint32_t)v->bias[o] + (uint32_t)in_off * (uint32_t)sum;
         if (G == 1u) {
             /* generic kernel: b, wp, b, lst, b, b, count, mult, -right, left, flag; every filter */
