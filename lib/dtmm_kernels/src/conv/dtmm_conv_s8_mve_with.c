@@ -660,38 +660,10 @@ static void mve_copy(int8_t *d, const int8_t *s, int32_t n)
 }
 
 
-/* Sum of n >= 256 int8 (below, the call costs what the loop saves): 64 bytes per iteration (9 instructions, 12 in the predicated loop), then the rest. */
-static __attribute__((noinline)) int32_t mve_sum_long(const int8_t *s, int32_t n)
-{
-    int32_t acc = 0;
-    __asm__ volatile("dls lr, %[k]\n\t"
-                     "1:\n\t"
-                     "vldrb.8 q0, [%[s]], #16\n\t"
-                     "vaddva.s8 %[acc], q0\n\t"
-                     "vldrb.8 q0, [%[s]], #16\n\t"
-                     "vaddva.s8 %[acc], q0\n\t"
-                     "vldrb.8 q0, [%[s]], #16\n\t"
-                     "vaddva.s8 %[acc], q0\n\t"
-                     "vldrb.8 q0, [%[s]], #16\n\t"
-                     "vaddva.s8 %[acc], q0\n\t"
-                     "le lr, 1b\n\t"
-                     "wlstp.8 lr, %[n], 3f\n\t"
-                     "2:\n\t"
-                     "vldrb.8 q0, [%[s]], #16\n\t"
-                     "vaddva.s8 %[acc], q0\n\t"
-                     "letp lr, 2b\n\t"
-                     "3:\n\t"
-                     : [acc] "+Te"(acc), [s] "+r"(s)
-                     : [k] "r"(n >> 6), [n] "r"(n & 63), "m"(*(const int8_t(*)[])s)
-                     : "lr", "d0", "d1");
-    return acc;
-}
-
 static int32_t mve_sum(const int8_t *s, int32_t n)
 {
     int32_t acc = 0;
     if (n <= 0) return 0;
-    if (n >= 256) return mve_sum_long(s, n);
     __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
                      "1:\n\t"
                      "vldrb.8 q0, [%[s]], #16\n\t"
@@ -991,6 +963,47 @@ static uint32_t *put_const_group(uint32_t *r, const uint16_t *ch, const int8_t *
         for (uint32_t m = 0; m < 8u; m++) q[m] = val[m & 1u];
     }
     return put_group_offsets(r + 4, ch, G, cout, kc);
+}
+
+/*
+ * Records of the generic kernel reading the input rows (b, wp, b, lst, b, b,
+ * count, mult, -right, left, flag; every filter, nothing kept: one dummy
+ * filterlet of zero weights); returns the end.  Out of line: the group
+ * kernels' setup compiles as it did without it.
+ */
+static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, const uint32_t *masks, uint32_t *r,
+                                                       const uint8_t *list, const uint8_t *dummy_list,
+                                                       const int8_t *zero, int dense)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cout = h->cout, cin = h->cin;
+    const int32_t in_off = h->input_offset;
+    const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
+    const int8_t *w = v->weights;
+    uint32_t list_pos = 0;
+    for (uint32_t o = 0; o < cout; o++, r += 11) {
+        const uint32_t kept = masks[o];
+        uint32_t init = (uint32_t)bias[o];
+        if (kept != 0u) {
+            init += (uint32_t)in_off * (uint32_t)mve_sum(w, (int32_t)(kept * cin));
+            r[1] = (uint32_t)(uintptr_t)w;
+            r[3] = (uint32_t)(uintptr_t)(dense ? list : list + list_pos);
+            r[6] = kept;
+            w += kept * cin;
+            list_pos += kept;
+        } else {
+            r[1] = (uint32_t)(uintptr_t)zero;
+            r[3] = (uint32_t)(uintptr_t)dummy_list;
+            r[6] = 1u;
+        }
+        const int32_t sh_o = shf[o];
+        r[0] = r[2] = r[4] = r[5] = init;
+        r[7] = (uint32_t)mult[o];
+        r[8] = sh_o > 0 ? 0u : (uint32_t)sh_o;
+        r[9] = sh_o > 0 ? (uint32_t)sh_o : 0u;
+        r[10] = sh_o < 0 ? 1u : 0u;
+    }
+    return r;
 }
 
 /* ---- element-list kernel (kernels with more than 32 positions) ----------------
@@ -1620,31 +1633,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
         }
     }
     if (G == 1u && !L.patch) {
-        /* generic kernel reading the input rows, written out: b, wp, b, lst, b, b, count, mult, -right, left,
-         * flag; every filter (nothing kept: one dummy filterlet of zero weights) */
-        const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
-        for (uint32_t o = 0; o < cout; o++, r += 11) {
-            const uint32_t kept = masks[o];
-            uint32_t init = (uint32_t)bias[o];
-            if (kept != 0u) {
-                init += (uint32_t)in_off * (uint32_t)mve_sum(w, (int32_t)(kept * cin));
-                r[1] = (uint32_t)(uintptr_t)w;
-                r[3] = (uint32_t)(uintptr_t)(dense ? list : list + list_pos);
-                r[6] = kept;
-                w += kept * cin;
-                list_pos += kept;
-            } else {
-                r[1] = (uint32_t)(uintptr_t)zero;
-                r[3] = (uint32_t)(uintptr_t)dummy_list;
-                r[6] = 1u;
-            }
-            const int32_t sh_o = shf[o];
-            r[0] = r[2] = r[4] = r[5] = init;
-            r[7] = (uint32_t)mult[o];
-            r[8] = sh_o > 0 ? 0u : (uint32_t)sh_o;
-            r[9] = sh_o > 0 ? (uint32_t)sh_o : 0u;
-            r[10] = sh_o < 0 ? 1u : 0u;
-        }
+        r = gen_records(v, masks, r, list, dummy_list, zero, dense);
     }
     for (uint32_t o = 0; o < cout && L.patch; o++) { /* patch mode: expanded weight rows */
         const int empty = masks[o] == 0u;
@@ -1762,7 +1751,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     c.args.tail = tail;
     c.args.chunks = L.cin_eff / 16u;
     c.args.cin = L.cin_eff;
-    if (var->id == DTMM_CONV_V_mve_gen_loop) { /* two chunks per iteration: ceil(chunks/2) << 1 | odd */
+    if (G == 1u && c.args.chunks >= 8u) { /* gen_loop, two chunks per iteration: ceil(chunks/2) << 1 | odd */
         c.args.chunks = ((c.args.chunks + 1u) & ~1u) | (c.args.chunks & 1u);
     }
     c.args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
