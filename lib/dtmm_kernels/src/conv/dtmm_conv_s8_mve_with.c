@@ -36,7 +36,10 @@
  *     block from precomputed values) and a quad kernel runs its 1..3
  *     leftover live filters one at a time; the "generic" kernel takes any
  *     cin (16-byte chunks plus a tail-predicated remainder), one filter at
- *     a time, 4 input pointers per position from a per-block table;
+ *     a time, 4 input pointers per position from a per-block table; a
+ *     row's last 1 or 2 pixels run its row-tail kernel (gen_tail, same
+ *     records and table, no read past the row), other partial blocks a
+ *     whole block through a temporary;
  *   - cin < 16 with kh*kw*cin <= 64 ("patch mode"): each pixel's receptive
  *     field is gathered into a contiguous row (byte gathers when the offsets
  *     fit a byte, else copies), the weights expanded to dense rows of the
