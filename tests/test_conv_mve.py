@@ -123,6 +123,19 @@ def mve_cases() -> list[kc.KernelCase]:
         encoding="bitmap")
     for w in [1, 2, 3, 5, 6, 7]:
         add(f"out_w{w}", cout=8, cin=16, kh=3, kw=3, in_h=3, in_w=w)
+    # the generic family's row tail (gen_tail: 1..3 last pixels, one or two at a time) on random shapes:
+    # 1x1 rows (flattened or not), 3x3 with padding (window), strides, sparse, empties, any cin
+    trng = np.random.default_rng(1313)
+    for k, w in enumerate([1, 2, 3, 4, 5, 6, 7, 9, 13]):
+        cin = int(trng.choice([8, 17, 24, 40, 100, 128, 144]))
+        cin = 24 if cin == 8 else cin  # cin < 16 would be patch mode
+        kh = int(trng.choice([1, 3]))
+        s = int(trng.integers(1, 3)) if kh == 3 else 1
+        add(f"gen_tail_w{w}", cout=int(trng.integers(1, 12)), cin=cin, kh=kh, kw=kh, in_h=int(trng.integers(1, 4)),
+            in_w=w * s, sh=s, sw=s, density=[1.0, 0.6, 0.4][k % 3], encoding=encs[k % 3], empty=k % 2,
+            requant="slow" if k % 2 else "normal", act="relu6" if k % 4 == 1 else "none")
+        add(f"gen_tail_flat_{w}x3", cout=int(trng.integers(2, 20)), cin=cin, kh=1, kw=1, in_h=3, in_w=w,
+            density=0.7 if k % 2 else 1.0, encoding=encs[(k + 1) % 3])
     add("thin_valid", cout=8, cin=32, kh=3, kw=3, in_h=3, in_w=3, padding="valid")
     add("k2x2_same", cout=8, cin=64, kh=2, kw=2, in_h=5, in_w=7, density=0.5, encoding="list")
     add("k8x4_32_positions", cout=4, cin=16, kh=8, kw=4, in_h=9, in_w=6, density=0.5, encoding="bitmap")

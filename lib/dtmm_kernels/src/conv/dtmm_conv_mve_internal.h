@@ -78,7 +78,8 @@ typedef struct {
     uint32_t rows;      /* DTMM_MVE_ROWS_* */
     uint32_t hpad;      /* some tap leaves the input on the left or right */
     uint32_t vpad;      /* some tap leaves the input above or below */
-    uint32_t ring_w;    /* columns a padded row needs: (4*n_blocks-1)*stride_w + (kw-1)*dilation_w + 1 */
+    uint32_t ring_w;    /* columns a padded row needs: (read_w-1)*stride_w + (kw-1)*dilation_w + 1, read_w =
+                         * out_w for the generic kernels (row tail kernel), else 4*n_blocks */
     uint32_t edge_w;    /* columns of an edge patch: 3*stride_w + (kw-1)*dilation_w + 1 */
     uint32_t pitch;     /* bytes between consecutive rows of what the kernels read */
     uint32_t row_step;  /* bytes between kernel rows: pitch*dilation_h (edge patches: pitch) */
@@ -144,7 +145,9 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
     /* rows: columns -pad_left .. ring_w-1-pad_left of input rows -pad_top .. */
     const uint32_t eff_h = (kh - 1u) * dh + 1u;
     const uint32_t span_w = (kw - 1u) * dw * cin; /* bytes from tap column 0 to the last tap column */
-    L->ring_w = (4u * L->n_blocks - 1u) * sw + (kw - 1u) * dw + 1u;
+    /* the generic kernels' row tail (gen_tail, 1 or 2 last pixels) reads only the row's own pixels */
+    const uint32_t read_w = !L->pair && !L->patch && h->out_w % 4u != 3u ? (uint32_t)h->out_w : 4u * L->n_blocks;
+    L->ring_w = (read_w - 1u) * sw + (kw - 1u) * dw + 1u;
     L->edge_w = 3u * sw + (kw - 1u) * dw + 1u;
     L->hpad = h->pad_left > 0u || L->ring_w > h->in_w;
     L->vpad = h->pad_top > 0u || ((uint32_t)h->out_h - 1u) * h->stride_h + eff_h > h->in_h;

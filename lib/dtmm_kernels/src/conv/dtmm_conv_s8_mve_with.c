@@ -36,7 +36,10 @@
  *     block from precomputed values) and a quad kernel runs its 1..3
  *     leftover live filters one at a time; the "generic" kernel takes any
  *     cin (16-byte chunks plus a tail-predicated remainder), one filter at
- *     a time, 4 input pointers per position from a per-block table;
+ *     a time, 4 input pointers per position from a per-block table; a
+ *     row's last 1 or 2 pixels run its row-tail kernel (gen_tail, same
+ *     records and table, no read past the row), other partial blocks a
+ *     whole block through a temporary;
  *   - cin < 16 with kh*kw*cin <= 64 ("patch mode"): each pixel's receptive
  *     field is gathered into a contiguous row (byte gathers when the offsets
  *     fit a byte, else copies), the weights expanded to dense rows of the
@@ -76,7 +79,9 @@ typedef struct {
     uint32_t n_blocks;   /* 32: blocks in this call (>= 1) */
     uint32_t tab_stride; /* 36: added to tab per block */
     uint32_t out_adv;    /* 40: output bytes from the end of a block's channels to the next block */
-    uint32_t chunks;     /* 44: gen_loop: 16-byte chunks per filterlet */
+    uint32_t chunks;     /* 44: gen_loop: 16-byte chunks per filterlet, as ceil(chunks/2) << 1 | chunks odd */
+    uint32_t cin;        /* 48: the generic row tail: bytes per filterlet */
+    uint32_t tail_px;    /* 52: the generic row tail: its pixels (1 or 2) */
 } mve_args;
 
 /* An inner kernel (a variant's `kernel`): its argument is a const mve_args *. */
@@ -440,8 +445,9 @@ MVE_DEFINE_G_KERNEL(gen_n7, MVE_G4 MVE_G2 MVE_G_CHUNK)
 MVE_DEFINE_G_KERNEL(gen_n7_t, MVE_G4 MVE_G2 MVE_G_CHUNK MVE_G_TAIL)
 
 /*
- * cin >= 128: the chunks of a filterlet run in an inner LE loop (count at
- * [sp, #24], from the args' chunks word); the position
+ * cin >= 128: the chunks of a filterlet run in an inner LE loop, two per
+ * iteration (entered in its middle for an odd count; [sp, #24] holds the
+ * args' chunks word, ceil(chunks/2) << 1 | odd); the position
  * loop counts down [sp, #28].
  */
 static __attribute__((noinline)) void gen_loop(const void *args)
@@ -476,7 +482,12 @@ static __attribute__((noinline)) void gen_loop(const void *args)
                      "ldr r10, [sp, #32]\n\t" MVE_G_REC_LOAD "2:\n\t"
                      "str lr, [sp, #28]\n\t"
                      "1:\n\t" MVE_G_POS_HEAD "ldr lr, [sp, #24]\n\t"
-                     "5:\n\t" MVE_G_CHUNK "le lr, 5b\n\t" MVE_G_TAIL "ldr lr, [sp, #28]\n\t"
+                     "lsrs lr, lr, #1\n\t"
+                     "bcs 6f\n\t"
+                     "5:\n\t" MVE_G_CHUNK "6:\n\t" MVE_G_CHUNK "le lr, 5b\n\t"
+                     "cmp r11, #0\n\t" /* no partial chunk: skip the predicated one */
+                     "beq 7f\n\t" MVE_G_TAIL "7:\n\t"
+                     "ldr lr, [sp, #28]\n\t"
                      "subs lr, lr, #1\n\t"
                      "str lr, [sp, #28]\n\t"
                      "bne 1b\n\t" MVE_G_FINISH
@@ -484,6 +495,113 @@ static __attribute__((noinline)) void gen_loop(const void *args)
                      :
                      : "r1", "r2", "r3", "r12", "memory", "cc", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7",
                        "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15");
+}
+
+/*
+ * Row tail of the generic family: the last 1 or 2 pixels of an output row
+ * (out_w % 4 of 1 or 2; a last block of 3 pixels stays a whole block), from
+ * the generic kernel's records and the block's pointer table, stored in
+ * place instead of a whole 4-pixel block through a temporary.  Per kept
+ * position a tail-predicated loop over the cin bytes: 4 instructions per
+ * 16-byte chunk for one pixel, 6 for two (the weights loaded once), against
+ * 10 for a whole block; each filter's accumulators are requantized like the
+ * generic kernel's (lanes 0 and 2 of one vector).
+ * Registers: r0 r12 accumulators, r1 weights, r2 positions left, r3 list,
+ * r4 cout, r5 table (4 pointers per position), r6 output, r7 r9 input
+ * pointers, r8 weights of the current position, r10 records, r11 cin.
+ */
+typedef struct {
+    const uint32_t *rec;
+    const uint32_t *tab;
+    int8_t *out;
+    int32_t cin;
+    int32_t cout;
+    int32_t out_off, act_min, act_max;
+} mve_tail_args;
+
+#define MVE_T_PROLOGUE                                                                             \
+    "push {r4-r11, lr}\n\t"                                                                        \
+    "ldrd r10, r5, [r0, #0]\n\t"                                                                   \
+    "ldrd r6, r11, [r0, #8]\n\t"                                                                   \
+    "ldr r4, [r0, #20]\n\t"                                                                        \
+    "vdup.32 q4, r4\n\t"                                                                           \
+    "ldr r4, [r0, #24]\n\t"                                                                        \
+    "vdup.32 q6, r4\n\t"                                                                           \
+    "ldr r4, [r0, #28]\n\t"                                                                        \
+    "vdup.32 q7, r4\n\t"                                                                           \
+    "ldr r4, [r0, #16]\n\t"                                                                        \
+    "ldr r2, [r10, #24]\n\t"                                                                       \
+    "cmp r2, #0\n\t"                                                                               \
+    "beq 9f\n\t"                                                                                   \
+    "4:\n\t"                                                                                       \
+    "ldr r0, [r10, #0]\n\t"                                                                        \
+    "mov r12, r0\n\t" /* (the second pixel's accumulator) */                                     \
+    "ldr r1, [r10, #4]\n\t"                                                                        \
+    "ldr r3, [r10, #12]\n\t"                                                                       \
+    "1:\n\t"                                                                                       \
+    "ldrb r7, [r3], #1\n\t"                                                                        \
+    "add r7, r5, r7, lsl #4\n\t"                                                                   \
+    "ldrd r7, r9, [r7]\n\t"                                                                        \
+    "mov r8, r1\n\t"                                                                               \
+    "add r1, r1, r11\n\t"                                                                          \
+    "wlstp.8 lr, r11, 3f\n\t"                                                                      \
+    "5:\n\t"                                                                                       \
+    "vldrb.8 q0, [r8], #16\n\t"                                                                    \
+    "vldrb.8 q1, [r7], #16\n\t"                                                                    \
+    "vmladava.s8 r0, q0, q1\n\t"
+#define MVE_T_SECOND                                                                               \
+    "vldrb.8 q1, [r9], #16\n\t"                                                                    \
+    "vmladava.s8 r12, q0, q1\n\t"
+#define MVE_T_FINISH(LANE2, STORE2)                                                                \
+    "letp lr, 5b\n\t"                                                                              \
+    "3:\n\t"                                                                                       \
+    "subs r2, r2, #1\n\t"                                                                          \
+    "bne 1b\n\t"                                                                                   \
+    "ldrd r7, r8, [r10, #28]\n\t"                                                                  \
+    "ldrd r9, r3, [r10, #36]\n\t"                                                                  \
+    "vmov.32 q2[0], r0\n\t" LANE2                                                                 \
+    "vshl.s32 q2, r9\n\t"                                                                          \
+    "vqdmulh.s32 q3, q2, r3\n\t"                                                                   \
+    "vqrdmlah.s32 q3, q2, r7\n\t"                                                                  \
+    "vrshl.s32 q3, r8\n\t"                                                                         \
+    "vqadd.s32 q3, q3, q4\n\t"                                                                     \
+    "vmax.s32 q3, q3, q6\n\t"                                                                      \
+    "vmin.s32 q3, q3, q7\n\t"                                                                      \
+    "vmov r7, s12\n\t" STORE2 "strb r7, [r6], #1\n\t"                                              \
+    "add r10, r10, #44\n\t"                                                                        \
+    "ldr r2, [r10, #24]\n\t"                                                                       \
+    "cmp r2, #0\n\t"                                                                               \
+    "bne 4b\n\t"                                                                                   \
+    "9:\n\t"                                                                                       \
+    "pop {r4-r11, lr}\n\t"
+#define MVE_T_LANE2 "vmov.32 q2[2], r12\n\t"
+#define MVE_T_STORE2                                                                               \
+    "vmov r8, s14\n\t"                                                                             \
+    "strb r8, [r6, r4]\n\t"
+
+static __attribute__((noinline)) void gen_tail1(const mve_tail_args *args)
+{
+    register const mve_tail_args *r0_args __asm__("r0") = args;
+    __asm__ volatile(MVE_T_PROLOGUE MVE_T_FINISH("", "") : "+r"(r0_args) : : MVE_CLOBBERS);
+}
+
+static __attribute__((noinline)) void gen_tail2(const mve_tail_args *args)
+{
+    register const mve_tail_args *r0_args __asm__("r0") = args;
+    __asm__ volatile(MVE_T_PROLOGUE MVE_T_SECOND MVE_T_FINISH(MVE_T_LANE2, MVE_T_STORE2) : "+r"(r0_args) : : MVE_CLOBBERS);
+}
+
+/* The generic variants' tail (tail_px = 1 or 2 pixels of the block at tab). */
+static void gen_tail(const void *args)
+{
+    const mve_args *a = (const mve_args *)args;
+    const mve_tail_args t = {a->rec, (const uint32_t *)a->tab, a->out, (int32_t)a->cin,
+                             ((const int32_t *)a->qoff)[1], a->out_off, a->act_min, a->act_max};
+    if (a->tail_px == 2u) {
+        gen_tail2(&t);
+    } else {
+        gen_tail1(&t);
+    }
 }
 
 /* ---- small vector helpers (setup and block preparation) ----------------- */
@@ -630,7 +748,8 @@ typedef struct {
     const dtmm_fwcs_header *h;
     const dtmm_mve_layout *L;
     const int8_t *in;
-    mve_kernel_fn fn; /* the variant's inner kernel */
+    mve_kernel_fn fn;   /* the variant's inner kernel */
+    mve_kernel_fn tail; /* its row-tail kernel (generic family), or NULL: a last block through tmp */
     int8_t zp;
     int32_t cin, in_h, in_w;
     int32_t in_step;                            /* bytes between horizontally adjacent output pixels' inputs */
@@ -769,6 +888,25 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
     c->fn(&c->args);
 }
 
+/*
+ * A row's last block of 1..3 pixels (block b0, output at out): the generic
+ * family's tail kernel for 1 or 2 pixels, else a whole block through tmp.
+ * Out of line: the row loops stay as they were.
+ */
+static __attribute__((noinline)) void run_last(layer_ctx *c, int32_t b0, int32_t pixels, int8_t *out, int8_t *tmp)
+{
+    if (c->tail != NULL && pixels <= 2) {
+        const mve_kernel_fn fn = c->fn;
+        c->fn = c->tail;
+        c->args.tail_px = (uint32_t)pixels;
+        run_blocks(c, b0, 1, out);
+        c->fn = fn;
+        return;
+    }
+    run_blocks(c, b0, 1, tmp);
+    mve_copy(out, tmp, pixels * c->h->cout);
+}
+
 /* One filter as the kernels see it. */
 typedef struct {
     uint32_t init; /* bias + input_offset * (sum of its kept weights), int32 wrap-around */
@@ -828,6 +966,47 @@ static uint32_t *put_const_group(uint32_t *r, const uint16_t *ch, const int8_t *
         for (uint32_t m = 0; m < 8u; m++) q[m] = val[m & 1u];
     }
     return put_group_offsets(r + 4, ch, G, cout, kc);
+}
+
+/*
+ * Records of the generic kernel reading the input rows (b, wp, b, lst, b, b,
+ * count, mult, -right, left, flag; every filter, nothing kept: one dummy
+ * filterlet of zero weights); returns the end.  Out of line: the group
+ * kernels' setup compiles as it did without it.
+ */
+static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, const uint32_t *masks, uint32_t *r,
+                                                       const uint8_t *list, const uint8_t *dummy_list,
+                                                       const int8_t *zero, int dense)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cout = h->cout, cin = h->cin;
+    const int32_t in_off = h->input_offset;
+    const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
+    const int8_t *w = v->weights;
+    uint32_t list_pos = 0;
+    for (uint32_t o = 0; o < cout; o++, r += 11) {
+        const uint32_t kept = masks[o];
+        uint32_t init = (uint32_t)bias[o];
+        if (kept != 0u) {
+            init += (uint32_t)in_off * (uint32_t)mve_sum(w, (int32_t)(kept * cin));
+            r[1] = (uint32_t)(uintptr_t)w;
+            r[3] = (uint32_t)(uintptr_t)(dense ? list : list + list_pos);
+            r[6] = kept;
+            w += kept * cin;
+            list_pos += kept;
+        } else {
+            r[1] = (uint32_t)(uintptr_t)zero;
+            r[3] = (uint32_t)(uintptr_t)dummy_list;
+            r[6] = 1u;
+        }
+        const int32_t sh_o = shf[o];
+        r[0] = r[2] = r[4] = r[5] = init;
+        r[7] = (uint32_t)mult[o];
+        r[8] = sh_o > 0 ? 0u : (uint32_t)sh_o;
+        r[9] = sh_o > 0 ? (uint32_t)sh_o : 0u;
+        r[10] = sh_o < 0 ? 1u : 0u;
+    }
+    return r;
 }
 
 /* ---- element-list kernel (kernels with more than 32 positions) ----------------
@@ -1234,7 +1413,9 @@ static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8
 }
 
 /* ---- the variants (dtmm_conv_variants.h): each object is the only reference to its code ---- */
-#define MVE_KERNEL_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL};
+#define MVE_KERNEL_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, NULL};
+/* the generic family: with its row-tail kernel */
+#define MVE_GEN_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, gen_tail};
 MVE_KERNEL_VARIANT(quad16_s16_clamp)
 MVE_KERNEL_VARIANT(quad16_s16_full)
 MVE_KERNEL_VARIANT(quad16_s32_clamp)
@@ -1250,24 +1431,25 @@ MVE_KERNEL_VARIANT(pair16_s32)
 MVE_KERNEL_VARIANT(pair32_s32)
 MVE_KERNEL_VARIANT(pair32_s64)
 MVE_KERNEL_VARIANT(pair64_s64)
-MVE_KERNEL_VARIANT(gen_n0_t)
-MVE_KERNEL_VARIANT(gen_n1)
-MVE_KERNEL_VARIANT(gen_n1_t)
-MVE_KERNEL_VARIANT(gen_n2)
-MVE_KERNEL_VARIANT(gen_n2_t)
-MVE_KERNEL_VARIANT(gen_n3)
-MVE_KERNEL_VARIANT(gen_n3_t)
-MVE_KERNEL_VARIANT(gen_n4)
-MVE_KERNEL_VARIANT(gen_n4_t)
-MVE_KERNEL_VARIANT(gen_n5)
-MVE_KERNEL_VARIANT(gen_n5_t)
-MVE_KERNEL_VARIANT(gen_n6)
-MVE_KERNEL_VARIANT(gen_n6_t)
-MVE_KERNEL_VARIANT(gen_n7)
-MVE_KERNEL_VARIANT(gen_n7_t)
-MVE_KERNEL_VARIANT(gen_loop)
-const dtmm_conv_variant dtmm_conv_mve_elem = {DTMM_CONV_V_mve_elem, NULL, elem_layer};
+MVE_GEN_VARIANT(gen_n0_t)
+MVE_GEN_VARIANT(gen_n1)
+MVE_GEN_VARIANT(gen_n1_t)
+MVE_GEN_VARIANT(gen_n2)
+MVE_GEN_VARIANT(gen_n2_t)
+MVE_GEN_VARIANT(gen_n3)
+MVE_GEN_VARIANT(gen_n3_t)
+MVE_GEN_VARIANT(gen_n4)
+MVE_GEN_VARIANT(gen_n4_t)
+MVE_GEN_VARIANT(gen_n5)
+MVE_GEN_VARIANT(gen_n5_t)
+MVE_GEN_VARIANT(gen_n6)
+MVE_GEN_VARIANT(gen_n6_t)
+MVE_GEN_VARIANT(gen_n7)
+MVE_GEN_VARIANT(gen_n7_t)
+MVE_GEN_VARIANT(gen_loop)
+const dtmm_conv_variant dtmm_conv_mve_elem = {DTMM_CONV_V_mve_elem, NULL, elem_layer, NULL};
 #undef MVE_KERNEL_VARIANT
+#undef MVE_GEN_VARIANT
 
 /*
  * The path: dtmm_mve_variant() picks the layer's variant (an inner kernel
@@ -1291,6 +1473,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     }
     layer_ctx c; /* the kernel goes to memory at once: nothing more stays live across the setup */
     c.fn = var->kernel;
+    c.tail = var->tail;
     const uint32_t G = var->id <= DTMM_CONV_V_mve_quad64_s64_full ? 4u : var->id <= DTMM_CONV_V_mve_pair64_s64 ? 2u : 1u;
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
         return DTMM_ERR_ARGUMENT;
@@ -1452,40 +1635,28 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             }
         }
     }
-    for (uint32_t o = 0; o < cout && (G == 1u || L.patch); o++) {
-        const uint32_t kept = L.patch ? 1u : masks[o];
+    if (G == 1u && !L.patch) {
+        r = gen_records(v, masks, r, list, dummy_list, zero, dense);
+    }
+    for (uint32_t o = 0; o < cout && L.patch; o++) { /* patch mode: expanded weight rows */
         const int empty = masks[o] == 0u;
         if (G > 1u && empty && empties_seen++ >= pad_empty) {
             continue; /* a constant output, stored after the groups (no weights to skip) */
         }
         mve_filter f;
-        int32_t sum = 0;
         f.mult = v->multiplier[o];
         f.shift = v->shift[o];
-        if (L.patch) {
-            /* dense row of the filter: kept filterlets at their positions, zeros elsewhere */
-            int8_t *row = (int8_t *)(s + L.off_wexp) + o * L.cin_eff;
-            mve_fill(row, 0, (int32_t)L.cin_eff);
-            for (uint32_t mm = dense ? all : masks[o]; mm != 0; mm &= mm - 1u) {
-                mve_copy(row + (uint32_t)__builtin_ctz(mm) * cin, w, (int32_t)cin);
-                w += cin;
-            }
-            f.wp = row;
-            f.lst = list;
-            f.cnt = 1;
-            sum = mve_sum(row, (int32_t)L.cin_eff);
-        } else if (empty) {
-            f.wp = zero;
-            f.lst = dummy_list;
-            f.cnt = 1;
-        } else {
-            f.wp = w;
-            f.lst = dense ? list : list + list_pos * esz;
-            f.cnt = kept;
-            sum = mve_sum(w, (int32_t)(kept * cin));
-            w += kept * cin;
-            list_pos += kept;
+        /* dense row of the filter: kept filterlets at their positions, zeros elsewhere */
+        int8_t *row = (int8_t *)(s + L.off_wexp) + o * L.cin_eff;
+        mve_fill(row, 0, (int32_t)L.cin_eff);
+        for (uint32_t mm = dense ? all : masks[o]; mm != 0; mm &= mm - 1u) {
+            mve_copy(row + (uint32_t)__builtin_ctz(mm) * cin, w, (int32_t)cin);
+            w += cin;
         }
+        f.wp = row;
+        f.lst = list;
+        f.cnt = 1;
+        const int32_t sum = mve_sum(row, (int32_t)L.cin_eff);
         f.init = (uint32_t)v->bias[o] + (uint32_t)in_off * (uint32_t)sum;
         if (G == 1u) {
             /* generic kernel: b, wp, b, lst, b, b, count, mult, -right, left, flag; every filter */
@@ -1582,6 +1753,10 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     c.args.qoff = s + L.off_qoff;
     c.args.tail = tail;
     c.args.chunks = L.cin_eff / 16u;
+    c.args.cin = L.cin_eff;
+    if (G == 1u && c.args.chunks >= 8u) { /* gen_loop, two chunks per iteration: ceil(chunks/2) << 1 | odd */
+        c.args.chunks = ((c.args.chunks + 1u) & ~1u) | (c.args.chunks & 1u);
+    }
     c.args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
     for (uint32_t j = 0; j < kw; j++) c.coff[j] = j * (uint32_t)dw * cin;
     c.gather = 0;
@@ -1640,10 +1815,8 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
                     run_blocks(&c, b0, n, out_row + b0 * 4 * (int32_t)cout);
                 }
             }
-            if (nfull < (int32_t)L.n_blocks) { /* a last block of 1..3 pixels, through tmp */
-                const int32_t x0 = 4 * nfull;
-                run_blocks(&c, nfull, 1, tmp);
-                mve_copy(out_row + x0 * (int32_t)cout, tmp, (out_w - x0) * (int32_t)cout);
+            if (nfull < (int32_t)L.n_blocks) { /* a last block of 1..3 pixels: tail kernel, or through tmp */
+                run_last(&c, nfull, out_w - 4 * nfull, out_row + 4 * nfull * (int32_t)cout, tmp);
             }
         }
         return DTMM_OK;
@@ -1661,8 +1834,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             if (b < nfull) {
                 run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout);
             } else {
-                run_blocks(&c, 0, 1, tmp);
-                mve_copy(out_row + x0 * (int32_t)cout, tmp, (out_w - x0) * (int32_t)cout);
+                run_last(&c, 0, out_w - x0, out_row + x0 * (int32_t)cout, tmp);
             }
         }
     }

@@ -28,6 +28,7 @@ struct dtmm_conv_variant {
     uint32_t id;
     void (*kernel)(const void *args); /* an inner kernel of its path (its own argument block), or NULL */
     dtmm_conv_layer_fn layer;         /* a whole-layer routine, or NULL */
+    void (*tail)(const void *args);   /* MVE generic kernels: their row-tail kernel (1..3 last pixels), or NULL */
 };
 
 /* The entry of `list` with this id, or NULL (one look when the list is in id order, as the paths'
