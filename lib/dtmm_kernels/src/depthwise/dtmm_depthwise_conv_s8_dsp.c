@@ -262,22 +262,54 @@ static void dsp_plane_fill(const dsp_plane *pg, const int8_t *in, int32_t input_
     }
 }
 
+/* Four channels' planes at once (ic .. ic+3, in points at ic), planes ps elements apart, whole
+ * planes only (no strips): one word load of 4 channels, split by SXTAB16 with the input offset
+ * added, 4 halfword stores; half the fill instructions of one plane at a time. */
+static void dsp_plane_fill4(const dsp_plane *pg, const int8_t *in, int32_t input_offset, int16_t *plane, int32_t ps)
+{
+    const dtmm_dw_plane *g = &pg->o;
+    int32_t ncols = g->in_w;
+    if (ncols > pg->wp - g->pl) ncols = pg->wp - g->pl;
+    const uint32_t off2 = ((uint32_t)input_offset & 0xFFFFu) * 0x10001u;
+    const int32_t first = -g->pt; /* input row of plane row 0 */
+    int32_t j0 = first < 0 ? -first : 0, j1 = g->in_h - first;
+    const int32_t prows = (g->out_h - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    if (j1 > prows) j1 = prows;
+    const int32_t px = g->in_px;
+    const int8_t *src_row = in + (size_t)(first + j0) * (size_t)g->in_rs;
+    int16_t *dst = plane + j0 * pg->wp + g->pl;
+    for (int32_t j = j0; j < j1; ++j, src_row += g->in_rs, dst += pg->wp) {
+        const int8_t *src = src_row;
+        int16_t *d = dst;
+        for (int32_t k = 0; k < ncols; ++k, src += px, ++d) {
+            const uint32_t x4 = load_u32(src);
+            const uint32_t even = __sxtab16(off2, x4), odd = __sxtab16(off2, (x4 >> 8) | (x4 << 24));
+            d[0] = (int16_t)even;
+            d[ps] = (int16_t)odd;
+            d[2 * ps] = (int16_t)(even >> 16);
+            d[3 * ps] = (int16_t)(odd >> 16);
+        }
+    }
+}
+
 /*
  * Requantization of one output, three ways (RQ_* constant after inlining):
- * RQ_FAST_FULL / RQ_FAST_CLAMP when the channel has a right shift and its
- * accumulators are bounded by 2^30 (|bias| + 256 * sum |w|, checked once
- * per channel): SaturatingRoundingDoublingHighMul is then exactly SMMULR
- * of 2*acc (no saturation case), and TFLite's rounding right shift
- * (half away from zero) is (v + (v >> 31) + 2^(r-1)) >> r with no
- * overflow: 7 instructions, then SSAT #8 and, unless the activation range
- * is all of int8, the clamp.  RQ_SLOW: dtmm_fp_requantize() semantics via
- * requant_pre().
+ * RQ_FAST_FULL / RQ_FAST_CLAMP when the channel has a right shift r of at
+ * most 22 and its accumulators are bounded by 2^30 (|bias| + 256 * sum |w|,
+ * checked once per channel): SaturatingRoundingDoublingHighMul is then
+ * exactly SMMULR of 2*acc (no saturation case) -- the caller doubles bias
+ * and weights, so the sum arrives doubled -- and TFLite's rounding right
+ * shift (half away from zero) plus the output offset is
+ * (v + (v >> 31) + 2^(r-1) + (output_offset << r)) >> r, with no overflow
+ * (|v| <= 2^30, the constant below 2^30): 4 instructions, then SSAT #8 and,
+ * unless the activation range is all of int8, the clamp.  RQ_SLOW:
+ * dtmm_fp_requantize() semantics via requant_pre(), undoubled sums.
  */
 enum { RQ_FAST_FULL, RQ_FAST_CLAMP, RQ_SLOW };
 
 typedef struct {
     chan_q q;
-    int32_t right, round; /* right shift, 2^(right-1) */
+    int32_t right, round; /* right shift; fast modes: 2^(right-1) + (out_off << right) */
     int32_t out_off, lo, hi;
 } chan_rq;
 
@@ -287,8 +319,8 @@ static inline __attribute__((always_inline)) int8_t rq_one(const chan_rq *r, int
         return dtmm_fp_clamp_s8(requant_pre(&r->q, acc, r->out_off), r->lo, r->hi);
     }
     int32_t v;
-    __asm__("smmulr %0, %1, %2" : "=r"(v) : "r"(acc * 2), "r"(r->q.multiplier)); /* (2*acc*m + 2^31) >> 32 */
-    int32_t o = ((v + (v >> 31) + r->round) >> r->right) + r->out_off;
+    __asm__("smmulr %0, %1, %2" : "=r"(v) : "r"(acc), "r"(r->q.multiplier)); /* acc doubled: (2*sum*m + 2^31) >> 32 */
+    int32_t o = (v + (v >> 31) + r->round) >> r->right;
     o = __ssat(o, 8);
     if (mode == RQ_FAST_CLAMP) {
         o = o < r->lo ? r->lo : o;
@@ -355,16 +387,18 @@ static void dsp_plane_channel(const dtmm_depthwise_conv_s8_params *p, const dsp_
     r.q.fast = dtmm_fp_pre_ok(r.q.multiplier);
     r.q.pre = dtmm_fp_pre_make(r.q.multiplier, r.q.shift);
     r.right = -r.q.shift;
-    r.round = r.right > 0 ? (int32_t)(1u << (r.right - 1)) : 0;
     r.out_off = p->output_offset, r.lo = p->act_min, r.hi = p->act_max;
-    const int32_t bias = p->bias[c];
+    int32_t bias = p->bias[c];
     const int64_t bound = (int64_t)(bias < 0 ? -(int64_t)bias : bias) + 256 * (int64_t)wabs;
-    const int fast = r.right > 0 && r.right < 32 && bound < ((int64_t)1 << 30);
+    const int fast = r.right > 0 && r.right <= 22 && bound < ((int64_t)1 << 30);
     const int mode = !fast ? RQ_SLOW : (r.lo <= -128 && r.hi >= 127) ? RQ_FAST_FULL : RQ_FAST_CLAMP;
+    r.round = fast ? (int32_t)(1u << (r.right - 1)) + (int32_t)((uint32_t)r.out_off << r.right) : 0;
     int8_t *y0 = out + (size_t)oy0 * (size_t)g->out_rs + (size_t)c;
     if (pg->kind != 0) {
-        const uint32_t wq[6] = {pack16(w[0], w[1]), (uint32_t)w[2], pack16(w[3], w[4]), (uint32_t)w[5],
-                                pack16(w[6], w[7]), (uint32_t)w[8]};
+        const int32_t d = fast ? 2 : 1; /* fast modes take doubled sums (rq_one) */
+        const uint32_t wq[6] = {pack16(d * w[0], d * w[1]), (uint32_t)(d * w[2]), pack16(d * w[3], d * w[4]),
+                                (uint32_t)(d * w[5]), pack16(d * w[6], d * w[7]), (uint32_t)(d * w[8])};
+        bias *= d;
         switch (mode) {
         case RQ_FAST_FULL: dsp_rows33(pg, plane, wq, bias, &r, y0, rows, RQ_FAST_FULL); break;
         case RQ_FAST_CLAMP: dsp_rows33(pg, plane, wq, bias, &r, y0, rows, RQ_FAST_CLAMP); break;
@@ -406,8 +440,23 @@ __attribute__((noinline)) static void dsp_plane_path(const dtmm_depthwise_conv_s
     }
     const size_t in_image = (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_ch;
     const size_t out_image = (size_t)p->out_h * (size_t)p->out_w * (size_t)p->out_ch;
+    /* whole planes four at a time when four fit (their zero borders are written once) */
+    const int32_t ps = (pg->wp * hs + 2 + 1) & ~1, group4 = pg->strip == g->out_h && 4 * ps <= DW_DSP_PLANE;
+    if (group4) {
+        memset(plane, 0, sizeof(int16_t) * (size_t)(4 * ps));
+    }
     for (int32_t b = 0; b < p->batches; ++b) {
-        for (int32_t ic = 0; ic < p->in_ch; ++ic) {
+        int32_t ic = 0;
+        for (; group4 && ic + 4 <= p->in_ch; ic += 4) {
+            dsp_plane_fill4(pg, input + (size_t)b * in_image + (size_t)ic, p->input_offset, plane, ps);
+            for (int32_t k = 0; k < 4; ++k) {
+                for (int32_t m = 0; m < p->depth_multiplier; ++m) {
+                    dsp_plane_channel(p, pg, plane + k * ps, woff, output + (size_t)b * out_image,
+                                      (ic + k) * p->depth_multiplier + m, 0, g->out_h);
+                }
+            }
+        }
+        for (; ic < p->in_ch; ++ic) {
             for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += pg->strip) {
                 const int32_t rows = g->out_h - oy0 < pg->strip ? g->out_h - oy0 : pg->strip;
                 dsp_plane_fill(pg, input + (size_t)b * in_image + (size_t)ic, p->input_offset, plane, oy0, rows);
