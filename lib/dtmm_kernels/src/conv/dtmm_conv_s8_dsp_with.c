@@ -590,51 +590,72 @@ static void __attribute__((naked, noinline)) elem_blocks(elem_call *call)
         "pop     {r4-r11, pc}\n\t");
 }
 
-/* The 4 receptive fields of output pixels pix0.. (npix of them valid) into col. */
+/* Zeroes n halfwords of col, 4 apart (one pixel's elements in the element-major layout). */
+static inline int16_t *elem_zero(int16_t *d, int32_t n)
+{
+    for (; n >= 2; n -= 2, d += 8) {
+        d[0] = 0;
+        d[4] = 0;
+    }
+    if (n != 0) {
+        *d = 0;
+        d += 4;
+    }
+    return d;
+}
+
+/* n consecutive input bytes at s, input offset added, into col 4 halfwords apart. */
+static inline int16_t *elem_run(int16_t *d, const int8_t *s, int32_t n, int32_t off, uint32_t off2)
+{
+    for (; n >= 4; n -= 4, s += 4, d += 16) { /* 4 elements: one load, two SXTAB16 */
+        const uint32_t x4 = load_u32(s);
+        const uint32_t even = __sxtab16(off2, x4), odd = sxtab16_ror8(off2, x4);
+        d[0] = (int16_t)even;
+        d[4] = (int16_t)odd;
+        d[8] = (int16_t)(even >> 16);
+        d[12] = (int16_t)(odd >> 16);
+    }
+    for (; n != 0; n--, d += 4) *d = (int16_t)(*s++ + off);
+    return d;
+}
+
+/* The 4 receptive fields of output pixels pix0.. (npix of them valid) into col.  Per pixel the
+ * kernel columns inside the input, [j0, j1), are found once; every kernel row is then zeros,
+ * an input run (one contiguous run when dilation_w = 1) and zeros. */
 static void elem_im2col(const dtmm_fwcs_header *h, const int8_t *input, int16_t *col, uint32_t pix0, uint32_t npix)
 {
     const int32_t cin = h->cin, kh = h->kh, kw = h->kw, off = h->input_offset;
-    const int32_t in_h = h->in_h, in_w = h->in_w, dw = h->dilation_w;
+    const int32_t in_h = h->in_h, in_w = h->in_w, dw = h->dilation_w, row_bytes = in_w * cin;
     const uint32_t off2 = ((uint32_t)off & 0xFFFFu) * 0x10001u; /* input offset in both halfwords */
     int32_t y = (int32_t)(pix0 / h->out_w), x = (int32_t)(pix0 % h->out_w);
     for (uint32_t k = 0; k < 4u; k++) {
         int16_t *d = col + k;
         if (k >= npix) {
-            for (int32_t e = kh * kw * cin; e != 0; e--, d += 4) *d = 0;
+            elem_zero(d, kh * kw * cin);
             continue;
         }
         const int32_t ix0 = x * h->stride_w - h->pad_left;
-        const int interior = ix0 >= 0 && ix0 + (kw - 1) * dw < in_w && dw == 1;
-        for (int32_t i = 0; i < kh; i++) {
-            const int32_t iy = y * h->stride_h - h->pad_top + i * h->dilation_h;
+        int32_t j0 = 0, j1 = kw;
+        if (ix0 < 0) j0 = (-ix0 + dw - 1) / dw;
+        if (j0 > kw) j0 = kw;
+        if (ix0 + (kw - 1) * dw >= in_w) j1 = (in_w - ix0 + dw - 1) / dw; /* first column at or past in_w */
+        if (j1 < j0) j1 = j0;
+        const int32_t lead = j0 * cin, trail = (kw - j1) * cin, mid = (j1 - j0) * cin;
+        const int8_t *s0 = input + (ix0 + j0 * dw) * cin;
+        int32_t iy = y * h->stride_h - h->pad_top;
+        for (int32_t i = 0; i < kh; i++, iy += h->dilation_h) {
             if (iy < 0 || iy >= in_h) {
-                for (int32_t e = kw * cin; e != 0; e--, d += 4) *d = 0;
+                d = elem_zero(d, kw * cin);
                 continue;
             }
-            const int8_t *row = input + iy * in_w * cin;
-            if (interior) { /* the kernel row is one contiguous run of the input row */
-                const int8_t *s = row + ix0 * cin;
-                int32_t e = kw * cin;
-                for (; e >= 4; e -= 4, s += 4, d += 16) { /* 4 elements: one load, two SXTAB16 */
-                    const uint32_t x4 = load_u32(s);
-                    const uint32_t even = __sxtab16(off2, x4), odd = sxtab16_ror8(off2, x4);
-                    d[0] = (int16_t)even;
-                    d[4] = (int16_t)odd;
-                    d[8] = (int16_t)(even >> 16);
-                    d[12] = (int16_t)(odd >> 16);
-                }
-                for (; e != 0; e--, d += 4) *d = (int16_t)(*s++ + off);
-                continue;
+            d = elem_zero(d, lead);
+            const int8_t *s = s0 + iy * row_bytes;
+            if (dw == 1) {
+                d = elem_run(d, s, mid, off, off2);
+            } else {
+                for (int32_t j = j0; j < j1; j++, s += dw * cin) d = elem_run(d, s, cin, off, off2);
             }
-            for (int32_t j = 0; j < kw; j++) {
-                const int32_t ix = ix0 + j * dw;
-                if (ix < 0 || ix >= in_w) {
-                    for (int32_t c = cin; c != 0; c--, d += 4) *d = 0;
-                    continue;
-                }
-                const int8_t *s = row + ix * cin;
-                for (int32_t c = cin; c != 0; c--, d += 4) *d = (int16_t)(*s++ + off);
-            }
+            d = elem_zero(d, trail);
         }
         if (++x == (int32_t)h->out_w) {
             x = 0;
@@ -662,26 +683,60 @@ static uint32_t elem_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const i
         if (used + bytes > cap) break;
         *w = t;
         uint32_t *r = rec + used / 4u;
-        uint16_t *q = (uint16_t *)(void *)(r + 2);
+        uint32_t *pw = r + 2; /* pairs: w_a | w_b << 16, 8e_a | 8e_b << 16 */
         const int8_t *src = *wp;
-        uint32_t m, first, k = 0, half = 0;
-        uint16_t *pair = q; /* w_a, w_b, 8e_a, 8e_b */
+        uint32_t m, first, k = 0, w_a = 0, e_a = 0;
         while (dtmm_kept_walk_word(w, &m, &first)) {
+            if (cin == 1u) { /* one element per filterlet: kept positions two at a time */
+                if ((k & 1u) && m != 0u) { /* complete the pair left open by the last word */
+                    pw[0] = w_a | ((uint32_t)(uint16_t)(int16_t)*src++ << 16);
+                    pw[1] = e_a | ((8u * (first + (uint32_t)__builtin_ctz(m))) << 16);
+                    pw += 2;
+                    k++;
+                    m &= m - 1u;
+                }
+                while (m != 0u) {
+                    const uint32_t ea = 8u * (first + (uint32_t)__builtin_ctz(m)), wa = (uint16_t)(int16_t)*src++;
+                    m &= m - 1u;
+                    if (m == 0u) { /* pair left open */
+                        w_a = wa;
+                        e_a = ea;
+                        k++;
+                        break;
+                    }
+                    const uint32_t eb = 8u * (first + (uint32_t)__builtin_ctz(m)), wb = (uint16_t)(int16_t)*src++;
+                    m &= m - 1u;
+                    pw[0] = wa | (wb << 16);
+                    pw[1] = ea | (eb << 16);
+                    pw += 2;
+                    k += 2u;
+                }
+                continue;
+            }
             for (; m != 0u; m &= m - 1u) {
                 uint32_t e8 = 8u * (first + (uint32_t)__builtin_ctz(m)) * cin;
-                for (uint32_t c = cin; c != 0u; c--, e8 += 8u) {
-                    pair[half] = (uint16_t)(int16_t)*src++;
-                    pair[2u + half] = (uint16_t)e8;
-                    pair += 4u * half; /* the second of a pair: on to the next */
-                    half ^= 1u;
+                for (uint32_t c = cin; c != 0u; c--, e8 += 8u, k++) {
+                    const uint32_t wv = (uint16_t)(int16_t)*src++;
+                    if (k & 1u) { /* the second of a pair: write both */
+                        pw[0] = w_a | (wv << 16);
+                        pw[1] = e_a | (e8 << 16);
+                        pw += 2;
+                    } else {
+                        w_a = wv;
+                        e_a = e8;
+                    }
                 }
             }
         }
-        k = (uint32_t)(pair - q) / 2u + half;
-        for (; (k & 3u) != 0u; k++) {
-            uint16_t *pair = q + 4u * (k / 2u);
-            pair[k & 1u] = 0;
-            pair[2u + (k & 1u)] = 0;
+        if (k & 1u) { /* a half pair: its second element is w = 0 at offset 0 */
+            pw[0] = w_a;
+            pw[1] = e_a;
+            pw += 2;
+            k++;
+        }
+        for (; (k & 3u) != 0u; k += 2u, pw += 2) { /* whole lists of 4: one more zero pair */
+            pw[0] = 0;
+            pw[1] = 0;
         }
         *wp = src;
         const int32_t mult = v->multiplier[o], shift = v->shift[o];
