@@ -641,22 +641,31 @@ static void elem_im2col(const dtmm_fwcs_header *h, const int8_t *input, int16_t 
         if (ix0 + (kw - 1) * dw >= in_w) j1 = (in_w - ix0 + dw - 1) / dw; /* first column at or past in_w */
         if (j1 < j0) j1 = j0;
         const int32_t lead = j0 * cin, trail = (kw - j1) * cin, mid = (j1 - j0) * cin;
-        const int8_t *s0 = input + (ix0 + j0 * dw) * cin;
-        int32_t iy = y * h->stride_h - h->pad_top;
-        for (int32_t i = 0; i < kh; i++, iy += h->dilation_h) {
-            if (iy < 0 || iy >= in_h) {
-                d = elem_zero(d, kw * cin);
-                continue;
+        /* kernel rows inside the input: [i0, i1) */
+        const int32_t iy0 = y * h->stride_h - h->pad_top, dh = h->dilation_h;
+        int32_t i0 = 0, i1 = kh;
+        if (iy0 < 0) i0 = (-iy0 + dh - 1) / dh;
+        if (i0 > kh) i0 = kh;
+        if (iy0 + (kh - 1) * dh >= in_h) i1 = (in_h - iy0 + dh - 1) / dh;
+        if (i1 < i0) i1 = i0;
+        d = elem_zero(d, i0 * kw * cin);
+        const int8_t *s = input + (iy0 + i0 * dh) * row_bytes + (ix0 + j0 * dw) * cin;
+        const int32_t step = dh * row_bytes;
+        if (lead == 0 && trail == 0 && dw == 1) { /* the whole kernel row is one run */
+            for (int32_t i = i0; i < i1; i++, s += step) d = elem_run(d, s, mid, off, off2);
+        } else {
+            for (int32_t i = i0; i < i1; i++, s += step) {
+                d = elem_zero(d, lead);
+                if (dw == 1) {
+                    d = elem_run(d, s, mid, off, off2);
+                } else {
+                    const int8_t *t = s;
+                    for (int32_t j = j0; j < j1; j++, t += dw * cin) d = elem_run(d, t, cin, off, off2);
+                }
+                d = elem_zero(d, trail);
             }
-            d = elem_zero(d, lead);
-            const int8_t *s = s0 + iy * row_bytes;
-            if (dw == 1) {
-                d = elem_run(d, s, mid, off, off2);
-            } else {
-                for (int32_t j = j0; j < j1; j++, s += dw * cin) d = elem_run(d, s, cin, off, off2);
-            }
-            d = elem_zero(d, trail);
         }
+        elem_zero(d, (kh - i1) * kw * cin);
         if (++x == (int32_t)h->out_w) {
             x = 0;
             y++;
