@@ -104,6 +104,15 @@ __attribute__((naked, noinline)) static void dw_taps(__attribute__((unused)) tap
                      "pop {r4-r11, pc}\n\t");
 }
 
+/* Small maps (at most DW_DSP_PX output pixels): each pixel's receptive field once for all groups. */
+#define DW_DSP_PX 64
+typedef struct {
+    int32_t x;           /* bytes from the input (channel 0) to the receptive-field origin */
+    int32_t skip;        /* taps_args.skip */
+    int16_t t0;          /* first in-bounds tap (table index) */
+    int16_t n, rows;     /* in-bounds kernel columns, rows (rows 0: no tap) */
+} dw_px;
+
 /* First kernel index k in [0, n) with 0 <= origin + k*dil < limit, and one past the last. */
 static void tap_range(int32_t origin, int32_t dil, int32_t n, int32_t limit, int32_t *start, int32_t *end)
 {
@@ -420,15 +429,11 @@ __attribute__((noinline)) static void dsp_plane_path(const dtmm_depthwise_conv_s
     }
 }
 
-dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output)
+/* Channel-group path, or the portable one when it does not apply. */
+__attribute__((noinline)) static dtmm_status group_path(const dtmm_depthwise_conv_s8_params *p, const int8_t *input,
+                                                       int8_t *output)
 {
     const int32_t taps = p->kh * p->kw;
-    const int32_t x_lo = -128 + p->input_offset, x_hi = 127 + p->input_offset; /* plane values fit int16 */
-    dsp_plane pg;
-    if (x_lo >= -32768 && x_hi <= 32767 && dsp_plane_fits(p, &pg)) {
-        dsp_plane_path(p, &pg, input, output);
-        return DTMM_OK;
-    }
     if (p->depth_multiplier != 1 || taps > DW_DSP_MAX_TAPS) {
         return dtmm_depthwise_conv_s8_c(p, input, output);
     }
@@ -442,24 +447,100 @@ dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, c
 
     const int full = p->act_min <= -128 && p->act_max >= 127; /* clamp = SSAT #8 */
     const int32_t out_off = p->output_offset, act_lo = p->act_min, act_hi = p->act_max;
+    /* small maps: each pixel's receptive field (origin, in-bounds taps) once for all groups */
+    const int32_t npx = p->out_h * p->out_w;
+    dw_px pxt[DW_DSP_PX];
+    const int tabled = npx <= DW_DSP_PX;
+    if (tabled) {
+        for (int32_t oy = 0, i = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t ky_s, ky_e;
+            tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
+            for (int32_t ox = 0; ox < p->out_w; ++ox, ++i) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t kx_s, kx_e;
+                tap_range(ix0, p->dilation_w, kw, p->in_w, &kx_s, &kx_e);
+                pxt[i].x = (iy0 * p->in_w + ix0) * ch;
+                pxt[i].t0 = (int16_t)(ky_s * kw + kx_s);
+                pxt[i].n = (int16_t)(kx_e - kx_s);
+                pxt[i].rows = (int16_t)(ky_e - ky_s);
+                if (pxt[i].n <= 0 || pxt[i].rows <= 0) pxt[i].rows = 0;
+                if (pxt[i].n == kw && pxt[i].rows == p->kh) { /* the whole table as one row */
+                    pxt[i].n = (int16_t)taps;
+                    pxt[i].rows = 1;
+                }
+                pxt[i].skip = (kw - pxt[i].n) * (int32_t)sizeof(tap_entry);
+            }
+        }
+    }
+    /* bound of |x + input_offset| for the fast requantization */
+    const int64_t xmax = 128 + (int64_t)(p->input_offset < 0 ? -(int64_t)p->input_offset : p->input_offset);
     for (int32_t c = 0; c < n4; c += 4) {
         chan_q cq[4];
-        for (int32_t k = 0; k < 4; ++k) {
-            cq[k].multiplier = p->multiplier[c + k];
-            cq[k].shift = p->shift[c + k];
-            cq[k].fast = dtmm_fp_pre_ok(cq[k].multiplier);
-            cq[k].pre = dtmm_fp_pre_make(cq[k].multiplier, cq[k].shift);
-        }
+        chan_rq rq[4];
+        int64_t wabs[4] = {0, 0, 0, 0};
         for (int32_t t = 0; t < taps; ++t) {
             const int32_t ky = t / kw, kx = t % kw;
             const uint32_t w = load_u32(p->weights + (size_t)t * (size_t)ch + (size_t)c);
             tab[t].off = (ky * p->dilation_h * p->in_w + kx * p->dilation_w) * ch;
             tab[t].we = __sxtb16(w);
             tab[t].wo = __sxtb16((w >> 8) | (w << 24));
+            for (int32_t k = 0; k < 4; ++k) {
+                const int32_t wk = p->weights[(size_t)t * (size_t)ch + (size_t)(c + k)];
+                wabs[k] += wk < 0 ? -wk : wk;
+            }
+        }
+        int fast = tabled;
+        for (int32_t k = 0; k < 4; ++k) {
+            cq[k].multiplier = p->multiplier[c + k];
+            cq[k].shift = p->shift[c + k];
+            cq[k].fast = dtmm_fp_pre_ok(cq[k].multiplier);
+            cq[k].pre = dtmm_fp_pre_make(cq[k].multiplier, cq[k].shift);
+            const int32_t b = p->bias[c + k];
+            rq[k].q.multiplier = cq[k].multiplier;
+            rq[k].right = -cq[k].shift;
+            rq[k].round = rq[k].right > 0 && rq[k].right < 32 ? (int32_t)(1u << (rq[k].right - 1)) : 0;
+            rq[k].out_off = out_off, rq[k].lo = act_lo, rq[k].hi = act_hi;
+            const int64_t bound = (int64_t)(b < 0 ? -(int64_t)b : b) + xmax * wabs[k];
+            fast = fast && rq[k].right > 0 && rq[k].right < 32 && bound < ((int64_t)1 << 30);
         }
         for (int32_t b = 0; b < p->batches; ++b) {
             const int8_t *in = input + (size_t)b * in_image;
             int8_t *y = output + (size_t)b * out_image + (size_t)c;
+            if (tabled) {
+                const uintptr_t xc = (uintptr_t)in + (uintptr_t)c;
+                for (int32_t i = 0; i < npx; ++i, y += ch) {
+                    const dw_px *e = &pxt[i];
+                    taps_args a;
+                    a.acc[0] = p->bias[c];
+                    a.acc[1] = p->bias[c + 1];
+                    a.acc[2] = p->bias[c + 2];
+                    a.acc[3] = p->bias[c + 3];
+                    if (e->rows > 0) {
+                        a.x = xc + (uintptr_t)(intptr_t)e->x; /* integer arithmetic: may lie outside the input */
+                        a.off2 = off2;
+                        a.tap = tab + e->t0;
+                        a.n = e->n;
+                        a.rows = e->rows;
+                        a.skip = e->skip;
+                        dw_taps(&a);
+                    }
+                    if (fast && full) {
+                        y[0] = rq_one(&rq[0], a.acc[0], RQ_FAST_FULL);
+                        y[1] = rq_one(&rq[1], a.acc[1], RQ_FAST_FULL);
+                        y[2] = rq_one(&rq[2], a.acc[2], RQ_FAST_FULL);
+                        y[3] = rq_one(&rq[3], a.acc[3], RQ_FAST_FULL);
+                    } else if (fast) {
+                        y[0] = rq_one(&rq[0], a.acc[0], RQ_FAST_CLAMP);
+                        y[1] = rq_one(&rq[1], a.acc[1], RQ_FAST_CLAMP);
+                        y[2] = rq_one(&rq[2], a.acc[2], RQ_FAST_CLAMP);
+                        y[3] = rq_one(&rq[3], a.acc[3], RQ_FAST_CLAMP);
+                    } else {
+                        store4(y, cq, a.acc, out_off, act_lo, act_hi, full);
+                    }
+                }
+                continue;
+            }
             for (int32_t oy = 0; oy < p->out_h; ++oy) {
                 const int32_t iy0 = oy * p->stride_h - p->pad_top;
                 int32_t ky_s, ky_e;
@@ -523,6 +604,17 @@ dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, c
         }
     }
     return DTMM_OK;
+}
+
+dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t x_lo = -128 + p->input_offset, x_hi = 127 + p->input_offset; /* plane values fit int16 */
+    dsp_plane pg;
+    if (x_lo >= -32768 && x_hi <= 32767 && dsp_plane_fits(p, &pg)) {
+        dsp_plane_path(p, &pg, input, output);
+        return DTMM_OK;
+    }
+    return group_path(p, input, output);
 }
 
 #else /* no DSP extension: keep the symbol, forward to the portable path */
