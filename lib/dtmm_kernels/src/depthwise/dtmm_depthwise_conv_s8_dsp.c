@@ -429,6 +429,68 @@ __attribute__((noinline)) static void dsp_plane_path(const dtmm_depthwise_conv_s
     }
 }
 
+/* The pixels of one channel group on a small map (pixel table), requantization mode constant. */
+typedef struct {
+    const dw_px *pxt;
+    int32_t npx;
+    const tap_entry *tab;
+    uintptr_t xc;       /* input + c */
+    uint32_t off2;
+    const int32_t *bias; /* of channel c */
+    int8_t *y;          /* output + c */
+    int32_t ch;
+    const chan_rq *rq;  /* RQ_FAST_*: 4 channels */
+    const chan_q *cq;   /* RQ_SLOW: 4 channels */
+    int full;           /* RQ_SLOW: activation range = int8 range */
+} group_args;
+
+static inline __attribute__((always_inline)) void group_pixels(const group_args *g, int mode)
+{
+    const int32_t b0 = g->bias[0], b1 = g->bias[1], b2 = g->bias[2], b3 = g->bias[3];
+    const chan_rq *rq = g->rq;
+    int8_t *y = g->y;
+    for (int32_t i = 0; i < g->npx; ++i, y += g->ch) {
+        const dw_px *e = &g->pxt[i];
+        taps_args a;
+        a.acc[0] = b0;
+        a.acc[1] = b1;
+        a.acc[2] = b2;
+        a.acc[3] = b3;
+        if (e->rows > 0) {
+            a.x = g->xc + (uintptr_t)(intptr_t)e->x; /* integer arithmetic: may lie outside the input */
+            a.off2 = g->off2;
+            a.tap = g->tab + e->t0;
+            a.n = e->n;
+            a.rows = e->rows;
+            a.skip = e->skip;
+            dw_taps(&a);
+        }
+        if (mode == RQ_SLOW) {
+            store4(y, g->cq, a.acc, rq[0].out_off, rq[0].lo, rq[0].hi, g->full);
+        } else {
+            y[0] = rq_one(&rq[0], a.acc[0], mode);
+            y[1] = rq_one(&rq[1], a.acc[1], mode);
+            y[2] = rq_one(&rq[2], a.acc[2], mode);
+            y[3] = rq_one(&rq[3], a.acc[3], mode);
+        }
+    }
+}
+
+__attribute__((noinline)) static void group_pixels_full(const group_args *g)
+{
+    group_pixels(g, RQ_FAST_FULL);
+}
+
+__attribute__((noinline)) static void group_pixels_clamp(const group_args *g)
+{
+    group_pixels(g, RQ_FAST_CLAMP);
+}
+
+__attribute__((noinline)) static void group_pixels_slow(const group_args *g)
+{
+    group_pixels(g, RQ_SLOW);
+}
+
 /* Channel-group path, or the portable one when it does not apply. */
 __attribute__((noinline)) static dtmm_status group_path(const dtmm_depthwise_conv_s8_params *p, const int8_t *input,
                                                        int8_t *output)
@@ -473,71 +535,49 @@ __attribute__((noinline)) static dtmm_status group_path(const dtmm_depthwise_con
             }
         }
     }
-    /* bound of |x + input_offset| for the fast requantization */
+    /* the fast requantization needs |acc| < 2^30: |bias| < bound_w, as |x + input_offset| <= xmax,
+     * |w| <= 128 and taps <= DW_DSP_MAX_TAPS */
     const int64_t xmax = 128 + (int64_t)(p->input_offset < 0 ? -(int64_t)p->input_offset : p->input_offset);
+    const int64_t bound_w = ((int64_t)1 << 30) - xmax * 128 * taps;
     for (int32_t c = 0; c < n4; c += 4) {
         chan_q cq[4];
         chan_rq rq[4];
-        int64_t wabs[4] = {0, 0, 0, 0};
         for (int32_t t = 0; t < taps; ++t) {
             const int32_t ky = t / kw, kx = t % kw;
             const uint32_t w = load_u32(p->weights + (size_t)t * (size_t)ch + (size_t)c);
             tab[t].off = (ky * p->dilation_h * p->in_w + kx * p->dilation_w) * ch;
             tab[t].we = __sxtb16(w);
             tab[t].wo = __sxtb16((w >> 8) | (w << 24));
-            for (int32_t k = 0; k < 4; ++k) {
-                const int32_t wk = p->weights[(size_t)t * (size_t)ch + (size_t)(c + k)];
-                wabs[k] += wk < 0 ? -wk : wk;
-            }
         }
         int fast = tabled;
-        for (int32_t k = 0; k < 4; ++k) {
-            cq[k].multiplier = p->multiplier[c + k];
-            cq[k].shift = p->shift[c + k];
-            cq[k].fast = dtmm_fp_pre_ok(cq[k].multiplier);
-            cq[k].pre = dtmm_fp_pre_make(cq[k].multiplier, cq[k].shift);
+        for (int32_t k = 0; fast && k < 4; ++k) {
             const int32_t b = p->bias[c + k];
-            rq[k].q.multiplier = cq[k].multiplier;
-            rq[k].right = -cq[k].shift;
+            rq[k].q.multiplier = p->multiplier[c + k];
+            rq[k].right = -p->shift[c + k];
             rq[k].round = rq[k].right > 0 && rq[k].right < 32 ? (int32_t)(1u << (rq[k].right - 1)) : 0;
             rq[k].out_off = out_off, rq[k].lo = act_lo, rq[k].hi = act_hi;
-            const int64_t bound = (int64_t)(b < 0 ? -(int64_t)b : b) + xmax * wabs[k];
-            fast = fast && rq[k].right > 0 && rq[k].right < 32 && bound < ((int64_t)1 << 30);
+            fast = rq[k].right > 0 && rq[k].right < 32 && (b < 0 ? -(int64_t)b : (int64_t)b) < bound_w;
+        }
+        if (!fast) {
+            for (int32_t k = 0; k < 4; ++k) {
+                cq[k].multiplier = p->multiplier[c + k];
+                cq[k].shift = p->shift[c + k];
+                cq[k].fast = dtmm_fp_pre_ok(cq[k].multiplier);
+                cq[k].pre = dtmm_fp_pre_make(cq[k].multiplier, cq[k].shift);
+            }
+            rq[0].out_off = out_off, rq[0].lo = act_lo, rq[0].hi = act_hi; /* read by group_pixels_slow() */
         }
         for (int32_t b = 0; b < p->batches; ++b) {
             const int8_t *in = input + (size_t)b * in_image;
             int8_t *y = output + (size_t)b * out_image + (size_t)c;
             if (tabled) {
-                const uintptr_t xc = (uintptr_t)in + (uintptr_t)c;
-                for (int32_t i = 0; i < npx; ++i, y += ch) {
-                    const dw_px *e = &pxt[i];
-                    taps_args a;
-                    a.acc[0] = p->bias[c];
-                    a.acc[1] = p->bias[c + 1];
-                    a.acc[2] = p->bias[c + 2];
-                    a.acc[3] = p->bias[c + 3];
-                    if (e->rows > 0) {
-                        a.x = xc + (uintptr_t)(intptr_t)e->x; /* integer arithmetic: may lie outside the input */
-                        a.off2 = off2;
-                        a.tap = tab + e->t0;
-                        a.n = e->n;
-                        a.rows = e->rows;
-                        a.skip = e->skip;
-                        dw_taps(&a);
-                    }
-                    if (fast && full) {
-                        y[0] = rq_one(&rq[0], a.acc[0], RQ_FAST_FULL);
-                        y[1] = rq_one(&rq[1], a.acc[1], RQ_FAST_FULL);
-                        y[2] = rq_one(&rq[2], a.acc[2], RQ_FAST_FULL);
-                        y[3] = rq_one(&rq[3], a.acc[3], RQ_FAST_FULL);
-                    } else if (fast) {
-                        y[0] = rq_one(&rq[0], a.acc[0], RQ_FAST_CLAMP);
-                        y[1] = rq_one(&rq[1], a.acc[1], RQ_FAST_CLAMP);
-                        y[2] = rq_one(&rq[2], a.acc[2], RQ_FAST_CLAMP);
-                        y[3] = rq_one(&rq[3], a.acc[3], RQ_FAST_CLAMP);
-                    } else {
-                        store4(y, cq, a.acc, out_off, act_lo, act_hi, full);
-                    }
+                group_args g = {pxt, npx, tab, (uintptr_t)in + (uintptr_t)c, off2, p->bias + c, y, ch, rq, cq, full};
+                if (fast && full) {
+                    group_pixels_full(&g);
+                } else if (fast) {
+                    group_pixels_clamp(&g);
+                } else {
+                    group_pixels_slow(&g);
                 }
                 continue;
             }
@@ -610,7 +650,7 @@ dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, c
 {
     const int32_t x_lo = -128 + p->input_offset, x_hi = 127 + p->input_offset; /* plane values fit int16 */
     dsp_plane pg;
-    if (x_lo >= -32768 && x_hi <= 32767 && dsp_plane_fits(p, &pg)) {
+    if (dsp_plane_fits(p, &pg) && x_lo >= -32768 && x_hi <= 32767) {
         dsp_plane_path(p, &pg, input, output);
         return DTMM_OK;
     }
