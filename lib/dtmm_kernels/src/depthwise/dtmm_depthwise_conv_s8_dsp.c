@@ -27,10 +27,13 @@
  * unrolled by three: about 8.7 instructions per tap and group.  Pixels
  * whose receptive field leaves the input run the same core over each
  * in-bounds row segment of the table.  Channels past the last multiple of
- * 4 run a scalar loop.
+ * 4 run a scalar loop.  Small maps (at most DW_DSP_PX output pixels): a
+ * table of each pixel's receptive field is built once for all groups, and
+ * a group's pixels run in one loop per requantization mode (SMMULR form
+ * when every channel has a right shift and |acc| < 2^30 is guaranteed).
  *
  * No scratch memory; stack: 2 * DW_DSP_PLANE bytes (plane path) or
- * DW_DSP_MAX_TAPS * 12 bytes.
+ * DW_DSP_MAX_TAPS * 12 + DW_DSP_PX * 16 bytes (1.4 KB).
  */
 #include <stddef.h>
 #include <stdint.h>

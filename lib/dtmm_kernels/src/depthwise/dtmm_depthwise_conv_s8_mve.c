@@ -1,7 +1,11 @@
 /*
  * dtmm_depthwise_conv_s8_mve.c - int8 DEPTHWISE_CONV_2D with Helium MVE.
  *
- * Two paths, both exact (int32 sums wrap as TFLite's do):
+ * Three paths, all exact (int32 sums wrap as TFLite's do):
+ *
+ * Lane path (depth multiplier 1, at most DW_LANE_PX output pixels, 8 or
+ * more channels): channels on vector lanes, one output pixel at a time,
+ * only its in-bounds taps; described at lane_path() below.
  *
  * Plane path (when one zero-point-padded input channel plane fits
  * DW_MVE_PLANE bytes of stack, i.e. maps up to about 50 x 50): one input
@@ -30,7 +34,8 @@
  * block, kernel rows outside it read a zero-point line.  Depth
  * multipliers > 1 and the out_ch % 4 group run an intrinsics version.
  *
- * No scratch memory; stack: DW_MVE_PLANE + 4 * DW_MVE_BUF + 4 *
+ * No scratch memory; stack: 20 * DW_LANE_PX + 320 bytes (lane path, about
+ * 1.6 KB), DW_MVE_PLANE + 4 * DW_MVE_BUF + 4 *
  * DW_MVE_MAX_TAPS bytes (plane path, about 4.5 KB) or DW_MVE_PAD + 8 *
  * DW_MVE_MAX_TAPS (column path).  Kernels of more taps, or wider padding
  * lines, use the portable path.
