@@ -6,8 +6,9 @@
   interpreter bit for bit.  Shapes cover odd sizes (in_features not a multiple of 4/16, channel
   counts not a multiple of 4), depth multipliers 2-4, strides 1/2/3, same/valid padding, dilation,
   small maps (W <= 5, run transposed by the plane paths), per-tensor and per-channel quantization,
-  all-zero FC rows / depthwise channels and extreme quantization parameters (tiny/huge scales: left
-  shifts and right shifts up to 31).  tests/firmware/ops_check adds thousands of random depthwise
+  all-zero FC rows / depthwise channels, small maps with many channels (3x3 to 7x7 maps, 11 to 45
+  channels) and extreme quantization parameters (tiny/huge scales: left shifts and right shifts up
+  to 31).  tests/firmware/ops_check adds thousands of random depthwise
   parameter sets per board, every path against the portable one.
 
 Instruction counts of whole models using these ops: `dtmm bench models`.
@@ -100,16 +101,21 @@ DW_SHAPES = [
     ((25, 5), 12, {"act": 1}), ((7, 4), 6, {"mult": 2, "stride": (2, 2)}), ((5, 3), 5, {"mult": 3, "pad": "valid"}),
     ((6, 5), 10, {"mult": 3, "stride": (2, 2)}), ((9, 2), 4, {"stride": (2, 1), "mult": 2}),
     ((4, 5), 7, {"mult": 2, "stride": (2, 2), "pad": "valid", "act": 2}),
+    # small maps with many channels (channels on vector lanes, pixel by pixel): blocks of 16, 8 and
+    # a predicated rest, strides 1 and 2, same/valid, left shifts
+    ((3, 3), 37, {}), ((6, 6), 24, {"stride": (2, 2), "act": 1}), ((5, 7), 21, {"pad": "valid", "act": 2}),
+    ((6, 6), 45, {"stride": (2, 2), "pad": "valid", "extreme": True}), ((7, 7), 11, {"stride": (2, 2)}),
+    ((4, 4), 33, {"kernel": (5, 5), "batch": 2}),
 ]
 
 
 # The QEMU tests build one firmware per model: a subset that still covers every case above.
 FC_QEMU = [0, 1, 4, 5, 9, 11, 13]
-DW_QEMU = [0, 1, 2, 3, 5, 8, 10, 11, 12, 16, 17, 18, 19, 20, 21]
+DW_QEMU = [0, 1, 2, 3, 5, 8, 10, 11, 12, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27]
 # `make test` runs a few of them on one board per path (DSP: qemu-m4, MVE: qemu-m55): one firmware build
 # per model and board is what these tests cost; `make test-all` runs the whole subset on all four boards.
 FC_QEMU_QUICK = [4, 9, 13]
-DW_QEMU_QUICK = [1, 3, 11, 16, 17]
+DW_QEMU_QUICK = [1, 3, 11, 16, 17, 22, 23, 25]
 QEMU_RUNS = [
     ("qemu-m4", "quick"),
     ("qemu-m55", "quick"),

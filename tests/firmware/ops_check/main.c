@@ -414,7 +414,8 @@ static int32_t dw_bias[DW_MAXC], dw_mult[DW_MAXC], dw_shift[DW_MAXC];
 
 /* Shapes the SIMD paths special-case: 3x3 stride 1 and 2 (small maps, W <= 5 included), depth
  * multipliers 1..4, dilation, every padding, channel counts off multiples of 4, sometimes an input
- * offset outside the int8 zero-point range or a large map (the Helium column path). */
+ * offset outside the int8 zero-point range, a large map (the Helium column path) or a small map with
+ * many channels (the Helium lane path). */
 static void run_dw(void)
 {
     static const dw_fn fns[] = {dtmm_depthwise_conv_s8, dtmm_depthwise_conv_s8_dsp, dtmm_depthwise_conv_s8_mve};
@@ -445,6 +446,12 @@ static void run_dw(void)
                 p.kh = p.kw = (rnd() & 1u) ? 3 : 5;
                 p.stride_h = p.stride_w = p.kh == 3 ? rr(1, 2) : 1;
                 p.dilation_h = p.dilation_w = p.kh == 3 ? 1 : 3;
+            } else if ((rnd() % 5u) == 0) { /* small maps with many channels: the Helium lane path */
+                p.depth_multiplier = 1;
+                p.in_h = rr(1, 8);
+                p.in_w = rr(1, 8);
+                const int32_t cmax = 2048 / (p.in_h * p.in_w);
+                p.in_ch = p.out_ch = rr(8, cmax < 150 ? cmax : 150);
             }
             const int32_t eff_h = (p.kh - 1) * p.dilation_h + 1, eff_w = (p.kw - 1) * p.dilation_w + 1;
             p.pad_top = rr(0, eff_h - 1);

@@ -27,10 +27,13 @@
  * unrolled by three: about 8.7 instructions per tap and group.  Pixels
  * whose receptive field leaves the input run the same core over each
  * in-bounds row segment of the table.  Channels past the last multiple of
- * 4 run a scalar loop.
+ * 4 run a scalar loop.  Small maps (at most DW_DSP_PX output pixels): a
+ * table of each pixel's receptive field is built once for all groups, and
+ * a group's pixels run in one loop per requantization mode (SMMULR form
+ * when every channel has a right shift and |acc| < 2^30 is guaranteed).
  *
  * No scratch memory; stack: 2 * DW_DSP_PLANE bytes (plane path) or
- * DW_DSP_MAX_TAPS * 12 bytes.
+ * DW_DSP_MAX_TAPS * 12 + DW_DSP_PX * 16 bytes (1.4 KB).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -103,6 +106,15 @@ __attribute__((naked, noinline)) static void dw_taps(__attribute__((unused)) tap
                      "stm r0, {r4, r5, r6, r7}\n\t"
                      "pop {r4-r11, pc}\n\t");
 }
+
+/* Small maps (at most DW_DSP_PX output pixels): each pixel's receptive field once for all groups. */
+#define DW_DSP_PX 64
+typedef struct {
+    int32_t x;           /* bytes from the input (channel 0) to the receptive-field origin */
+    int32_t skip;        /* taps_args.skip */
+    int16_t t0;          /* first in-bounds tap (table index) */
+    int16_t n, rows;     /* in-bounds kernel columns, rows (rows 0: no tap) */
+} dw_px;
 
 /* First kernel index k in [0, n) with 0 <= origin + k*dil < limit, and one past the last. */
 static void tap_range(int32_t origin, int32_t dil, int32_t n, int32_t limit, int32_t *start, int32_t *end)
@@ -469,15 +481,73 @@ __attribute__((noinline)) static void dsp_plane_path(const dtmm_depthwise_conv_s
     }
 }
 
-dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output)
+/* The pixels of one channel group on a small map (pixel table), requantization mode constant. */
+typedef struct {
+    const dw_px *pxt;
+    int32_t npx;
+    const tap_entry *tab;
+    uintptr_t xc;       /* input + c */
+    uint32_t off2;
+    const int32_t *bias; /* of channel c */
+    int8_t *y;          /* output + c */
+    int32_t ch;
+    const chan_rq *rq;  /* RQ_FAST_*: 4 channels */
+    const chan_q *cq;   /* RQ_SLOW: 4 channels */
+    int full;           /* RQ_SLOW: activation range = int8 range */
+} group_args;
+
+static inline __attribute__((always_inline)) void group_pixels(const group_args *g, int mode)
+{
+    const int32_t b0 = g->bias[0], b1 = g->bias[1], b2 = g->bias[2], b3 = g->bias[3];
+    const chan_rq *rq = g->rq;
+    int8_t *y = g->y;
+    for (int32_t i = 0; i < g->npx; ++i, y += g->ch) {
+        const dw_px *e = &g->pxt[i];
+        taps_args a;
+        a.acc[0] = b0;
+        a.acc[1] = b1;
+        a.acc[2] = b2;
+        a.acc[3] = b3;
+        if (e->rows > 0) {
+            a.x = g->xc + (uintptr_t)(intptr_t)e->x; /* integer arithmetic: may lie outside the input */
+            a.off2 = g->off2;
+            a.tap = g->tab + e->t0;
+            a.n = e->n;
+            a.rows = e->rows;
+            a.skip = e->skip;
+            dw_taps(&a);
+        }
+        if (mode == RQ_SLOW) {
+            store4(y, g->cq, a.acc, rq[0].out_off, rq[0].lo, rq[0].hi, g->full);
+        } else {
+            y[0] = rq_one(&rq[0], a.acc[0], mode);
+            y[1] = rq_one(&rq[1], a.acc[1], mode);
+            y[2] = rq_one(&rq[2], a.acc[2], mode);
+            y[3] = rq_one(&rq[3], a.acc[3], mode);
+        }
+    }
+}
+
+__attribute__((noinline)) static void group_pixels_full(const group_args *g)
+{
+    group_pixels(g, RQ_FAST_FULL);
+}
+
+__attribute__((noinline)) static void group_pixels_clamp(const group_args *g)
+{
+    group_pixels(g, RQ_FAST_CLAMP);
+}
+
+__attribute__((noinline)) static void group_pixels_slow(const group_args *g)
+{
+    group_pixels(g, RQ_SLOW);
+}
+
+/* Channel-group path, or the portable one when it does not apply. */
+__attribute__((noinline)) static dtmm_status group_path(const dtmm_depthwise_conv_s8_params *p, const int8_t *input,
+                                                       int8_t *output)
 {
     const int32_t taps = p->kh * p->kw;
-    const int32_t x_lo = -128 + p->input_offset, x_hi = 127 + p->input_offset; /* plane values fit int16 */
-    dsp_plane pg;
-    if (x_lo >= -32768 && x_hi <= 32767 && dsp_plane_fits(p, &pg)) {
-        dsp_plane_path(p, &pg, input, output);
-        return DTMM_OK;
-    }
     if (p->depth_multiplier != 1 || taps > DW_DSP_MAX_TAPS) {
         return dtmm_depthwise_conv_s8_c(p, input, output);
     }
@@ -491,14 +561,39 @@ dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, c
 
     const int full = p->act_min <= -128 && p->act_max >= 127; /* clamp = SSAT #8 */
     const int32_t out_off = p->output_offset, act_lo = p->act_min, act_hi = p->act_max;
+    /* small maps: each pixel's receptive field (origin, in-bounds taps) once for all groups */
+    const int32_t npx = p->out_h * p->out_w;
+    dw_px pxt[DW_DSP_PX];
+    const int tabled = npx <= DW_DSP_PX;
+    if (tabled) {
+        for (int32_t oy = 0, i = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t ky_s, ky_e;
+            tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
+            for (int32_t ox = 0; ox < p->out_w; ++ox, ++i) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t kx_s, kx_e;
+                tap_range(ix0, p->dilation_w, kw, p->in_w, &kx_s, &kx_e);
+                pxt[i].x = (iy0 * p->in_w + ix0) * ch;
+                pxt[i].t0 = (int16_t)(ky_s * kw + kx_s);
+                pxt[i].n = (int16_t)(kx_e - kx_s);
+                pxt[i].rows = (int16_t)(ky_e - ky_s);
+                if (pxt[i].n <= 0 || pxt[i].rows <= 0) pxt[i].rows = 0;
+                if (pxt[i].n == kw && pxt[i].rows == p->kh) { /* the whole table as one row */
+                    pxt[i].n = (int16_t)taps;
+                    pxt[i].rows = 1;
+                }
+                pxt[i].skip = (kw - pxt[i].n) * (int32_t)sizeof(tap_entry);
+            }
+        }
+    }
+    /* the fast requantization needs |acc| < 2^30: |bias| < bound_w, as |x + input_offset| <= xmax,
+     * |w| <= 128 and taps <= DW_DSP_MAX_TAPS */
+    const int64_t xmax = 128 + (int64_t)(p->input_offset < 0 ? -(int64_t)p->input_offset : p->input_offset);
+    const int64_t bound_w = ((int64_t)1 << 30) - xmax * 128 * taps;
     for (int32_t c = 0; c < n4; c += 4) {
         chan_q cq[4];
-        for (int32_t k = 0; k < 4; ++k) {
-            cq[k].multiplier = p->multiplier[c + k];
-            cq[k].shift = p->shift[c + k];
-            cq[k].fast = dtmm_fp_pre_ok(cq[k].multiplier);
-            cq[k].pre = dtmm_fp_pre_make(cq[k].multiplier, cq[k].shift);
-        }
+        chan_rq rq[4];
         for (int32_t t = 0; t < taps; ++t) {
             const int32_t ky = t / kw, kx = t % kw;
             const uint32_t w = load_u32(p->weights + (size_t)t * (size_t)ch + (size_t)c);
@@ -506,9 +601,38 @@ dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, c
             tab[t].we = __sxtb16(w);
             tab[t].wo = __sxtb16((w >> 8) | (w << 24));
         }
+        int fast = tabled;
+        for (int32_t k = 0; fast && k < 4; ++k) {
+            const int32_t b = p->bias[c + k];
+            rq[k].q.multiplier = p->multiplier[c + k];
+            rq[k].right = -p->shift[c + k];
+            rq[k].round = rq[k].right > 0 && rq[k].right < 32 ? (int32_t)(1u << (rq[k].right - 1)) : 0;
+            rq[k].out_off = out_off, rq[k].lo = act_lo, rq[k].hi = act_hi;
+            fast = rq[k].right > 0 && rq[k].right < 32 && (b < 0 ? -(int64_t)b : (int64_t)b) < bound_w;
+        }
+        if (!fast) {
+            for (int32_t k = 0; k < 4; ++k) {
+                cq[k].multiplier = p->multiplier[c + k];
+                cq[k].shift = p->shift[c + k];
+                cq[k].fast = dtmm_fp_pre_ok(cq[k].multiplier);
+                cq[k].pre = dtmm_fp_pre_make(cq[k].multiplier, cq[k].shift);
+            }
+            rq[0].out_off = out_off, rq[0].lo = act_lo, rq[0].hi = act_hi; /* read by group_pixels_slow() */
+        }
         for (int32_t b = 0; b < p->batches; ++b) {
             const int8_t *in = input + (size_t)b * in_image;
             int8_t *y = output + (size_t)b * out_image + (size_t)c;
+            if (tabled) {
+                group_args g = {pxt, npx, tab, (uintptr_t)in + (uintptr_t)c, off2, p->bias + c, y, ch, rq, cq, full};
+                if (fast && full) {
+                    group_pixels_full(&g);
+                } else if (fast) {
+                    group_pixels_clamp(&g);
+                } else {
+                    group_pixels_slow(&g);
+                }
+                continue;
+            }
             for (int32_t oy = 0; oy < p->out_h; ++oy) {
                 const int32_t iy0 = oy * p->stride_h - p->pad_top;
                 int32_t ky_s, ky_e;
@@ -572,6 +696,17 @@ dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, c
         }
     }
     return DTMM_OK;
+}
+
+dtmm_status dtmm_depthwise_conv_s8_dsp(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t x_lo = -128 + p->input_offset, x_hi = 127 + p->input_offset; /* plane values fit int16 */
+    dsp_plane pg;
+    if (dsp_plane_fits(p, &pg) && x_lo >= -32768 && x_hi <= 32767) {
+        dsp_plane_path(p, &pg, input, output);
+        return DTMM_OK;
+    }
+    return group_path(p, input, output);
 }
 
 #else /* no DSP extension: keep the symbol, forward to the portable path */

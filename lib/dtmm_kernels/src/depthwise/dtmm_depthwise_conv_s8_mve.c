@@ -1,7 +1,11 @@
 /*
  * dtmm_depthwise_conv_s8_mve.c - int8 DEPTHWISE_CONV_2D with Helium MVE.
  *
- * Two paths, both exact (int32 sums wrap as TFLite's do):
+ * Three paths, all exact (int32 sums wrap as TFLite's do):
+ *
+ * Lane path (depth multiplier 1, at most DW_LANE_PX output pixels, 8 or
+ * more channels): channels on vector lanes, one output pixel at a time,
+ * only its in-bounds taps; described at lane_path() below.
  *
  * Plane path (when one zero-point-padded input channel plane fits
  * DW_MVE_PLANE bytes of stack, i.e. maps up to about 50 x 50): one input
@@ -30,7 +34,8 @@
  * block, kernel rows outside it read a zero-point line.  Depth
  * multipliers > 1 and the out_ch % 4 group run an intrinsics version.
  *
- * No scratch memory; stack: DW_MVE_PLANE + 4 * DW_MVE_BUF + 4 *
+ * No scratch memory; stack: 20 * DW_LANE_PX + 320 bytes (lane path, about
+ * 1.6 KB), DW_MVE_PLANE + 4 * DW_MVE_BUF + 4 *
  * DW_MVE_MAX_TAPS bytes (plane path, about 4.5 KB) or DW_MVE_PAD + 8 *
  * DW_MVE_MAX_TAPS (column path).  Kernels of more taps, or wider padding
  * lines, use the portable path.
@@ -714,7 +719,247 @@ __attribute__((noinline)) static void plane_path(const dtmm_depthwise_conv_s8_pa
     }
 }
 
-dtmm_status dtmm_depthwise_conv_s8_mve(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output)
+/*
+ * Lane path (small maps, depth multiplier 1): channels on vector lanes,
+ * one output pixel at a time, the channel block of 16 (then 8,
+ * tail-predicated) the outer loop so that its requantization constants
+ * are prepared once.  Per tap and 8 channels: VLDRB.S16 of the input and
+ * of the weights, VMULLB/VMULLT.S16 into even/odd int32 lanes, two VADDs;
+ * only the in-bounds taps of a pixel are visited (a table of DW_LANE_PX
+ * pixels built once: first tap, kernel rows and columns inside the input).
+ * Pixels that see every tap start from bias + input_offset * (sum of the
+ * weights), computed once per block; border pixels start from the bias
+ * and add the input offset to the input (one VADD.I16, exact while
+ * x + input_offset fits int16).  Requantization on lanes (even/odd
+ * channels), narrowed with VQMOVNB/VQMOVNT into channel order, clamped in
+ * int16 lanes and stored 8 at a time.  Stack: 20 * DW_LANE_PX bytes of
+ * pixel table and 320 bytes of constants.
+ */
+#define DW_LANE_PX 64
+
+typedef struct {
+    int32_t x;          /* input byte offset of the first in-bounds tap, channel 0 */
+    int32_t w;          /* weights byte offset of that tap */
+    int32_t rsx, rsw;   /* input, weights bytes from the end of a kernel row's taps to the next row */
+    int16_t rows, cols; /* in-bounds kernel rows, columns; rows * cols == taps: the full kernel */
+} lane_px;
+_Static_assert(offsetof(lane_px, rsx) == 8 && offsetof(lane_px, rsw) == 12, "lane_px layout (the assembly below)");
+
+/* requantization constants of 8 channels: [0] even channels, [1] odd ones */
+typedef struct {
+    int32x4_t full[2];  /* bias + input_offset * sum of all weights */
+    int32x4_t bias[2];
+    int32x4_t mult[2];
+    int32x4_t left[2];  /* max(shift, 0) */
+    int32x4_t right[2]; /* min(shift, 0) */
+} lane_q;
+
+/* n (1..8) channels from c: constants into q. */
+static void lane_prep(const dtmm_depthwise_conv_s8_params *p, int32_t c, int32_t n, lane_q *q)
+{
+    const uint32x4_t idx = vidupq_n_u32(0, 2);
+    const int32_t ch = p->out_ch, taps = p->kh * p->kw;
+    const mve_pred16_t p16 = vctp16q((uint32_t)n);
+    int16x8_t ws = vdupq_n_s16(0);
+    for (int32_t t = 0; t < taps; ++t) {
+        ws = vaddq_s16(ws, vldrbq_z_s16(p->weights + (size_t)t * (size_t)ch + (size_t)c, p16));
+    }
+    const int32x4_t wsum[2] = {vmovlbq_s16(ws), vmovltq_s16(ws)};
+    for (int32_t h = 0; h < 2; ++h) {
+        const mve_pred16_t pr = vctp32q((uint32_t)((n + 1 - h) / 2));
+        const int32x4_t bias = vldrwq_gather_shifted_offset_z_s32(p->bias + c + h, idx, pr);
+        const int32x4_t shift = vldrwq_gather_shifted_offset_z_s32(p->shift + c + h, idx, pr);
+        q->bias[h] = bias;
+        q->full[h] = vmlaq_n_s32(bias, wsum[h], p->input_offset);
+        q->mult[h] = vldrwq_gather_shifted_offset_z_s32(p->multiplier + c + h, idx, pr);
+        q->left[h] = vmaxq_s32(shift, vdupq_n_s32(0));
+        q->right[h] = vminq_s32(shift, vdupq_n_s32(0));
+    }
+}
+
+/* 8 outputs in channel order (int16 lanes), from the even/odd sums (bias included). */
+ALWAYS_INLINE int16x8_t lane_rq(const lane_q *q, int32x4_t ae, int32x4_t ao, int32_t out_off, int16x8_t lo,
+                                int16x8_t hi, int shl)
+{
+    if (shl) {
+        ae = vshlq_s32(ae, q->left[0]);
+        ao = vshlq_s32(ao, q->left[1]);
+    }
+    ae = vqrdmulhq_s32(ae, q->mult[0]);
+    ao = vqrdmulhq_s32(ao, q->mult[1]);
+    ae = vqaddq_s32(ae, vshrq_n_s32(vandq_s32(ae, q->right[0]), 31)); /* TFLite rounds half away from zero */
+    ao = vqaddq_s32(ao, vshrq_n_s32(vandq_s32(ao, q->right[1]), 31));
+    ae = vaddq_n_s32(vrshlq_s32(ae, q->right[0]), out_off);
+    ao = vaddq_n_s32(vrshlq_s32(ao, q->right[1]), out_off);
+    int16x8_t v = vqmovnbq_s32(vdupq_n_s16(0), ae);
+    v = vqmovntq_s32(v, ao);
+    return vminq_s16(vmaxq_s16(v, lo), hi);
+}
+
+/*
+ * The in-bounds taps of one pixel (assembly: the compiler spills an
+ * accumulator): rows x cols taps (both >= 1) from xp / wp, each tap tx / ch
+ * bytes after the previous one, kernel rows px->rsx / px->rsw apart.
+ * 16 channels: a0/a1 even/odd lanes of channels 0..7, a2/a3 of 8..15,
+ * 15 instructions a tap (17 with the input offset).  8 channels: the lanes
+ * of pred (P0), 10 (11).  OFF: add the input offset (a scalar, or a vector
+ * for 8 channels) to the input.
+ */
+#define LANE_MAC(A, B)                                                                             \
+    "vmullb.s16 %q[t], %q[x], %q[w]\n\t"                                                           \
+    "vadd.i32 %q[" A "], %q[" A "], %q[t]\n\t"                                                     \
+    "vmullt.s16 %q[t], %q[x], %q[w]\n\t"                                                           \
+    "vadd.i32 %q[" B "], %q[" B "], %q[t]\n\t"
+#define LANE_STEP                                                                                  \
+    "add %[xp], %[xp], %[tx]\n\t"                                                                  \
+    "add %[wp], %[wp], %[ch]\n\t"
+#define LANE_BODY16(OFF)                                                                           \
+    "vldrb.s16 %q[x], [%[xp], #8]\n\t"                                                             \
+    "vldrb.s16 %q[w], [%[wp], #8]\n\t" OFF LANE_MAC("a2", "a3")                                    \
+    "vldrb.s16 %q[x], [%[xp]]\n\t"                                                                 \
+    "vldrb.s16 %q[w], [%[wp]]\n\t" LANE_STEP OFF LANE_MAC("a0", "a1")
+#define LANE_BODY8(OFF)                                                                            \
+    "vpstt\n\t"                                                                                    \
+    "vldrbt.s16 %q[x], [%[xp]]\n\t"                                                                \
+    "vldrbt.s16 %q[w], [%[wp]]\n\t" LANE_STEP OFF LANE_MAC("a0", "a1")
+/* lr is free at a row's end: it carries the row skips */
+#define LANE_CORE(NAME, PRE, BODY, ACC, ...)                                                       \
+    ALWAYS_INLINE void NAME(const lane_px *px, const int8_t *xp, const int8_t *wp, int32_t rows, int32_t cols, \
+                            int32_t tx, int32_t ch, int32_t off, int16x8_t off16, uint32_t pred, int32x4_t *a) \
+    {                                                                                              \
+        int16x8_t x, w;                                                                            \
+        int32x4_t t;                                                                               \
+        (void)off, (void)off16, (void)pred;                                                        \
+        __asm__ volatile(PRE "1:\n\t"                                                              \
+                         "dls lr, %[cols]\n\t"                                                     \
+                         "2:\n\t" BODY "le lr, 2b\n\t"                                             \
+                         "ldr lr, [%[px], #8]\n\t"                                                 \
+                         "add %[xp], %[xp], lr\n\t"                                                \
+                         "ldr lr, [%[px], #12]\n\t"                                                \
+                         "add %[wp], %[wp], lr\n\t"                                                \
+                         "subs %[rows], %[rows], #1\n\t"                                           \
+                         "bne 1b\n\t"                                                              \
+                         : ACC, [x] "=&w"(x), [w] "=&w"(w), [t] "=&w"(t), [xp] "+l"(xp), [wp] "+l"(wp), \
+                           [rows] "+r"(rows)                                                       \
+                         : [px] "r"(px), [cols] "r"(cols), [tx] "r"(tx), [ch] "r"(ch) __VA_ARGS__  \
+                         : "lr", "memory", "cc");                                                  \
+    }
+#define LANE_ACC16 [a0] "+w"(a[0]), [a1] "+w"(a[1]), [a2] "+w"(a[2]), [a3] "+w"(a[3])
+#define LANE_ACC8 [a0] "+w"(a[0]), [a1] "+w"(a[1])
+LANE_CORE(lane_taps16, "", LANE_BODY16(""), LANE_ACC16, )
+LANE_CORE(lane_taps16_off, "", LANE_BODY16("vadd.i16 %q[x], %q[x], %[off]\n\t"), LANE_ACC16, , [off] "r"(off))
+LANE_CORE(lane_taps8, "vmsr p0, %[pred]\n\t", LANE_BODY8(""), LANE_ACC8, , [pred] "r"(pred))
+LANE_CORE(lane_taps8_off, "vmsr p0, %[pred]\n\t", LANE_BODY8("vadd.i16 %q[x], %q[x], %q[off]\n\t"), LANE_ACC8, ,
+          [off] "w"(off16), [pred] "r"(pred))
+
+/* One block of 16 channels (w16) or of n <= 8 (predicated) over all pixels of one image. */
+ALWAYS_INLINE void lane_block(const dtmm_depthwise_conv_s8_params *p, const lane_px *tab, int32_t npx,
+                              const lane_q *q, const int8_t *in, const int8_t *wts, int8_t *out, int32_t n, int w16,
+                              int shl)
+{
+    const int32_t ch = p->in_ch, taps = p->kh * p->kw;
+    const int32_t tx = p->dilation_w * ch;
+    const int32_t off = p->input_offset;
+    const int16x8_t off16 = vdupq_n_s16((int16_t)off);
+    const int32_t out_off = p->output_offset;
+    const int16x8_t lo = vdupq_n_s16((int16_t)p->act_min), hi = vdupq_n_s16((int16_t)p->act_max);
+    const mve_pred16_t p16 = vctp16q((uint32_t)n);
+    for (int32_t i = 0; i < npx; ++i, out += ch) {
+        const lane_px *t = &tab[i];
+        const int32_t rows = t->rows, cols = t->cols;
+        int32x4_t a[4];
+        const int full = rows * cols == taps;
+        a[0] = full ? q[0].full[0] : q[0].bias[0];
+        a[1] = full ? q[0].full[1] : q[0].bias[1];
+        if (w16) {
+            a[2] = full ? q[1].full[0] : q[1].bias[0];
+            a[3] = full ? q[1].full[1] : q[1].bias[1];
+        } else {
+            a[2] = a[3] = a[0];
+        }
+        if (rows > 0) {
+            const int8_t *xr = in + t->x, *wr = wts + t->w;
+            if (w16) {
+                if (full) lane_taps16(t, xr, wr, rows, cols, tx, ch, off, off16, 0, a);
+                else lane_taps16_off(t, xr, wr, rows, cols, tx, ch, off, off16, 0, a);
+            } else {
+                if (full) lane_taps8(t, xr, wr, rows, cols, tx, ch, off, off16, p16, a);
+                else lane_taps8_off(t, xr, wr, rows, cols, tx, ch, off, off16, p16, a);
+            }
+        }
+        if (w16) {
+            vstrbq_s16(out, lane_rq(&q[0], a[0], a[1], out_off, lo, hi, shl));
+            vstrbq_s16(out + 8, lane_rq(&q[1], a[2], a[3], out_off, lo, hi, shl));
+        } else {
+            vstrbq_p_s16(out, lane_rq(&q[0], a[0], a[1], out_off, lo, hi, shl), p16);
+        }
+    }
+}
+
+/* Whether the lane path takes the op: depth multiplier 1, at most DW_LANE_PX output pixels, at
+ * least 8 channels, x + input_offset fits int16. */
+static int lane_fits(const dtmm_depthwise_conv_s8_params *p)
+{
+    return p->depth_multiplier == 1 && p->in_ch >= 8 && (int64_t)p->out_h * p->out_w <= DW_LANE_PX &&
+           p->kh * p->kw <= DW_MVE_MAX_TAPS && p->input_offset >= -32768 + 128 && p->input_offset <= 32767 - 127;
+}
+
+__attribute__((noinline)) static void lane_path(const dtmm_depthwise_conv_s8_params *p, const int8_t *input,
+                                               int8_t *output)
+{
+    const int32_t ch = p->in_ch, npx = p->out_h * p->out_w;
+    lane_px tab[DW_LANE_PX];
+    for (int32_t oy = 0, i = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        int32_t ky_s, ky_e;
+        tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
+        for (int32_t ox = 0; ox < p->out_w; ++ox, ++i) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            int32_t kx_s, kx_e;
+            tap_range(ix0, p->dilation_w, p->kw, p->in_w, &kx_s, &kx_e);
+            tab[i].rows = (int16_t)(ky_e - ky_s);
+            tab[i].cols = (int16_t)(kx_e - kx_s);
+            if (tab[i].rows == 0 || tab[i].cols == 0) {
+                tab[i].rows = tab[i].cols = 0;
+            }
+            tab[i].x = ((iy0 + ky_s * p->dilation_h) * p->in_w + ix0 + kx_s * p->dilation_w) * ch;
+            tab[i].w = (ky_s * p->kw + kx_s) * ch;
+            tab[i].rsx = (p->dilation_h * p->in_w - tab[i].cols * p->dilation_w) * ch;
+            tab[i].rsw = (p->kw - tab[i].cols) * ch;
+        }
+    }
+    int shl = 0;
+    for (int32_t c = 0; c < ch; ++c) {
+        shl |= p->shift[c] > 0;
+    }
+    const size_t in_image = (size_t)p->in_h * (size_t)p->in_w * (size_t)ch;
+    const size_t out_image = (size_t)npx * (size_t)ch;
+    lane_q q[2];
+    for (int32_t c = 0; c < ch;) {
+        const int w16 = ch - c >= 16;
+        const int32_t n = w16 ? 16 : (ch - c < 8 ? ch - c : 8);
+        lane_prep(p, c, n < 8 ? n : 8, &q[0]);
+        if (w16) {
+            lane_prep(p, c + 8, 8, &q[1]);
+        }
+        for (int32_t b = 0; b < p->batches; ++b) {
+            const int8_t *in = input + (size_t)b * in_image + c, *wts = p->weights + c;
+            int8_t *out = output + (size_t)b * out_image + c;
+            if (w16) {
+                if (shl) lane_block(p, tab, npx, q, in, wts, out, 8, 1, 1);
+                else lane_block(p, tab, npx, q, in, wts, out, 8, 1, 0);
+            } else {
+                if (shl) lane_block(p, tab, npx, q, in, wts, out, n, 0, 1);
+                else lane_block(p, tab, npx, q, in, wts, out, n, 0, 0);
+            }
+        }
+        c += n;
+    }
+}
+
+/* Column path, or the portable one when it does not apply. */
+__attribute__((noinline)) static dtmm_status column_path(const dtmm_depthwise_conv_s8_params *p, const int8_t *input,
+                                                        int8_t *output)
 {
     const int32_t in_ch = p->in_ch, out_ch = p->out_ch, mult = p->depth_multiplier;
     const int32_t kh = p->kh, kw = p->kw, taps = kh * kw;
@@ -725,11 +970,6 @@ dtmm_status dtmm_depthwise_conv_s8_mve(const dtmm_depthwise_conv_s8_params *p, c
     g.in_row = p->in_w * in_ch;
     g.out_row = p->out_w * out_ch;
     const int32_t pad_len = (kw - 1) * g.tx + 4;
-    plane_geom pg;
-    if (zero_point >= -128 && zero_point <= 127 && plane_fits(p, &pg)) {
-        plane_path(p, &pg, input, output);
-        return DTMM_OK;
-    }
     if (taps > DW_MVE_MAX_TAPS || kh > DW_MVE_MAX_ROWS || pad_len > DW_MVE_PAD || zero_point < -128 ||
         zero_point > 127) {
         return dtmm_depthwise_conv_s8_c(p, input, output);
@@ -796,6 +1036,20 @@ dtmm_status dtmm_depthwise_conv_s8_mve(const dtmm_depthwise_conv_s8_params *p, c
         }
     }
     return DTMM_OK;
+}
+
+dtmm_status dtmm_depthwise_conv_s8_mve(const dtmm_depthwise_conv_s8_params *p, const int8_t *input, int8_t *output)
+{
+    if (lane_fits(p)) {
+        lane_path(p, input, output);
+        return DTMM_OK;
+    }
+    plane_geom pg;
+    if (p->input_offset >= -127 && p->input_offset <= 128 && plane_fits(p, &pg)) {
+        plane_path(p, &pg, input, output);
+        return DTMM_OK;
+    }
+    return column_path(p, input, output);
 }
 
 #else /* no integer MVE: keep the symbol, forward to the portable path */
