@@ -27,6 +27,10 @@
  *  - small cin (< 16) with kh*kw*cin <= 64: each pixel's whole receptive
  *    field is gathered into a contiguous patch (im2col of 4 pixels) and the
  *    layer becomes a 1x1 conv over the patch ("patch mode");
+ *  - other layers with cin <= 8 (kw*cin >= 16, dilation_w 1): "item mode"
+ *    for the generic kernel: the kept filterlets of a kernel row that are
+ *    adjacent, contiguous in the weights and in the NHWC input row, share
+ *    16-byte vectors ("items", weights expanded with zeros in scratch);
  *  - kh*kw > 32: the element-list kernel (dtmm_mve_elem_layout_compute()
  *    at the end of this file).
  */
@@ -53,6 +57,10 @@
 #define DTMM_MVE_PATCH_MAX 64u     /* patch mode when cin < 16 and kh*kw*cin <= this */
 #define DTMM_MVE_REC_WORDS_MAX 11u /* words per filter record (the quad kernels use 9) */
 #define DTMM_MVE_RUN_MAX 8u        /* blocks per call of the generic kernel / in patch mode (tables) */
+/* Item mode (below) when it pays; 0 turns it off (comparisons, tests). */
+#ifndef DTMM_MVE_ITEMS
+#define DTMM_MVE_ITEMS 1
+#endif
 /* Largest row window (bytes) before falling back to per-block edge patches. */
 #ifndef DTMM_MVE_WINDOW_MAX
 #define DTMM_MVE_WINDOW_MAX 12288u
@@ -66,6 +74,7 @@
 typedef struct {
     uint32_t positions; /* kh*kw */
     uint32_t patch;     /* 1: patch mode */
+    uint32_t items;     /* 1: item mode (generic kernel, 16-byte items of adjacent filterlets) */
     uint32_t cin_eff;   /* bytes per filterlet the inner kernel sees (patch: row pitch of the patch) */
     uint32_t pos_eff;   /* positions the inner kernel sees (patch: 1) */
     uint32_t step;      /* bytes between the 4 pixels of a block in what the kernel reads */
@@ -97,6 +106,22 @@ static inline uint32_t dtmm_mve_align16(uint32_t n)
 }
 
 /*
+ * Item mode: the 16-byte windows covering a kernel row of R = kw*cin >= 16 bytes (cin <= 8).  A
+ * window counts the row's bytes [b, off + 16), b where the previous one stopped (0 first) and off
+ * the start of the filterlet holding b, or R - 16 when that is smaller (the row's last window).
+ */
+static inline uint32_t dtmm_mve_item_windows(uint32_t cin, uint32_t kw)
+{
+    const uint32_t R = kw * cin, last = R - 16u;
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < R; n++) {
+        const uint32_t off = b / cin * cin;
+        b = (off < last ? off : last) + 16u;
+    }
+    return n;
+}
+
+/*
  * Fills *L for a layer with kh*kw <= 32; returns 0, or -1 when the layer
  * is beyond this path (more positions than fit a 32-bit mask, or offsets
  * beyond 16 bits in every row arrangement): those run the element-list
@@ -112,7 +137,25 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
     }
     L->positions = P;
     L->patch = cin < 16u && P * cin <= DTMM_MVE_PATCH_MAX;
-    if (L->patch) {
+    /* item mode: a kernel row's kw*cin bytes in 16-byte windows ("items", dtmm_conv_s8_mve_with.c) */
+    L->items = DTMM_MVE_ITEMS && !L->patch && cin <= 8u && dw == 1u && kw * cin >= 16u;
+    if (L->items) {
+        /* ... when it pays for itself: per block it saves about 15 instructions per kept filterlet
+         * and costs 13 per item (estimated: at most the windows of the rows, at most the kept
+         * filterlets); per call it costs about 10 per window of a dense row and, generously (small
+         * sparse layers measured), 150 per row of a sparse blob */
+        const int dense = h->encoding == DTMM_FWCS_ENC_DENSE;
+        const uint64_t rows = (uint64_t)cout * kh, nwin = dtmm_mve_item_windows(cin, kw);
+        const uint64_t kept = dense ? (uint64_t)cout * P : h->n_kept;
+        const uint64_t win = kept < rows * nwin ? kept : rows * nwin;
+        const uint64_t blocks = (uint64_t)h->out_h * ((h->out_w + 3u) / 4u);
+        L->items = 15u * kept > 13u * win && blocks * (15u * kept - 13u * win) >= rows * (dense ? 10u * nwin : 150u);
+    }
+    if (L->items) {
+        L->cin_eff = 16u;
+        L->pos_eff = P;
+        L->step = sw * cin;
+    } else if (L->patch) {
         L->cin_eff = dtmm_mve_align16(P * cin);
         L->pos_eff = 1u;
         L->step = L->cin_eff;
@@ -134,7 +177,7 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
     } else {
         L->kind = DTMM_MVE_KIND_GENERIC;
     }
-    if (cout > 16384u) { /* group kernels store 16-bit output offsets, up to 4*cout - 1 */
+    if (cout > 16384u || L->items) { /* group kernels store 16-bit output offsets, up to 4*cout - 1 */
         L->kind = DTMM_MVE_KIND_GENERIC;
     }
     L->pair = L->kind != DTMM_MVE_KIND_GENERIC;
@@ -174,7 +217,17 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
         }
     }
 
-    const uint32_t list_entries = L->patch ? 1u : (h->encoding == DTMM_FWCS_ENC_DENSE ? P : h->n_kept) + 1u;
+    uint32_t list_entries = L->patch ? 1u : (h->encoding == DTMM_FWCS_ENC_DENSE ? P : h->n_kept) + 1u;
+    /* item mode: per kernel row and filter at most its windows, and at most two per kept filterlet
+     * (the bytes a window counts hold a kept one; every window but a row's last counts >= 9 bytes) */
+    uint32_t items_max = 0;
+    if (L->items) {
+        items_max = cout * kh * dtmm_mve_item_windows(cin, kw);
+        if (h->encoding != DTMM_FWCS_ENC_DENSE && 2u * h->n_kept < items_max) {
+            items_max = 2u * h->n_kept;
+        }
+        list_entries = items_max + 1u + DTMM_MVE_MAX_POSITIONS; /* dummy entry, shared list, filters' lists */
+    }
     uint32_t zero = dtmm_mve_align16(L->cin_eff);
     if (zero < 32u) zero = 32u;
     const uint32_t blocks_per_call = L->rows == DTMM_MVE_ROWS_EDGE ? 1u : L->run_max;
@@ -199,6 +252,7 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
     if (L->patch) {
         off += dtmm_mve_align16(cout * L->cin_eff);
     }
+    off += 16u * items_max; /* item mode: the expanded weights, 16 bytes per item */
     L->off_win = off;
     if (L->rows == DTMM_MVE_ROWS_WINDOW) {
         off += L->win_rows * win_pitch;
