@@ -151,6 +151,13 @@ def mve_cases() -> list[kc.KernelCase]:
             in_h=in_h, in_w=in_w, sh=s, sw=s, dh=dh, padding="valid" if valid else "same",
             density=[1.0, 0.5, 0.3, 0.7, 0.15][k % 5], encoding=encs[k % 3], empty=k % 3,
             requant="slow" if k % 4 == 2 else "normal", act=["none", "relu", "relu6"][k % 3])
+    add("items_c8_5x5_half", cout=16, cin=8, kh=5, kw=5, in_h=12, in_w=13, density=0.5, encoding="bitmap",
+        empty=1, act="relu")
+    add("items_c8_3x3_list", cout=12, cin=8, kh=3, kw=3, in_h=14, in_w=14, density=0.6, encoding="list")
+    add("items_c4_5x5_sparse", cout=9, cin=4, kh=5, kw=5, in_h=13, in_w=10, density=0.4, encoding="bitmap",
+        requant="slow")
+    add("items_c8_3x5_s2_tail", cout=20, cin=8, kh=3, kw=5, in_h=15, in_w=19, sh=2, sw=2, density=0.7,
+        encoding="list", act="relu6")
     add("thin_valid", cout=8, cin=32, kh=3, kw=3, in_h=3, in_w=3, padding="valid")
     add("k2x2_same", cout=8, cin=64, kh=2, kw=2, in_h=5, in_w=7, density=0.5, encoding="list")
     add("k8x4_32_positions", cout=4, cin=16, kh=8, kw=4, in_h=9, in_w=6, density=0.5, encoding="bitmap")
@@ -166,7 +173,7 @@ def items_mode(case: kc.KernelCase) -> bool:
     """Whether the MVE path runs the layer in item mode (mirrors dtmm_mve_layout_compute)."""
     s, h = case.spec, case.header
     P = s.kh * s.kw
-    if P > 32 or (s.cin < 16 and P * s.cin <= 64) or s.cin > 8 or s.dilation_w != 1 or s.kw * s.cin < 16:
+    if P > 32 or (s.cin < 16 and P * s.cin <= 64) or s.cin not in (4, 8) or s.dilation_w != 1 or s.kw * s.cin < 16:
         return False
     R, last, b, nwin = s.kw * s.cin, s.kw * s.cin - 16, 0, 0
     while b < R:
@@ -179,9 +186,10 @@ def items_mode(case: kc.KernelCase) -> bool:
 
 
 def item_shapes() -> list[tuple[int, int, int]]:
-    """(cin, kh, kw) of item-mode layers: cin 3..8, kh*kw <= 32, kh*kw*cin > 64, kw*cin >= 16."""
+    """(cin, kh, kw) of layers beyond patch mode with cin 3..8 (item mode for cin 4 and 8 when kw*cin >= 16,
+    else the generic kernel), kh*kw <= 32."""
     shapes = [(8, 5, 5), (8, 3, 3), (8, 1, 9), (8, 9, 1), (8, 2, 5), (4, 5, 5), (5, 5, 5), (6, 5, 5), (7, 5, 5),
-              (6, 3, 5), (7, 3, 4), (3, 4, 7), (4, 2, 9), (3, 1, 32), (8, 4, 8), (5, 2, 7)]
+              (6, 3, 5), (7, 3, 4), (3, 4, 7), (4, 2, 9), (4, 1, 32), (8, 4, 8), (4, 4, 7), (8, 3, 7), (4, 3, 6)]
     return [s for s in shapes if s[1] * s[2] * s[0] > 64 or s[2] * s[0] < 16]
 
 
@@ -215,7 +223,7 @@ def test_cases_cover_the_design(cases):
     assert any(c.density == 0.0 for c in cases)
     assert sum("patch" in c.name for c in cases) >= 8
     items = [c for c in cases if items_mode(c)]
-    assert len(items) >= 10 and {c.spec.cin for c in items} >= {3, 4, 5, 6, 7, 8}
+    assert len(items) >= 6 and {c.spec.cin for c in items} == {4, 8}
     assert {c.encoding for c in items} == {"dense", "bitmap", "list"} and min(c.density for c in items) < 0.5
     assert any(not items_mode(c) for c in cases if c.name.startswith("items"))
 

@@ -980,50 +980,13 @@ static inline void gen_record_requant(uint32_t *r, uint32_t init, int32_t mult, 
 }
 
 /*
- * Records of the generic kernel reading the input rows (b, wp, b, lst, b, b,
- * count, mult, -right, left, flag; every filter, nothing kept: one dummy
- * filterlet of zero weights); returns the end.  Out of line: the group
- * kernels' setup compiles as it did without it.
- */
-static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, const uint32_t *masks, uint32_t *r,
-                                                       const uint8_t *list, const uint8_t *dummy_list,
-                                                       const int8_t *zero, int dense)
-{
-    const dtmm_fwcs_header *h = v->hdr;
-    const uint32_t cout = h->cout, cin = h->cin;
-    const int32_t in_off = h->input_offset;
-    const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
-    const int8_t *w = v->weights;
-    uint32_t list_pos = 0;
-    for (uint32_t o = 0; o < cout; o++, r += 11) {
-        const uint32_t kept = masks[o];
-        uint32_t init = (uint32_t)bias[o];
-        if (kept != 0u) {
-            init += (uint32_t)in_off * (uint32_t)mve_sum(w, (int32_t)(kept * cin));
-            r[1] = (uint32_t)(uintptr_t)w;
-            r[3] = (uint32_t)(uintptr_t)(dense ? list : list + list_pos);
-            r[6] = kept;
-            w += kept * cin;
-            list_pos += kept;
-        } else {
-            r[1] = (uint32_t)(uintptr_t)zero;
-            r[3] = (uint32_t)(uintptr_t)dummy_list;
-            r[6] = 1u;
-        }
-        gen_record_requant(r, init, mult[o], shf[o]);
-    }
-    return r;
-}
-
-/*
- * Item mode (cin <= 8, kw*cin >= 16, dilation_w 1; dtmm_conv_mve_internal.h): records of the generic
+ * Item mode (cin 4 or 8, kw*cin >= 16, dilation_w 1; dtmm_conv_mve_internal.h): records of the generic
  * kernel with one 16-byte chunk per "item".  A kernel row's R = kw*cin bytes are contiguous in the
  * NHWC input as in the OHWI weights, so the row is covered by 16-byte windows
- * (dtmm_mve_item_windows()): a window counts the bytes [b, off + 16) of the row, b being where the
- * previous one stopped and off the start of the filterlet holding b, or the row's last 16 bytes
- * (the pointer table's entry of position (i, j) points at byte min(j*cin, R - 16) of the row:
- * coff[] in the driver); the weights of the bytes it does not count are expanded as zeros, like
- * pruned filterlets.  A window whose counted bytes hold no kept filterlet is left out: a dense
+ * (dtmm_mve_item_windows()) at bytes 0, 16, 32, .. and the last one at R - 16, counting the bytes
+ * the previous ones do not; they start at filterlets (cin divides 16), so a window reads the
+ * pointer table's entry of its first position.  The weights of the bytes a window does not count
+ * are expanded as zeros, like pruned filterlets.  A window whose counted bytes hold no kept filterlet is left out: a dense
  * row of 8-channel filterlets is 3 items instead of 5 filterlets, and pruning still skips items.
  */
 /* The windows of a whole filter, row after row (at most one per position). */
@@ -1042,7 +1005,7 @@ static void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_
     for (uint32_t b = 0; b < R;) { /* one row, as dtmm_mve_item_windows() */
         const uint32_t j0 = b / cin, off = j0 * cin < last ? j0 * cin : last;
         const uint32_t j1 = (off + 15u) / cin; /* the last column with bytes counted */
-        t->pos[n] = (uint8_t)(off == last ? (last + cin - 1u) / cin : j0);
+        t->pos[n] = (uint8_t)(off / cin);
         t->src[n] = off;
         t->cols[n] = ((2u << j1) - 1u) & ~((1u << j0) - 1u); /* j1 < kw <= 31 here (kw*cin <= 256) */
         t->pred[n] = (mve_pred16_t)~vctp8q(b - off);
@@ -1063,11 +1026,13 @@ static void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_
 /* Records (b, wp, b, lst, b, b, count, mult, -right, left, flag) of every filter; lists from
  * list + 1 (list[0]: the dummy entry of filters with nothing kept), first the one list of the
  * fully kept filters, then one per partly kept filter; returns the end. */
-static __attribute__((noinline)) uint32_t *item_records(const dtmm_fwcs_view *v, const uint32_t *masks, uint32_t *r,
-                                                        uint8_t *list, int8_t *wexp, const int8_t *zero)
+static uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
+                              const int8_t *zero)
 {
     const dtmm_fwcs_header *h = v->hdr;
     const uint32_t cout = h->cout, cin = h->cin, kh = h->kh, kw = h->kw, P = kh * kw;
+    int8_t *wexp = (int8_t *)(list + dtmm_mve_align16(dtmm_mve_item_list_entries(h)));
+    mve_masks(v, masks, P); /* the driver's list pass turned them into counts */
     const uint32_t all = P == 32u ? 0xFFFFFFFFu : (1u << P) - 1u;
     const int32_t in_off = h->input_offset;
     const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
@@ -1111,6 +1076,45 @@ static __attribute__((noinline)) uint32_t *item_records(const dtmm_fwcs_view *v,
         } else {
             r[1] = (uint32_t)(uintptr_t)zero;
             r[3] = (uint32_t)(uintptr_t)list; /* the dummy entry: position 0 */
+            r[6] = 1u;
+        }
+        gen_record_requant(r, init, mult[o], shf[o]);
+    }
+    return r;
+}
+
+/*
+ * Records of the generic kernel reading the input rows (b, wp, b, lst, b, b,
+ * count, mult, -right, left, flag; every filter, nothing kept: one dummy
+ * filterlet of zero weights); returns the end.  Out of line: the group
+ * kernels' setup compiles as it did without it.
+ */
+static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, const uint32_t *masks, uint32_t *r,
+                                                       const uint8_t *list, const uint8_t *dummy_list,
+                                                       const int8_t *zero, int dense)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cout = h->cout, cin = h->cin;
+    const int32_t in_off = h->input_offset;
+    const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
+    const int8_t *w = v->weights;
+    uint32_t list_pos = 0;
+    if (dense & 2) { /* item mode */
+        return item_records(v, (uint32_t *)(uintptr_t)masks, r, (uint8_t *)(uintptr_t)list, zero);
+    }
+    for (uint32_t o = 0; o < cout; o++, r += 11) {
+        const uint32_t kept = masks[o];
+        uint32_t init = (uint32_t)bias[o];
+        if (kept != 0u) {
+            init += (uint32_t)in_off * (uint32_t)mve_sum(w, (int32_t)(kept * cin));
+            r[1] = (uint32_t)(uintptr_t)w;
+            r[3] = (uint32_t)(uintptr_t)(dense ? list : list + list_pos);
+            r[6] = kept;
+            w += kept * cin;
+            list_pos += kept;
+        } else {
+            r[1] = (uint32_t)(uintptr_t)zero;
+            r[3] = (uint32_t)(uintptr_t)dummy_list;
             r[6] = 1u;
         }
         gen_record_requant(r, init, mult[o], shf[o]);
@@ -1616,7 +1620,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     const uint8_t *dummy_list;
     uint32_t n_empty = 0, n = 0;
     uint16_t *list16 = (uint16_t *)(void *)list;
-    if (L.patch || L.items) { /* item mode: lists with the records (item_records()) */
+    if (L.patch) {
         n = 0;
         for (uint32_t o = 0; o < cout; o++) n_empty += masks[o] == 0u;
     } else if (dense) {
@@ -1744,10 +1748,8 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             }
         }
     }
-    if (L.items) {
-        r = item_records(v, masks, r, list, (int8_t *)(s + L.off_wexp), zero);
-    } else if (G == 1u && !L.patch) {
-        r = gen_records(v, masks, r, list, dummy_list, zero, dense);
+    if (G == 1u && !L.patch) {
+        r = gen_records(v, masks, r, list, dummy_list, zero, dense | (int)(L.items << 1));
     }
     for (uint32_t o = 0; o < cout && L.patch; o++) { /* patch mode: expanded weight rows */
         const int empty = masks[o] == 0u;
@@ -1870,9 +1872,6 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     }
     c.args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
     for (uint32_t j = 0; j < kw; j++) c.coff[j] = j * (uint32_t)dw * cin;
-    if (L.items) { /* an item at position (i, j) reads 16 bytes of the kernel row from min(j*cin, kw*cin - 16) */
-        for (uint32_t j = 0; j < kw; j++) c.coff[j] = j * cin < kw * cin - 16u ? j * cin : kw * cin - 16u;
-    }
     c.gather = 0;
     if (L.patch) {
         /* patch byte q = position p = q / cin, channel q % cin: offset i*row_step + j*dw*cin + channel */
