@@ -125,6 +125,7 @@ def mve_cases() -> list[kc.KernelCase]:
         add(f"out_w{w}", cout=8, cin=16, kh=3, kw=3, in_h=3, in_w=w)
     # the generic family's row tail (gen_tail: 1..3 last pixels, one or two at a time) on random shapes:
     # 1x1 rows (flattened or not), 3x3 with padding (window), strides, sparse, empties, any cin
+    irng = np.random.default_rng(808)
     trng = np.random.default_rng(1313)
     for k, w in enumerate([1, 2, 3, 4, 5, 6, 7, 9, 13]):
         cin = int(trng.choice([8, 17, 24, 40, 100, 128, 144]))
@@ -136,6 +137,27 @@ def mve_cases() -> list[kc.KernelCase]:
             requant="slow" if k % 2 else "normal", act="relu6" if k % 4 == 1 else "none")
         add(f"gen_tail_flat_{w}x3", cout=int(trng.integers(2, 20)), cin=cin, kh=1, kw=1, in_h=3, in_w=w,
             density=0.7 if k % 2 else 1.0, encoding=encs[(k + 1) % 3])
+    # item mode (cin <= 8, kw*cin >= 16, beyond patch mode): adjacent kept filterlets of a kernel row
+    # share 16-byte items; random masks (pairs with one side pruned), kernel rows whose last item is
+    # clamped to the row's end (cin not dividing 16), strides, dilation_h, VALID, row tails, empties
+    for k, (cin, kh, kw) in enumerate(item_shapes()):
+        s, dh, valid = int(irng.integers(1, 3)), 1 + k % 4 // 3, k % 7 == 3
+        in_h, in_w = int(irng.integers(kh, kh + 4)), int(irng.integers(max(1, kw - 2), max(kw + 3, 14)))
+        if k % 4 != 1:  # most large enough to take item mode, some too small (the generic kernel)
+            in_h, in_w = in_h + 6 * s, in_w + 12 * s
+        if valid:
+            in_h, in_w = max(in_h, (kh - 1) * dh + 1), max(in_w, kw)
+        add(f"items_c{cin}_{kh}x{kw}_{k}", cout=int(irng.integers(1, 21)), cin=cin, kh=kh, kw=kw,
+            in_h=in_h, in_w=in_w, sh=s, sw=s, dh=dh, padding="valid" if valid else "same",
+            density=[1.0, 0.5, 0.3, 0.7, 0.15][k % 5], encoding=encs[k % 3], empty=k % 3,
+            requant="slow" if k % 4 == 2 else "normal", act=["none", "relu", "relu6"][k % 3])
+    add("items_c8_5x5_half", cout=16, cin=8, kh=5, kw=5, in_h=12, in_w=13, density=0.5, encoding="bitmap",
+        empty=1, act="relu")
+    add("items_c8_3x3_list", cout=12, cin=8, kh=3, kw=3, in_h=14, in_w=14, density=0.6, encoding="list")
+    add("items_c4_5x5_sparse", cout=9, cin=4, kh=5, kw=5, in_h=13, in_w=10, density=0.4, encoding="bitmap",
+        requant="slow")
+    add("items_c8_3x5_s2_tail", cout=20, cin=8, kh=3, kw=5, in_h=15, in_w=19, sh=2, sw=2, density=0.7,
+        encoding="list", act="relu6")
     add("thin_valid", cout=8, cin=32, kh=3, kw=3, in_h=3, in_w=3, padding="valid")
     add("k2x2_same", cout=8, cin=64, kh=2, kw=2, in_h=5, in_w=7, density=0.5, encoding="list")
     add("k8x4_32_positions", cout=4, cin=16, kh=8, kw=4, in_h=9, in_w=6, density=0.5, encoding="bitmap")
@@ -145,6 +167,30 @@ def mve_cases() -> list[kc.KernelCase]:
         encoding="list")
     add("elem_7x7_cin8_k392", cout=6, cin=8, kh=7, kw=7, in_h=8, in_w=9, density=0.3, encoding="bitmap")
     return cases
+
+
+def items_mode(case: kc.KernelCase) -> bool:
+    """Whether the MVE path runs the layer in item mode (mirrors dtmm_mve_layout_compute)."""
+    s, h = case.spec, case.header
+    P = s.kh * s.kw
+    if P > 32 or (s.cin < 16 and P * s.cin <= 64) or s.cin not in (4, 8) or s.dilation_w != 1 or s.kw * s.cin < 16:
+        return False
+    R, last, b, nwin = s.kw * s.cin, s.kw * s.cin - 16, 0, 0
+    while b < R:
+        b, nwin = min(b // s.cin * s.cin, last) + 16, nwin + 1
+    dense = h.encoding_name == "dense"
+    rows, kept = s.cout * s.kh, s.cout * P if dense else h.n_kept
+    win = min(kept, rows * nwin)
+    blocks = s.out_h * ((s.out_w + 3) // 4)
+    return 15 * kept > 13 * win and blocks * (15 * kept - 13 * win) >= rows * (10 * nwin if dense else 150)
+
+
+def item_shapes() -> list[tuple[int, int, int]]:
+    """(cin, kh, kw) of layers beyond patch mode with cin 3..8 (item mode for cin 4 and 8 when kw*cin >= 16,
+    else the generic kernel), kh*kw <= 32."""
+    shapes = [(8, 5, 5), (8, 3, 3), (8, 1, 9), (8, 9, 1), (8, 2, 5), (4, 5, 5), (5, 5, 5), (6, 5, 5), (7, 5, 5),
+              (6, 3, 5), (7, 3, 4), (3, 4, 7), (4, 2, 9), (4, 1, 32), (8, 4, 8), (4, 4, 7), (8, 3, 7), (4, 3, 6)]
+    return [s for s in shapes if s[1] * s[2] * s[0] > 64 or s[2] * s[0] < 16]
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +222,10 @@ def test_cases_cover_the_design(cases):
     assert {c.spec.out_w % 4 for c in cases} == {0, 1, 2, 3}
     assert any(c.density == 0.0 for c in cases)
     assert sum("patch" in c.name for c in cases) >= 8
+    items = [c for c in cases if items_mode(c)]
+    assert len(items) >= 6 and {c.spec.cin for c in items} == {4, 8}
+    assert {c.encoding for c in items} == {"dense", "bitmap", "list"} and min(c.density for c in items) < 0.5
+    assert any(not items_mode(c) for c in cases if c.name.startswith("items"))
 
 
 def _assert_pass(run, cases):

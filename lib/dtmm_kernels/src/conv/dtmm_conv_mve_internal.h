@@ -27,6 +27,10 @@
  *  - small cin (< 16) with kh*kw*cin <= 64: each pixel's whole receptive
  *    field is gathered into a contiguous patch (im2col of 4 pixels) and the
  *    layer becomes a 1x1 conv over the patch ("patch mode");
+ *  - other layers with cin 4 or 8 (kw*cin >= 16, dilation_w 1): "item
+ *    mode" for the generic kernel: the kept filterlets of a kernel row that
+ *    are adjacent, contiguous in the weights and in the NHWC input row,
+ *    share 16-byte vectors ("items", weights expanded with zeros in scratch);
  *  - kh*kw > 32: the element-list kernel (dtmm_mve_elem_layout_compute()
  *    at the end of this file).
  */
@@ -53,6 +57,10 @@
 #define DTMM_MVE_PATCH_MAX 64u     /* patch mode when cin < 16 and kh*kw*cin <= this */
 #define DTMM_MVE_REC_WORDS_MAX 11u /* words per filter record (the quad kernels use 9) */
 #define DTMM_MVE_RUN_MAX 8u        /* blocks per call of the generic kernel / in patch mode (tables) */
+/* Item mode (below) when it pays; 0 turns it off (comparisons, tests). */
+#ifndef DTMM_MVE_ITEMS
+#define DTMM_MVE_ITEMS 1
+#endif
 /* Largest row window (bytes) before falling back to per-block edge patches. */
 #ifndef DTMM_MVE_WINDOW_MAX
 #define DTMM_MVE_WINDOW_MAX 12288u
@@ -66,6 +74,7 @@
 typedef struct {
     uint32_t positions; /* kh*kw */
     uint32_t patch;     /* 1: patch mode */
+    uint32_t items;     /* generic kernel only: 1 for item mode (16-byte items of adjacent filterlets) */
     uint32_t cin_eff;   /* bytes per filterlet the inner kernel sees (patch: row pitch of the patch) */
     uint32_t pos_eff;   /* positions the inner kernel sees (patch: 1) */
     uint32_t step;      /* bytes between the 4 pixels of a block in what the kernel reads */
@@ -97,6 +106,37 @@ static inline uint32_t dtmm_mve_align16(uint32_t n)
 }
 
 /*
+ * Item mode: the 16-byte windows covering a kernel row of R = kw*cin >= 16 bytes (cin <= 8).  A
+ * window counts the row's bytes [b, off + 16), b where the previous one stopped (0 first) and off
+ * the start of the filterlet holding b, or R - 16 when that is smaller (the row's last window).
+ */
+static inline uint32_t dtmm_mve_item_windows(uint32_t cin, uint32_t kw)
+{
+    const uint32_t R = kw * cin, last = R - 16u;
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < R; n++) {
+        const uint32_t off = b / cin * cin;
+        b = (off < last ? off : last) + 16u;
+    }
+    return n;
+}
+
+/* Item mode: items per call at most - per kernel row and filter its windows, and at most one per
+ * kept filterlet (cin 4 or 8: windows start at filterlets, a filterlet lies in one window). */
+static inline uint32_t dtmm_mve_items_max(const dtmm_fwcs_header *h)
+{
+    const uint32_t n = (uint32_t)h->cout * h->kh * dtmm_mve_item_windows(h->cin, h->kw);
+    return h->encoding != DTMM_FWCS_ENC_DENSE && h->n_kept < n ? h->n_kept : n;
+}
+
+/* Item mode: u8 list entries - the dummy entry, the list shared by fully kept filters (at most one
+ * entry per position), then every item; the expanded weights follow at the next 16 bytes. */
+static inline uint32_t dtmm_mve_item_list_entries(const dtmm_fwcs_header *h)
+{
+    return dtmm_mve_items_max(h) + 1u + DTMM_MVE_MAX_POSITIONS;
+}
+
+/*
  * Fills *L for a layer with kh*kw <= 32; returns 0, or -1 when the layer
  * is beyond this path (more positions than fit a 32-bit mask, or offsets
  * beyond 16 bits in every row arrangement): those run the element-list
@@ -121,6 +161,7 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
         L->pos_eff = P;
         L->step = sw * cin;
     }
+    uint32_t list_entries = L->patch ? 1u : (h->encoding == DTMM_FWCS_ENC_DENSE ? P : h->n_kept) + 1u;
     if (L->cin_eff == 16u && L->step == 16u) {
         L->kind = DTMM_MVE_KIND_IMM16_S16;
     } else if (L->cin_eff == 16u && L->step == 32u) {
@@ -133,9 +174,29 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
         L->kind = DTMM_MVE_KIND_IMM64_S64;
     } else {
         L->kind = DTMM_MVE_KIND_GENERIC;
+        /* item mode (cin 4 or 8 beyond patch mode): a kernel row's kw*cin bytes in 16-byte windows
+         * ("items", dtmm_conv_s8_mve_with.c); the lists, then the expanded weights */
+        L->items = 0; /* (set for the generic kernel only) */
+        if (((cin - 4u) & ~4u) == 0u && !L->patch && DTMM_MVE_ITEMS && dw == 1u && kw * cin >= 16u) {
+            /* ... when it pays for itself: per block it saves about 15 instructions per kept
+             * filterlet and costs 13 per item (estimated: at most the windows of the rows, at most
+             * the kept filterlets); per call it costs about 10 per window of a dense row and,
+             * generously (small sparse layers measured), 150 per row of a sparse blob */
+            const int dense = h->encoding == DTMM_FWCS_ENC_DENSE;
+            const uint64_t rows = (uint64_t)cout * kh, nwin = dtmm_mve_item_windows(cin, kw);
+            const uint64_t kept = dense ? (uint64_t)cout * P : h->n_kept;
+            const uint64_t win = kept < rows * nwin ? kept : rows * nwin;
+            const uint64_t blocks = (uint64_t)h->out_h * ((h->out_w + 3u) / 4u);
+            if (15u * kept > 13u * win && blocks * (15u * kept - 13u * win) >= rows * (dense ? 10u * nwin : 150u)) {
+                L->items = 1;
+                L->cin_eff = 16u; /* the generic kernel sees one 16-byte chunk per item */
+                list_entries = dtmm_mve_align16(dtmm_mve_item_list_entries(h)) + 16u * dtmm_mve_items_max(h);
+            }
+        }
     }
     if (cout > 16384u) { /* group kernels store 16-bit output offsets, up to 4*cout - 1 */
         L->kind = DTMM_MVE_KIND_GENERIC;
+        L->items = 0;
     }
     L->pair = L->kind != DTMM_MVE_KIND_GENERIC;
     L->quad_ok = L->pair && cout <= 64u;
@@ -174,7 +235,6 @@ static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_la
         }
     }
 
-    const uint32_t list_entries = L->patch ? 1u : (h->encoding == DTMM_FWCS_ENC_DENSE ? P : h->n_kept) + 1u;
     uint32_t zero = dtmm_mve_align16(L->cin_eff);
     if (zero < 32u) zero = 32u;
     const uint32_t blocks_per_call = L->rows == DTMM_MVE_ROWS_EDGE ? 1u : L->run_max;

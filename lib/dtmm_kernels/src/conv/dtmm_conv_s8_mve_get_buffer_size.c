@@ -14,6 +14,8 @@
  *              ((4*ceil(out_w/4)-1)*stride_w + (kw-1)*dilation_w + 1)*cin bytes, or, when that
  *              exceeds DTMM_MVE_WINDOW_MAX (12 KiB), kh*(3*stride_w+(kw-1)*dilation_w+1)*cin
  *   patch mode (cin < 16, kh*kw*cin <= 64): cout*K + 4*K*min(8, ceil(out_w/4)), K = align16(kh*kw*cin)
+ *   item mode (cin 4 or 8 beyond patch mode, when it pays): lists of up to one byte per item + 33,
+ *              then 16 bytes per item (items: cout*kh*windows of a row, at most n_kept if packed)
  *   temporary output 4*cout
  * e.g. ResNet-8: 2.9 KiB (1x1 16->32) .. 8.3 KiB (3x3 64->64).  Kernels with
  * kh*kw > 32 (or offsets beyond 16 bits) run the element-list kernel

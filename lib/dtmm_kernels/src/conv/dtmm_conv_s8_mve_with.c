@@ -968,6 +968,121 @@ static uint32_t *put_const_group(uint32_t *r, const uint16_t *ch, const int8_t *
     return put_group_offsets(r + 4, ch, G, cout, kc);
 }
 
+/* A generic record's words other than its weights, list and count: b (four times), mult, -right,
+ * left, flag. */
+static inline void gen_record_requant(uint32_t *r, uint32_t init, int32_t mult, int32_t sh)
+{
+    r[0] = r[2] = r[4] = r[5] = init;
+    r[7] = (uint32_t)mult;
+    r[8] = sh > 0 ? 0u : (uint32_t)sh;
+    r[9] = sh > 0 ? (uint32_t)sh : 0u;
+    r[10] = sh < 0 ? 1u : 0u;
+}
+
+/*
+ * Item mode (cin 4 or 8, kw*cin >= 16, dilation_w 1; dtmm_conv_mve_internal.h): records of the generic
+ * kernel with one 16-byte chunk per "item".  A kernel row's R = kw*cin bytes are contiguous in the
+ * NHWC input as in the OHWI weights, so the row is covered by 16-byte windows
+ * (dtmm_mve_item_windows()) at bytes 0, 16, 32, .. and the last one at R - 16, counting the bytes
+ * the previous ones do not; they start at filterlets (cin divides 16), so a window reads the
+ * pointer table's entry of its first position.  The weights of the bytes a window does not count
+ * are expanded as zeros, like pruned filterlets.  A window whose counted bytes hold no kept filterlet is left out: a dense
+ * row of 8-channel filterlets is 3 items instead of 5 filterlets, and pruning still skips items.
+ */
+/* The windows of a whole filter, row after row (at most one per position). */
+typedef struct {
+    uint32_t n;
+    uint32_t cols[DTMM_MVE_MAX_POSITIONS];      /* the filterlets with bytes it counts (bit p) */
+    uint32_t src[DTMM_MVE_MAX_POSITIONS];       /* its first byte in the filter's dense weights */
+    mve_pred16_t pred[DTMM_MVE_MAX_POSITIONS];  /* the lanes it counts */
+    uint8_t pos[DTMM_MVE_MAX_POSITIONS];        /* its pointer table entry */
+} mve_item_windows;
+
+static void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_t kw)
+{
+    const uint32_t R = kw * cin, last = R - 16u;
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < R;) { /* one row, as dtmm_mve_item_windows() */
+        const uint32_t j0 = b / cin, off = j0 * cin < last ? j0 * cin : last;
+        const uint32_t j1 = (off + 15u) / cin; /* the last column with bytes counted */
+        t->pos[n] = (uint8_t)(off / cin);
+        t->src[n] = off;
+        t->cols[n] = ((2u << j1) - 1u) & ~((1u << j0) - 1u); /* j1 < kw <= 31 here (kw*cin <= 256) */
+        t->pred[n] = (mve_pred16_t)~vctp8q(b - off);
+        b = off + 16u;
+        n++;
+    }
+    for (uint32_t i = 1; i < kh; i++) { /* the other rows: the same, shifted */
+        for (uint32_t k = 0; k < n; k++) {
+            t->pos[i * n + k] = (uint8_t)(t->pos[k] + i * kw);
+            t->src[i * n + k] = t->src[k] + i * R;
+            t->cols[i * n + k] = t->cols[k] << (i * kw);
+            t->pred[i * n + k] = t->pred[k];
+        }
+    }
+    t->n = n * kh;
+}
+
+/* Records (b, wp, b, lst, b, b, count, mult, -right, left, flag) of every filter; lists from
+ * list + 1 (list[0]: the dummy entry of filters with nothing kept), first the one list of the
+ * fully kept filters, then one per partly kept filter; returns the end. */
+static uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
+                              const int8_t *zero)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cout = h->cout, cin = h->cin, kh = h->kh, kw = h->kw, P = kh * kw;
+    int8_t *wexp = (int8_t *)(list + dtmm_mve_align16(dtmm_mve_item_list_entries(h)));
+    mve_masks(v, masks, P); /* the driver's list pass turned them into counts */
+    const uint32_t all = P == 32u ? 0xFFFFFFFFu : (1u << P) - 1u;
+    const int32_t in_off = h->input_offset;
+    const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
+    const int8_t *w = v->weights;
+    const mve_pred16_t pc = vctp8q(cin);
+    const int8x16_t z = vdupq_n_s8(0);
+    mve_item_windows t;
+    item_windows(&t, cin, kh, kw);
+    int8_t img[DTMM_MVE_MAX_POSITIONS * 8u]; /* a partly kept filter, pruned filterlets as zeros */
+    uint8_t *const full_list = list + 1;      /* the list of every fully kept filter */
+    for (uint32_t k = 0; k < t.n; k++) full_list[k] = t.pos[k];
+    uint8_t *lp = full_list + t.n;
+    for (uint32_t o = 0; o < cout; o++, r += 11) {
+        const uint32_t kept = masks[o];
+        uint32_t init = (uint32_t)bias[o];
+        if (kept != 0u) {
+            r[1] = (uint32_t)(uintptr_t)wexp;
+            const int8_t *src = w;
+            if (kept == all) { /* every window, the shared list */
+                init += (uint32_t)in_off * (uint32_t)mve_sum(src, (int32_t)(P * cin));
+                for (uint32_t k = 0; k < t.n; k++, wexp += 16) vstrbq_s8(wexp, vldrbq_z_s8(w + t.src[k], t.pred[k]));
+                w += P * cin;
+                r[3] = (uint32_t)(uintptr_t)full_list;
+                r[6] = t.n;
+            } else {
+                r[3] = (uint32_t)(uintptr_t)lp;
+                const uint8_t *lp0 = lp;
+                for (uint32_t k = 0; k < P * cin; k += 16u) vstrbq_s8(img + k, z);
+                for (uint32_t mm = kept; mm != 0u; mm &= mm - 1u, w += cin) {
+                    vstrbq_p_s8(img + (uint32_t)__builtin_ctz(mm) * cin, vldrbq_z_s8(w, pc), pc);
+                }
+                init += (uint32_t)in_off * (uint32_t)mve_sum(src, (int32_t)(w - src));
+                for (uint32_t k = 0; k < t.n; k++) { /* the windows with kept bytes */
+                    if ((kept & t.cols[k]) == 0u) continue;
+                    *lp++ = t.pos[k];
+                    vstrbq_s8(wexp, vldrbq_z_s8(img + t.src[k], t.pred[k]));
+                    wexp += 16;
+                }
+                r[6] = (uint32_t)(lp - lp0);
+            }
+        } else {
+            r[1] = (uint32_t)(uintptr_t)zero;
+            r[3] = (uint32_t)(uintptr_t)list; /* the dummy entry: position 0 */
+            r[6] = 1u;
+        }
+        gen_record_requant(r, init, mult[o], shf[o]);
+    }
+    return r;
+}
+
 /*
  * Records of the generic kernel reading the input rows (b, wp, b, lst, b, b,
  * count, mult, -right, left, flag; every filter, nothing kept: one dummy
@@ -984,6 +1099,9 @@ static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, 
     const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
     const int8_t *w = v->weights;
     uint32_t list_pos = 0;
+    if (dense & 2) { /* item mode */
+        return item_records(v, (uint32_t *)(uintptr_t)masks, r, (uint8_t *)(uintptr_t)list, zero);
+    }
     for (uint32_t o = 0; o < cout; o++, r += 11) {
         const uint32_t kept = masks[o];
         uint32_t init = (uint32_t)bias[o];
@@ -999,12 +1117,7 @@ static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, 
             r[3] = (uint32_t)(uintptr_t)dummy_list;
             r[6] = 1u;
         }
-        const int32_t sh_o = shf[o];
-        r[0] = r[2] = r[4] = r[5] = init;
-        r[7] = (uint32_t)mult[o];
-        r[8] = sh_o > 0 ? 0u : (uint32_t)sh_o;
-        r[9] = sh_o > 0 ? (uint32_t)sh_o : 0u;
-        r[10] = sh_o < 0 ? 1u : 0u;
+        gen_record_requant(r, init, mult[o], shf[o]);
     }
     return r;
 }
@@ -1636,7 +1749,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
         }
     }
     if (G == 1u && !L.patch) {
-        r = gen_records(v, masks, r, list, dummy_list, zero, dense);
+        r = gen_records(v, masks, r, list, dummy_list, zero, dense | (int)(L.items << 1));
     }
     for (uint32_t o = 0; o < cout && L.patch; o++) { /* patch mode: expanded weight rows */
         const int empty = masks[o] == 0u;
