@@ -520,10 +520,10 @@ static inline __attribute__((always_inline)) void group_pixels(const group_args 
         if (mode == RQ_SLOW) {
             store4(y, g->cq, a.acc, rq[0].out_off, rq[0].lo, rq[0].hi, g->full);
         } else {
-            y[0] = rq_one(&rq[0], a.acc[0], mode);
-            y[1] = rq_one(&rq[1], a.acc[1], mode);
-            y[2] = rq_one(&rq[2], a.acc[2], mode);
-            y[3] = rq_one(&rq[3], a.acc[3], mode);
+            y[0] = rq_one(&rq[0], 2 * a.acc[0], mode);
+            y[1] = rq_one(&rq[1], 2 * a.acc[1], mode);
+            y[2] = rq_one(&rq[2], 2 * a.acc[2], mode);
+            y[3] = rq_one(&rq[3], 2 * a.acc[3], mode);
         }
     }
 }
@@ -606,9 +606,10 @@ __attribute__((noinline)) static dtmm_status group_path(const dtmm_depthwise_con
             const int32_t b = p->bias[c + k];
             rq[k].q.multiplier = p->multiplier[c + k];
             rq[k].right = -p->shift[c + k];
-            rq[k].round = rq[k].right > 0 && rq[k].right < 32 ? (int32_t)(1u << (rq[k].right - 1)) : 0;
             rq[k].out_off = out_off, rq[k].lo = act_lo, rq[k].hi = act_hi;
-            fast = rq[k].right > 0 && rq[k].right < 32 && (b < 0 ? -(int64_t)b : (int64_t)b) < bound_w;
+            fast = rq[k].right > 0 && rq[k].right <= 22 && (b < 0 ? -(int64_t)b : (int64_t)b) < bound_w;
+            /* rq_one() takes 2*acc and the output offset inside the rounding constant */
+            rq[k].round = fast ? (int32_t)(1u << (rq[k].right - 1)) + (int32_t)((uint32_t)out_off << rq[k].right) : 0;
         }
         if (!fast) {
             for (int32_t k = 0; k < 4; ++k) {
