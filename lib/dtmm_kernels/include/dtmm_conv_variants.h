@@ -90,9 +90,10 @@ typedef struct dtmm_conv_variant dtmm_conv_variant;
     X(28, mve_gen_n7)                                                                              \
     X(29, mve_gen_n7_t)                                                                            \
     X(30, mve_gen_loop)                                                                            \
-    X(31, mve_elem)
+    X(31, mve_elem)                                                                                \
+    X(35, mve_items)
 #define DTMM_CONV_DSP_VARIANTS(X) X(32, dsp_band) X(33, dsp_elem)
-#define DTMM_CONV_VARIANT_COUNT 35u
+#define DTMM_CONV_VARIANT_COUNT 36u
 
 #define DTMM_CONV_VARIANT_DECLARE_(id, name) extern const dtmm_conv_variant dtmm_conv_##name;
 DTMM_CONV_VARIANTS(DTMM_CONV_VARIANT_DECLARE_)

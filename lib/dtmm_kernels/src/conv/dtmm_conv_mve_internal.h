@@ -376,6 +376,9 @@ static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout
         }
         return DTMM_CONV_V_mve_pair16_s16 + L->kind;
     }
+    if (L->items) {
+        return DTMM_CONV_V_mve_items; /* the generic kernel of one chunk, on item records */
+    }
     const uint32_t chunks = L->cin_eff / 16u, tail = L->cin_eff % 16u != 0u;
     if (chunks >= 8u) {
         return DTMM_CONV_V_mve_gen_loop;

@@ -1043,8 +1043,8 @@ static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8
 }
 
 /* The variants (dtmm_conv_variants.h): each object is the only reference to its code. */
-const dtmm_conv_variant dtmm_conv_dsp_band = {DTMM_CONV_V_dsp_band, NULL, band_conv, NULL};
-const dtmm_conv_variant dtmm_conv_dsp_elem = {DTMM_CONV_V_dsp_elem, NULL, elem_layer, NULL};
+const dtmm_conv_variant dtmm_conv_dsp_band = {DTMM_CONV_V_dsp_band, NULL, band_conv, NULL, NULL};
+const dtmm_conv_variant dtmm_conv_dsp_elem = {DTMM_CONV_V_dsp_elem, NULL, elem_layer, NULL, NULL};
 
 dtmm_status dtmm_conv_s8_dsp_with(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch,
                                   const dtmm_conv_variant *const *variants, uint32_t n_variants)

@@ -1099,9 +1099,6 @@ static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, 
     const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
     const int8_t *w = v->weights;
     uint32_t list_pos = 0;
-    if (dense & 2) { /* item mode */
-        return item_records(v, (uint32_t *)(uintptr_t)masks, r, (uint8_t *)(uintptr_t)list, zero);
-    }
     for (uint32_t o = 0; o < cout; o++, r += 11) {
         const uint32_t kept = masks[o];
         uint32_t init = (uint32_t)bias[o];
@@ -1526,9 +1523,9 @@ static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8
 }
 
 /* ---- the variants (dtmm_conv_variants.h): each object is the only reference to its code ---- */
-#define MVE_KERNEL_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, NULL};
+#define MVE_KERNEL_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, NULL, NULL};
 /* the generic family: with its row-tail kernel */
-#define MVE_GEN_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, gen_tail};
+#define MVE_GEN_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, gen_tail, NULL};
 MVE_KERNEL_VARIANT(quad16_s16_clamp)
 MVE_KERNEL_VARIANT(quad16_s16_full)
 MVE_KERNEL_VARIANT(quad16_s32_clamp)
@@ -1560,7 +1557,9 @@ MVE_GEN_VARIANT(gen_n6_t)
 MVE_GEN_VARIANT(gen_n7)
 MVE_GEN_VARIANT(gen_n7_t)
 MVE_GEN_VARIANT(gen_loop)
-const dtmm_conv_variant dtmm_conv_mve_elem = {DTMM_CONV_V_mve_elem, NULL, elem_layer, NULL};
+const dtmm_conv_variant dtmm_conv_mve_elem = {DTMM_CONV_V_mve_elem, NULL, elem_layer, NULL, NULL};
+/* item mode: the one-chunk generic kernel on records of 16-byte items (cin 4 or 8) */
+const dtmm_conv_variant dtmm_conv_mve_items = {DTMM_CONV_V_mve_items, gen_n1, NULL, gen_tail, item_records};
 #undef MVE_KERNEL_VARIANT
 #undef MVE_GEN_VARIANT
 
@@ -1587,6 +1586,8 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     layer_ctx c; /* the kernel goes to memory at once: nothing more stays live across the setup */
     c.fn = var->kernel;
     c.tail = var->tail;
+    uint32_t *(*const items_records)(const dtmm_fwcs_view *, uint32_t *, uint32_t *, uint8_t *, const int8_t *) =
+        var->records;
     const uint32_t G = var->id <= DTMM_CONV_V_mve_quad64_s64_full ? 4u : var->id <= DTMM_CONV_V_mve_pair64_s64 ? 2u : 1u;
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
         return DTMM_ERR_ARGUMENT;
@@ -1749,7 +1750,11 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
         }
     }
     if (G == 1u && !L.patch) {
-        r = gen_records(v, masks, r, list, dummy_list, zero, dense | (int)(L.items << 1));
+        if (L.items) { /* the builder comes with the mve_items variant: linked only where a layer needs it */
+            r = items_records(v, (uint32_t *)(uintptr_t)masks, r, (uint8_t *)(uintptr_t)list, zero);
+        } else {
+            r = gen_records(v, masks, r, list, dummy_list, zero, dense);
+        }
     }
     for (uint32_t o = 0; o < cout && L.patch; o++) { /* patch mode: expanded weight rows */
         const int empty = masks[o] == 0u;
