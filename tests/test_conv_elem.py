@@ -56,6 +56,7 @@ def dscnn_cases(rng) -> list[kc.KernelCase]:
         _case(rng, "dscnn_conv1_dense", encoding="dense", **shape),
         _case(rng, "dscnn_conv1_bitmap50", density=0.5, encoding="bitmap", **shape),
         _case(rng, "dscnn_conv1_list50", density=0.5, encoding="list", **shape),
+        _case(rng, "dscnn_conv1_bitmap25", density=0.25, encoding="bitmap", **shape),
     ]
 
 
@@ -134,18 +135,25 @@ def _assert_pass(run, cases, path):
 
 
 def _assert_dscnn_targets(run, board):
-    """Dense within CMSIS-NN's count.  At 50% filterlets the DSP kernel runs well below dense; the
-    MVE kernel's MACs shrink too (2 instead of 3 chunks of 16 per filter) but walking the index and
-    building the sparse element lists once per call costs about what this small layer (32 blocks of
-    4 pixels) saves; since its receptive fields are gathered 16 bytes an instruction, the dense
-    layer costs ~209 k instructions and the 50% LIST layer ~233 k (it was 288 k / 302 k before):
-    it must stay within 15% of dense."""
+    """Dense within CMSIS-NN's count, and pruning never much dearer than dense.
+
+    DSP: with cin = 1 a filterlet is one weight, so 50% filterlets is 50% unstructured sparsity.
+    From 3/8 of the filterlets kept the layer runs the pair kernel (16 MACs in 13 instructions,
+    pruned weights as zeros), like the dense layer, and pays only for building its weight pairs
+    from the index (5-6%); below that the element list of the kept weights (8 MACs in 13) runs,
+    and 25% filterlets is well below dense.  MVE: the MACs shrink (2 instead of 3 chunks of 16 per
+    filter) but walking the index and building the sparse element lists once per call costs about
+    what this small layer (32 blocks of 4 pixels) saves; since its receptive fields are gathered 16
+    bytes an instruction, the dense layer costs ~209 k instructions and the 50% LIST layer ~233 k
+    (it was 288 k / 302 k before): it must stay within 15% of dense."""
     n = run.instructions
     dense = n["dscnn_conv1_dense"]
     assert dense <= CMSIS_NN_DSCNN_CONV1[board], dense
-    limit = 1.0 if board != "qemu-m55" else 1.15
-    for sparse in ("dscnn_conv1_bitmap50", "dscnn_conv1_list50"):
+    limit = 1.10 if board != "qemu-m55" else 1.15
+    for sparse in ("dscnn_conv1_bitmap50", "dscnn_conv1_list50", "dscnn_conv1_bitmap25"):
         assert n[sparse] <= limit * dense, (sparse, n[sparse], dense)
+    if board != "qemu-m55":
+        assert n["dscnn_conv1_bitmap25"] < 0.9 * dense, (n["dscnn_conv1_bitmap25"], dense)
 
 
 @pytest.mark.parametrize("board", DSP_BOARDS)

@@ -87,6 +87,9 @@ typedef struct {
 typedef struct {
     uint32_t elem;  /* 1: the layer runs on the element-list kernel */
     uint32_t K;     /* kh*kw*cin: elements of one pixel's receptive field */
+    uint32_t pairs; /* 1: the pair kernels (pair-major columns), DTMM_DSP_ELEM_PAIRS_KMAX */
+    uint32_t plane; /* pairs from a padded int16 copy of the input (plane_h x plane_w pixels) */
+    uint32_t plane_h, plane_w, plane_off;
     uint32_t rec_bytes, col_off, dump_off, total;
 } dtmm_dsp_elem_plan;
 
@@ -192,10 +195,30 @@ static inline DTMM_DSP_ALWAYS_INLINE void dtmm_dsp_make_band_plan(const dtmm_fwc
  * expansion (per input pixel, not per receptive-field element) wins. */
 #define DTMM_DSP_ELEM_CIN_MAX 1u
 
+/* Layers with receptive fields of at most this many elements (one field of int16 on the stack
+ * while the columns are built) and at least 3/8 of their filterlets kept run the pair kernel, on
+ * whole pairs of field elements with pruned weights as zeros (below 3/8 the element list of the
+ * kept weights is cheaper). */
+#define DTMM_DSP_ELEM_PAIRS_KMAX 512u
+/* The pair kernels' columns come from a zero-padded int16 copy of the input, built once per call,
+ * when every kernel row is an even number of contiguous elements (dilation_w 1, kw*cin even) and
+ * the copy takes at most this many bytes: a pair of a field is then one word of the copy. */
+#ifndef DTMM_DSP_ELEM_PLANE_MAX
+#define DTMM_DSP_ELEM_PLANE_MAX 4096u
+#endif
+
+/* Weight (and column) words of a dense pair record: K elements as int16 pairs, an even count. */
+static inline uint32_t dtmm_dsp_elem_pair_words(uint32_t K)
+{
+    return ((K + 1u) / 2u + 1u) & ~1u;
+}
+
 /* Scratch of the element-list path, 0 when it cannot take the layer:
  *   records  min(all filters, max(one dense filter, DTMM_DSP_ELEM_BUDGET)),
  *            a filter = 16-byte header + 16 bytes per 4 kept weights (rounded up)
- *   columns  8*K: int16 receptive fields of 4 pixels, element-major
+ *            (dense pair records, 16 bytes + 4 per weight pair, are smaller)
+ *   columns  8*K: int16 receptive fields of 4 pixels, element-major; dense
+ *            pairs: 16 bytes per weight pair word (pair-major)
  *   dump     align16(cout): stores of the pixels past the end of the last block */
 static inline uint32_t dtmm_dsp_make_elem_plan(const dtmm_fwcs_header *h, dtmm_dsp_elem_plan *pl)
 {
@@ -211,10 +234,22 @@ static inline uint32_t dtmm_dsp_make_elem_plan(const dtmm_fwcs_header *h, dtmm_d
     const uint32_t budget = frec > DTMM_DSP_ELEM_BUDGET ? frec : DTMM_DSP_ELEM_BUDGET;
     if (rec > budget) rec = budget;
     pl->K = K;
+    pl->pairs = K <= DTMM_DSP_ELEM_PAIRS_KMAX && 8ull * h->n_kept >= 3ull * h->cout * P;
     pl->rec_bytes = (uint32_t)rec;
     pl->col_off = dtmm_dsp_align16((uint32_t)rec);
-    pl->dump_off = pl->col_off + dtmm_dsp_align16(8u * K);
+    const uint32_t col = pl->pairs ? 16u * dtmm_dsp_elem_pair_words(K) : 8u * K;
+    pl->dump_off = pl->col_off + dtmm_dsp_align16(col);
     pl->total = pl->dump_off + dtmm_dsp_align16(h->cout);
+    /* the plane spans every input row and column a receptive field reaches, padding included */
+    const uint64_t ph = (uint64_t)(h->out_h - 1u) * h->stride_h + (uint64_t)(h->kh - 1u) * h->dilation_h + 1u;
+    const uint64_t pwc = (uint64_t)(h->out_w - 1u) * h->stride_w + (uint64_t)(h->kw - 1u) + 1u;
+    const uint64_t plane_bytes = ph * pwc * h->cin * 2u;
+    pl->plane = pl->pairs && h->dilation_w == 1u && ((uint32_t)h->kw * h->cin) % 2u == 0u &&
+                plane_bytes <= DTMM_DSP_ELEM_PLANE_MAX;
+    pl->plane_h = pl->plane ? (uint32_t)ph : 0u;
+    pl->plane_w = pl->plane ? (uint32_t)pwc : 0u;
+    pl->plane_off = pl->total;
+    if (pl->plane) pl->total += dtmm_dsp_align16((uint32_t)plane_bytes);
     return pl->total <= DTMM_DSP_ELEM_SCRATCH_MAX;
 }
 

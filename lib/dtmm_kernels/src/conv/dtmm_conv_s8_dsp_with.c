@@ -532,6 +532,43 @@ typedef struct {
     "pkhtb   r9, lr, r11, asr #16\n\t"     \
     "smlad   r7, r8, r9, r7\n\t"
 
+/* Requantize the 4 accumulators r4-r7 (r0 at the record's 2m - 2^32, r - 1), store them, next filter. */
+#define ELEM_EPILOGUE                              \
+"12:\n\t"                                  \
+"ldmia   r0!, {r8, r9}\n\t"                \
+"smmlar  r4, r4, r8, r4\n\t"               \
+"smmlar  r5, r5, r8, r5\n\t"               \
+"smmlar  r6, r6, r8, r6\n\t"               \
+"smmlar  r7, r7, r8, r7\n\t"               \
+"sub.w   r4, r4, r4, lsr #31\n\t"          \
+"sub.w   r5, r5, r5, lsr #31\n\t"          \
+"sub.w   r6, r6, r6, lsr #31\n\t"          \
+"sub.w   r7, r7, r7, lsr #31\n\t"          \
+"asr.w   r4, r4, r9\n\t"                   \
+"asr.w   r5, r5, r9\n\t"                   \
+"asr.w   r6, r6, r9\n\t"                   \
+"asr.w   r7, r7, r9\n\t"                   \
+"ldr     r10, [r3, #16]\n\t"               \
+"add     r4, r4, r10\n\t"                  \
+"add     r5, r5, r10\n\t"                  \
+"add     r6, r6, r10\n\t"                  \
+"add     r7, r7, r10\n\t"                  \
+"ssat    r4, #8, r4, asr #1\n\t"           \
+"ssat    r5, #8, r5, asr #1\n\t"           \
+"ssat    r6, #8, r6, asr #1\n\t"           \
+"ssat    r7, #8, r7, asr #1\n\t"           \
+"ldr     r11, [r3, #12]\n\t"               \
+"ldrd    r12, lr, [r3, #20]\n\t"           \
+"strb    r5, [r11, r12]\n\t"               \
+"strb    r6, [r11, lr]\n\t"                \
+"ldr     r12, [r3, #28]\n\t"               \
+"strb    r7, [r11, r12]\n\t"               \
+"strb    r4, [r11], #1\n\t"                \
+"str     r11, [r3, #12]\n\t"               \
+"ldr     r12, [r3, #4]\n\t"                \
+"cmp     r0, r12\n\t"                      \
+"bne     10b\n\t"
+
 /* Every filter of [rec, rend) on the 4 pixels of col. */
 static void __attribute__((naked, noinline)) elem_blocks(elem_call *call)
 {
@@ -553,119 +590,175 @@ static void __attribute__((naked, noinline)) elem_blocks(elem_call *call)
         ELEM_PAIR
         "subs    r1, r1, #1\n\t"
         "bne     11b\n\t"
-        "12:\n\t"
-        "ldmia   r0!, {r8, r9}\n\t"
-        "smmlar  r4, r4, r8, r4\n\t"
-        "smmlar  r5, r5, r8, r5\n\t"
-        "smmlar  r6, r6, r8, r6\n\t"
-        "smmlar  r7, r7, r8, r7\n\t"
-        "sub.w   r4, r4, r4, lsr #31\n\t"
-        "sub.w   r5, r5, r5, lsr #31\n\t"
-        "sub.w   r6, r6, r6, lsr #31\n\t"
-        "sub.w   r7, r7, r7, lsr #31\n\t"
-        "asr.w   r4, r4, r9\n\t"
-        "asr.w   r5, r5, r9\n\t"
-        "asr.w   r6, r6, r9\n\t"
-        "asr.w   r7, r7, r9\n\t"
-        "ldr     r10, [r3, #16]\n\t"
-        "add     r4, r4, r10\n\t"
-        "add     r5, r5, r10\n\t"
-        "add     r6, r6, r10\n\t"
-        "add     r7, r7, r10\n\t"
-        "ssat    r4, #8, r4, asr #1\n\t"
-        "ssat    r5, #8, r5, asr #1\n\t"
-        "ssat    r6, #8, r6, asr #1\n\t"
-        "ssat    r7, #8, r7, asr #1\n\t"
-        "ldr     r11, [r3, #12]\n\t"
-        "ldrd    r12, lr, [r3, #20]\n\t"
-        "strb    r5, [r11, r12]\n\t"
-        "strb    r6, [r11, lr]\n\t"
-        "ldr     r12, [r3, #28]\n\t"
-        "strb    r7, [r11, r12]\n\t"
-        "strb    r4, [r11], #1\n\t"
-        "str     r11, [r3, #12]\n\t"
-        "ldr     r12, [r3, #4]\n\t"
-        "cmp     r0, r12\n\t"
-        "bne     10b\n\t"
+        ELEM_EPILOGUE
         "pop     {r4-r11, pc}\n\t");
 }
 
-/* Zeroes n halfwords of col, 4 apart (one pixel's elements in the element-major layout). */
-static inline int16_t *elem_zero(int16_t *d, int32_t n)
+/*
+ * The pair kernel (layers with at least 3/8 of their filterlets kept,
+ * pruned ones as zero weights): the 4 receptive fields are pair-major, word
+ * 4q + k = (x_2q, x_2q+1) of pixel k, and a record is
+ *   n, bias, 2n words of weight pairs (w_2q | w_2q+1 << 16), 2m - 2^32, r - 1
+ * (the field and the weights padded with zeros to 4n elements).  Per two
+ * pairs one LDRD of weights, and per pair one LDM of the 4 pixels' words
+ * and four SMLAD: 16 MACs in 13 instructions, no element offsets.  With
+ * cin = 1 a filterlet is one weight, so at these densities most pairs hold
+ * a kept one: the element list (8 MACs in 13) would not be cheaper.
+ */
+static void __attribute__((naked, noinline)) elem_pair_blocks(elem_call *call)
 {
-    for (; n >= 2; n -= 2, d += 8) {
+    (void)call;
+    __asm volatile(
+        "push    {r4-r11, lr}\n\t"
+        "mov     r3, r0\n\t"
+        "ldr     r0, [r3, #0]\n\t"
+        "10:\n\t"
+        "ldmia   r0!, {r1, r4}\n\t"
+        "mov     r5, r4\n\t"
+        "mov     r6, r4\n\t"
+        "mov     r7, r4\n\t"
+        "ldr     r2, [r3, #8]\n\t"
+        "11:\n\t"
+        "ldrd    r12, lr, [r0], #8\n\t"
+        "ldmia   r2!, {r8-r11}\n\t"
+        "smlad   r4, r12, r8, r4\n\t"
+        "smlad   r5, r12, r9, r5\n\t"
+        "smlad   r6, r12, r10, r6\n\t"
+        "smlad   r7, r12, r11, r7\n\t"
+        "ldmia   r2!, {r8-r11}\n\t"
+        "smlad   r4, lr, r8, r4\n\t"
+        "smlad   r5, lr, r9, r5\n\t"
+        "smlad   r6, lr, r10, r6\n\t"
+        "smlad   r7, lr, r11, r7\n\t"
+        "subs    r1, r1, #1\n\t"
+        "bne     11b\n\t"
+        ELEM_EPILOGUE
+        "pop     {r4-r11, pc}\n\t");
+}
+
+/* Zeroes n halfwords st apart (one pixel's elements: st = 4 in element-major columns, 1 in a
+ * contiguous field). */
+static inline int16_t *elem_zero(int16_t *d, int32_t n, const int32_t st)
+{
+    if (st == 1) { /* contiguous: words (unaligned stores are allowed on these cores) */
+        for (; n >= 2; n -= 2, d += 2) store_u32(d, 0u);
+    }
+    for (; n >= 2; n -= 2, d += 2 * st) {
         d[0] = 0;
-        d[4] = 0;
+        d[st] = 0;
     }
     if (n != 0) {
         *d = 0;
-        d += 4;
+        d += st;
     }
     return d;
 }
 
-/* n consecutive input bytes at s, input offset added, into col 4 halfwords apart. */
-static inline int16_t *elem_run(int16_t *d, const int8_t *s, int32_t n, int32_t off, uint32_t off2)
+/* n consecutive input bytes at s, input offset added, st halfwords apart. */
+static inline int16_t *elem_run(int16_t *d, const int8_t *s, int32_t n, int32_t off, uint32_t off2,
+                                const int32_t st)
 {
-    for (; n >= 4; n -= 4, s += 4, d += 16) { /* 4 elements: one load, two SXTAB16 */
+    for (; st == 1 && n >= 4; n -= 4, s += 4, d += 4) { /* contiguous: two PKH, two word stores */
+        const uint32_t x4 = load_u32(s);
+        const uint32_t even = __sxtab16(off2, x4), odd = sxtab16_ror8(off2, x4);
+        store_u32(d, (even & 0xFFFFu) | (odd << 16));
+        store_u32(d + 2, (odd & 0xFFFF0000u) | (even >> 16));
+    }
+    for (; n >= 4; n -= 4, s += 4, d += 4 * st) { /* 4 elements: one load, two SXTAB16 */
         const uint32_t x4 = load_u32(s);
         const uint32_t even = __sxtab16(off2, x4), odd = sxtab16_ror8(off2, x4);
         d[0] = (int16_t)even;
-        d[4] = (int16_t)odd;
-        d[8] = (int16_t)(even >> 16);
-        d[12] = (int16_t)(odd >> 16);
+        d[st] = (int16_t)odd;
+        d[2 * st] = (int16_t)(even >> 16);
+        d[3 * st] = (int16_t)(odd >> 16);
     }
-    for (; n != 0; n--, d += 4) *d = (int16_t)(*s++ + off);
+    for (; n != 0; n--, d += st) *d = (int16_t)(*s++ + off);
     return d;
 }
 
-/* The 4 receptive fields of output pixels pix0.. (npix of them valid) into col.  Per pixel the
- * kernel columns inside the input, [j0, j1), are found once; every kernel row is then zeros,
- * an input run (one contiguous run when dilation_w = 1) and zeros. */
-static void elem_im2col(const dtmm_fwcs_header *h, const int8_t *input, int16_t *col, uint32_t pix0, uint32_t npix)
+/* The receptive field of output pixel (y, x) into d, st halfwords apart, input offset added,
+ * padding taps 0.  The kernel columns inside the input, [j0, j1), and rows, [i0, i1), are found
+ * once; every kernel row is then zeros, an input run (one contiguous run when dilation_w = 1)
+ * and zeros. */
+static inline __attribute__((always_inline)) void elem_field(const dtmm_fwcs_header *h, const int8_t *input,
+                                                             int16_t *d, int32_t y, int32_t x, const int32_t st)
 {
     const int32_t cin = h->cin, kh = h->kh, kw = h->kw, off = h->input_offset;
     const int32_t in_h = h->in_h, in_w = h->in_w, dw = h->dilation_w, row_bytes = in_w * cin;
     const uint32_t off2 = ((uint32_t)off & 0xFFFFu) * 0x10001u; /* input offset in both halfwords */
+    const int32_t ix0 = x * h->stride_w - h->pad_left;
+    int32_t j0 = 0, j1 = kw;
+    if (ix0 < 0) j0 = (-ix0 + dw - 1) / dw;
+    if (j0 > kw) j0 = kw;
+    if (ix0 + (kw - 1) * dw >= in_w) j1 = (in_w - ix0 + dw - 1) / dw; /* first column at or past in_w */
+    if (j1 < j0) j1 = j0;
+    const int32_t lead = j0 * cin, trail = (kw - j1) * cin, mid = (j1 - j0) * cin;
+    const int32_t iy0 = y * h->stride_h - h->pad_top, dh = h->dilation_h;
+    int32_t i0 = 0, i1 = kh;
+    if (iy0 < 0) i0 = (-iy0 + dh - 1) / dh;
+    if (i0 > kh) i0 = kh;
+    if (iy0 + (kh - 1) * dh >= in_h) i1 = (in_h - iy0 + dh - 1) / dh;
+    if (i1 < i0) i1 = i0;
+    d = elem_zero(d, i0 * kw * cin, st);
+    const int8_t *s = input + (iy0 + i0 * dh) * row_bytes + (ix0 + j0 * dw) * cin;
+    const int32_t step = dh * row_bytes;
+    if (lead == 0 && trail == 0 && dw == 1) { /* the whole kernel row is one run */
+        for (int32_t i = i0; i < i1; i++, s += step) d = elem_run(d, s, mid, off, off2, st);
+    } else {
+        for (int32_t i = i0; i < i1; i++, s += step) {
+            d = elem_zero(d, lead, st);
+            if (dw == 1) {
+                d = elem_run(d, s, mid, off, off2, st);
+            } else {
+                const int8_t *t = s;
+                for (int32_t j = j0; j < j1; j++, t += dw * cin) d = elem_run(d, t, cin, off, off2, st);
+            }
+            d = elem_zero(d, trail, st);
+        }
+    }
+    elem_zero(d, (kh - i1) * kw * cin, st);
+}
+
+/* The 4 receptive fields of output pixels pix0.. (npix of them valid) into col, element-major. */
+static void elem_im2col(const dtmm_fwcs_header *h, const int8_t *input, int16_t *col, uint32_t pix0, uint32_t npix)
+{
+    const int32_t K = h->kh * h->kw * h->cin;
     int32_t y = (int32_t)(pix0 / h->out_w), x = (int32_t)(pix0 % h->out_w);
     for (uint32_t k = 0; k < 4u; k++) {
-        int16_t *d = col + k;
         if (k >= npix) {
-            elem_zero(d, kh * kw * cin);
+            elem_zero(col + k, K, 4);
             continue;
         }
-        const int32_t ix0 = x * h->stride_w - h->pad_left;
-        int32_t j0 = 0, j1 = kw;
-        if (ix0 < 0) j0 = (-ix0 + dw - 1) / dw;
-        if (j0 > kw) j0 = kw;
-        if (ix0 + (kw - 1) * dw >= in_w) j1 = (in_w - ix0 + dw - 1) / dw; /* first column at or past in_w */
-        if (j1 < j0) j1 = j0;
-        const int32_t lead = j0 * cin, trail = (kw - j1) * cin, mid = (j1 - j0) * cin;
-        /* kernel rows inside the input: [i0, i1) */
-        const int32_t iy0 = y * h->stride_h - h->pad_top, dh = h->dilation_h;
-        int32_t i0 = 0, i1 = kh;
-        if (iy0 < 0) i0 = (-iy0 + dh - 1) / dh;
-        if (i0 > kh) i0 = kh;
-        if (iy0 + (kh - 1) * dh >= in_h) i1 = (in_h - iy0 + dh - 1) / dh;
-        if (i1 < i0) i1 = i0;
-        d = elem_zero(d, i0 * kw * cin);
-        const int8_t *s = input + (iy0 + i0 * dh) * row_bytes + (ix0 + j0 * dw) * cin;
-        const int32_t step = dh * row_bytes;
-        if (lead == 0 && trail == 0 && dw == 1) { /* the whole kernel row is one run */
-            for (int32_t i = i0; i < i1; i++, s += step) d = elem_run(d, s, mid, off, off2);
-        } else {
-            for (int32_t i = i0; i < i1; i++, s += step) {
-                d = elem_zero(d, lead);
-                if (dw == 1) {
-                    d = elem_run(d, s, mid, off, off2);
-                } else {
-                    const int8_t *t = s;
-                    for (int32_t j = j0; j < j1; j++, t += dw * cin) d = elem_run(d, t, cin, off, off2);
-                }
-                d = elem_zero(d, trail);
-            }
+        elem_field(h, input, col + k, y, x, 4);
+        if (++x == (int32_t)h->out_w) {
+            x = 0;
+            y++;
         }
-        elem_zero(d, (kh - i1) * kw * cin);
+    }
+}
+
+/* The same, pair-major for the dense pair kernel: word 4q + k = elements (2q, 2q+1) of pixel k,
+ * pw words per pixel (the field padded with zeros). */
+static void elem_pair_im2col(const dtmm_fwcs_header *h, const int8_t *input, uint32_t *col, uint32_t pw,
+                             uint32_t pix0, uint32_t npix)
+{
+    const int32_t K = h->kh * h->kw * h->cin;
+    uint32_t field[DTMM_DSP_ELEM_PAIRS_KMAX / 2u + 2u];
+    int16_t *f = (int16_t *)(void *)field;
+    int32_t y = (int32_t)(pix0 / h->out_w), x = (int32_t)(pix0 % h->out_w);
+    for (uint32_t k = 0; k < 4u; k++) {
+        uint32_t *d = col + k;
+        if (k >= npix) {
+            for (uint32_t q = 0; q < pw; q++, d += 4) *d = 0;
+            continue;
+        }
+        elem_field(h, input, f, y, x, 1);
+        for (int32_t e = K; e < 2 * (int32_t)pw; e++) f[e] = 0;
+        uint32_t q = 0;
+        for (; q + 2u <= pw; q += 2u, d += 8) {
+            d[0] = field[q];
+            d[4] = field[q + 1u];
+        }
         if (++x == (int32_t)h->out_w) {
             x = 0;
             y++;
@@ -759,6 +852,99 @@ static uint32_t elem_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const i
     return o;
 }
 
+/* The plane of the pair kernels: the input with the input offset added as int16, zeros where a
+ * receptive field reaches outside it; plane pixel (0, 0) is input pixel (-pad_top, -pad_left). */
+static void elem_plane_fill(const dtmm_fwcs_header *h, const dtmm_dsp_elem_plan *pl, const int8_t *input,
+                            int16_t *plane)
+{
+    const int32_t cin = h->cin, off = h->input_offset, pwc = (int32_t)pl->plane_w;
+    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) * 0x10001u;
+    const int32_t row = pwc * cin; /* elements per plane row */
+    const int32_t n = (int32_t)pl->plane_h * row;
+    uint32_t *z = (uint32_t *)(void *)plane;
+    for (int32_t i = 0; i < (n + 1) / 2; i++) z[i] = 0u;
+    /* input columns [c0, c1) land in plane columns [c0 + pad_left, ...) */
+    int32_t c1 = pwc - h->pad_left;
+    if (c1 > (int32_t)h->in_w) c1 = (int32_t)h->in_w;
+    int32_t r1 = (int32_t)pl->plane_h - h->pad_top;
+    if (r1 > (int32_t)h->in_h) r1 = (int32_t)h->in_h;
+    if (c1 <= 0 || r1 <= 0) return;
+    const int32_t len = c1 * cin; /* elements per input row copied */
+    for (int32_t y = 0; y < r1; y++) {
+        const int8_t *s = input + (size_t)y * h->in_w * (size_t)cin;
+        int16_t *d = plane + (y + h->pad_top) * row + h->pad_left * cin;
+        elem_run(d, s, len, off, off2, 1);
+    }
+}
+
+/* The 4 receptive fields of output pixels pix0.. (npix valid) into pair-major columns from the
+ * plane: kernel row i of pixel k is kw*cin/2 words of the plane, word q going to col[4q + k].
+ * Columns of pixels past npix keep older values (their outputs go to the dump area). */
+static void elem_plane_im2col(const dtmm_fwcs_header *h, const dtmm_dsp_elem_plan *pl, const int16_t *plane,
+                              uint32_t *col, uint32_t pix0, uint32_t npix)
+{
+    const int32_t cin = h->cin, kh = h->kh, half = h->kw * cin / 2, row = (int32_t)pl->plane_w * cin;
+    const int32_t rstep = h->dilation_h * row;
+    int32_t y = (int32_t)(pix0 / h->out_w), x = (int32_t)(pix0 % h->out_w);
+    for (uint32_t k = 0; k < npix; k++) {
+        uint32_t *d = col + k;
+        const int16_t *s = plane + y * h->stride_h * row + x * h->stride_w * cin;
+        for (int32_t i = 0; i < kh; i++, s += rstep) {
+            const int16_t *t = s;
+            for (int32_t j = 0; j < half; j++, t += 2, d += 4) *d = load_u32(t);
+        }
+        if (++x == (int32_t)h->out_w) {
+            x = 0;
+            y++;
+        }
+    }
+}
+
+/* Pair records of filters [o0, ...) into rec (at most cap bytes); returns the end filter.  A
+ * pruned filterlet is a zero weight: at the densities this kernel takes (dtmm_dsp_make_elem_plan())
+ * a field's pairs mostly hold a kept weight, and whole pairs in order beat a list of them. */
+static uint32_t elem_pair_records(const dtmm_fwcs_view *v, dtmm_kept_walk *w, const int8_t **wp, uint32_t o0,
+                                  uint32_t *rec, uint32_t cap, uint32_t pw, uint32_t **rend)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cin = h->cin, K = (uint32_t)h->kh * h->kw * cin, cout = h->cout;
+    const int all = h->n_kept == cout * (uint32_t)h->kh * h->kw;
+    const uint32_t bytes = 16u + 4u * pw;
+    uint32_t *r = rec, o = o0;
+    const int8_t *src = *wp;
+    for (; o < cout && (uint32_t)(r - rec) * 4u + bytes <= cap; o++) {
+        r[0] = pw / 2u;
+        r[1] = (uint32_t)v->bias[o];
+        uint32_t *q = r + 2;
+        if (all) { /* the filter's K contiguous weights */
+            uint32_t e = 0;
+            for (; e + 2u <= K; e += 2u, src += 2) {
+                q[e / 2u] = (uint32_t)(uint16_t)(int16_t)src[0] | ((uint32_t)(int32_t)src[1] << 16);
+            }
+            if (e < K) q[e++ / 2u] = (uint32_t)(uint16_t)(int16_t)*src++;
+            for (e = (e + 1u) / 2u; e < pw; e++) q[e] = 0u;
+        } else { /* zeros, then the kept filterlets in place */
+            uint16_t *q16 = (uint16_t *)(void *)q;
+            for (uint32_t e = 0; e < pw; e++) q[e] = 0u;
+            dtmm_kept_walk_filter(w);
+            uint32_t m, first;
+            while (dtmm_kept_walk_word(w, &m, &first)) {
+                for (; m != 0u; m &= m - 1u) {
+                    uint16_t *d = q16 + (first + (uint32_t)__builtin_ctz(m)) * cin;
+                    for (uint32_t c = 0; c < cin; c++) d[c] = (uint16_t)(int16_t)*src++;
+                }
+            }
+        }
+        const int32_t mult = v->multiplier[o], shift = v->shift[o];
+        r[2u + pw] = elem_fast(mult, shift) ? (uint32_t)mult * 2u : 0u;
+        r[3u + pw] = elem_fast(mult, shift) ? (uint32_t)(-shift - 1) : 0u;
+        r += 4u + pw;
+    }
+    *wp = src;
+    *rend = r;
+    return o;
+}
+
 /* Filters elem_blocks() cannot requantize, straight from the blob. */
 static void elem_slow_filters(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output)
 {
@@ -815,19 +1001,37 @@ static __attribute__((noinline)) dtmm_status elem_conv(const dtmm_fwcs_view *v, 
     call.rec = rec;
     call.col = (const uint8_t *)col;
     call.k = 1 + 2 * h->output_offset;
+    const uint32_t pw = dtmm_dsp_elem_pair_words(pl->K);
+    int16_t *plane = (int16_t *)(void *)(base + pl->plane_off);
+    if (pl->plane) {
+        elem_plane_fill(h, pl, input, plane);
+        uint32_t *c32 = (uint32_t *)(void *)col; /* the padding pairs past K/2 stay zero */
+        for (uint32_t q = pl->K / 2u; q < pw; q++) c32[4u * q] = c32[4u * q + 1u] = c32[4u * q + 2u] = c32[4u * q + 3u] = 0u;
+    }
     for (uint32_t o0 = 0; o0 < cout;) {
         uint32_t *rend;
-        const uint32_t o1 = elem_records(v, &w, &wp, o0, rec, pl->rec_bytes, &rend);
+        const uint32_t o1 = pl->pairs ? elem_pair_records(v, &w, &wp, o0, rec, pl->rec_bytes, pw, &rend)
+                                      : elem_records(v, &w, &wp, o0, rec, pl->rec_bytes, &rend);
         call.rend = rend;
         for (uint32_t px = 0; px < npix; px += 4u) {
             const uint32_t nv = npix - px < 4u ? npix - px : 4u;
-            elem_im2col(h, input, col, px, nv);
+            if (pl->plane) {
+                elem_plane_im2col(h, pl, plane, (uint32_t *)(void *)col, px, nv);
+            } else if (pl->pairs) {
+                elem_pair_im2col(h, input, (uint32_t *)(void *)col, pw, px, nv);
+            } else {
+                elem_im2col(h, input, col, px, nv);
+            }
             call.op = output + px * cout + o0;
             const int32_t to_dump = (int32_t)((uintptr_t)dump - (uintptr_t)call.op);
             call.c1 = nv > 1u ? (int32_t)cout : to_dump;
             call.c2 = nv > 2u ? 2 * (int32_t)cout : to_dump;
             call.c3 = nv > 3u ? 3 * (int32_t)cout : to_dump;
-            elem_blocks(&call);
+            if (pl->pairs) {
+                elem_pair_blocks(&call);
+            } else {
+                elem_blocks(&call);
+            }
         }
         o0 = o1;
     }
