@@ -234,22 +234,26 @@ static inline uint32_t dtmm_dsp_make_elem_plan(const dtmm_fwcs_header *h, dtmm_d
     const uint32_t budget = frec > DTMM_DSP_ELEM_BUDGET ? frec : DTMM_DSP_ELEM_BUDGET;
     if (rec > budget) rec = budget;
     pl->K = K;
-    pl->pairs = K <= DTMM_DSP_ELEM_PAIRS_KMAX && 8ull * h->n_kept >= 3ull * h->cout * P;
+    pl->pairs = K <= DTMM_DSP_ELEM_PAIRS_KMAX && h->n_kept >= (3u * h->cout * P + 7u) / 8u; /* < 2^31 */
     pl->rec_bytes = (uint32_t)rec;
     pl->col_off = dtmm_dsp_align16((uint32_t)rec);
     const uint32_t col = pl->pairs ? 16u * dtmm_dsp_elem_pair_words(K) : 8u * K;
     pl->dump_off = pl->col_off + dtmm_dsp_align16(col);
     pl->total = pl->dump_off + dtmm_dsp_align16(h->cout);
-    /* the plane spans every input row and column a receptive field reaches, padding included */
-    const uint64_t ph = (uint64_t)(h->out_h - 1u) * h->stride_h + (uint64_t)(h->kh - 1u) * h->dilation_h + 1u;
-    const uint64_t pwc = (uint64_t)(h->out_w - 1u) * h->stride_w + (uint64_t)(h->kw - 1u) + 1u;
-    const uint64_t plane_bytes = ph * pwc * h->cin * 2u;
+    /* the plane spans every input row and column a receptive field reaches, padding included
+     * (32-bit: spans below 2^25; the product is only formed once each factor is small) */
+    const uint32_t ph = (uint32_t)(h->out_h - 1u) * h->stride_h + (uint32_t)(h->kh - 1u) * h->dilation_h + 1u;
+    const uint32_t pwc = (uint32_t)(h->out_w - 1u) * h->stride_w + (uint32_t)(h->kw - 1u) + 1u;
+    const uint32_t cap = DTMM_DSP_ELEM_PLANE_MAX / 2u; /* int16 elements */
+    const uint32_t plane_bytes = ph <= cap && pwc <= cap && h->cin <= cap && ph * pwc <= cap && ph * pwc * h->cin <= cap
+                                     ? 2u * ph * pwc * h->cin
+                                     : 0xFFFFFFFFu;
     pl->plane = pl->pairs && h->dilation_w == 1u && ((uint32_t)h->kw * h->cin) % 2u == 0u &&
                 plane_bytes <= DTMM_DSP_ELEM_PLANE_MAX;
-    pl->plane_h = pl->plane ? (uint32_t)ph : 0u;
-    pl->plane_w = pl->plane ? (uint32_t)pwc : 0u;
+    pl->plane_h = pl->plane ? ph : 0u;
+    pl->plane_w = pl->plane ? pwc : 0u;
     pl->plane_off = pl->total;
-    if (pl->plane) pl->total += dtmm_dsp_align16((uint32_t)plane_bytes);
+    if (pl->plane) pl->total += dtmm_dsp_align16(plane_bytes);
     return pl->total <= DTMM_DSP_ELEM_SCRATCH_MAX;
 }
 
@@ -257,11 +261,15 @@ static inline uint32_t dtmm_dsp_make_elem_plan(const dtmm_fwcs_header *h, dtmm_d
  * band kernel would multiply 3 padding lanes per tap, or more than 32 positions, which the band
  * kernel cannot take.  Other shapes the band kernel rejects (cin > 256, huge bands) stay on the
  * portable path, cheaper there than re-expanding long receptive fields per chunk of filters. */
+/* dtmm_dsp_make_elem_plan() out of line (dtmm_conv_dsp_elem_plan.c): one copy serves the variant
+ * rule, the scratch size and the kernel. */
+uint32_t dtmm_conv_dsp_elem_plan(const dtmm_fwcs_header *h, dtmm_dsp_elem_plan *pl);
+
 static inline uint32_t dtmm_dsp_choose_elem(const dtmm_fwcs_header *h, dtmm_dsp_elem_plan *ep)
 {
     ep->elem = 0;
     if (h->cin <= DTMM_DSP_ELEM_CIN_MAX || (uint32_t)h->kh * h->kw > 32u) {
-        ep->elem = dtmm_dsp_make_elem_plan(h, ep);
+        ep->elem = dtmm_conv_dsp_elem_plan(h, ep);
     }
     return ep->elem;
 }

@@ -42,6 +42,7 @@ _PROBE_SOURCES = (
     "src/conv/dtmm_conv_s8_c_get_buffer_size.c",
     "src/conv/dtmm_conv_s8_dsp_get_buffer_size.c",
     "src/conv/dtmm_conv_dsp_band_plan.c",
+    "src/conv/dtmm_conv_dsp_elem_plan.c",
     "src/conv/dtmm_conv_s8_mve_get_buffer_size.c",
     "src/conv/dtmm_conv_mve_layout.c",
 )
@@ -63,6 +64,7 @@ _PROBE_C = r"""
 #define dtmm_conv_s8_dsp_get_buffer_size dtmm_probe_dsp_get_buffer_size
 #include "dtmm_conv_s8_dsp_get_buffer_size.c"
 #include "dtmm_conv_dsp_band_plan.c"
+#include "dtmm_conv_dsp_elem_plan.c"
 #undef __ARM_FEATURE_DSP
 #undef __thumb2__
 
