@@ -62,6 +62,7 @@
 
 #include <arm_mve.h>
 
+#include "../common/dtmm_cold.h"
 #include "../common/dtmm_fixedpoint.h"
 #include "dtmm_conv_kept_walk.h"
 #include "dtmm_conv_mve_internal.h"
@@ -684,7 +685,7 @@ static int32_t mve_sum(const int8_t *s, int32_t n)
  * stored), like dtmm_fwcs_filter_masks() but streaming the bitmap through
  * a 64-bit bit buffer (a few instructions per filter).
  */
-static void mve_masks(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t P)
+static DTMM_COLD void mve_masks(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t P)
 {
     const uint32_t cout = v->hdr->cout;
     const uint32_t all = P == 32u ? 0xFFFFFFFFu : (1u << P) - 1u;
@@ -917,7 +918,7 @@ typedef struct {
 } mve_filter;
 
 /* Group kernel record: b, wp, b, lst, b, b, mult, -right, count [, left, flag]. */
-static uint32_t *put_group_record(uint32_t *r, const mve_filter *f, uint32_t words)
+static DTMM_COLD uint32_t *put_group_record(uint32_t *r, const mve_filter *f, uint32_t words)
 {
     r[0] = f->init;
     r[1] = (uint32_t)(uintptr_t)f->wp;
@@ -941,7 +942,7 @@ static uint32_t *put_group_record(uint32_t *r, const mve_filter *f, uint32_t wor
  * holds filter ch[m & 1], pixel m>>1), quad leftover (G 1: bytes 4k hold
  * pixel k of ch[0]).  kc: bytes k*cout for byte lanes 4k..4k+3.
  */
-static uint32_t *put_group_offsets(uint32_t *r, const uint16_t *ch, uint32_t G, uint32_t cout, uint8x16_t kc)
+static DTMM_COLD uint32_t *put_group_offsets(uint32_t *r, const uint16_t *ch, uint32_t G, uint32_t cout, uint8x16_t kc)
 {
     if (G == 4u || G == 1u) {
         const uint32_t c1 = G == 4u ? ch[1] : ch[0], c2 = G == 4u ? ch[2] : ch[0], c3 = G == 4u ? ch[3] : ch[0];
@@ -955,7 +956,7 @@ static uint32_t *put_group_offsets(uint32_t *r, const uint16_t *ch, uint32_t G, 
 }
 
 /* Constant group (filters with nothing kept): their outputs in the lanes, then the offsets. */
-static uint32_t *put_const_group(uint32_t *r, const uint16_t *ch, const int8_t *val, uint32_t G, uint32_t cout,
+static DTMM_COLD uint32_t *put_const_group(uint32_t *r, const uint16_t *ch, const int8_t *val, uint32_t G, uint32_t cout,
                                  uint8x16_t kc)
 {
     if (G == 4u) {
@@ -998,7 +999,7 @@ typedef struct {
     uint8_t pos[DTMM_MVE_MAX_POSITIONS];        /* its pointer table entry */
 } mve_item_windows;
 
-static void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_t kw)
+static DTMM_COLD void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_t kw)
 {
     const uint32_t R = kw * cin, last = R - 16u;
     uint32_t n = 0;
@@ -1026,7 +1027,7 @@ static void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_
 /* Records (b, wp, b, lst, b, b, count, mult, -right, left, flag) of every filter; lists from
  * list + 1 (list[0]: the dummy entry of filters with nothing kept), first the one list of the
  * fully kept filters, then one per partly kept filter; returns the end. */
-static uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
+static DTMM_COLD uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
                               const int8_t *zero)
 {
     const dtmm_fwcs_header *h = v->hdr;
@@ -1089,7 +1090,7 @@ static uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t
  * filterlet of zero weights); returns the end.  Out of line: the group
  * kernels' setup compiles as it did without it.
  */
-static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, const uint32_t *masks, uint32_t *r,
+static __attribute__((noinline)) DTMM_COLD uint32_t *gen_records(const dtmm_fwcs_view *v, const uint32_t *masks, uint32_t *r,
                                                        const uint8_t *list, const uint8_t *dummy_list,
                                                        const int8_t *zero, int dense)
 {
@@ -1513,7 +1514,7 @@ static __attribute__((noinline)) dtmm_status elem_conv(const dtmm_fwcs_view *v, 
 static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch)
 {
     dtmm_mve_elem_layout E;
-    if (dtmm_mve_elem_layout_compute(v->hdr, &E) != 0) {
+    if (dtmm_conv_mve_elem_layout(v->hdr, &E) != 0) {
         return DTMM_ERR_UNSUPPORTED;
     }
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
@@ -1568,7 +1569,7 @@ const dtmm_conv_variant dtmm_conv_mve_items = {DTMM_CONV_V_mve_items, gen_n1, NU
  * for the main driver below, or a whole-layer routine), which must be in
  * the caller's list.
  */
-dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch,
+DTMM_COLD dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch,
                                   const dtmm_conv_variant *const *variants, uint32_t n_variants)
 {
     if (v == NULL || v->hdr == NULL || input == NULL || output == NULL) {
