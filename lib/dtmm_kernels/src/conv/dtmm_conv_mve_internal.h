@@ -360,7 +360,7 @@ int dtmm_conv_mve_elem_layout(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E
  *  - the generic kernel for its count of 16-byte chunks and a tail, or its
  *    looping form from 8 chunks (cin >= 128).
  */
-static inline DTMM_COLD uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout *L)
+static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout *L)
 {
     const dtmm_fwcs_header *h = v->hdr;
     if (dtmm_conv_mve_layout(h, L) != 0) {

@@ -918,7 +918,7 @@ typedef struct {
 } mve_filter;
 
 /* Group kernel record: b, wp, b, lst, b, b, mult, -right, count [, left, flag]. */
-static DTMM_COLD uint32_t *put_group_record(uint32_t *r, const mve_filter *f, uint32_t words)
+static uint32_t *put_group_record(uint32_t *r, const mve_filter *f, uint32_t words)
 {
     r[0] = f->init;
     r[1] = (uint32_t)(uintptr_t)f->wp;
@@ -942,7 +942,7 @@ static DTMM_COLD uint32_t *put_group_record(uint32_t *r, const mve_filter *f, ui
  * holds filter ch[m & 1], pixel m>>1), quad leftover (G 1: bytes 4k hold
  * pixel k of ch[0]).  kc: bytes k*cout for byte lanes 4k..4k+3.
  */
-static DTMM_COLD uint32_t *put_group_offsets(uint32_t *r, const uint16_t *ch, uint32_t G, uint32_t cout, uint8x16_t kc)
+static uint32_t *put_group_offsets(uint32_t *r, const uint16_t *ch, uint32_t G, uint32_t cout, uint8x16_t kc)
 {
     if (G == 4u || G == 1u) {
         const uint32_t c1 = G == 4u ? ch[1] : ch[0], c2 = G == 4u ? ch[2] : ch[0], c3 = G == 4u ? ch[3] : ch[0];
@@ -956,7 +956,7 @@ static DTMM_COLD uint32_t *put_group_offsets(uint32_t *r, const uint16_t *ch, ui
 }
 
 /* Constant group (filters with nothing kept): their outputs in the lanes, then the offsets. */
-static DTMM_COLD uint32_t *put_const_group(uint32_t *r, const uint16_t *ch, const int8_t *val, uint32_t G, uint32_t cout,
+static uint32_t *put_const_group(uint32_t *r, const uint16_t *ch, const int8_t *val, uint32_t G, uint32_t cout,
                                  uint8x16_t kc)
 {
     if (G == 4u) {
@@ -1569,7 +1569,7 @@ const dtmm_conv_variant dtmm_conv_mve_items = {DTMM_CONV_V_mve_items, gen_n1, NU
  * for the main driver below, or a whole-layer routine), which must be in
  * the caller's list.
  */
-DTMM_COLD dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch,
+dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch,
                                   const dtmm_conv_variant *const *variants, uint32_t n_variants)
 {
     if (v == NULL || v->hdr == NULL || input == NULL || output == NULL) {
