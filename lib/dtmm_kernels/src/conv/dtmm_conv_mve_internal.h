@@ -356,7 +356,9 @@ int dtmm_conv_mve_elem_layout(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E
  *  - layout rejected: the element-list routine, else the portable path;
  *  - group kernels (cin 16/32/64, pixel steps 16/32/64): quad (4 filters)
  *    when every shift <= -1 and cout <= 64, `full` when the clamp is
- *    [-128, 127]; else pair (2 filters, any shift and clamp);
+ *    [-128, 127], `_l` (with the code for 1..3 leftover live filters)
+ *    unless the blob is DENSE with cout % 4 == 0; else pair (2 filters,
+ *    any shift and clamp);
  *  - the generic kernel for its count of 16-byte chunks and a tail, or its
  *    looping form from 8 chunks (cin >= 128).
  */
@@ -375,7 +377,9 @@ static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout
         fast &= L->quad_ok != 0u;
         if (fast) {
             const uint32_t full = h->act_min == -128 && h->act_max == 127;
-            return DTMM_CONV_V_mve_quad16_s16_clamp + 2u * L->kind + full;
+            /* live filters beyond a multiple of 4 (possible unless DENSE with cout % 4 == 0): _l */
+            const uint32_t left = h->encoding != DTMM_FWCS_ENC_DENSE || cout % 4u != 0u;
+            return (left ? DTMM_CONV_V_mve_quad16_s16_clamp_l : DTMM_CONV_V_mve_quad16_s16_clamp) + 2u * L->kind + full;
         }
         return DTMM_CONV_V_mve_pair16_s16 + L->kind;
     }

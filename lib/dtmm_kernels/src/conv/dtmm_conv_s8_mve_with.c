@@ -245,8 +245,7 @@ typedef void (*mve_kernel_fn)(const void *a);
  * stored under the predicate P0 = 0x1111 set once per call.
  */
 #define MVE_QUAD_SINGLES(POS, OFF, CLAMP1)                                                         \
-    MVE_REC_LOAD9 "cmp lr, #0\n\t"                                                                 \
-    "beq 7f\n\t"                                                                                   \
+    MVE_REC_LOAD9 "wls lr, lr, 7f\n\t" /* no leftover: to 7 (lr = count stays otherwise) */        \
     "8:\n\t" POS MVE_REQ_FAST("q3") "vqmovnb.s32 q4, q3\n\t" OFF "vqadd.s16 q4, q4, r12\n\t"     \
         CLAMP1 "vqmovnb.s16 q3, q4\n\t"                                                          \
     "vldrb.u8 q5, [r10], #16\n\t"                                                                  \
@@ -262,7 +261,7 @@ typedef void (*mve_kernel_fn)(const void *a);
     "vldrw.u32 q3, [r10], #16\n\t"                                                                 \
     "vldrb.u8 q5, [r10], #16\n\t"                                                                  \
     "vstrb.8 q3, [r11, q5]\n\t"
-#define MVE_DEFINE_QUAD_KERNEL(NAME, POS, OFF, CLAMP, CLAMP1)                                      \
+#define MVE_DEFINE_QUAD_KERNEL(NAME, POS, OFF, CLAMP, SINGLES)                                      \
     static __attribute__((noinline)) void NAME(const void *args)                                   \
     {                                                                                              \
         register const mve_args *r0_args __asm__("r0") = args;                                     \
@@ -279,7 +278,7 @@ typedef void (*mve_kernel_fn)(const void *a);
                                      "vstrb.8 q4, [r11, q5]\n\t" MVE_REC_LOAD9 "cmp lr, #0\n\t"    \
                                      "bne 2b\n\t"                                                  \
                                      "9:\n\t" MVE_GROUP_CONSTS(MVE_QUAD_CONST)                     \
-                                         MVE_QUAD_SINGLES(POS, OFF, CLAMP1) MVE_GROUP_NEXT_BLOCK    \
+                                         SINGLES MVE_GROUP_NEXT_BLOCK                               \
                          : "+r"(r0_args)                                                           \
                          :                                                                         \
                          : MVE_CLOBBERS);                                                          \
@@ -311,16 +310,27 @@ typedef void (*mve_kernel_fn)(const void *a);
                          : MVE_CLOBBERS);                                                          \
     }
 
-MVE_DEFINE_QUAD_KERNEL(quad16_s16_full, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad16_s16_clamp, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
-MVE_DEFINE_QUAD_KERNEL(quad16_s32_full, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad16_s32_clamp, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
-MVE_DEFINE_QUAD_KERNEL(quad32_s32_full, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad32_s32_clamp, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
-MVE_DEFINE_QUAD_KERNEL(quad32_s64_full, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad32_s64_clamp, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
-MVE_DEFINE_QUAD_KERNEL(quad64_s64_full, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad64_s64_clamp, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
+/* without the leftover code (live filters a multiple of 4), and with it (_l) */
+MVE_DEFINE_QUAD_KERNEL(quad16_s16_full, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad16_s16_clamp, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad16_s32_full, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad16_s32_clamp, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad32_s32_full, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad32_s32_clamp, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad32_s64_full, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad32_s64_clamp, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad64_s64_full, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad64_s64_clamp, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad16_s16_full_l, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad16_s16_clamp_l, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_S16))
+MVE_DEFINE_QUAD_KERNEL(quad16_s32_full_l, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad16_s32_clamp_l, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_S16))
+MVE_DEFINE_QUAD_KERNEL(quad32_s32_full_l, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad32_s32_clamp_l, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_S16))
+MVE_DEFINE_QUAD_KERNEL(quad32_s64_full_l, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad32_s64_clamp_l, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP1_S16))
+MVE_DEFINE_QUAD_KERNEL(quad64_s64_full_l, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad64_s64_clamp_l, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP1_S16))
 MVE_DEFINE_PAIR_KERNEL(pair16_s16, MVE_POS_16_S16, MVE_OFF_KEEP)
 MVE_DEFINE_PAIR_KERNEL(pair16_s32, MVE_POS_16_S32, MVE_OFF_KEEP)
 MVE_DEFINE_PAIR_KERNEL(pair32_s32, MVE_POS_32_S32, MVE_OFF_KEEP)
@@ -1537,6 +1547,16 @@ MVE_KERNEL_VARIANT(quad32_s64_clamp)
 MVE_KERNEL_VARIANT(quad32_s64_full)
 MVE_KERNEL_VARIANT(quad64_s64_clamp)
 MVE_KERNEL_VARIANT(quad64_s64_full)
+MVE_KERNEL_VARIANT(quad16_s16_clamp_l)
+MVE_KERNEL_VARIANT(quad16_s16_full_l)
+MVE_KERNEL_VARIANT(quad16_s32_clamp_l)
+MVE_KERNEL_VARIANT(quad16_s32_full_l)
+MVE_KERNEL_VARIANT(quad32_s32_clamp_l)
+MVE_KERNEL_VARIANT(quad32_s32_full_l)
+MVE_KERNEL_VARIANT(quad32_s64_clamp_l)
+MVE_KERNEL_VARIANT(quad32_s64_full_l)
+MVE_KERNEL_VARIANT(quad64_s64_clamp_l)
+MVE_KERNEL_VARIANT(quad64_s64_full_l)
 MVE_KERNEL_VARIANT(pair16_s16)
 MVE_KERNEL_VARIANT(pair16_s32)
 MVE_KERNEL_VARIANT(pair32_s32)
@@ -1589,7 +1609,10 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     c.tail = var->tail;
     uint32_t *(*const items_records)(const dtmm_fwcs_view *, uint32_t *, uint32_t *, uint8_t *, const int8_t *) =
         var->records;
-    const uint32_t G = var->id <= DTMM_CONV_V_mve_quad64_s64_full ? 4u : var->id <= DTMM_CONV_V_mve_pair64_s64 ? 2u : 1u;
+    const uint32_t id = var->id;
+    const uint32_t G = id <= DTMM_CONV_V_mve_quad64_s64_full || id >= DTMM_CONV_V_mve_quad16_s16_clamp_l ? 4u
+                       : id <= DTMM_CONV_V_mve_pair64_s64                                               ? 2u
+                                                                                                        : 1u;
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
         return DTMM_ERR_ARGUMENT;
     }
@@ -1677,14 +1700,18 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
      * Kernel family.  Group kernels: filters with nothing kept leave the
      * groups (their constant outputs are stored per block, one scatter store
      * per group); a quad kernel runs the live filters beyond a multiple of 4
-     * one by one, a pair kernel completes its last group with an empty
-     * filter (one dummy filterlet) or a copy of a live one.
+     * one by one (the _l kernels: the rule takes them wherever that can
+     * happen), a pair kernel completes its last group with an empty filter
+     * (one dummy filterlet) or a copy of a live one.
      */
     uint32_t n_single = G == 4u ? n_live % 4u : 0u;
     uint32_t pad = G == 2u ? n_live % 2u : 0u;
     if (G > 1u && n_live < G) { /* the kernels run at least one group: complete it */
         n_single = 0;
         pad = G - n_live;
+    }
+    if (n_single != 0u && id < DTMM_CONV_V_mve_quad16_s16_clamp_l) {
+        return DTMM_ERR_UNSUPPORTED; /* not from the rule: a quad kernel without the leftover code */
     }
     const uint32_t pad_empty = pad < n_empty ? pad : n_empty;
     const uint32_t rec_words = G == 4u ? 9u : 11u;
