@@ -50,7 +50,9 @@ typedef struct dtmm_conv_variant dtmm_conv_variant;
 /*
  * Every variant: X(id, name) names the object dtmm_conv_<name>.  MVE
  * (dtmm_conv_s8_mve.c): the group kernels quad<cin>_s<step>_{clamp,full}
- * (4 filters at a time; full = no activation clamp) and pair<cin>_s<step>,
+ * (4 filters at a time; full = no activation clamp) for layers whose live
+ * filters are a multiple of 4 (DENSE, cout % 4 == 0), the same with _l for
+ * the others (leftover live filters run one at a time), pair<cin>_s<step>,
  * the generic kernels gen_n<chunks>[_t] (chunks of 16 input bytes, _t: a
  * tail) and gen_loop (cin >= 128), and the element-list routine (kernels of
  * more than 32 positions).  DSP (dtmm_conv_s8_dsp.c): the band kernel and
@@ -91,9 +93,19 @@ typedef struct dtmm_conv_variant dtmm_conv_variant;
     X(29, mve_gen_n7_t)                                                                            \
     X(30, mve_gen_loop)                                                                            \
     X(31, mve_elem)                                                                                \
-    X(35, mve_items)
+    X(35, mve_items)                                                                               \
+    X(36, mve_quad16_s16_clamp_l)                                                                  \
+    X(37, mve_quad16_s16_full_l)                                                                   \
+    X(38, mve_quad16_s32_clamp_l)                                                                  \
+    X(39, mve_quad16_s32_full_l)                                                                   \
+    X(40, mve_quad32_s32_clamp_l)                                                                  \
+    X(41, mve_quad32_s32_full_l)                                                                   \
+    X(42, mve_quad32_s64_clamp_l)                                                                  \
+    X(43, mve_quad32_s64_full_l)                                                                   \
+    X(44, mve_quad64_s64_clamp_l)                                                                  \
+    X(45, mve_quad64_s64_full_l)
 #define DTMM_CONV_DSP_VARIANTS(X) X(32, dsp_band) X(33, dsp_elem)
-#define DTMM_CONV_VARIANT_COUNT 36u
+#define DTMM_CONV_VARIANT_COUNT 46u
 
 #define DTMM_CONV_VARIANT_DECLARE_(id, name) extern const dtmm_conv_variant dtmm_conv_##name;
 DTMM_CONV_VARIANTS(DTMM_CONV_VARIANT_DECLARE_)

@@ -39,6 +39,7 @@
 
 #include <stdint.h>
 
+#include "../common/dtmm_cold.h"
 #include "dtmm_conv_variant_internal.h"
 #include "dtmm_fwcs.h"
 
@@ -110,7 +111,7 @@ static inline uint32_t dtmm_mve_align16(uint32_t n)
  * window counts the row's bytes [b, off + 16), b where the previous one stopped (0 first) and off
  * the start of the filterlet holding b, or R - 16 when that is smaller (the row's last window).
  */
-static inline uint32_t dtmm_mve_item_windows(uint32_t cin, uint32_t kw)
+static inline DTMM_COLD uint32_t dtmm_mve_item_windows(uint32_t cin, uint32_t kw)
 {
     const uint32_t R = kw * cin, last = R - 16u;
     uint32_t n = 0;
@@ -123,7 +124,7 @@ static inline uint32_t dtmm_mve_item_windows(uint32_t cin, uint32_t kw)
 
 /* Item mode: items per call at most - per kernel row and filter its windows, and at most one per
  * kept filterlet (cin 4 or 8: windows start at filterlets, a filterlet lies in one window). */
-static inline uint32_t dtmm_mve_items_max(const dtmm_fwcs_header *h)
+static inline DTMM_COLD uint32_t dtmm_mve_items_max(const dtmm_fwcs_header *h)
 {
     const uint32_t n = (uint32_t)h->cout * h->kh * dtmm_mve_item_windows(h->cin, h->kw);
     return h->encoding != DTMM_FWCS_ENC_DENSE && h->n_kept < n ? h->n_kept : n;
@@ -131,7 +132,7 @@ static inline uint32_t dtmm_mve_items_max(const dtmm_fwcs_header *h)
 
 /* Item mode: u8 list entries - the dummy entry, the list shared by fully kept filters (at most one
  * entry per position), then every item; the expanded weights follow at the next 16 bytes. */
-static inline uint32_t dtmm_mve_item_list_entries(const dtmm_fwcs_header *h)
+static inline DTMM_COLD uint32_t dtmm_mve_item_list_entries(const dtmm_fwcs_header *h)
 {
     return dtmm_mve_items_max(h) + 1u + DTMM_MVE_MAX_POSITIONS;
 }
@@ -142,7 +143,7 @@ static inline uint32_t dtmm_mve_item_list_entries(const dtmm_fwcs_header *h)
  * beyond 16 bits in every row arrangement): those run the element-list
  * kernel (dtmm_mve_elem_layout_compute()) or the portable path.
  */
-static inline int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_layout *L)
+static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_layout *L)
 {
     const uint32_t cin = h->cin, cout = h->cout, kh = h->kh, kw = h->kw;
     const uint32_t sw = h->stride_w, dh = h->dilation_h, dw = h->dilation_w;
@@ -319,7 +320,7 @@ static inline uint32_t dtmm_mve_elem_chunks(uint32_t n, uint32_t K)
 }
 
 /* Returns 0 and fills *E when the element-list path takes the layer, else -1. */
-static inline int dtmm_mve_elem_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E)
+static inline DTMM_COLD int dtmm_mve_elem_layout_compute(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E)
 {
     const uint32_t P = (uint32_t)h->kh * h->kw;
     if ((uint64_t)P * h->cin > 65535u) { /* chunk bases are u16 */
@@ -344,6 +345,8 @@ static inline int dtmm_mve_elem_layout_compute(const dtmm_fwcs_header *h, dtmm_m
 /* dtmm_mve_layout_compute() out of line (dtmm_conv_mve_layout.c): the kernel and the scratch
  * size both need it, one copy of the code serves both. */
 int dtmm_conv_mve_layout(const dtmm_fwcs_header *h, dtmm_mve_layout *L);
+/* dtmm_mve_elem_layout_compute() out of line (dtmm_conv_mve_elem_layout.c), likewise. */
+int dtmm_conv_mve_elem_layout(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E);
 
 /*
  * The variant (DTMM_CONV_V_*, dtmm_conv_variants.h) dtmm_conv_s8_mve() runs
@@ -353,7 +356,9 @@ int dtmm_conv_mve_layout(const dtmm_fwcs_header *h, dtmm_mve_layout *L);
  *  - layout rejected: the element-list routine, else the portable path;
  *  - group kernels (cin 16/32/64, pixel steps 16/32/64): quad (4 filters)
  *    when every shift <= -1 and cout <= 64, `full` when the clamp is
- *    [-128, 127]; else pair (2 filters, any shift and clamp);
+ *    [-128, 127], `_l` (with the code for 1..3 leftover live filters)
+ *    unless the blob is DENSE with cout % 4 == 0; else pair (2 filters,
+ *    any shift and clamp);
  *  - the generic kernel for its count of 16-byte chunks and a tail, or its
  *    looping form from 8 chunks (cin >= 128).
  */
@@ -362,7 +367,7 @@ static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout
     const dtmm_fwcs_header *h = v->hdr;
     if (dtmm_conv_mve_layout(h, L) != 0) {
         dtmm_mve_elem_layout E;
-        return dtmm_mve_elem_layout_compute(h, &E) == 0 ? DTMM_CONV_V_mve_elem : DTMM_CONV_V_portable;
+        return dtmm_conv_mve_elem_layout(h, &E) == 0 ? DTMM_CONV_V_mve_elem : DTMM_CONV_V_portable;
     }
     if (L->pair) {
         const uint32_t cout = h->cout;
@@ -372,7 +377,9 @@ static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout
         fast &= L->quad_ok != 0u;
         if (fast) {
             const uint32_t full = h->act_min == -128 && h->act_max == 127;
-            return DTMM_CONV_V_mve_quad16_s16_clamp + 2u * L->kind + full;
+            /* live filters beyond a multiple of 4 (possible unless DENSE with cout % 4 == 0): _l */
+            const uint32_t left = h->encoding != DTMM_FWCS_ENC_DENSE || cout % 4u != 0u;
+            return (left ? DTMM_CONV_V_mve_quad16_s16_clamp_l : DTMM_CONV_V_mve_quad16_s16_clamp) + 2u * L->kind + full;
         }
         return DTMM_CONV_V_mve_pair16_s16 + L->kind;
     }

@@ -35,7 +35,7 @@ int32_t dtmm_conv_s8_mve_get_buffer_size(const dtmm_fwcs_view *v)
         return (int32_t)layout.total;
     }
     dtmm_mve_elem_layout elem;
-    if (dtmm_mve_elem_layout_compute(v->hdr, &elem) == 0) {
+    if (dtmm_conv_mve_elem_layout(v->hdr, &elem) == 0) {
         return (int32_t)elem.total;
     }
 #endif

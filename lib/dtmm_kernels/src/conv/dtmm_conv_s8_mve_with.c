@@ -62,6 +62,7 @@
 
 #include <arm_mve.h>
 
+#include "../common/dtmm_cold.h"
 #include "../common/dtmm_fixedpoint.h"
 #include "dtmm_conv_kept_walk.h"
 #include "dtmm_conv_mve_internal.h"
@@ -244,8 +245,7 @@ typedef void (*mve_kernel_fn)(const void *a);
  * stored under the predicate P0 = 0x1111 set once per call.
  */
 #define MVE_QUAD_SINGLES(POS, OFF, CLAMP1)                                                         \
-    MVE_REC_LOAD9 "cmp lr, #0\n\t"                                                                 \
-    "beq 7f\n\t"                                                                                   \
+    MVE_REC_LOAD9 "wls lr, lr, 7f\n\t" /* no leftover: to 7 (lr = count stays otherwise) */        \
     "8:\n\t" POS MVE_REQ_FAST("q3") "vqmovnb.s32 q4, q3\n\t" OFF "vqadd.s16 q4, q4, r12\n\t"     \
         CLAMP1 "vqmovnb.s16 q3, q4\n\t"                                                          \
     "vldrb.u8 q5, [r10], #16\n\t"                                                                  \
@@ -261,7 +261,7 @@ typedef void (*mve_kernel_fn)(const void *a);
     "vldrw.u32 q3, [r10], #16\n\t"                                                                 \
     "vldrb.u8 q5, [r10], #16\n\t"                                                                  \
     "vstrb.8 q3, [r11, q5]\n\t"
-#define MVE_DEFINE_QUAD_KERNEL(NAME, POS, OFF, CLAMP, CLAMP1)                                      \
+#define MVE_DEFINE_QUAD_KERNEL(NAME, POS, OFF, CLAMP, SINGLES)                                      \
     static __attribute__((noinline)) void NAME(const void *args)                                   \
     {                                                                                              \
         register const mve_args *r0_args __asm__("r0") = args;                                     \
@@ -278,7 +278,7 @@ typedef void (*mve_kernel_fn)(const void *a);
                                      "vstrb.8 q4, [r11, q5]\n\t" MVE_REC_LOAD9 "cmp lr, #0\n\t"    \
                                      "bne 2b\n\t"                                                  \
                                      "9:\n\t" MVE_GROUP_CONSTS(MVE_QUAD_CONST)                     \
-                                         MVE_QUAD_SINGLES(POS, OFF, CLAMP1) MVE_GROUP_NEXT_BLOCK    \
+                                         SINGLES MVE_GROUP_NEXT_BLOCK                               \
                          : "+r"(r0_args)                                                           \
                          :                                                                         \
                          : MVE_CLOBBERS);                                                          \
@@ -310,16 +310,27 @@ typedef void (*mve_kernel_fn)(const void *a);
                          : MVE_CLOBBERS);                                                          \
     }
 
-MVE_DEFINE_QUAD_KERNEL(quad16_s16_full, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad16_s16_clamp, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
-MVE_DEFINE_QUAD_KERNEL(quad16_s32_full, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad16_s32_clamp, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
-MVE_DEFINE_QUAD_KERNEL(quad32_s32_full, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad32_s32_clamp, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
-MVE_DEFINE_QUAD_KERNEL(quad32_s64_full, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad32_s64_clamp, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
-MVE_DEFINE_QUAD_KERNEL(quad64_s64_full, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, MVE_QUAD_CLAMP1_NONE)
-MVE_DEFINE_QUAD_KERNEL(quad64_s64_clamp, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, MVE_QUAD_CLAMP1_S16)
+/* without the leftover code (live filters a multiple of 4), and with it (_l) */
+MVE_DEFINE_QUAD_KERNEL(quad16_s16_full, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad16_s16_clamp, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad16_s32_full, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad16_s32_clamp, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad32_s32_full, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad32_s32_clamp, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad32_s64_full, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad32_s64_clamp, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad64_s64_full, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, "")
+MVE_DEFINE_QUAD_KERNEL(quad64_s64_clamp, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, "")
+MVE_DEFINE_QUAD_KERNEL(quad16_s16_full_l, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad16_s16_clamp_l, MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_16_S16, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_S16))
+MVE_DEFINE_QUAD_KERNEL(quad16_s32_full_l, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad16_s32_clamp_l, MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_16_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_S16))
+MVE_DEFINE_QUAD_KERNEL(quad32_s32_full_l, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad32_s32_clamp_l, MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_32_S32, MVE_OFF_KEEP, MVE_QUAD_CLAMP1_S16))
+MVE_DEFINE_QUAD_KERNEL(quad32_s64_full_l, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad32_s64_clamp_l, MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_32_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP1_S16))
+MVE_DEFINE_QUAD_KERNEL(quad64_s64_full_l, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_NONE, MVE_QUAD_SINGLES(MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP1_NONE))
+MVE_DEFINE_QUAD_KERNEL(quad64_s64_clamp_l, MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP_S16, MVE_QUAD_SINGLES(MVE_POS_64_S64, MVE_OFF_LOAD, MVE_QUAD_CLAMP1_S16))
 MVE_DEFINE_PAIR_KERNEL(pair16_s16, MVE_POS_16_S16, MVE_OFF_KEEP)
 MVE_DEFINE_PAIR_KERNEL(pair16_s32, MVE_POS_16_S32, MVE_OFF_KEEP)
 MVE_DEFINE_PAIR_KERNEL(pair32_s32, MVE_POS_32_S32, MVE_OFF_KEEP)
@@ -684,7 +695,7 @@ static int32_t mve_sum(const int8_t *s, int32_t n)
  * stored), like dtmm_fwcs_filter_masks() but streaming the bitmap through
  * a 64-bit bit buffer (a few instructions per filter).
  */
-static void mve_masks(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t P)
+static DTMM_COLD void mve_masks(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t P)
 {
     const uint32_t cout = v->hdr->cout;
     const uint32_t all = P == 32u ? 0xFFFFFFFFu : (1u << P) - 1u;
@@ -998,7 +1009,7 @@ typedef struct {
     uint8_t pos[DTMM_MVE_MAX_POSITIONS];        /* its pointer table entry */
 } mve_item_windows;
 
-static void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_t kw)
+static DTMM_COLD void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_t kw)
 {
     const uint32_t R = kw * cin, last = R - 16u;
     uint32_t n = 0;
@@ -1026,12 +1037,13 @@ static void item_windows(mve_item_windows *t, uint32_t cin, uint32_t kh, uint32_
 /* Records (b, wp, b, lst, b, b, count, mult, -right, left, flag) of every filter; lists from
  * list + 1 (list[0]: the dummy entry of filters with nothing kept), first the one list of the
  * fully kept filters, then one per partly kept filter; returns the end. */
-static uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
-                              const int8_t *zero)
+static DTMM_COLD uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
+                                        const uint8_t *dummy_list, const int8_t *zero)
 {
     const dtmm_fwcs_header *h = v->hdr;
     const uint32_t cout = h->cout, cin = h->cin, kh = h->kh, kw = h->kw, P = kh * kw;
     int8_t *wexp = (int8_t *)(list + dtmm_mve_align16(dtmm_mve_item_list_entries(h)));
+    (void)dummy_list; /* list[0] is the dummy entry here */
     mve_masks(v, masks, P); /* the driver's list pass turned them into counts */
     const uint32_t all = P == 32u ? 0xFFFFFFFFu : (1u << P) - 1u;
     const int32_t in_off = h->input_offset;
@@ -1086,14 +1098,14 @@ static uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t
 /*
  * Records of the generic kernel reading the input rows (b, wp, b, lst, b, b,
  * count, mult, -right, left, flag; every filter, nothing kept: one dummy
- * filterlet of zero weights); returns the end.  Out of line: the group
- * kernels' setup compiles as it did without it.
+ * filterlet of zero weights); returns the end.  The generic variants' records
+ * hook: only they link it.
  */
-static __attribute__((noinline)) uint32_t *gen_records(const dtmm_fwcs_view *v, const uint32_t *masks, uint32_t *r,
-                                                       const uint8_t *list, const uint8_t *dummy_list,
-                                                       const int8_t *zero, int dense)
+static DTMM_COLD uint32_t *gen_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
+                                       const uint8_t *dummy_list, const int8_t *zero)
 {
     const dtmm_fwcs_header *h = v->hdr;
+    const int dense = h->encoding == DTMM_FWCS_ENC_DENSE;
     const uint32_t cout = h->cout, cin = h->cin;
     const int32_t in_off = h->input_offset;
     const int32_t *bias = v->bias, *mult = v->multiplier, *shf = v->shift;
@@ -1513,7 +1525,7 @@ static __attribute__((noinline)) dtmm_status elem_conv(const dtmm_fwcs_view *v, 
 static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch)
 {
     dtmm_mve_elem_layout E;
-    if (dtmm_mve_elem_layout_compute(v->hdr, &E) != 0) {
+    if (dtmm_conv_mve_elem_layout(v->hdr, &E) != 0) {
         return DTMM_ERR_UNSUPPORTED;
     }
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
@@ -1525,7 +1537,7 @@ static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8
 /* ---- the variants (dtmm_conv_variants.h): each object is the only reference to its code ---- */
 #define MVE_KERNEL_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, NULL, NULL};
 /* the generic family: with its row-tail kernel */
-#define MVE_GEN_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, gen_tail, NULL};
+#define MVE_GEN_VARIANT(name) const dtmm_conv_variant dtmm_conv_mve_##name = {DTMM_CONV_V_mve_##name, name, NULL, gen_tail, gen_records};
 MVE_KERNEL_VARIANT(quad16_s16_clamp)
 MVE_KERNEL_VARIANT(quad16_s16_full)
 MVE_KERNEL_VARIANT(quad16_s32_clamp)
@@ -1536,6 +1548,16 @@ MVE_KERNEL_VARIANT(quad32_s64_clamp)
 MVE_KERNEL_VARIANT(quad32_s64_full)
 MVE_KERNEL_VARIANT(quad64_s64_clamp)
 MVE_KERNEL_VARIANT(quad64_s64_full)
+MVE_KERNEL_VARIANT(quad16_s16_clamp_l)
+MVE_KERNEL_VARIANT(quad16_s16_full_l)
+MVE_KERNEL_VARIANT(quad16_s32_clamp_l)
+MVE_KERNEL_VARIANT(quad16_s32_full_l)
+MVE_KERNEL_VARIANT(quad32_s32_clamp_l)
+MVE_KERNEL_VARIANT(quad32_s32_full_l)
+MVE_KERNEL_VARIANT(quad32_s64_clamp_l)
+MVE_KERNEL_VARIANT(quad32_s64_full_l)
+MVE_KERNEL_VARIANT(quad64_s64_clamp_l)
+MVE_KERNEL_VARIANT(quad64_s64_full_l)
 MVE_KERNEL_VARIANT(pair16_s16)
 MVE_KERNEL_VARIANT(pair16_s32)
 MVE_KERNEL_VARIANT(pair32_s32)
@@ -1564,6 +1586,133 @@ const dtmm_conv_variant dtmm_conv_mve_items = {DTMM_CONV_V_mve_items, gen_n1, NU
 #undef MVE_GEN_VARIANT
 
 /*
+ * The rows of a layer whose records are in scratch: output scatter offsets (generic kernel), the
+ * kernel arguments, patch mode's gather offsets, the row window or the edge patches, then the
+ * kernel calls row by row.  Once per call plus a few instructions per output row: -Os.
+ */
+static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, const dtmm_fwcs_header *h,
+                                                                 const dtmm_mve_layout *L, uint32_t G, uint8_t *s,
+                                                                 const int8_t *input, int8_t *output)
+{
+    const uint32_t cin = h->cin, cout = h->cout, kw = h->kw, P = L->positions;
+    const int32_t in_h = h->in_h, in_w = h->in_w, out_h = h->out_h, out_w = h->out_w;
+    const int32_t sh = h->stride_h, sw = h->stride_w, dw = h->dilation_w;
+    const int32_t in_off = h->input_offset;
+    /* ---- generic kernel: output scatter offsets of the 4 pixels ---- */
+    if (G == 1u) {
+        uint32_t *q = (uint32_t *)(void *)(s + L->off_qoff);
+        for (uint32_t k = 0; k < 4u; k++) q[k] = k * cout;
+    }
+
+    /* ---- kernel ---- */
+    const uint32_t tail = L->cin_eff % 16u;
+
+    c->h = h;
+    c->L = L;
+    c->in = input;
+    c->zp = (int8_t)(-in_off);
+    c->cin = (int32_t)cin;
+    c->in_h = in_h;
+    c->in_w = in_w;
+    c->in_step = sw * (int32_t)cin;
+    c->tab = (uint32_t *)(void *)(s + L->off_tab);
+    c->impatch = (int8_t *)(s + L->off_impatch);
+    c->args.rec = (const uint32_t *)(const void *)(s + L->off_rec);
+    c->args.out_off = h->output_offset;
+    c->args.act_min = h->act_min;
+    c->args.act_max = h->act_max;
+    c->args.qoff = s + L->off_qoff;
+    c->args.tail = tail;
+    c->args.chunks = L->cin_eff / 16u;
+    c->args.cin = L->cin_eff;
+    if (G == 1u && c->args.chunks >= 8u) { /* gen_loop, two chunks per iteration: ceil(chunks/2) << 1 | odd */
+        c->args.chunks = ((c->args.chunks + 1u) & ~1u) | (c->args.chunks & 1u);
+    }
+    c->args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
+    for (uint32_t j = 0; j < kw; j++) c->coff[j] = j * (uint32_t)dw * cin;
+    c->gather = 0;
+    if (L->patch) {
+        /* patch byte q = position p = q / cin, channel q % cin: offset i*row_step + j*dw*cin + channel */
+        uint8_t g[DTMM_MVE_PATCH_MAX];
+        uint32_t fits = 1;
+        for (uint32_t q = 0; q < L->cin_eff; q++) {
+            const uint32_t p = q / cin, o = q < P * cin ? (p / kw) * L->row_step + c->coff[p % kw] + q % cin : 0u;
+            fits &= o <= 255u;
+            g[q] = (uint8_t)o;
+        }
+        if (fits) {
+            c->gather = 1;
+            for (uint32_t q = 0; q < L->cin_eff / 16u; q++) c->gofs[q] = vldrbq_u8(g + 16u * q);
+        }
+    }
+
+    int8_t *tmp = (int8_t *)(s + L->off_tmp);
+    const int32_t nfull = out_w / 4; /* blocks stored in place; a partial last block goes through tmp */
+    const int32_t row_out = out_w * (int32_t)cout;
+    const int32_t pad_top = h->pad_top, pad_left = h->pad_left;
+
+    if (L->rows != DTMM_MVE_ROWS_EDGE) {
+        if (L->rows == DTMM_MVE_ROWS_WINDOW) {
+            c->wbuf = (int8_t *)(s + L->off_win);
+            c->wfirst = -pad_top;
+            c->wcount = 0;
+            const int32_t room = (int32_t)L->ring_w - pad_left; /* columns 0.. a window row holds */
+            c->copy_cols = in_w < room ? in_w : room;
+            /* the padding columns of every window row: zero point once, rows only overwrite the rest */
+            const int32_t right = (pad_left + c->copy_cols) * (int32_t)cin;
+            for (uint32_t k = 0; k < L->win_rows; k++) {
+                int8_t *row = c->wbuf + k * L->pitch;
+                mve_fill(row, c->zp, pad_left * (int32_t)cin);
+                mve_fill(row + right, c->zp, (int32_t)(L->ring_w * cin) - right);
+            }
+        }
+        const int direct_groups = L->pair && !L->patch;
+        c->args.tab_stride = (uint32_t)(4 * c->in_step);
+        int8_t *out_row = output;
+        for (int32_t y = 0; y < out_h; y++, out_row += row_out) {
+            const int32_t lo = y * sh - pad_top;
+            const int32_t inner = nfull; /* blocks stored in place */
+            c->win = L->rows == DTMM_MVE_ROWS_WINDOW ? window_rows(c, lo) : input + lo * in_w * (int32_t)cin;
+            if (direct_groups) { /* group kernels read the window itself: one call for the whole row */
+                if (inner > 0) {
+                    c->args.tab = c->win;
+                    c->args.out = out_row;
+                    c->args.n_blocks = (uint32_t)inner;
+                    c->fn(&c->args);
+                }
+            } else {
+                for (int32_t b0 = 0; b0 < inner; b0 += (int32_t)L->run_max) {
+                    const int32_t n = inner - b0 < (int32_t)L->run_max ? inner - b0 : (int32_t)L->run_max;
+                    run_blocks(c, b0, n, out_row + b0 * 4 * (int32_t)cout);
+                }
+            }
+            if (nfull < (int32_t)L->n_blocks) { /* a last block of 1..3 pixels: tail kernel, or through tmp */
+                run_last(c, nfull, out_w - 4 * nfull, out_row + 4 * nfull * (int32_t)cout, tmp);
+            }
+        }
+        return DTMM_OK;
+    }
+
+    /* ---- edge patches: every block reads a zero-point padded copy of its receptive field ---- */
+    int8_t *edge = (int8_t *)(s + L->off_edge);
+    int8_t *out_row = output;
+    for (int32_t y = 0; y < out_h; y++, out_row += row_out) {
+        const int32_t iy0 = y * sh - pad_top;
+        for (int32_t b = 0; b < (int32_t)L->n_blocks; b++) {
+            const int32_t x0 = 4 * b;
+            build_edge(c, edge, iy0, x0 * sw - pad_left, (int32_t)L->row_step);
+            c->win = edge;
+            if (b < nfull) {
+                run_blocks(c, 0, 1, out_row + x0 * (int32_t)cout);
+            } else {
+                run_last(c, 0, out_w - x0, out_row + x0 * (int32_t)cout, tmp);
+            }
+        }
+    }
+    return DTMM_OK;
+}
+
+/*
  * The path: dtmm_mve_variant() picks the layer's variant (an inner kernel
  * for the main driver below, or a whole-layer routine), which must be in
  * the caller's list.
@@ -1586,16 +1735,18 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     layer_ctx c; /* the kernel goes to memory at once: nothing more stays live across the setup */
     c.fn = var->kernel;
     c.tail = var->tail;
-    uint32_t *(*const items_records)(const dtmm_fwcs_view *, uint32_t *, uint32_t *, uint8_t *, const int8_t *) =
-        var->records;
-    const uint32_t G = var->id <= DTMM_CONV_V_mve_quad64_s64_full ? 4u : var->id <= DTMM_CONV_V_mve_pair64_s64 ? 2u : 1u;
+    uint32_t *(*const records)(const dtmm_fwcs_view *, uint32_t *, uint32_t *, uint8_t *, const uint8_t *,
+                               const int8_t *) = var->records;
+    const uint32_t id = var->id;
+    const uint32_t G = id <= DTMM_CONV_V_mve_quad64_s64_full || id >= DTMM_CONV_V_mve_quad16_s16_clamp_l ? 4u
+                       : id <= DTMM_CONV_V_mve_pair64_s64                                               ? 2u
+                                                                                                        : 1u;
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
         return DTMM_ERR_ARGUMENT;
     }
     uint8_t *s = (uint8_t *)scratch;
     const uint32_t cin = h->cin, cout = h->cout, kw = h->kw, P = L.positions;
-    const int32_t in_h = h->in_h, in_w = h->in_w, out_h = h->out_h, out_w = h->out_w;
-    const int32_t sh = h->stride_h, sw = h->stride_w, dw = h->dilation_w;
+    const int32_t dw = h->dilation_w;
     const int32_t in_off = h->input_offset;
     const int dense = h->encoding == DTMM_FWCS_ENC_DENSE;
     const uint32_t all = P == 32u ? 0xFFFFFFFFu : (1u << P) - 1u;
@@ -1676,14 +1827,18 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
      * Kernel family.  Group kernels: filters with nothing kept leave the
      * groups (their constant outputs are stored per block, one scatter store
      * per group); a quad kernel runs the live filters beyond a multiple of 4
-     * one by one, a pair kernel completes its last group with an empty
-     * filter (one dummy filterlet) or a copy of a live one.
+     * one by one (the _l kernels: the rule takes them wherever that can
+     * happen), a pair kernel completes its last group with an empty filter
+     * (one dummy filterlet) or a copy of a live one.
      */
     uint32_t n_single = G == 4u ? n_live % 4u : 0u;
     uint32_t pad = G == 2u ? n_live % 2u : 0u;
     if (G > 1u && n_live < G) { /* the kernels run at least one group: complete it */
         n_single = 0;
         pad = G - n_live;
+    }
+    if (n_single != 0u && id < DTMM_CONV_V_mve_quad16_s16_clamp_l) {
+        return DTMM_ERR_UNSUPPORTED; /* not from the rule: a quad kernel without the leftover code */
     }
     const uint32_t pad_empty = pad < n_empty ? pad : n_empty;
     const uint32_t rec_words = G == 4u ? 9u : 11u;
@@ -1749,12 +1904,8 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
             }
         }
     }
-    if (G == 1u && !L.patch) {
-        if (L.items) { /* the builder comes with the mve_items variant: linked only where a layer needs it */
-            r = items_records(v, (uint32_t *)(uintptr_t)masks, r, (uint8_t *)(uintptr_t)list, zero);
-        } else {
-            r = gen_records(v, masks, r, list, dummy_list, zero, dense);
-        }
+    if (G == 1u && !L.patch) { /* generic and item records: their variants' hooks, linked only with them */
+        r = records(v, masks, r, list, dummy_list, zero);
     }
     for (uint32_t o = 0; o < cout && L.patch; o++) { /* patch mode: expanded weight rows */
         const int empty = masks[o] == 0u;
@@ -1845,118 +1996,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
         r += 9;
     }
 
-    /* ---- generic kernel: output scatter offsets of the 4 pixels ---- */
-    if (G == 1u) {
-        uint32_t *q = (uint32_t *)(void *)(s + L.off_qoff);
-        for (uint32_t k = 0; k < 4u; k++) q[k] = k * cout;
-    }
-
-    /* ---- kernel ---- */
-    const uint32_t tail = L.cin_eff % 16u;
-
-    c.h = h;
-    c.L = &L;
-    c.in = input;
-    c.zp = (int8_t)(-in_off);
-    c.cin = (int32_t)cin;
-    c.in_h = in_h;
-    c.in_w = in_w;
-    c.in_step = sw * (int32_t)cin;
-    c.tab = (uint32_t *)(void *)(s + L.off_tab);
-    c.impatch = (int8_t *)(s + L.off_impatch);
-    c.args.rec = (const uint32_t *)(const void *)(s + L.off_rec);
-    c.args.out_off = h->output_offset;
-    c.args.act_min = h->act_min;
-    c.args.act_max = h->act_max;
-    c.args.qoff = s + L.off_qoff;
-    c.args.tail = tail;
-    c.args.chunks = L.cin_eff / 16u;
-    c.args.cin = L.cin_eff;
-    if (G == 1u && c.args.chunks >= 8u) { /* gen_loop, two chunks per iteration: ceil(chunks/2) << 1 | odd */
-        c.args.chunks = ((c.args.chunks + 1u) & ~1u) | (c.args.chunks & 1u);
-    }
-    c.args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
-    for (uint32_t j = 0; j < kw; j++) c.coff[j] = j * (uint32_t)dw * cin;
-    c.gather = 0;
-    if (L.patch) {
-        /* patch byte q = position p = q / cin, channel q % cin: offset i*row_step + j*dw*cin + channel */
-        uint8_t g[DTMM_MVE_PATCH_MAX];
-        uint32_t fits = 1;
-        for (uint32_t q = 0; q < L.cin_eff; q++) {
-            const uint32_t p = q / cin, o = q < P * cin ? (p / kw) * L.row_step + c.coff[p % kw] + q % cin : 0u;
-            fits &= o <= 255u;
-            g[q] = (uint8_t)o;
-        }
-        if (fits) {
-            c.gather = 1;
-            for (uint32_t q = 0; q < L.cin_eff / 16u; q++) c.gofs[q] = vldrbq_u8(g + 16u * q);
-        }
-    }
-
-    int8_t *tmp = (int8_t *)(s + L.off_tmp);
-    const int32_t nfull = out_w / 4; /* blocks stored in place; a partial last block goes through tmp */
-    const int32_t row_out = out_w * (int32_t)cout;
-    const int32_t pad_top = h->pad_top, pad_left = h->pad_left;
-
-    if (L.rows != DTMM_MVE_ROWS_EDGE) {
-        if (L.rows == DTMM_MVE_ROWS_WINDOW) {
-            c.wbuf = (int8_t *)(s + L.off_win);
-            c.wfirst = -pad_top;
-            c.wcount = 0;
-            const int32_t room = (int32_t)L.ring_w - pad_left; /* columns 0.. a window row holds */
-            c.copy_cols = in_w < room ? in_w : room;
-            /* the padding columns of every window row: zero point once, rows only overwrite the rest */
-            const int32_t right = (pad_left + c.copy_cols) * (int32_t)cin;
-            for (uint32_t k = 0; k < L.win_rows; k++) {
-                int8_t *row = c.wbuf + k * L.pitch;
-                mve_fill(row, c.zp, pad_left * (int32_t)cin);
-                mve_fill(row + right, c.zp, (int32_t)(L.ring_w * cin) - right);
-            }
-        }
-        const int direct_groups = L.pair && !L.patch;
-        c.args.tab_stride = (uint32_t)(4 * c.in_step);
-        int8_t *out_row = output;
-        for (int32_t y = 0; y < out_h; y++, out_row += row_out) {
-            const int32_t lo = y * sh - pad_top;
-            const int32_t inner = nfull; /* blocks stored in place */
-            c.win = L.rows == DTMM_MVE_ROWS_WINDOW ? window_rows(&c, lo) : input + lo * in_w * (int32_t)cin;
-            if (direct_groups) { /* group kernels read the window itself: one call for the whole row */
-                if (inner > 0) {
-                    c.args.tab = c.win;
-                    c.args.out = out_row;
-                    c.args.n_blocks = (uint32_t)inner;
-                    c.fn(&c.args);
-                }
-            } else {
-                for (int32_t b0 = 0; b0 < inner; b0 += (int32_t)L.run_max) {
-                    const int32_t n = inner - b0 < (int32_t)L.run_max ? inner - b0 : (int32_t)L.run_max;
-                    run_blocks(&c, b0, n, out_row + b0 * 4 * (int32_t)cout);
-                }
-            }
-            if (nfull < (int32_t)L.n_blocks) { /* a last block of 1..3 pixels: tail kernel, or through tmp */
-                run_last(&c, nfull, out_w - 4 * nfull, out_row + 4 * nfull * (int32_t)cout, tmp);
-            }
-        }
-        return DTMM_OK;
-    }
-
-    /* ---- edge patches: every block reads a zero-point padded copy of its receptive field ---- */
-    int8_t *edge = (int8_t *)(s + L.off_edge);
-    int8_t *out_row = output;
-    for (int32_t y = 0; y < out_h; y++, out_row += row_out) {
-        const int32_t iy0 = y * sh - pad_top;
-        for (int32_t b = 0; b < (int32_t)L.n_blocks; b++) {
-            const int32_t x0 = 4 * b;
-            build_edge(&c, edge, iy0, x0 * sw - pad_left, (int32_t)L.row_step);
-            c.win = edge;
-            if (b < nfull) {
-                run_blocks(&c, 0, 1, out_row + x0 * (int32_t)cout);
-            } else {
-                run_last(&c, 0, out_w - x0, out_row + x0 * (int32_t)cout, tmp);
-            }
-        }
-    }
-    return DTMM_OK;
+    return run_layer(&c, h, &L, G, s, input, output);
 }
 
 #else /* no integer MVE: keep the symbols, forward to the portable path */

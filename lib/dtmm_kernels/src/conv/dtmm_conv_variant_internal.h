@@ -29,8 +29,10 @@ struct dtmm_conv_variant {
     void (*kernel)(const void *args); /* an inner kernel of its path (its own argument block), or NULL */
     dtmm_conv_layer_fn layer;         /* a whole-layer routine, or NULL */
     void (*tail)(const void *args);   /* MVE generic kernels: their row-tail kernel (1..3 last pixels), or NULL */
-    /* MVE item mode: the builder of its filter records (dtmm_conv_s8_mve_with.c), or NULL */
-    uint32_t *(*records)(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list, const int8_t *zero);
+    /* MVE generic kernels and item mode: the builder of their filter records (dtmm_conv_s8_mve_with.c),
+     * or NULL */
+    uint32_t *(*records)(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
+                         const uint8_t *dummy_list, const int8_t *zero);
 };
 
 /* The entry of `list` with this id, or NULL (one look when the list is in id order, as the paths'

@@ -23,12 +23,16 @@
 #include "dtmm_softmax_s8_internal.h"
 
 /* Arm GNU Toolchain 12.2 (Debian's arm-none-eabi-gcc) stops with an internal compiler error in
- * its RTL combine pass on this file at -O3 / -Ofast; at -O2 it compiles it correctly, so the two
- * functions below ask for -O2 whatever the build's level (same arithmetic, bit-exact either way). */
+ * its RTL combine pass on this file at -O3 / -Ofast; at -O2 it compiles it correctly, so exp4()
+ * asks for -O2 whatever the build's level (same arithmetic, bit-exact either way), and the row
+ * loop, which runs once per inference over a few values, for -Os (size; one copy of exp4, out of
+ * line, serves both passes). */
 #if defined(__GNUC__) && !defined(__clang__)
 #define DTMM_SOFTMAX_MVE_O2 __attribute__((optimize("O2")))
+#define DTMM_SOFTMAX_MVE_OS __attribute__((optimize("Os")))
 #else
 #define DTMM_SOFTMAX_MVE_O2
+#define DTMM_SOFTMAX_MVE_OS
 #endif
 
 /* RoundingDivideByPOT(x, e) on lanes, 1 <= e <= 31. */
@@ -38,7 +42,7 @@ static inline int32x4_t rdbp4(int32x4_t x, int32_t e)
 }
 
 /* exp_on_negative_values_q5() on lanes (a <= 0 in Q5, result in Q0). */
-static inline DTMM_SOFTMAX_MVE_O2 int32x4_t exp4(int32x4_t a)
+static __attribute__((noinline)) DTMM_SOFTMAX_MVE_O2 int32x4_t exp4(int32x4_t a)
 {
     const int32_t one_quarter = 1 << (Q5_FRACTION_BITS - 2);
     const int32x4_t amq = vsubq_n_s32(vandq_s32(a, vdupq_n_s32(one_quarter - 1)), one_quarter);
@@ -59,7 +63,7 @@ static inline DTMM_SOFTMAX_MVE_O2 int32x4_t exp4(int32x4_t a)
     return vpselq_s32(vdupq_n_s32(INT32_MAX), result, vcmpeqq_n_s32(a, 0));
 }
 
-DTMM_SOFTMAX_MVE_O2 dtmm_status dtmm_softmax_s8_mve(const dtmm_softmax_s8_params *p, const int8_t *input,
+DTMM_SOFTMAX_MVE_OS dtmm_status dtmm_softmax_s8_mve(const dtmm_softmax_s8_params *p, const int8_t *input,
                                                    int8_t *output)
 {
     const int32_t depth = p->depth, diff_min = p->diff_min, mult = p->input_multiplier;

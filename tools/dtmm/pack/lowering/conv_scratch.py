@@ -45,6 +45,7 @@ _PROBE_SOURCES = (
     "src/conv/dtmm_conv_dsp_elem_plan.c",
     "src/conv/dtmm_conv_s8_mve_get_buffer_size.c",
     "src/conv/dtmm_conv_mve_layout.c",
+    "src/conv/dtmm_conv_mve_elem_layout.c",
 )
 
 _PROBE_C = r"""
@@ -73,6 +74,7 @@ _PROBE_C = r"""
 #define dtmm_conv_s8_mve_get_buffer_size dtmm_probe_mve_get_buffer_size
 #include "dtmm_conv_s8_mve_get_buffer_size.c"
 #include "dtmm_conv_mve_layout.c"
+#include "dtmm_conv_mve_elem_layout.c"
 #undef __ARM_FEATURE_MVE
 
 int32_t dtmm_probe_dsp_get_buffer_size(const dtmm_fwcs_view *v);
