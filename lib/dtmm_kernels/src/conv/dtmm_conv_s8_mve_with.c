@@ -695,7 +695,7 @@ static int32_t mve_sum(const int8_t *s, int32_t n)
  * stored), like dtmm_fwcs_filter_masks() but streaming the bitmap through
  * a 64-bit bit buffer (a few instructions per filter).
  */
-static DTMM_COLD void mve_masks(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t P)
+static void mve_masks(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t P)
 {
     const uint32_t cout = v->hdr->cout;
     const uint32_t all = P == 32u ? 0xFFFFFFFFu : (1u << P) - 1u;
@@ -1101,7 +1101,7 @@ static DTMM_COLD uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks
  * filterlet of zero weights); returns the end.  The generic variants' records
  * hook: only they link it.
  */
-static DTMM_COLD uint32_t *gen_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
+static uint32_t *gen_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *list,
                                        const uint8_t *dummy_list, const int8_t *zero)
 {
     const dtmm_fwcs_header *h = v->hdr;
