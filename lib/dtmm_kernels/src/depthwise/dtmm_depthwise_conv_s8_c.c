@@ -12,25 +12,8 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "../common/dtmm_tap_range.h"
 #include "../common/dtmm_fixedpoint.h"
-
-/* First kernel index k in [0, n) with 0 <= origin + k*dil < limit, and one past the last. */
-static void tap_range(int32_t origin, int32_t dil, int32_t n, int32_t limit, int32_t *start, int32_t *end)
-{
-    int32_t s = 0;
-    if (origin < 0) {
-        s = (-origin + dil - 1) / dil;
-    }
-    int32_t e = n;
-    if (origin + (n - 1) * dil >= limit) {
-        e = limit - origin <= 0 ? 0 : (limit - origin + dil - 1) / dil;
-    }
-    if (e < s) {
-        e = s;
-    }
-    *start = s;
-    *end = e;
-}
 
 static inline int8_t requant(const dtmm_depthwise_conv_s8_params *p, int32_t acc, int32_t c)
 {
@@ -54,11 +37,11 @@ dtmm_status dtmm_depthwise_conv_s8_c(const dtmm_depthwise_conv_s8_params *p, con
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky_s, ky_e;
-            tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
+            dtmm_tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx_s, kx_e;
-                tap_range(ix0, p->dilation_w, p->kw, p->in_w, &kx_s, &kx_e);
+                dtmm_tap_range(ix0, p->dilation_w, p->kw, p->in_w, &kx_s, &kx_e);
                 int8_t *y = out + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_ch;
                 if (mult == 1) {
                     int32_t c = 0;

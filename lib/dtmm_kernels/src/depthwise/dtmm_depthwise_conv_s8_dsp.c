@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "dtmm_ops.h"
+#include "../common/dtmm_tap_range.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && defined(__GNUC__)
 
@@ -115,24 +116,6 @@ typedef struct {
     int16_t t0;          /* first in-bounds tap (table index) */
     int16_t n, rows;     /* in-bounds kernel columns, rows (rows 0: no tap) */
 } dw_px;
-
-/* First kernel index k in [0, n) with 0 <= origin + k*dil < limit, and one past the last. */
-static void tap_range(int32_t origin, int32_t dil, int32_t n, int32_t limit, int32_t *start, int32_t *end)
-{
-    int32_t s = 0;
-    if (origin < 0) {
-        s = (-origin + dil - 1) / dil;
-    }
-    int32_t e = n;
-    if (origin + (n - 1) * dil >= limit) {
-        e = limit - origin <= 0 ? 0 : (limit - origin + dil - 1) / dil;
-    }
-    if (e < s) {
-        e = s;
-    }
-    *start = s;
-    *end = e;
-}
 
 static inline int8_t requant(const dtmm_depthwise_conv_s8_params *p, int32_t acc, int32_t c)
 {
@@ -569,11 +552,11 @@ __attribute__((noinline)) static dtmm_status group_path(const dtmm_depthwise_con
         for (int32_t oy = 0, i = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky_s, ky_e;
-            tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
+            dtmm_tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
             for (int32_t ox = 0; ox < p->out_w; ++ox, ++i) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx_s, kx_e;
-                tap_range(ix0, p->dilation_w, kw, p->in_w, &kx_s, &kx_e);
+                dtmm_tap_range(ix0, p->dilation_w, kw, p->in_w, &kx_s, &kx_e);
                 pxt[i].x = (iy0 * p->in_w + ix0) * ch;
                 pxt[i].t0 = (int16_t)(ky_s * kw + kx_s);
                 pxt[i].n = (int16_t)(kx_e - kx_s);
@@ -637,11 +620,11 @@ __attribute__((noinline)) static dtmm_status group_path(const dtmm_depthwise_con
             for (int32_t oy = 0; oy < p->out_h; ++oy) {
                 const int32_t iy0 = oy * p->stride_h - p->pad_top;
                 int32_t ky_s, ky_e;
-                tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
+                dtmm_tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
                 for (int32_t ox = 0; ox < p->out_w; ++ox, y += ch) {
                     const int32_t ix0 = ox * p->stride_w - p->pad_left;
                     int32_t kx_s, kx_e;
-                    tap_range(ix0, p->dilation_w, kw, p->in_w, &kx_s, &kx_e);
+                    dtmm_tap_range(ix0, p->dilation_w, kw, p->in_w, &kx_s, &kx_e);
                     taps_args a;
                     /* integer arithmetic: the origin may lie outside the input */
                     a.x = (uintptr_t)in + (uintptr_t)(intptr_t)((iy0 * p->in_w + ix0) * ch + c);
@@ -676,11 +659,11 @@ __attribute__((noinline)) static dtmm_status group_path(const dtmm_depthwise_con
             for (int32_t oy = 0; oy < p->out_h; ++oy) {
                 const int32_t iy0 = oy * p->stride_h - p->pad_top;
                 int32_t ky_s, ky_e;
-                tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
+                dtmm_tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
                 for (int32_t ox = 0; ox < p->out_w; ++ox, y += ch) {
                     const int32_t ix0 = ox * p->stride_w - p->pad_left;
                     int32_t kx_s, kx_e;
-                    tap_range(ix0, p->dilation_w, kw, p->in_w, &kx_s, &kx_e);
+                    dtmm_tap_range(ix0, p->dilation_w, kw, p->in_w, &kx_s, &kx_e);
                     int32_t acc = p->bias[c];
                     for (int32_t ky = ky_s; ky < ky_e; ++ky) {
                         const int32_t iy = iy0 + ky * p->dilation_h;

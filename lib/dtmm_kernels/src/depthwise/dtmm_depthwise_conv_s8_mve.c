@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "dtmm_ops.h"
+#include "../common/dtmm_tap_range.h"
 #include "dtmm_depthwise_plane.h"
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
@@ -57,24 +58,6 @@
 #define DW_MVE_MAX_ROWS 16
 #define DW_MVE_PLANE 3072
 #define DW_MVE_BUF 256
-
-/* First kernel index k in [0, n) with 0 <= origin + k*dil < limit, and one past the last. */
-static void tap_range(int32_t origin, int32_t dil, int32_t n, int32_t limit, int32_t *start, int32_t *end)
-{
-    int32_t s = 0;
-    if (origin < 0) {
-        s = (-origin + dil - 1) / dil;
-    }
-    int32_t e = n;
-    if (origin + (n - 1) * dil >= limit) {
-        e = limit - origin <= 0 ? 0 : (limit - origin + dil - 1) / dil;
-    }
-    if (e < s) {
-        e = s;
-    }
-    *start = s;
-    *end = e;
-}
 
 /* Per-group constants. */
 typedef struct {
@@ -912,11 +895,11 @@ __attribute__((noinline)) static void lane_path(const dtmm_depthwise_conv_s8_par
     for (int32_t oy = 0, i = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         int32_t ky_s, ky_e;
-        tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
+        dtmm_tap_range(iy0, p->dilation_h, p->kh, p->in_h, &ky_s, &ky_e);
         for (int32_t ox = 0; ox < p->out_w; ++ox, ++i) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
             int32_t kx_s, kx_e;
-            tap_range(ix0, p->dilation_w, p->kw, p->in_w, &kx_s, &kx_e);
+            dtmm_tap_range(ix0, p->dilation_w, p->kw, p->in_w, &kx_s, &kx_e);
             tab[i].rows = (int16_t)(ky_e - ky_s);
             tab[i].cols = (int16_t)(kx_e - kx_s);
             if (tab[i].rows == 0 || tab[i].cols == 0) {
@@ -1016,7 +999,7 @@ __attribute__((noinline)) static dtmm_status column_path(const dtmm_depthwise_co
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t s, e;
-                tap_range(ix0, p->dilation_w, kw, p->in_w, &s, &e);
+                dtmm_tap_range(ix0, p->dilation_w, kw, p->in_w, &s, &e);
                 if (s != cs || e != ce) {
                     int32x4_t ws = vdupq_n_s32(0);
                     int32_t *dst = wc;
