@@ -47,7 +47,6 @@
 #include <stddef.h>
 
 #include "dtmm_conv_dsp_internal.h"
-#include "../common/dtmm_tap_range.h"
 #include "dtmm_conv_kept_walk.h"
 #include "dtmm_kernels.h"
 
@@ -687,13 +686,19 @@ static inline __attribute__((always_inline)) void elem_field(const dtmm_fwcs_hea
     const int32_t cin = h->cin, kh = h->kh, kw = h->kw, off = h->input_offset;
     const int32_t in_h = h->in_h, in_w = h->in_w, dw = h->dilation_w, row_bytes = in_w * cin;
     const uint32_t off2 = ((uint32_t)off & 0xFFFFu) * 0x10001u; /* input offset in both halfwords */
-    const int32_t ix0 = x * h->stride_w - h->pad_left, iy0 = y * h->stride_h - h->pad_top, dh = h->dilation_h;
-    int32_t j0, j1, i0, i1;
-    dtmm_tap_range(ix0, dw, kw, in_w, &j0, &j1);
-    dtmm_tap_range(iy0, dh, kh, in_h, &i0, &i1);
-    if (j1 > kw) j0 = j1 = kw; /* no column inside, window left of the input */
-    if (i1 > kh) i0 = i1 = kh;
+    const int32_t ix0 = x * h->stride_w - h->pad_left;
+    int32_t j0 = 0, j1 = kw;
+    if (ix0 < 0) j0 = (-ix0 + dw - 1) / dw;
+    if (j0 > kw) j0 = kw;
+    if (ix0 + (kw - 1) * dw >= in_w) j1 = (in_w - ix0 + dw - 1) / dw; /* first column at or past in_w */
+    if (j1 < j0) j1 = j0;
     const int32_t lead = j0 * cin, trail = (kw - j1) * cin, mid = (j1 - j0) * cin;
+    const int32_t iy0 = y * h->stride_h - h->pad_top, dh = h->dilation_h;
+    int32_t i0 = 0, i1 = kh;
+    if (iy0 < 0) i0 = (-iy0 + dh - 1) / dh;
+    if (i0 > kh) i0 = kh;
+    if (iy0 + (kh - 1) * dh >= in_h) i1 = (in_h - iy0 + dh - 1) / dh;
+    if (i1 < i0) i1 = i0;
     d = elem_zero(d, i0 * kw * cin, st);
     const int8_t *s = input + (iy0 + i0 * dh) * row_bytes + (ix0 + j0 * dw) * cin;
     const int32_t step = dh * row_bytes;
