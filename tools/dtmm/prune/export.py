@@ -1,8 +1,8 @@
 """Full-integer int8 export, checks on the exported model, and int8 accuracy with tflite-micro.
 
-Export: the Keras model is wrapped with a batch-1 input and converted by
-``tf.lite.TFLiteConverter`` with a representative dataset, builtin int8 ops
-only and int8 input/output -- what the MLPerf Tiny model is. For 0..255 data
+Export: the Keras model is converted by ``dtmm.tflite.convert`` (the
+TFLite converter with a representative dataset, builtin int8 ops
+only and int8 input/output) -- what the MLPerf Tiny model is. For 0..255 data
 the converter picks input scale 1.0 and zero point -128, so a uint8 pixel p
 is fed as p - 128.
 
@@ -19,15 +19,12 @@ whose int8 outputs differ from tflite-micro's, so it is not used.)
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import warnings
 
 import numpy as np
 
 from ..errors import DtmmError
 from ..formats import fwcs
+from ..tflite.convert import ConversionError, keras_to_int8_tflite
 from ..tflite.model import TfliteModel, conv_layers, op_weight_tensor
 from .data import preprocess
 
@@ -38,53 +35,13 @@ class ExportError(DtmmError):
     """The model could not be converted or the converted model breaks the pruning contract."""
 
 
-@contextlib.contextmanager
-def _quiet_fds():
-    """Silence the converter's C++ and Python chatter on stdout/stderr (restored afterwards)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        with contextlib.redirect_stdout(open(os.devnull, "w")):
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, devnull):
-            os.close(fd)
-
-
 def to_int8_tflite(model, x_rep: np.ndarray, *, preprocess_mode: str = "raw", quiet: bool = True) -> bytes:
     """Full-integer int8 .tflite (int8 in/out, batch 1) calibrated on `x_rep` (stored pixels)."""
-    import keras
-    import tensorflow as tf
-
-    shape = tuple(model.inputs[0].shape[1:])
-    inp = keras.Input(batch_shape=(1, *shape))
-    wrapper = keras.Model(inp, model(inp))
     reps = [preprocess(x_rep[i : i + 1], preprocess_mode) for i in range(len(x_rep))]
-
-    def representative():
-        for r in reps:
-            yield [r]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(wrapper)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
     try:
-        with _quiet_fds() if quiet else contextlib.nullcontext(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "statistics for quantized inputs ... not specified": expected
-            return bytes(conv.convert())
-    except Exception as exc:  # the converter raises many types; one line is what the user needs
-        msg = str(exc).strip().splitlines()
-        raise ExportError(f"int8 conversion failed: {type(exc).__name__}: {msg[-1] if msg else ''}") from None
+        return keras_to_int8_tflite(model, reps, quiet=quiet)
+    except ConversionError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def input_quantization(tfl: bytes) -> tuple[float, int]:
