@@ -13,7 +13,7 @@ BUDGET ?=
 EPOCHS ?=
 DEMO_ARGS ?=
 
-.PHONY: all bootstrap system-deps python-deps pio-bootstrap test test-all demo lock clean help
+.PHONY: all bootstrap system-deps python-deps pio-bootstrap test test-all demo calibrations lock clean help
 
 all: help
 
@@ -22,6 +22,7 @@ help:
 	@echo "make test       set up everything, then run the test suite (what CI runs)"
 	@echo "make test-all   the test suite including slow tests"
 	@echo "make bootstrap  only the set-up: system packages, .venv, PlatformIO offline"
+	@echo "make calibrations  measure the cost models of the five QEMU boards again (dtmm calibrate)"
 	@echo "make lock       re-pin requirements.lock from requirements.in"
 
 bootstrap: system-deps python-deps pio-bootstrap
@@ -54,6 +55,14 @@ DEMO_OPTS = $(if $(SHARED),--shared "$(SHARED)") $(if $(BUDGET),--budget "$(BUDG
 
 demo: bootstrap
 	$(PY) -m dtmm.demo $(strip $(DEMO_OPTS))
+
+# the shipped cost-model calibrations (docs/cost_model.md): models measured per board
+CALIBRATION_MODELS = qemu-m4:40 qemu-m55:40 qemu-m3:20 qemu-m7:20 qemu-m33:20
+
+calibrations: bootstrap
+	@for bm in $(CALIBRATION_MODELS); do \
+		$(PY) -m dtmm calibrate --board $${bm%%:*} --models $${bm##*:} || exit 1; \
+	done
 
 lock: system-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

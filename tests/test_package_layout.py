@@ -20,12 +20,13 @@ STAGES = {
     "__init__": 0, "errors": 0, "fileio": 0, "paths": 0,
     "formats": 1,
     "tflite": 2,
-    "prune": 3,
-    "pack": 4,
-    "targets": 5,
-    "bench": 6, "report": 6,
-    "demo": 7,
-    "cli": 8, "__main__": 8,
+    "pack": 3,
+    "targets": 4,
+    "cost": 5,
+    "prune": 6,
+    "bench": 7, "report": 7,
+    "demo": 8,
+    "cli": 9, "__main__": 9,
 }  # fmt: skip
 
 
@@ -94,12 +95,12 @@ def test_shipped_package_holds_no_test_helpers():
 
 
 def test_stage_rule_catches_an_upward_import(tmp_path):
-    """The checker itself: a prune module importing the packer is reported."""
-    fake = tmp_path / "plan.py"
-    fake.write_text("from ..pack import pack_model\nfrom ..formats import fwcs\n")
-    imported = [t for _, t in _imported("prune.plan", fake)]
-    assert imported == ["dtmm.pack", "dtmm.formats"]
-    assert _stage("dtmm.pack") > STAGES["prune"] and _stage("dtmm.formats") < STAGES["prune"]
+    """The checker itself: a pack module importing the pruner is reported."""
+    fake = tmp_path / "packer.py"
+    fake.write_text("from ..prune import plan\nfrom ..formats import fwcs\n")
+    imported = [t for _, t in _imported("pack.packer", fake)]
+    assert imported == ["dtmm.prune", "dtmm.formats"]
+    assert _stage("dtmm.prune") > STAGES["pack"] and _stage("dtmm.formats") < STAGES["pack"]
 
 
 def test_module_entry_points_run():

@@ -27,7 +27,7 @@ def main():
 
 
 def _register():
-    from . import bench, boards, inspect, pack, prune, report, run, run_model
+    from . import bench, boards, calibrate, estimate, inspect, pack, prune, report, run, run_model
 
     main.add_command(boards.boards)
     main.add_command(run.run)
@@ -37,6 +37,8 @@ def _register():
     main.add_command(run_model.run_model)
     main.add_command(prune.prune)
     main.add_command(report.report)
+    main.add_command(calibrate.calibrate)
+    main.add_command(estimate.estimate)
 
 
 _register()

@@ -1,0 +1,87 @@
+"""`dtmm calibrate`: measure the kernels on a QEMU board and fit the cost model `dtmm estimate` uses."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import DtmmError
+
+
+def _progress(msg: str) -> None:
+    click.echo(f"dtmm calibrate: {msg}", err=True)
+
+
+@click.command("calibrate")
+@click.option("--board", "board_name", required=True, help="emulated board, e.g. qemu-m4 (see `dtmm boards`)")
+@click.option("--out", "out_path", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="calibration file to write (default: the one shipped for BOARD in dtmm/cost/calibrations/)")
+@click.option("--models", "n_models", default=None, type=click.IntRange(min=1),
+              help="generated models to measure (default: the shipped set, 40); each runs dense and pruned twice")
+@click.option("--refit", "refit_path", default=None, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="refit the cost model from the measurements in this calibration file, without QEMU")
+@click.option("--check", is_flag=True,
+              help="do not calibrate: measure held-out models (other seeds, DS-CNN, MobileNetV1-0.25, the FC "
+                   "autoencoder, ResNet-8 dense/50%/25% when ../shared has it) and compare with the predictions")
+@click.option("--calibration", "cal_path", default=None, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="with --check: the calibration file to check (default: the one shipped for BOARD)")
+@click.option("--json", "as_json", is_flag=True, help="with --check: print JSON")
+@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="seconds per firmware run")
+def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refit_path: Path | None, check: bool,
+              cal_path: Path | None, as_json: bool, timeout: float):
+    """Fit BOARD's cost model: instructions per operator from its shape and kept filterlets.
+
+    Builds seeded random CNNs and MLPs (dense and with pruned filterlets),
+    runs each under QEMU with per-operator profiling (outputs checked against
+    the tflite-micro interpreter), and fits every kernel group's instructions
+    as a non-negative linear function of its shape counts. Takes about 10
+    minutes per board (5 s per model); the file is deterministic for the same
+    kernels.
+    """
+    from ..cost import calibrate as cal
+    from ..cost.calibration import CALIBRATIONS_DIR
+    from ..fileio import write_bytes_atomic
+    from ..targets.boards import get_board
+
+    get_board(board_name)
+    if check:
+        _check(board_name, cal_path, as_json)
+        return
+    out = out_path or CALIBRATIONS_DIR / f"{board_name}.json"
+    if out.parent and not out.parent.is_dir():
+        raise DtmmError(f"output directory {out.parent} does not exist")
+    start = time.monotonic()
+    if refit_path is not None:
+        doc = json.loads(refit_path.read_text())
+        if doc.get("board") != board_name:
+            raise DtmmError(f"{refit_path} is a calibration of {doc.get('board')}, not {board_name}")
+        doc = cal.refit(doc, progress=_progress)
+    else:
+        seeds = cal.DEFAULT_SEEDS if n_models is None else tuple(range(n_models))
+        doc = cal.calibrate(board_name, seeds, timeout=timeout, progress=_progress)
+    write_bytes_atomic(out, cal.dumps(doc).encode())
+    worst = max((g["rms_relative_error"], name) for name, g in doc["groups"].items() if not name.startswith("kind:"))
+    _progress(f"{doc['operators']} operators in {len(doc['groups'])} groups fitted in "
+              f"{time.monotonic() - start:.0f} s; worst group RMS error {100 * worst[0]:.1f}% ({worst[1]})")
+    click.echo(str(out))
+
+
+def _check(board_name: str, cal_path: Path | None, as_json: bool) -> None:
+    from ..bench.kernels import MODEL_RELPATH, default_shared_dir
+    from ..bench.models import load_models
+    from ..cost import validate
+    from ..cost.calibration import load_calibration
+    from ..cost.calibration_set import CalibrationModel
+
+    cal = load_calibration(board_name, cal_path)
+    resnet = default_shared_dir() / MODEL_RELPATH
+    bench = [CalibrationModel(bm.name, bm.data)
+             for bm in load_models(["ds_cnn", "mobilenet_v1_025", "fc_autoencoder"], progress=_progress)]
+    models = validate.held_out_models(resnet8=resnet.read_bytes() if resnet.is_file() else None, extra=bench,
+                                      progress=_progress)
+    rows = validate.compare(models, board_name, calibration=cal, progress=_progress)
+    click.echo(json.dumps({"board": board_name, "models": rows}, indent=1) if as_json
+               else validate.render(rows, board_name))

@@ -1,0 +1,92 @@
+"""`dtmm calibrate`: measure the calibration set on a QEMU board and fit its cost model.
+
+Steps: build (or take from the cache) the seeded calibration models
+(``calibration_set``), run each on the board with per-operator profiling
+(``measure``), pack each again to read the features of every operator
+(``features``), fit every group (``calibration.fit_calibration``) and write
+the calibration file atomically. ``refit`` redoes the last two steps from the
+measurements a calibration file already holds, without QEMU.
+"""
+from __future__ import annotations
+
+import json
+from typing import Callable, Sequence
+
+from ..errors import DtmmError
+from ..pack.packer import pack_model
+from ..targets.boards import get_board
+from ..tflite.model import TfliteModel
+from . import calibration_set
+from .calibration import FORMAT, VERSION, fit_calibration, kernels_digest
+from .features import OpFeatures, board_path, op_features
+
+#: the calibration set: seeds of the generated models (each measured dense and pruned)
+DEFAULT_SEEDS = tuple(range(40))
+
+
+def training_rows(models, measured: list[dict], board: str) -> list[tuple[OpFeatures, int]]:
+    """(features, measured instructions) of every operator of every measured model."""
+    b = get_board(board)
+    by_name = {m["name"]: m for m in measured}
+    rows = []
+    for cm in models:
+        m = by_name.get(cm.name)
+        if m is None:
+            raise DtmmError(f"calibration model {cm.name} has no measurement on {board}")
+        model = TfliteModel(cm.data, f"{cm.name}.tflite")
+        for f in op_features(model, pack_model(model, "calibration").summary, b):
+            if f.label not in m["per_op"]:
+                raise DtmmError(f"{cm.name} on {board}: no measurement of {f.label}")
+            rows.append((f, int(m["per_op"][f.label])))
+    return rows
+
+
+def calibration_document(board: str, seeds: Sequence[int], measured: list[dict], rows) -> dict:
+    """The calibration file's content: deterministic for the same kernels, seeds and measurements."""
+    b = get_board(board)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "board": board,
+        "cpu": b.cpu,
+        "path": board_path(b),
+        "unit": "QEMU-retired instructions (not cycles)",
+        "kernels_digest": kernels_digest(board_path(b)),
+        "generator_version": calibration_set.GENERATOR_VERSION,
+        "seeds": list(seeds),
+        "variants_per_model": calibration_set.VARIANTS_PER_MODEL,
+        "operators": len(rows),
+        "groups": fit_calibration(rows),
+        "measurements": measured,
+    }
+
+
+def calibrate(board: str, seeds: Sequence[int] = DEFAULT_SEEDS, *, timeout: float = 600.0,
+              progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
+    """Measures the calibration set on `board` and returns the calibration document."""
+    from .measure import measure
+
+    b = get_board(board)
+    if not b.emulated:
+        raise DtmmError(f"board '{board}' is real hardware; calibrations are measured under QEMU (qemu-* boards)")
+    models = list(calibration_set.calibration_models(seeds, progress=progress))
+    measured = measure(models, board, timeout=timeout, progress=progress)
+    return calibration_document(board, seeds, measured, training_rows(models, measured, board))
+
+
+def refit(document: dict, progress: Callable[[str], None] | None = None) -> dict:
+    """The same calibration refitted from its stored measurements (after a change to the features)."""
+    board = document["board"]
+    if document.get("generator_version") != calibration_set.GENERATOR_VERSION:
+        raise DtmmError("the calibration's models came from another generator version; measure again")
+    seeds = document["seeds"]
+    models = list(calibration_set.calibration_models(seeds, progress=progress))
+    rows = training_rows(models, document["measurements"], board)
+    out = dict(document)
+    out["groups"] = fit_calibration(rows)
+    out["operators"] = len(rows)
+    return out
+
+
+def dumps(document: dict) -> str:
+    return json.dumps(document, indent=1, sort_keys=False) + "\n"

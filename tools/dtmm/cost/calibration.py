@@ -1,0 +1,128 @@
+"""A board's calibration: fitted coefficients per kernel group, and predicting with them.
+
+A calibration file (JSON, ``dtmm-calibration`` format) holds, per group of
+``dtmm.cost.features``, the coefficients of instructions per count, how many
+measured operators they were fitted on and how well they fit them; per
+operator type an umbrella fit over all of its groups, used for a kernel
+variant the calibration set never selected, and per feature kind one over
+every operator of that kind (``kind:elementwise`` prices, say, a QUANTIZE
+the calibration set never had); and the raw measurements, so a
+change to the features can be refitted without QEMU (``dtmm calibrate
+--refit``). The calibrations of the five QEMU boards ship in
+``dtmm/cost/calibrations/``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DtmmError
+from ..paths import KERNELS_DIR
+from .features import COUNTS_OF_KIND, OpFeatures
+from .fit import fit_group, relative_errors
+
+FORMAT = "dtmm-calibration"
+VERSION = 1
+CALIBRATIONS_DIR = Path(__file__).resolve().parent / "calibrations"
+#: a group needs this many measured operators for its own fit; below, the operator's umbrella fit is used
+MIN_SAMPLES = 4
+
+
+_PATH_TAGS = ("dsp", "mve")
+
+
+def kernels_digest(path: str) -> str:
+    """sha256 (first 16 hex) of the lib/dtmm_kernels sources a board of kernel path `path` ('c', 'dsp',
+    'mve') compiles into its kernels: every file but those of the other SIMD paths (``*_dsp*``,
+    ``*_mve*``). A calibration is of these exact sources."""
+    h = hashlib.sha256()
+    skip = [t for t in _PATH_TAGS if t != path]
+    for p in sorted((KERNELS_DIR / "src").rglob("*")) + sorted((KERNELS_DIR / "include").rglob("*")):
+        if any(f"_{t}" in p.name for t in skip):
+            continue
+        if p.is_file() and p.suffix in (".c", ".h"):
+            h.update(p.relative_to(KERNELS_DIR).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Calibration:
+    data: dict
+
+    @property
+    def board(self) -> str:
+        return self.data["board"]
+
+    def coefficients(self, f: OpFeatures) -> tuple[str, np.ndarray]:
+        """(group actually used, coefficients) for an operator: its own group, else its operator's umbrella."""
+        groups = self.data["groups"]
+        for name in (f.group, f.op, f"kind:{f.kind}"):
+            g = groups.get(name)
+            if g is not None and g["kind"] == f.kind:
+                return name, np.asarray(g["coefficients"], dtype=float)
+        raise DtmmError(f"the {self.board} calibration has no fit for {f.op} ({f.group}); "
+                        f"regenerate it with `dtmm calibrate --board {self.board}`")  # fmt: skip
+
+    def predict(self, f: OpFeatures) -> int:
+        """Predicted QEMU-retired instructions of one operator."""
+        _, coef = self.coefficients(f)
+        return int(round(float(np.dot(coef, f.counts))))
+
+    def stale(self) -> bool:
+        """True when lib/dtmm_kernels changed since the calibration was measured."""
+        return self.data.get("kernels_digest") != kernels_digest(self.data.get("path", ""))
+
+
+def load_calibration(board: str, path: str | Path | None = None) -> Calibration:
+    """The calibration in `path`, else the one shipped for `board`."""
+    file = Path(path) if path else CALIBRATIONS_DIR / f"{board}.json"
+    if not file.is_file():
+        have = sorted(p.stem for p in CALIBRATIONS_DIR.glob("*.json"))
+        where = f"{file}" if path else f"board {board} (shipped: {', '.join(have) or 'none'})"
+        raise DtmmError(f"no calibration for {where}; measure one with `dtmm calibrate --board {board}`")
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise DtmmError(f"cannot read calibration {file}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
+        raise DtmmError(f"{file} is not a {FORMAT} v{VERSION} file")
+    if path is None and data.get("board") != board:
+        raise DtmmError(f"{file} is a calibration of {data.get('board')}, not {board}")
+    return Calibration(data)
+
+
+def fit_calibration(rows: list[tuple[OpFeatures, int]]) -> dict:
+    """{group: fit} for every group and operator umbrella among `rows` (features, measured instructions)."""
+    by_group: dict[str, list] = {}
+    for f, n in rows:
+        by_group.setdefault(f.group, []).append((f, n))
+        if f.group != f.op:
+            by_group.setdefault(f.op, []).append((f, n))
+        by_group.setdefault(f"kind:{f.kind}", []).append((f, n))
+    groups = {}
+    for name in sorted(by_group):
+        members = by_group[name]
+        kinds = {f.kind for f, _ in members}
+        if len(kinds) != 1:
+            raise DtmmError(f"calibration group {name} mixes feature kinds {sorted(kinds)}")
+        own = name.startswith("kind:") or name == members[0][0].op  # umbrellas are always fitted
+        if len(members) < MIN_SAMPLES and not own:
+            continue
+        x = np.array([f.counts for f, _ in members])
+        y = np.array([n for _, n in members], dtype=float)
+        coef = fit_group(x, y)
+        err = relative_errors(x, y, coef)
+        groups[name] = {
+            "kind": kinds.pop(),
+            "counts": list(COUNTS_OF_KIND[members[0][0].kind]),
+            "coefficients": [float(f"{c:.6g}") for c in coef],
+            "samples": len(members),
+            "max_abs_relative_error": round(float(np.abs(err).max()), 4),
+            "rms_relative_error": round(float(np.sqrt(np.mean(err**2))), 4),
+        }
+    return groups

@@ -1,0 +1,302 @@
+"""The models a calibration measures: seeded random CNNs and MLPs built with Keras and the converter.
+
+A cost model is only as good as the shapes it was fitted on, so the set is
+drawn at random from the space TinyML models live in rather than copied from
+any one model: input maps from 8x8 to 48x48 with 1-32 channels, chains of
+Conv2D (1x1 to 7x7 and tall/wide kernels such as 10x4, 1x7, 7x1; stride 1-2;
+SAME/VALID; 4-96 filters), depthwise convs (3x3/5x5, depth multiplier 1-2),
+residual ADDs, channel concatenations, zero padding, max/average pools, and heads of global average pooling (MEAN),
+a full-map AVERAGE_POOL_2D or Flatten, then FULLY_CONNECTED and SOFTMAX; one
+model in four is a fully-connected stack instead; seeds from :data:`BRANCH_SEEDS_FROM` on build 6-10 single-layer
+branches on one input instead (one run measures many shapes). Sizes are capped so every
+model fits the smallest QEMU board (qemu-m55: 512 KiB flash and RAM).
+
+Each converted model is measured dense and in ``VARIANTS_PER_MODEL - 1``
+pruned versions: every CONV_2D keeps a random share of its filterlets (drawn
+per layer from :data:`DENSITIES`, some layers also losing whole filters), so
+the fit sees the kept-filterlet counts the pruner produces. Weights are random:
+instruction counts do not depend on what the weights learned.
+
+Everything is seeded: the same seed gives the same .tflite bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..fileio import write_bytes_atomic
+from ..paths import REPO_ROOT
+from ..tflite.model import TfliteModel, conv_layers, replace_conv_weights
+
+#: bump when the generator changes what it produces (invalidates the cache)
+GENERATOR_VERSION = 2
+#: kept-filterlet shares a pruned variant draws from, per CONV_2D
+DENSITIES = (1.0, 0.8, 0.6, 0.45, 0.3, 0.2, 0.1)
+VARIANTS_PER_MODEL = 3
+#: seeds from here on build multi-branch models (build_branches), the ones below chains and MLPs
+BRANCH_SEEDS_FROM = 40
+#: largest activation tensor a generated model may have (bytes): keeps the arena small on every board
+MAX_ACTIVATION_BYTES = 48 * 1024
+#: most multiply-accumulates of one generated CONV_2D (keeps the portable path's runs short)
+MAX_LAYER_MACS = 3_000_000
+#: largest weight count of one layer: keeps every model within qemu-m55's flash
+MAX_LAYER_WEIGHTS = 48 * 1024
+
+_KERNELS = ((1, 1), (1, 1), (3, 3), (3, 3), (3, 3), (5, 5), (1, 7), (7, 1), (3, 1), (1, 3), (10, 4), (7, 7), (2, 2))
+_FILTERS = (4, 8, 12, 16, 24, 32, 48, 64, 96)
+_INPUT_MAPS = ((8, 8), (12, 12), (16, 16), (20, 20), (24, 24), (32, 32), (48, 48), (49, 10), (40, 8), (28, 28))
+_INPUT_CHANNELS = (1, 1, 2, 3, 3, 4, 8, 16, 32)
+
+
+@dataclass(frozen=True)
+class CalibrationModel:
+    """One measured model: its name (``cal<seed>_v<variant>``) and int8 .tflite bytes."""
+
+    name: str
+    data: bytes
+
+
+def _conv_block(layers, rng, x, *, kernel=None, filters=None, stride=None):
+    h, w, c = (int(d) for d in x.shape[1:])
+    if kernel is None:
+        fits = [k for k in _KERNELS if k[0] <= h and k[1] <= w]
+        kernel = fits[rng.integers(len(fits))]
+    if filters is None:
+        filters = int(rng.choice(_FILTERS))
+    while filters > 4 and kernel[0] * kernel[1] * c * filters > MAX_LAYER_WEIGHTS:
+        filters //= 2
+    if stride is None:
+        stride = 2 if min(h, w) >= 8 and rng.random() < 0.3 else 1
+    while filters > 4 and -(-h // stride) * -(-w // stride) * kernel[0] * kernel[1] * c * filters > MAX_LAYER_MACS:
+        filters //= 2
+    fits = kernel[0] <= h and kernel[1] <= w
+    padding = "same" if kernel == (1, 1) or not fits or rng.random() < 0.7 else "valid"
+    x = layers.Conv2D(filters, kernel, strides=stride, padding=padding, use_bias=bool(rng.random() < 0.5))(x)
+    if rng.random() < 0.6:
+        x = layers.BatchNormalization()(x)
+    act = rng.random()
+    if act < 0.5:
+        x = layers.ReLU()(x)
+    elif act < 0.75:
+        x = layers.ReLU(6.0)(x)
+    return x
+
+
+def _depthwise_block(layers, rng, x):
+    h, w, c = (int(d) for d in x.shape[1:])
+    k = 3 if min(h, w) < 5 or rng.random() < 0.7 else 5
+    mult = 2 if c <= 16 and rng.random() < 0.25 else 1
+    stride = 2 if min(h, w) >= 8 and rng.random() < 0.3 else 1
+    x = layers.DepthwiseConv2D(k, strides=stride, padding="same", depth_multiplier=mult, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def _residual_block(layers, rng, x):
+    c = int(x.shape[-1])
+    y = _conv_block(layers, rng, x, kernel=(3, 3), filters=c, stride=1)
+    if tuple(y.shape[1:]) != tuple(x.shape[1:]):
+        return y
+    return layers.Add()([x, y])
+
+
+def _pool_block(layers, rng, x):
+    h, w, _ = (int(d) for d in x.shape[1:])
+    if min(h, w) < 4:
+        return x
+    cls = layers.MaxPooling2D if rng.random() < 0.5 else layers.AveragePooling2D
+    if rng.random() < 0.6:
+        return cls(2)(x)
+    return cls(3, strides=1, padding="same")(x)
+
+
+def _branch_block(layers, rng, x):
+    """Two 1x1/3x3 branches concatenated on channels (CONCATENATION), or ZeroPadding2D then a VALID conv (PAD)."""
+    if rng.random() < 0.5:
+        a = _conv_block(layers, rng, x, kernel=(1, 1), stride=1)
+        b = _conv_block(layers, rng, x, kernel=(3, 3), stride=1)
+        if tuple(a.shape[1:3]) == tuple(b.shape[1:3]):
+            return layers.Concatenate()([a, b])
+        return a
+    x = layers.ZeroPadding2D(1)(x)
+    return _conv_block(layers, rng, x, kernel=(3, 3))
+
+
+def _activation_bytes(x) -> int:
+    return int(np.prod([int(d) for d in x.shape[1:]]))
+
+
+def build_cnn(rng: np.random.Generator, name: str):
+    import keras
+    from keras import layers
+
+    h, w = _INPUT_MAPS[rng.integers(len(_INPUT_MAPS))]
+    c = int(rng.choice(_INPUT_CHANNELS))
+    inp = keras.Input((h, w, c))
+    x = _conv_block(layers, rng, inp)
+    for _ in range(int(rng.integers(4, 10))):
+        r = rng.random()
+        if r < 0.4:
+            y = _conv_block(layers, rng, x)
+        elif r < 0.6:
+            y = _depthwise_block(layers, rng, x)
+        elif r < 0.75:
+            y = _residual_block(layers, rng, x)
+        elif r < 0.85:
+            y = _branch_block(layers, rng, x)
+        else:
+            y = _pool_block(layers, rng, x)
+        if _activation_bytes(y) <= MAX_ACTIVATION_BYTES and min(int(d) for d in y.shape[1:3]) >= 1:
+            x = y
+    head = rng.random()
+    if head < 0.45:
+        x = layers.GlobalAveragePooling2D()(x)
+    elif head < 0.7:
+        x = layers.AveragePooling2D(pool_size=tuple(int(d) for d in x.shape[1:3]))(x)
+        x = layers.Flatten()(x)
+    else:
+        while _activation_bytes(x) > 2048 and min(int(d) for d in x.shape[1:3]) >= 2:
+            x = layers.MaxPooling2D(2)(x)
+        x = layers.Flatten()(x)
+    x = layers.Dense(int(rng.choice((2, 10, 12, 32))))(x)
+    return keras.Model(inp, layers.Softmax()(x) if rng.random() < 0.7 else x, name=name)
+
+
+def build_mlp(rng: np.random.Generator, name: str):
+    import keras
+    from keras import layers
+
+    n_in = int(rng.choice((64, 128, 250, 490, 640)))
+    inp = keras.Input((n_in,))
+    x = inp
+    n_prev = n_in
+    for _ in range(int(rng.integers(2, 6))):
+        units = min(int(rng.choice((8, 16, 32, 64, 128, 200))), MAX_LAYER_WEIGHTS // n_prev)
+        n_prev = units
+        x = layers.Dense(units)(x)
+        if rng.random() < 0.5:
+            x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.Dense(int(rng.choice((2, 10, 64, 128))))(x)
+    return keras.Model(inp, layers.Softmax()(x) if rng.random() < 0.5 else x, name=name)
+
+
+def build_branches(rng: np.random.Generator, name: str):
+    """Many single-layer branches on one input, each pooled to a vector: one run measures 6-10 shapes."""
+    import keras
+    from keras import layers
+
+    h, w = _INPUT_MAPS[rng.integers(len(_INPUT_MAPS))]
+    c = int(rng.choice(_INPUT_CHANNELS + (12, 24, 48, 64)))
+    c = max(1, min(c, MAX_ACTIVATION_BYTES // (h * w)))
+    inp = keras.Input((h, w, c))
+    heads = []
+    for _ in range(int(rng.integers(6, 11))):
+        if rng.random() < 0.7:
+            y = _conv_block(layers, rng, inp)
+        else:
+            y = _depthwise_block(layers, rng, inp)
+        heads.append(layers.GlobalAveragePooling2D()(y))
+    x = layers.Concatenate()(heads)
+    x = layers.Dense(int(rng.choice((2, 10, 12))))(x)
+    return keras.Model(inp, layers.Softmax()(x), name=name)
+
+
+def _randomize_batchnorm(model, rng: np.random.Generator) -> None:
+    for layer in model.layers:
+        if layer.__class__.__name__ == "BatchNormalization":
+            shapes = [np.asarray(w).shape for w in layer.get_weights()]
+            layer.set_weights([rng.uniform(0.5, 1.5, shapes[0]), rng.normal(0.0, 0.1, shapes[1]),
+                               rng.normal(0.0, 0.1, shapes[2]), rng.uniform(0.5, 1.5, shapes[3])])  # fmt: skip
+
+
+def convert(seed: int) -> bytes:
+    """The dense int8 .tflite of calibration model `seed`."""
+    import keras
+
+    from ..tflite.convert import keras_to_int8_tflite
+
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    name = f"cal{seed}"
+    if seed >= BRANCH_SEEDS_FROM:
+        model = build_branches(rng, name)
+    else:
+        model = build_mlp(rng, name) if rng.random() < 0.25 else build_cnn(rng, name)
+    _randomize_batchnorm(model, rng)
+    shape = tuple(model.inputs[0].shape[1:])
+    x_rep = rng.normal(0.0, 1.0, size=(16, 1, *shape)).astype(np.float32)
+    return keras_to_int8_tflite(model, list(x_rep))
+
+
+def _keep_share(rng: np.random.Generator, cout: int, kh: int, kw: int, density: float) -> np.ndarray:
+    """Random keep mask [cout, kh, kw] with `density` of the filterlets, at least one per filter."""
+    keep = rng.random((cout, kh, kw)) < density
+    if kh * kw > 1:  # a kept filter keeps at least one filterlet, as the pruner's plans do
+        for o in np.flatnonzero(~keep.reshape(cout, -1).any(axis=1)):
+            keep[o].flat[rng.integers(kh * kw)] = True
+    return keep
+
+
+def prune_to_density(dense: bytes, density: float, seed: int = 0) -> bytes:
+    """`dense` with every CONV_2D larger than 1x1 keeping a random `density` of its filterlets."""
+    rng = np.random.default_rng(seed)
+    model = TfliteModel(dense)
+    new = {}
+    for layer in conv_layers(model):
+        cout, kh, kw, _ = layer.weights.shape
+        if kh * kw > 1:
+            keep = _keep_share(rng, cout, kh, kw, density)
+            new[layer.op_index] = np.where(keep[..., None], layer.weights, 0).astype(np.int8)
+    return replace_conv_weights(model, new)
+
+
+def pruned_variant(dense: bytes, seed: int, variant: int) -> bytes:
+    """`dense` with a random share of each CONV_2D's filterlets zeroed (variant 0: `dense` itself)."""
+    if variant == 0:
+        return dense
+    rng = np.random.default_rng([seed, variant])
+    model = TfliteModel(dense)
+    new = {}
+    for layer in conv_layers(model):
+        w = layer.weights
+        cout, kh, kw, _ = w.shape
+        keep = _keep_share(rng, cout, kh, kw, float(rng.choice(DENSITIES)))
+        if rng.random() < 0.3:  # whole filters removed too
+            keep[rng.random(cout) < 0.25] = False
+        if keep.any():
+            new[layer.op_index] = np.where(keep[..., None], w, 0).astype(np.int8)
+    return replace_conv_weights(model, new)
+
+
+def default_cache_dir() -> Path:
+    """Built calibration models ($DTMM_CALIBRATION_CACHE, else .pio/dtmm-calibration-models)."""
+    return Path(os.environ.get("DTMM_CALIBRATION_CACHE", REPO_ROOT / ".pio" / "dtmm-calibration-models"))
+
+
+def _cache_key(seed: int) -> str:
+    import tensorflow as tf
+
+    return hashlib.sha256(f"{seed}\0{GENERATOR_VERSION}\0{tf.__version__}".encode()).hexdigest()[:12]
+
+
+def calibration_models(seeds, *, cache_dir=None, progress: Callable[[str], None] | None = None):
+    """Yields every variant of every seed's model (built once, then cached)."""
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    for seed in seeds:
+        file = cache / f"cal{seed}-{_cache_key(seed)}.tflite"
+        if file.is_file():
+            dense = file.read_bytes()
+        else:
+            if progress:
+                progress(f"building calibration model {seed} with Keras and the TFLite converter ...")
+            dense = convert(seed)
+            cache.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(file, dense)
+        for v in range(VARIANTS_PER_MODEL):
+            yield CalibrationModel(f"cal{seed}_v{v}", pruned_variant(dense, seed, v))

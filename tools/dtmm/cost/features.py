@@ -1,0 +1,275 @@
+"""What a cost model sees of one operator: its kernel group and a few shape counts.
+
+Each operator the packer emits becomes one :class:`OpFeatures`: a *group*
+(the operator type, and for CONV_2D and ADD the family of the kernel variant
+the board's path selects -- the packer's probe of the C dispatch rule, see
+``dtmm.pack.lowering.conv_scratch``) and counts that the kernels' loops scale
+with: pixels, output elements, kept filterlets, multiply-accumulates, chunks
+of SIMD lanes. A group's cost model is a non-negative linear function of its
+counts (``dtmm.cost.fit``), so every count here is something a loop in the
+kernels runs once per unit of.
+
+The path of a board follows its CPU features: Helium (MVE) on qemu-m55, the
+DSP extension on M4/M7/M33, portable C otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil, prod
+
+import numpy as np
+
+from ..errors import DtmmError
+from ..formats import fwcs
+from ..pack.lowering.ops import ADD_TABLE_MIN_ELEMENTS
+from ..targets.boards import Board
+from ..tflite.model import TfliteModel, _schema, conv_layer
+
+#: counts per group kind (the order is the coefficient order in a calibration file)
+CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows", "outputs", "kept_outputs",
+               "pixel_filterlets", "pixel_chunks4", "pixel_chunks16", "macs", "receptive", "input_elements",
+               "blocks4", "block_outputs", "block_filterlets", "block_chunks4", "band_columns", "input_groups",
+               "input_group_phases", "slow_requant_outputs", "clamp_outputs", "pair_block_pairs",
+               "list_block_elements", "plane_field_elements", "interior_macs", "border_macs", "pixel_runs",
+               "index_walk_macs", "index_walk_bitmap_positions")
+DEPTHWISE_COUNTS = ("calls", "channels", "pixels", "rows", "outputs", "row_channels", "macs", "input_elements",
+                    "edge_outputs", "outputs_3x3_s1", "outputs_3x3_s2", "outputs_small_map", "macs_small_map",
+                    "leftover_channel_outputs", "channel_tail_outputs", "lane_outputs", "lane_macs",
+                    "plane_outputs", "plane_macs", "plane_fill", "plane3x3_outputs")
+FC_COUNTS = ("calls", "outputs", "kept_outputs", "inputs", "macs", "chunks4", "chunks16")
+POOL_COUNTS = ("calls", "pixels", "outputs", "window_elements", "input_elements", "large_window_elements",
+               "padded_window_outputs")
+ELEMENTWISE_COUNTS = ("calls", "outputs", "input_elements", "rows", "inputs")
+#: MEAN: the SIMD paths sum at most 256 values per output in int16 lanes, larger reductions run portable C
+REDUCE_COUNTS = ("calls", "outputs", "input_elements", "large_outputs", "large_input_elements")
+
+#: the Helium path's conv: blocks of 4 pixels, 16-channel chunks, filters in groups of 4 (quad) or 2 (pair)
+MVE_CONV_COUNTS = ("calls", "filters", "kept_filters", "kept_chunks16", "pixels", "rows", "blocks4",
+                   "block_filters", "block_quads", "block_pairs", "block_filterlets", "block_chunks16",
+                   "row_tail_filters", "patch_gather", "patch_block_chunks", "elem_gather", "elem_block_weights",
+                   "padded_input_elements", "slow_requant_outputs", "clamp_outputs", "empty_filter_outputs",
+                   "elem_pixel_chunks", "patch_block_kept_chunks")
+
+COUNTS_OF_KIND = {"conv": CONV_COUNTS, "conv_mve": MVE_CONV_COUNTS, "depthwise": DEPTHWISE_COUNTS, "fc": FC_COUNTS, "pool": POOL_COUNTS,
+                  "elementwise": ELEMENTWISE_COUNTS, "reduce": REDUCE_COUNTS}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OpFeatures:
+    """One operator as the cost model sees it."""
+
+    label: str  # the packer's profiling label, e.g. op03_CONV_2D
+    op: str  # TFLite operator name
+    group: str  # cost-model group, e.g. CONV_2D/dsp_band
+    kind: str  # key of COUNTS_OF_KIND
+    counts: tuple[float, ...]  # in COUNTS_OF_KIND[kind] order
+    shape: str = ""  # for reading: e.g. "3x3/1 same 32x32x16 -> 32"
+
+    def as_dict(self) -> dict:
+        return dict(zip(COUNTS_OF_KIND[self.kind], self.counts))
+
+
+def board_path(board: Board) -> str:
+    """'mve', 'dsp' or 'c': the kernel path the board's firmware compiles."""
+    if "mve" in board.features:
+        return "mve"
+    if "dsp" in board.features:
+        return "dsp"
+    return "c"
+
+
+def variant_family(variant: str) -> str:
+    """A kernel variant's family: 'mve_quad16_s32_full_l' -> 'mve_quad16', 'mve_gen_n3_t' -> 'mve_gen',
+    'mve_pg_clamp' -> 'mve_pg'."""
+    parts = variant.split("_")
+    if variant.startswith(("mve_quad", "mve_pair")):
+        return "_".join(parts[:2])
+    if variant.startswith("mve_gen"):
+        return "mve_gen"
+    if variant.startswith("mve_pg"):
+        return "mve_pg"
+    return variant
+
+
+def _shape(model: TfliteModel, t: int) -> tuple[int, ...]:
+    return tuple(int(d) for d in model.tensors[t].shape)
+
+
+def _inside(out: int, size: int, k: int, stride: int, dilation: int, padding: str) -> int:
+    """Output positions along one axis whose whole kernel window lies inside the input."""
+    span = (k - 1) * dilation + 1
+    pad = max((out - 1) * stride + span - size, 0) // 2 if padding == "same" else 0
+    return sum(1 for o in range(out) if o * stride - pad >= 0 and o * stride - pad + span <= size)
+
+
+def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple, str]:
+    layer = conv_layer(model, op)
+    s = layer.spec
+    keep = np.any(layer.weights != 0, axis=3)  # [cout, kh, kw]
+    kept = int(keep.sum())
+    live = keep.reshape(s.cout, -1).any(axis=1)
+    kept_filters = int(live.sum())
+    out_h, out_w, in_h, in_w = s.out_h, s.out_w, s.in_h, s.in_w
+    if (s.kh, s.kw, s.stride_h, s.stride_w) == (1, 1, 1, 1) and (in_h, in_w) == (out_h, out_w) and out_h > 1 \
+            and out_h * out_w <= 0xFFFF:  # a 1x1 layer runs as one row (dtmm_conv_flatten())
+        out_h, out_w, in_h, in_w = 1, out_h * out_w, 1, out_h * out_w
+    pixels = out_h * out_w
+    blocks = out_h * ceil(out_w / 4)  # 4-pixel blocks of an output row, the SIMD kernels' unit
+    # filters whose requantization is not the fast exact form (multiplier >= 2^30, right shift >= 2):
+    # the SIMD paths finish them with a scalar pass; a clamp narrower than int8 is another pass
+    fast = (layer.multiplier >= (1 << 30)) & (layer.shift <= -2)
+    slow = int((~fast & live).sum())
+    clamp = int(s.act_min > -128 or s.act_max < 127)
+    field = s.kh * s.kw * s.cin
+    padding = int(s.padding == "same" and (s.kh > 1 or s.kw > 1))
+    variant = (row.get("conv_variants") or {}).get(path, "portable")
+    shape = f"{s.kh}x{s.kw}/{s.stride_h} {s.padding} {s.in_h}x{s.in_w}x{s.cin} -> {s.cout} kept {kept}/{s.cout * s.kh * s.kw}"
+    group = f"CONV_2D/{variant_family(variant)}"
+    if path == "mve":
+        # patch mode (cin < 16, fields of at most 64 elements): fields gathered per pixel, dense weights
+        patch = int(s.cin < 16 and field <= 64 and s.kh * s.kw <= 32)
+        elem = int(s.kh * s.kw > 32)
+        # element lists and the gather kernels: each filter's kept weights in chunks of 16 lanes
+        chunks = int(np.ceil(keep.reshape(s.cout, -1).sum(axis=1) * s.cin / 16).sum())
+        sparse = 1 - patch - elem if not (patch and elem) else 0
+        c16 = ceil(s.cin / 16)
+        counts = (1, s.cout, kept_filters, kept * c16 * sparse, pixels, out_h, blocks,
+                  blocks * kept_filters, blocks * ceil(kept_filters / 4), blocks * ceil(kept_filters / 2),
+                  blocks * kept * sparse, blocks * kept * c16 * sparse, out_h * (out_w % 4 != 0) * kept_filters,
+                  pixels * field * patch, blocks * kept_filters * ceil(field / 16) * patch,
+                  pixels * field * elem, blocks * kept * s.cin * elem, in_h * in_w * s.cin * padding,
+                  pixels * slow, pixels * s.cout * clamp, pixels * (s.cout - kept_filters),
+                  pixels * chunks * elem, blocks * chunks * patch)  # fmt: skip
+        return group + ("/patch" if patch and not elem else ""), "conv_mve", counts, shape
+    # element-list kernels: whole receptive fields in int16 pairs (pruned weights as zeros) when at least
+    # 3/8 of the filterlets are kept and a field has at most 512 elements, else a list of kept weights
+    pairs = int(8 * kept >= 3 * s.cout * s.kh * s.kw and field <= 512)
+    # ... whose fields are word copies from a zero-padded int16 copy of the input when it is small
+    padded = (in_h + s.kh) * (in_w + s.kw) * s.cin * 2
+    plane = int(s.dilation_w == 1 and (s.kw * s.cin) % 2 == 0 and padded <= 4096)
+    phases = len({(j * s.dilation_w) % s.stride_w for j in range(s.kw)})  # input column phases of a stride
+    # portable path: pixels whose every tap is inside the input run a cheaper loop than border pixels,
+    # and adjacent kept filterlets of a kernel row are one dot product (a "run")
+    interior = _inside(s.out_h, s.in_h, s.kh, s.stride_h, s.dilation_h, s.padding) * \
+        _inside(s.out_w, s.in_w, s.kw, s.stride_w, s.dilation_w, s.padding)
+    walk = int(s.kh * s.kw > 32)  # no 32-bit position masks: the portable path walks the index itself
+    bitmap = int(fwcs.choose_encoding(s, keep) == "bitmap")  # ... testing every position of a bitmap
+    if s.dilation_w == 1:
+        starts = keep & ~np.concatenate([np.zeros_like(keep[:, :, :1]), keep[:, :, :-1]], axis=2)
+        runs = int(starts.sum())
+    else:
+        runs = kept
+    counts = (1, s.cout, kept_filters, kept, pixels, out_h, pixels * s.cout, pixels * kept_filters,
+              pixels * kept, pixels * kept * ceil(s.cin / 4), pixels * kept * ceil(s.cin / 16), pixels * kept * s.cin,
+              pixels * field, in_h * in_w * s.cin,
+              blocks, blocks * s.cout, blocks * kept, blocks * kept * ceil(s.cin / 4),
+              out_h * in_w * ceil(s.cin / 4) * s.kh, in_h * in_w * ceil(s.cin / 4),
+              in_h * in_w * ceil(s.cin / 4) * phases, pixels * slow, pixels * s.cout * clamp,
+              blocks * kept_filters * ceil(field / 2) * pairs, blocks * kept * s.cin * (1 - pairs),
+              pixels * field * pairs * plane, interior * kept * s.cin, (pixels - interior) * kept * s.cin,
+              pixels * runs, pixels * kept * s.cin * walk, pixels * s.cout * s.kh * s.kw * walk * bitmap)  # fmt: skip
+    return group, "conv", counts, shape
+
+
+def _depthwise(model: TfliteModel, op) -> tuple[str, str, tuple]:
+    _, in_h, in_w, cin = _shape(model, op.inputs[0])
+    _, kh, kw, cout = _shape(model, op.inputs[1])
+    _, out_h, out_w, _ = _shape(model, op.outputs[0])
+    pixels = out_h * out_w
+    opts = op.options
+    mult = cout // max(cin, 1)
+    # outputs whose window crosses the padded border (the kernels take a slower path there)
+    inner_h = max(0, min(out_h, (in_h - kh) // max(opts.strideH, 1) + 1))
+    inner_w = max(0, min(out_w, (in_w - kw) // max(opts.strideW, 1) + 1))
+    edge = (pixels - inner_h * inner_w) * cout
+    # the SIMD paths pick a kernel by kernel shape, stride and map size, and run channels in fours or
+    # in vectors of 16 (the leftovers one at a time); gated counts let each regime have its own cost
+    outputs = pixels * cout
+    k33 = (kh, kw) == (3, 3)
+    s1 = opts.strideH == opts.strideW == 1
+    small = pixels <= 64
+    lane = int(small and mult == 1 and cout >= 8)  # Helium: channels on lanes, pixel by pixel
+    plane = int(not lane and (in_h + kh - 1) * (in_w + kw - 1) * 2 <= 3072)  # a padded int16 channel plane
+    plane3x3 = int(mult > 1 or (k33 and ((s1 and pixels >= 16) or (not s1 and pixels >= 64))))  # DSP plane path
+    counts = (1, cout, pixels, out_h, outputs, out_h * cout, outputs * kh * kw, in_h * in_w * cin, edge,
+              outputs * (k33 and s1), outputs * (k33 and not s1), outputs * small, outputs * kh * kw * small,
+              pixels * (cout % 4), pixels * (cout % 16), outputs * lane, outputs * kh * kw * lane,
+              outputs * plane, outputs * kh * kw * plane, in_h * in_w * cin * plane,
+              outputs * plane3x3)  # fmt: skip
+    group = "DEPTHWISE_CONV_2D" if mult == 1 else "DEPTHWISE_CONV_2D/multiplier"
+    shape = f"{kh}x{kw}/{opts.strideH} {in_h}x{in_w}x{cin} -> {cout}"
+    return group, "depthwise", counts, shape
+
+
+def _fully_connected(model: TfliteModel, op) -> tuple[str, str, tuple]:
+    w = model.tensor_data(op.inputs[1])
+    n_out, n_in = (int(d) for d in model.tensors[op.inputs[1]].shape)
+    batch = max(1, model.tensors[op.outputs[0]].size // max(n_out, 1))
+    kept = int(np.any(np.asarray(w) != 0, axis=1).sum()) if w is not None else n_out
+    counts = (1, batch * n_out, batch * kept, batch * n_in, batch * kept * n_in, batch * kept * ceil(n_in / 4),
+              batch * kept * ceil(n_in / 16))  # fmt: skip
+    return "FULLY_CONNECTED", "fc", counts, f"{batch}x{n_in} -> {n_out} kept {kept}"
+
+
+def _pool(model: TfliteModel, op) -> tuple[str, str, tuple]:
+    in_shape = _shape(model, op.inputs[0])
+    _, out_h, out_w, c = _shape(model, op.outputs[0])
+    opts = op.options
+    window = int(opts.filterHeight) * int(opts.filterWidth)
+    pixels = out_h * out_w
+    # windows of more than 256 values take another kernel; SAME windows clipped at the border another loop
+    large = int(window > 256)
+    same = int(opts.padding == _schema().Padding.SAME and window > 1)
+    counts = (1, pixels, pixels * c, pixels * c * window, prod(in_shape), pixels * c * window * large,
+              pixels * c * same)
+    return op.opcode, "pool", counts, f"{opts.filterHeight}x{opts.filterWidth}/{opts.strideH} {in_shape} -> {out_h}x{out_w}x{c}"
+
+
+def _mean(model: TfliteModel, op) -> tuple[str, str, tuple, str]:
+    in_shape = _shape(model, op.inputs[0])
+    n_in, n_out = prod(in_shape), max(1, prod(_shape(model, op.outputs[0])))
+    large = int(n_in // n_out > 256)
+    return "MEAN", "reduce", (1, n_out, n_in, n_out * large, n_in * large), f"{list(in_shape)} -> {n_out}"
+
+
+def _elementwise(model: TfliteModel, op, row: dict) -> tuple[str, str, tuple]:
+    out_shape = _shape(model, op.outputs[0])
+    n_out = prod(out_shape)
+    n_in = sum(prod(_shape(model, t)) for t in op.inputs if t >= 0 and model.tensor_data(t) is None)
+    rows = n_out // max(out_shape[-1], 1) if out_shape else 1
+    group = op.opcode
+    variant = (row.get("add_variants") or {})
+    n_inputs = sum(1 for t in op.inputs if t >= 0 and model.tensor_data(t) is None)
+    return group, "elementwise", (1, n_out, n_in, rows, n_inputs), variant, f"{list(out_shape)}"
+
+
+def op_features(model: TfliteModel, summary: dict, board: Board) -> list[OpFeatures]:
+    """Features of every operator of a packed model that runs code (pure reshapes cost nothing).
+
+    `summary` is the packer's summary (``PackedModel.summary``) of `model`."""
+    path = board_path(board)
+    out = []
+    for row in summary["ops"]:
+        if not row["code"]:
+            continue
+        op = model.operators[row["index"]]
+        name = op.opcode
+        if name == "CONV_2D":
+            group, kind, counts, shape = _conv(model, op, path, row)
+        elif name == "DEPTHWISE_CONV_2D":
+            group, kind, counts, shape = _depthwise(model, op)
+        elif name == "FULLY_CONNECTED":
+            group, kind, counts, shape = _fully_connected(model, op)
+        elif name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            group, kind, counts, shape = _pool(model, op)
+        elif name == "MEAN":
+            group, kind, counts, shape = _mean(model, op)
+        else:
+            group, kind, counts, variants, shape = _elementwise(model, op, row)
+            if name == "ADD" and variants.get(path):
+                table = "table" if prod(_shape(model, op.outputs[0])) >= ADD_TABLE_MIN_ELEMENTS else "direct"
+                group = f"ADD/{variants[path]}/{table}"
+        out.append(OpFeatures(row["label"], name, group, kind, tuple(float(c) for c in counts), shape))
+    if not out and summary["ops"]:
+        raise DtmmError(f"{model.source}: no operator runs code")
+    return out
