@@ -222,7 +222,8 @@ def _group_kind(spec: fwcs.ConvSpec) -> str:
         cin_eff, step = k, k
     else:
         cin_eff, step = spec.cin, spec.stride_w * spec.cin
-    if (cin_eff, step) in ((16, 16), (16, 32), (32, 32), (32, 64), (64, 64)):
+    short_tail = spec.cin >= 16 and spec.out_w % 4 in (1, 2) and spec.out_w < 12  # the generic row tail
+    if (cin_eff, step) in ((16, 16), (16, 32), (32, 32), (32, 64), (64, 64)) and not short_tail:
         return "group"
     return "generic"
 

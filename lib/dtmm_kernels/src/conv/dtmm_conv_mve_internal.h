@@ -206,6 +206,15 @@ static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, d
             }
         }
     }
+    if (L->kind != DTMM_MVE_KIND_GENERIC && !L->patch && (h->out_w % 4u == 1u || h->out_w % 4u == 2u) &&
+        h->out_w < 12u) {
+        /* short rows ending in 1 or 2 pixels (a 1x1 conv over a 3x3 map: one row of 9): the generic
+         * family's row tail (gen_tail) and its records cost less than a whole last block of the group
+         * kernels and their record setup, for at most 2 whole blocks per row (conv_1x1_map3x3_c64 on
+         * qemu-m55: 16,837 -> 15,436 instructions) */
+        L->kind = DTMM_MVE_KIND_GENERIC;
+        L->items = 0;
+    }
     if (cout > 16384u) { /* group kernels store 16-bit output offsets, up to 4*cout - 1 */
         L->kind = DTMM_MVE_KIND_GENERIC;
         L->items = 0;
@@ -377,7 +386,9 @@ int dtmm_conv_mve_elem_layout(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E
  *    unless the blob is DENSE with cout % 4 == 0; else pair (2 filters,
  *    any shift and clamp);
  *  - the generic kernel for its count of 16-byte chunks and a tail, or its
- *    looping form from 8 chunks (cin >= 128).
+ *    looping form from 8 chunks (cin >= 128); also for the group kernels'
+ *    layers with rows of 1, 2, 5, 6, 9 or 10 pixels (the layout: the generic
+ *    row tail beats a whole last block there).
  */
 static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout *L)
 {
