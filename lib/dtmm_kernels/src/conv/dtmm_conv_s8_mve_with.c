@@ -360,12 +360,15 @@ MVE_DEFINE_PAIR_KERNEL(pair64_s64, MVE_POS_64_S64, MVE_OFF_LOAD)
     "vldrb.u8 q1, [r12, q2]\n\t"                                                                   \
     "vmladava.s8 r6, q0, q1\n\t"                                                                   \
     "le lr, 1b\n\t"
-#define MVE_PG_OFF "ldr r9, [sp, #32]\n\t"
-#define MVE_DEFINE_PG_KERNEL(NAME, CLAMP)                                                          \
+/* the output offset: full (no clamp) keeps it in q7 (int16 lanes, set once), clamp loads it into r9 */
+#define MVE_PG_OFF_FULL(Q) "vqadd.s16 " Q ", " Q ", q7\n\t"
+#define MVE_PG_OFF_CLAMP(Q) "ldr r9, [sp, #32]\n\tvqadd.s16 " Q ", " Q ", r9\n\t"
+#define MVE_PG_INIT_FULL "ldr r1, [sp, #32]\n\tvdup.16 q7, r1\n\t"
+#define MVE_DEFINE_PG_KERNEL(NAME, CLAMP, OFF, INIT)                                               \
     static __attribute__((noinline)) void NAME(const void *args)                                   \
     {                                                                                              \
         register const mve_args *r0_args __asm__("r0") = args;                                     \
-        __asm__ volatile(MVE_GROUP_PROLOGUE_HEAD "ldr r1, [r0, #48]\n\t"                           \
+        __asm__ volatile(MVE_GROUP_PROLOGUE_HEAD INIT "ldr r1, [r0, #48]\n\t"                      \
                                                  "str r1, [sp, #36]\n\t"                           \
                                                  "3:\n\t"                                          \
                                                  "ldr r10, [sp, #16]\n\t"                          \
@@ -375,11 +378,11 @@ MVE_DEFINE_PAIR_KERNEL(pair64_s64, MVE_POS_64_S64, MVE_OFF_LOAD)
                                                  "add r3, r5, r3\n\t" MVE_PG_LOAD                  \
                          "2:\n\t" MVE_PG_POS MVE_REQ_FAST("q3") MVE_PG_LOAD MVE_PG_POS             \
                              MVE_REQ_FAST("q4") "vqmovnb.s32 q5, q3\n\t"                           \
-                                                "vqmovnt.s32 q5, q4\n\t" MVE_PG_OFF                \
-                                                "vqadd.s16 q5, q5, r9\n\t" MVE_PG_LOAD MVE_PG_POS  \
+                                                "vqmovnt.s32 q5, q4\n\t" OFF("q5") MVE_PG_LOAD     \
+                                                    MVE_PG_POS                                     \
                                  MVE_REQ_FAST("q4") MVE_PG_LOAD MVE_PG_POS MVE_REQ_FAST("q1")      \
                                      "vqmovnb.s32 q3, q4\n\t"                                      \
-                                     "vqmovnt.s32 q3, q1\n\t" MVE_PG_OFF "vqadd.s16 q3, q3, r9\n\t" \
+                                     "vqmovnt.s32 q3, q1\n\t" OFF("q3")                         \
                                          CLAMP "vqmovnb.s16 q4, q5\n\t"                            \
                                                "vqmovnt.s16 q4, q3\n\t"                            \
                                                "vldrb.u8 q5, [r10], #16\n\t"                       \
@@ -392,8 +395,8 @@ MVE_DEFINE_PAIR_KERNEL(pair64_s64, MVE_POS_64_S64, MVE_OFF_LOAD)
                          :                                                                         \
                          : MVE_CLOBBERS);                                                          \
     }
-MVE_DEFINE_PG_KERNEL(pg_full, MVE_QUAD_CLAMP_NONE)
-MVE_DEFINE_PG_KERNEL(pg_clamp, MVE_QUAD_CLAMP_S16)
+MVE_DEFINE_PG_KERNEL(pg_full, MVE_QUAD_CLAMP_NONE, MVE_PG_OFF_FULL, MVE_PG_INIT_FULL)
+MVE_DEFINE_PG_KERNEL(pg_clamp, MVE_QUAD_CLAMP_S16, MVE_PG_OFF_CLAMP, "")
 
 /*
  * Generic kernel, one filter at a time.  Records: b, wp, b, lst, b, b, count,
@@ -828,6 +831,8 @@ typedef struct {
     uint32_t coff[DTMM_MVE_MAX_POSITIONS];      /* per kernel column j: j*dilation_w*cin */
     uint32_t gather;                            /* patch mode: im2col by byte gathers (offsets < 256) */
     uint32_t pg;                                /* pg kernels: they read the rows themselves (no patches) */
+    uint32_t im2col;                            /* patch mode without pg: im2col rows per block */
+    uint32_t direct;                            /* the kernel reads the rows at one pointer per block */
     uint8x16_t gofs[DTMM_MVE_PATCH_MAX / 16u];  /* their offsets from the pixel's tap (0, 0) */
     /* the row window */
     int8_t *wbuf;
@@ -906,7 +911,7 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
     const uint32_t kh = h->kh, kw = h->kw;
     const int32_t block_step = 4 * c->in_step, row_step = (int32_t)L->row_step;
     const int8_t *first = c->win + b0 * block_step;
-    if (L->patch && !c->pg) {
+    if (c->im2col) {
         const int32_t kp = (int32_t)L->cin_eff, cin = c->cin;
         for (int32_t b = 0; b < n; b++) {
             int8_t *patch = c->impatch + b * 4 * kp;
@@ -937,7 +942,7 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
         }
         c->args.tab = L->pair ? (const void *)c->impatch : (const void *)c->tab;
         c->args.tab_stride = L->pair ? 4u * (uint32_t)kp : 16u;
-    } else if (L->pair || c->pg) {
+    } else if (c->direct) {
         c->args.tab = first;
         c->args.tab_stride = (uint32_t)block_step;
     } else {
@@ -1736,8 +1741,7 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
     const int32_t in_off = h->input_offset;
     /* ---- generic kernel: output scatter offsets of the 4 pixels ---- */
     if (G == 1u) {
-        uint32_t *q = (uint32_t *)(void *)(s + L->off_qoff);
-        for (uint32_t k = 0; k < 4u; k++) q[k] = k * cout;
+        vstrwq_u32((uint32_t *)(void *)(s + L->off_qoff), vmulq_n_u32(vidupq_n_u32(0u, 1), cout));
     }
 
     /* ---- kernel ---- */
@@ -1767,7 +1771,9 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
     c->args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
     for (uint32_t j = 0; j < kw; j++) c->coff[j] = j * (uint32_t)dw * cin;
     c->gather = 0;
-    if (L->patch && !c->pg) {
+    c->im2col = L->patch && !c->pg;
+    c->direct = (L->pair && !L->patch) || c->pg;
+    if (c->im2col) {
         /* patch byte q = position p = q / cin, channel q % cin: offset i*row_step + j*dw*cin + channel */
         uint8_t g[DTMM_MVE_PATCH_MAX];
         uint32_t fits = 1;
@@ -1802,7 +1808,7 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
                 mve_fill(row + right, c->zp, (int32_t)(L->ring_w * cin) - right);
             }
         }
-        const int direct_groups = (L->pair && !L->patch) || c->pg;
+        const int direct_groups = c->direct;
         c->args.tab_stride = (uint32_t)(4 * c->in_step);
         int8_t *out_row = output;
         for (int32_t y = 0; y < out_h; y++, out_row += row_out) {
@@ -2043,8 +2049,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     }
     if (G == 1u && !L.patch) { /* generic and item records: their variants' hooks, linked only with them */
         r = records(v, masks, r, list, dummy_list, zero);
-    }
-    if (c.pg) { /* the pg variants' hook: group records of gathered chunks, linked only with them */
+    } else if (c.pg) { /* the pg variants' hook: group records of gathered chunks, linked only with them */
         r = records(v, masks, r, s + L.off_wexp, (const uint8_t *)posoff, zero);
     }
     for (uint32_t o = 0; o < cout && L.patch && !c.pg; o++) { /* patch mode: expanded weight rows */
