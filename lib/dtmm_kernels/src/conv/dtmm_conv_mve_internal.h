@@ -85,8 +85,6 @@ typedef struct {
     uint32_t positions; /* kh*kw */
     uint32_t patch;     /* 1: patch mode */
     uint32_t items;     /* generic kernel only: 1 for item mode (16-byte items of adjacent filterlets) */
-    uint32_t pgather;   /* patch mode: every tap offset of a field fits a byte and cout <= 64, so the pg
-                         * kernels may gather the fields from the rows (chunks of kept weights + offsets) */
     uint32_t cin_eff;   /* bytes per filterlet the inner kernel sees (patch: row pitch of the patch) */
     uint32_t pos_eff;   /* positions the inner kernel sees (patch: 1) */
     uint32_t step;      /* bytes between the 4 pixels of a block in what the kernel reads */
@@ -110,6 +108,8 @@ typedef struct {
     uint32_t off_work;  /* edge patch / im2col patches / temporary output; masks during setup */
     uint32_t off_edge, off_impatch, off_tmp, off_masks;
     uint32_t total;
+    uint32_t pgather;   /* patch mode: every tap offset of a field fits a byte and cout <= 64, so the pg
+                         * kernels may gather the fields from the rows (chunks of kept weights + offsets) */
 } dtmm_mve_layout;
 
 static inline uint32_t dtmm_mve_align16(uint32_t n)
@@ -257,8 +257,8 @@ static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, d
     }
 
     /* pg kernels: offsets (p / kw) * row_step + (p % kw) * dilation_w * cin + c, one byte each */
-    L->pgather = L->patch && DTMM_MVE_PGATHER && cout <= 64u &&
-                 (uint64_t)(kh - 1u) * L->row_step + (uint64_t)(kw - 1u) * dw * cin + cin - 1u <= 255u;
+    L->pgather = L->patch && DTMM_MVE_PGATHER && cout <= 64u && L->row_step <= 255u &&
+                 (kh - 1u) * L->row_step + (kw - 1u) * dw * cin + cin - 1u <= 255u; /* (no overflow: kh, kw <= 32) */
 
     uint32_t zero = dtmm_mve_align16(L->cin_eff);
     if (zero < 32u) zero = 32u;

@@ -831,7 +831,6 @@ typedef struct {
     uint32_t coff[DTMM_MVE_MAX_POSITIONS];      /* per kernel column j: j*dilation_w*cin */
     uint32_t gather;                            /* patch mode: im2col by byte gathers (offsets < 256) */
     uint32_t pg;                                /* pg kernels: they read the rows themselves (no patches) */
-    uint32_t im2col;                            /* patch mode without pg: im2col rows per block */
     uint32_t direct;                            /* the kernel reads the rows at one pointer per block */
     uint8x16_t gofs[DTMM_MVE_PATCH_MAX / 16u];  /* their offsets from the pixel's tap (0, 0) */
     /* the row window */
@@ -911,7 +910,7 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
     const uint32_t kh = h->kh, kw = h->kw;
     const int32_t block_step = 4 * c->in_step, row_step = (int32_t)L->row_step;
     const int8_t *first = c->win + b0 * block_step;
-    if (c->im2col) {
+    if (L->patch) { /* (not pg: its kernels read the rows, run_layer() and run_last() call them directly) */
         const int32_t kp = (int32_t)L->cin_eff, cin = c->cin;
         for (int32_t b = 0; b < n; b++) {
             int8_t *patch = c->impatch + b * 4 * kp;
@@ -942,7 +941,7 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
         }
         c->args.tab = L->pair ? (const void *)c->impatch : (const void *)c->tab;
         c->args.tab_stride = L->pair ? 4u * (uint32_t)kp : 16u;
-    } else if (c->direct) {
+    } else if (L->pair) {
         c->args.tab = first;
         c->args.tab_stride = (uint32_t)block_step;
     } else {
@@ -963,6 +962,16 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
     c->fn(&c->args);
 }
 
+/* One block (b0 of the current row) of a pg kernel, which reads the rows itself. */
+static void run_pg_block(layer_ctx *c, int32_t b0, int8_t *out)
+{
+    c->args.tab = c->win + b0 * 4 * c->in_step;
+    c->args.tab_stride = (uint32_t)(4 * c->in_step);
+    c->args.out = out;
+    c->args.n_blocks = 1u;
+    c->fn(&c->args);
+}
+
 /*
  * A row's last block of 1..3 pixels (block b0, output at out): the generic
  * family's tail kernel for 1 or 2 pixels, else a whole block through tmp.
@@ -970,6 +979,11 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
  */
 static __attribute__((noinline)) void run_last(layer_ctx *c, int32_t b0, int32_t pixels, int8_t *out, int8_t *tmp)
 {
+    if (c->pg) { /* the pg kernels read the rows: one block through tmp */
+        run_pg_block(c, b0, tmp);
+        mve_copy(out, tmp, pixels * c->h->cout);
+        return;
+    }
     if (c->tail != NULL && pixels <= 2) {
         const mve_kernel_fn fn = c->fn;
         c->fn = c->tail;
@@ -1771,9 +1785,8 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
     c->args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
     for (uint32_t j = 0; j < kw; j++) c->coff[j] = j * (uint32_t)dw * cin;
     c->gather = 0;
-    c->im2col = L->patch && !c->pg;
     c->direct = (L->pair && !L->patch) || c->pg;
-    if (c->im2col) {
+    if (L->patch && !c->pg) {
         /* patch byte q = position p = q / cin, channel q % cin: offset i*row_step + j*dw*cin + channel */
         uint8_t g[DTMM_MVE_PATCH_MAX];
         uint32_t fits = 1;
@@ -1844,7 +1857,9 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
             const int32_t x0 = 4 * b;
             build_edge(c, edge, iy0, x0 * sw - pad_left, (int32_t)L->row_step);
             c->win = edge;
-            if (b < nfull) {
+            if (b < nfull && c->pg) {
+                run_pg_block(c, 0, out_row + x0 * (int32_t)cout);
+            } else if (b < nfull) {
                 run_blocks(c, 0, 1, out_row + x0 * (int32_t)cout);
             } else {
                 run_last(c, 0, out_w - x0, out_row + x0 * (int32_t)cout, tmp);
@@ -2052,7 +2067,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     } else if (c.pg) { /* the pg variants' hook: group records of gathered chunks, linked only with them */
         r = records(v, masks, r, s + L.off_wexp, (const uint8_t *)posoff, zero);
     }
-    for (uint32_t o = 0; o < cout && L.patch && !c.pg; o++) { /* patch mode: expanded weight rows */
+    for (uint32_t o = c.pg ? cout : 0u; o < cout && L.patch; o++) { /* patch mode (not pg): expanded weight rows */
         const int empty = masks[o] == 0u;
         if (G > 1u && empty && empties_seen++ >= pad_empty) {
             continue; /* a constant output, stored after the groups (no weights to skip) */
