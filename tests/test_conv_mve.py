@@ -109,6 +109,20 @@ def mve_cases() -> list[kc.KernelCase]:
     add("patch_dilation", cout=8, cin=4, kh=3, kw=3, in_h=8, in_w=9, dh=2, dw=2, density=0.6,
         encoding="bitmap")
     add("patch_dilation_wide", cout=4, cin=2, kh=2, kw=3, in_h=5, in_w=60, dw=2, sw=2)
+    # patch mode by gathers (pg kernels: all shifts <= -1, cout <= 64, offsets within a byte): chunks of
+    # kept weights, last groups completed by copies or empties, constant groups, clamps, strides, 1..4 chunks
+    for live in (1, 2, 3):
+        add(f"pg_c3_left{live}", cout=20, cin=3, kh=3, kw=3, in_h=7, in_w=9, density=0.5, empty=8 - live,
+            encoding=encs[live % 3], act="relu6" if live == 2 else "none")
+    add("pg_c3_one_live", cout=6, cin=3, kh=3, kw=3, in_h=5, in_w=7, density=0.5, empty=5, encoding="list")
+    add("pg_c1_all_empty", cout=5, cin=1, kh=3, kw=3, in_h=4, in_w=6, density=0.0, encoding="bitmap")
+    add("pg_c3_cout64", cout=64, cin=3, kh=3, kw=3, in_h=6, in_w=10, density=0.5, encoding="bitmap", act="relu")
+    add("pg_c2_s2", cout=12, cin=2, kh=3, kw=3, in_h=9, in_w=13, sh=2, sw=2, density=0.6, encoding="list")
+    add("pg_c7_k63_dense", cout=8, cin=7, kh=3, kw=3, in_h=5, in_w=9, encoding="dense", act="relu6")
+    add("pg_c6_valid", cout=10, cin=6, kh=2, kw=5, in_h=6, in_w=11, padding="valid", density=0.7,
+        encoding="bitmap")
+    add("pg_c3_s1x2_tail", cout=16, cin=3, kh=3, kw=3, in_h=6, in_w=22, sh=1, sw=2, density=0.45, empty=3,
+        encoding="bitmap")
     # input rows: direct (no padding), window (padding, dilation, strides), last blocks of 1..3 pixels
     add("direct_1x1_s2", cout=32, cin=16, kh=1, kw=1, in_h=8, in_w=16, sh=2, sw=2, padding="same")
     add("direct_valid", cout=12, cin=32, kh=3, kw=3, in_h=6, in_w=10, padding="valid", density=0.5,
@@ -208,7 +222,8 @@ def _group_kind(spec: fwcs.ConvSpec) -> str:
         cin_eff, step = k, k
     else:
         cin_eff, step = spec.cin, spec.stride_w * spec.cin
-    if (cin_eff, step) in ((16, 16), (16, 32), (32, 32), (32, 64), (64, 64)):
+    short_tail = spec.cin >= 16 and spec.out_w % 4 in (1, 2) and spec.out_w < 12  # the generic row tail
+    if (cin_eff, step) in ((16, 16), (16, 32), (32, 32), (32, 64), (64, 64)) and not short_tail:
         return "group"
     return "generic"
 

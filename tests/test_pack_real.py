@@ -38,9 +38,10 @@ def test_cli_pack_resnet8_is_deterministic(resnet8_tflite, tmp_path):
 
     summary = json.loads(files[0]["resnet8.json"])
     assert f"arena      {summary['arena_bytes']} bytes peak" in r.stdout
-    # every ResNet-8 conv has cin 16/32/64 rows (or a small-cin patch) and cout <= 64: MVE group kernels only
+    # every ResNet-8 conv has cin 16/32/64 rows (or a small-cin patch, read by gathers: pg) and cout <= 64:
+    # MVE group kernels only
     mve = summary["conv_variants"]["mve"]
-    assert mve and all(v.startswith("mve_quad") for v in mve) and len(set(mve)) == len(mve)
+    assert mve and all(v.startswith(("mve_quad", "mve_pg")) for v in mve) and len(set(mve)) == len(mve)
     assert f"conv mve   kernel variants linked: {', '.join(mve)}" in r.stdout
     assert summary["conv_variants"]["dsp"] == ["dsp_band"]
 

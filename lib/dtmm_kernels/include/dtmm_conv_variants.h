@@ -54,7 +54,8 @@ typedef struct dtmm_conv_variant dtmm_conv_variant;
  * filters are a multiple of 4 (DENSE, cout % 4 == 0), the same with _l for
  * the others (leftover live filters run one at a time), pair<cin>_s<step>,
  * the generic kernels gen_n<chunks>[_t] (chunks of 16 input bytes, _t: a
- * tail) and gen_loop (cin >= 128), and the element-list routine (kernels of
+ * tail) and gen_loop (cin >= 128), pg_{clamp,full} (small-cin layers of
+ * patch mode read by byte gathers, only kept weights: quad groups), and the element-list routine (kernels of
  * more than 32 positions).  DSP (dtmm_conv_s8_dsp.c): the band kernel and
  * the element-list routine.  portable: dtmm_conv_s8_c(), which every path
  * uses for the layers its kernels decline.
@@ -103,9 +104,11 @@ typedef struct dtmm_conv_variant dtmm_conv_variant;
     X(42, mve_quad32_s64_clamp_l)                                                                  \
     X(43, mve_quad32_s64_full_l)                                                                   \
     X(44, mve_quad64_s64_clamp_l)                                                                  \
-    X(45, mve_quad64_s64_full_l)
+    X(45, mve_quad64_s64_full_l)                                                                   \
+    X(46, mve_pg_clamp)                                                                            \
+    X(47, mve_pg_full)
 #define DTMM_CONV_DSP_VARIANTS(X) X(32, dsp_band) X(33, dsp_elem)
-#define DTMM_CONV_VARIANT_COUNT 46u
+#define DTMM_CONV_VARIANT_COUNT 48u
 
 #define DTMM_CONV_VARIANT_DECLARE_(id, name) extern const dtmm_conv_variant dtmm_conv_##name;
 DTMM_CONV_VARIANTS(DTMM_CONV_VARIANT_DECLARE_)

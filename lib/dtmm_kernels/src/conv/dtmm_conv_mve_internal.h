@@ -27,6 +27,11 @@
  *  - small cin (< 16) with kh*kw*cin <= 64: each pixel's whole receptive
  *    field is gathered into a contiguous patch (im2col of 4 pixels) and the
  *    layer becomes a 1x1 conv over the patch ("patch mode");
+ *    When every tap offset of a receptive field fits a byte and cout <= 64
+ *    ("pgather"), the pg kernels read the fields straight from the rows
+ *    instead, by byte gathers: a filter is chunks of 16 of its kept weights
+ *    with their offsets, so pruned filterlets cost nothing and no patch is
+ *    built;
  *  - other layers with cin 4 or 8 (kw*cin >= 16, dilation_w 1): "item
  *    mode" for the generic kernel: the kept filterlets of a kernel row that
  *    are adjacent, contiguous in the weights and in the NHWC input row,
@@ -58,6 +63,10 @@
 #define DTMM_MVE_PATCH_MAX 64u     /* patch mode when cin < 16 and kh*kw*cin <= this */
 #define DTMM_MVE_REC_WORDS_MAX 11u /* words per filter record (the quad kernels use 9) */
 #define DTMM_MVE_RUN_MAX 8u        /* blocks per call of the generic kernel / in patch mode (tables) */
+/* Patch-mode layers read by byte gathers (pg kernels) when they can; 0 turns it off (comparisons, tests). */
+#ifndef DTMM_MVE_PGATHER
+#define DTMM_MVE_PGATHER 1
+#endif
 /* Item mode (below) when it pays; 0 turns it off (comparisons, tests). */
 #ifndef DTMM_MVE_ITEMS
 #define DTMM_MVE_ITEMS 1
@@ -99,6 +108,8 @@ typedef struct {
     uint32_t off_work;  /* edge patch / im2col patches / temporary output; masks during setup */
     uint32_t off_edge, off_impatch, off_tmp, off_masks;
     uint32_t total;
+    uint32_t pgather;   /* patch mode: every tap offset of a field fits a byte and cout <= 64, so the pg
+                         * kernels may gather the fields from the rows (chunks of kept weights + offsets) */
 } dtmm_mve_layout;
 
 static inline uint32_t dtmm_mve_align16(uint32_t n)
@@ -195,6 +206,15 @@ static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, d
             }
         }
     }
+    if (L->kind != DTMM_MVE_KIND_GENERIC && !L->patch && (h->out_w % 4u == 1u || h->out_w % 4u == 2u) &&
+        h->out_w < 12u) {
+        /* short rows ending in 1 or 2 pixels (a 1x1 conv over a 3x3 map: one row of 9): the generic
+         * family's row tail (gen_tail) and its records cost less than a whole last block of the group
+         * kernels and their record setup, for at most 2 whole blocks per row (conv_1x1_map3x3_c64 on
+         * qemu-m55: 16,837 -> 15,436 instructions) */
+        L->kind = DTMM_MVE_KIND_GENERIC;
+        L->items = 0;
+    }
     if (cout > 16384u) { /* group kernels store 16-bit output offsets, up to 4*cout - 1 */
         L->kind = DTMM_MVE_KIND_GENERIC;
         L->items = 0;
@@ -236,6 +256,10 @@ static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, d
         }
     }
 
+    /* pg kernels: offsets (p / kw) * row_step + (p % kw) * dilation_w * cin + c, one byte each */
+    L->pgather = L->patch && DTMM_MVE_PGATHER && cout <= 64u && L->row_step <= 255u &&
+                 (kh - 1u) * L->row_step + (kw - 1u) * dw * cin + cin - 1u <= 255u; /* (no overflow: kh, kw <= 32) */
+
     uint32_t zero = dtmm_mve_align16(L->cin_eff);
     if (zero < 32u) zero = 32u;
     const uint32_t blocks_per_call = L->rows == DTMM_MVE_ROWS_EDGE ? 1u : L->run_max;
@@ -257,8 +281,8 @@ static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, d
     L->off_list = off;
     off += dtmm_mve_align16(list_entries * (L->pair ? 2u : 1u));
     L->off_wexp = off;
-    if (L->patch) {
-        off += dtmm_mve_align16(cout * L->cin_eff);
+    if (L->patch) { /* expanded weight rows; pg kernels: chunks of 16 weights + 16 offsets, at most cin_eff/16 */
+        off += dtmm_mve_align16(cout * L->cin_eff * (L->pgather ? 2u : 1u));
     }
     L->off_win = off;
     if (L->rows == DTMM_MVE_ROWS_WINDOW) {
@@ -354,13 +378,17 @@ int dtmm_conv_mve_elem_layout(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E
  * `dtmm pack`, which lists a model's variants from it.  Fills *L when the
  * layout above takes the layer.
  *  - layout rejected: the element-list routine, else the portable path;
+ *  - patch mode with pgather and every shift <= -1: pg (quad groups of
+ *    gathered chunks of kept weights), `full` as for quad;
  *  - group kernels (cin 16/32/64, pixel steps 16/32/64): quad (4 filters)
  *    when every shift <= -1 and cout <= 64, `full` when the clamp is
  *    [-128, 127], `_l` (with the code for 1..3 leftover live filters)
  *    unless the blob is DENSE with cout % 4 == 0; else pair (2 filters,
  *    any shift and clamp);
  *  - the generic kernel for its count of 16-byte chunks and a tail, or its
- *    looping form from 8 chunks (cin >= 128).
+ *    looping form from 8 chunks (cin >= 128); also for the group kernels'
+ *    layers with rows of 1, 2, 5, 6, 9 or 10 pixels (the layout: the generic
+ *    row tail beats a whole last block there).
  */
 static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout *L)
 {
@@ -369,11 +397,14 @@ static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout
         dtmm_mve_elem_layout E;
         return dtmm_conv_mve_elem_layout(h, &E) == 0 ? DTMM_CONV_V_mve_elem : DTMM_CONV_V_portable;
     }
-    if (L->pair) {
+    if (L->pair || L->pgather) {
         const uint32_t cout = h->cout;
         const int32_t *shift = v->shift;
         int fast = 1;
         for (uint32_t o = 0; o < cout; o++) fast &= shift[o] <= -1; /* no early exit: vectorizes */
+        if (fast && L->pgather) {
+            return DTMM_CONV_V_mve_pg_clamp + (h->act_min == -128 && h->act_max == 127);
+        }
         fast &= L->quad_ok != 0u;
         if (fast) {
             const uint32_t full = h->act_min == -128 && h->act_max == 127;
@@ -381,7 +412,9 @@ static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout
             const uint32_t left = h->encoding != DTMM_FWCS_ENC_DENSE || cout % 4u != 0u;
             return (left ? DTMM_CONV_V_mve_quad16_s16_clamp_l : DTMM_CONV_V_mve_quad16_s16_clamp) + 2u * L->kind + full;
         }
-        return DTMM_CONV_V_mve_pair16_s16 + L->kind;
+        if (L->pair) {
+            return DTMM_CONV_V_mve_pair16_s16 + L->kind;
+        }
     }
     if (L->items) {
         return DTMM_CONV_V_mve_items; /* the generic kernel of one chunk, on item records */

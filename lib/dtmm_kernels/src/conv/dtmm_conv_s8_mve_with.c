@@ -179,7 +179,7 @@ typedef void (*mve_kernel_fn)(const void *a);
     "vqrdmlah.s32 " D ", q2, r8\n\t"                                                               \
     "vrshl.s32 " D ", r9\n\t"
 
-#define MVE_GROUP_PROLOGUE                                                                         \
+#define MVE_GROUP_PROLOGUE_HEAD                                                                    \
     "push {r4-r11, lr}\n\t"                                                                        \
     "sub sp, sp, #48\n\t"                                                                          \
     "ldr r1, [r0, #0]\n\t"                                                                         \
@@ -200,7 +200,9 @@ typedef void (*mve_kernel_fn)(const void *a);
     "ldr r1, [r0, #20]\n\t"                                                                        \
     "vdup.16 q7, r1\n\t"                                                                           \
     "movw r1, #0x1111\n\t"                                                                         \
-    "vmsr p0, r1\n\t"                                                                              \
+    "vmsr p0, r1\n\t"
+#define MVE_GROUP_PROLOGUE                                                                         \
+    MVE_GROUP_PROLOGUE_HEAD                                                                        \
     "3:\n\t"                                                                                       \
     "ldr r10, [sp, #16]\n\t" MVE_REC_LOAD9
 
@@ -336,6 +338,65 @@ MVE_DEFINE_PAIR_KERNEL(pair16_s32, MVE_POS_16_S32, MVE_OFF_KEEP)
 MVE_DEFINE_PAIR_KERNEL(pair32_s32, MVE_POS_32_S32, MVE_OFF_KEEP)
 MVE_DEFINE_PAIR_KERNEL(pair32_s64, MVE_POS_32_S64, MVE_OFF_LOAD)
 MVE_DEFINE_PAIR_KERNEL(pair64_s64, MVE_POS_64_S64, MVE_OFF_LOAD)
+
+/*
+ * pg kernels (patch mode by byte gathers): quad groups like the quad kernels, but a filter's
+ * kept weights are chunks of 16 (weights, then their byte offsets from the pixel's tap (0, 0);
+ * unused lanes: weight 0, offset 0) gathered from the rows for each of the 4 pixels, at r5, r3,
+ * r7, r12 = r5 + k*step (args cin word).  Records (8 words): b, wp, b, b, b, mult, -right,
+ * chunks; no leftover code (the driver completes the last group).  Per chunk 11 instructions.
+ */
+#define MVE_PG_LOAD "ldm r10!, {r0, r1, r2, r4, r6, r8, r9, lr}\n\t"
+#define MVE_PG_POS                                                                                 \
+    "1:\n\t"                                                                                       \
+    "vldrb.u8 q2, [r1, #16]\n\t"                                                                   \
+    "vldrb.8 q0, [r1], #32\n\t"                                                                    \
+    "vldrb.u8 q1, [r5, q2]\n\t"                                                                    \
+    "vmladava.s8 r0, q0, q1\n\t"                                                                   \
+    "vldrb.u8 q1, [r3, q2]\n\t"                                                                    \
+    "vmladava.s8 r2, q0, q1\n\t"                                                                   \
+    "vldrb.u8 q1, [r7, q2]\n\t"                                                                    \
+    "vmladava.s8 r4, q0, q1\n\t"                                                                   \
+    "vldrb.u8 q1, [r12, q2]\n\t"                                                                   \
+    "vmladava.s8 r6, q0, q1\n\t"                                                                   \
+    "le lr, 1b\n\t"
+/* the output offset: full (no clamp) keeps it in q7 (int16 lanes, set once), clamp loads it into r9 */
+#define MVE_PG_OFF_FULL(Q) "vqadd.s16 " Q ", " Q ", q7\n\t"
+#define MVE_PG_OFF_CLAMP(Q) "ldr r9, [sp, #32]\n\tvqadd.s16 " Q ", " Q ", r9\n\t"
+#define MVE_PG_INIT_FULL "ldr r1, [sp, #32]\n\tvdup.16 q7, r1\n\t"
+#define MVE_DEFINE_PG_KERNEL(NAME, CLAMP, OFF, INIT)                                               \
+    static __attribute__((noinline)) void NAME(const void *args)                                   \
+    {                                                                                              \
+        register const mve_args *r0_args __asm__("r0") = args;                                     \
+        __asm__ volatile(MVE_GROUP_PROLOGUE_HEAD INIT "ldr r1, [r0, #48]\n\t"                      \
+                                                 "str r1, [sp, #36]\n\t"                           \
+                                                 "3:\n\t"                                          \
+                                                 "ldr r10, [sp, #16]\n\t"                          \
+                                                 "ldr r3, [sp, #36]\n\t"                           \
+                                                 "add r7, r5, r3, lsl #1\n\t"                      \
+                                                 "add r12, r7, r3\n\t"                             \
+                                                 "add r3, r5, r3\n\t" MVE_PG_LOAD                  \
+                         "2:\n\t" MVE_PG_POS MVE_REQ_FAST("q3") MVE_PG_LOAD MVE_PG_POS             \
+                             MVE_REQ_FAST("q4") "vqmovnb.s32 q5, q3\n\t"                           \
+                                                "vqmovnt.s32 q5, q4\n\t" OFF("q5") MVE_PG_LOAD     \
+                                                    MVE_PG_POS                                     \
+                                 MVE_REQ_FAST("q4") MVE_PG_LOAD MVE_PG_POS MVE_REQ_FAST("q1")      \
+                                     "vqmovnb.s32 q3, q4\n\t"                                      \
+                                     "vqmovnt.s32 q3, q1\n\t" OFF("q3")                         \
+                                         CLAMP "vqmovnb.s16 q4, q5\n\t"                            \
+                                               "vqmovnt.s16 q4, q3\n\t"                            \
+                                               "vldrb.u8 q5, [r10], #16\n\t"                       \
+                                               "vstrb.8 q4, [r11, q5]\n\t" MVE_PG_LOAD             \
+                                               "cmp lr, #0\n\t"                                    \
+                                               "bne 2b\n\t"                                        \
+                                               "9:\n\t" MVE_GROUP_CONSTS(MVE_QUAD_CONST)           \
+                                                   MVE_GROUP_NEXT_BLOCK                            \
+                         : "+r"(r0_args)                                                           \
+                         :                                                                         \
+                         : MVE_CLOBBERS);                                                          \
+    }
+MVE_DEFINE_PG_KERNEL(pg_full, MVE_QUAD_CLAMP_NONE, MVE_PG_OFF_FULL, MVE_PG_INIT_FULL)
+MVE_DEFINE_PG_KERNEL(pg_clamp, MVE_QUAD_CLAMP_S16, MVE_PG_OFF_CLAMP, "")
 
 /*
  * Generic kernel, one filter at a time.  Records: b, wp, b, lst, b, b, count,
@@ -769,6 +830,8 @@ typedef struct {
     int8_t *impatch;                            /* patch mode: im2col rows of a run of blocks */
     uint32_t coff[DTMM_MVE_MAX_POSITIONS];      /* per kernel column j: j*dilation_w*cin */
     uint32_t gather;                            /* patch mode: im2col by byte gathers (offsets < 256) */
+    uint32_t pg;                                /* pg kernels: they read the rows themselves (no patches) */
+    uint32_t direct;                            /* the kernel reads the rows at one pointer per block */
     uint8x16_t gofs[DTMM_MVE_PATCH_MAX / 16u];  /* their offsets from the pixel's tap (0, 0) */
     /* the row window */
     int8_t *wbuf;
@@ -847,7 +910,7 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
     const uint32_t kh = h->kh, kw = h->kw;
     const int32_t block_step = 4 * c->in_step, row_step = (int32_t)L->row_step;
     const int8_t *first = c->win + b0 * block_step;
-    if (L->patch) {
+    if (L->patch) { /* (not pg: its kernels read the rows, run_layer() and run_last() call them directly) */
         const int32_t kp = (int32_t)L->cin_eff, cin = c->cin;
         for (int32_t b = 0; b < n; b++) {
             int8_t *patch = c->impatch + b * 4 * kp;
@@ -899,6 +962,16 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
     c->fn(&c->args);
 }
 
+/* One block (b0 of the current row) of a pg kernel, which reads the rows itself. */
+static void run_pg_block(layer_ctx *c, int32_t b0, int8_t *out)
+{
+    c->args.tab = c->win + b0 * 4 * c->in_step;
+    c->args.tab_stride = (uint32_t)(4 * c->in_step);
+    c->args.out = out;
+    c->args.n_blocks = 1u;
+    c->fn(&c->args);
+}
+
 /*
  * A row's last block of 1..3 pixels (block b0, output at out): the generic
  * family's tail kernel for 1 or 2 pixels, else a whole block through tmp.
@@ -906,6 +979,11 @@ static void run_blocks(layer_ctx *c, int32_t b0, int32_t n, int8_t *out)
  */
 static __attribute__((noinline)) void run_last(layer_ctx *c, int32_t b0, int32_t pixels, int8_t *out, int8_t *tmp)
 {
+    if (c->pg) { /* the pg kernels read the rows: one block through tmp */
+        run_pg_block(c, b0, tmp);
+        mve_copy(out, tmp, pixels * c->h->cout);
+        return;
+    }
     if (c->tail != NULL && pixels <= 2) {
         const mve_kernel_fn fn = c->fn;
         c->fn = c->tail;
@@ -1091,6 +1169,80 @@ static DTMM_COLD uint32_t *item_records(const dtmm_fwcs_view *v, uint32_t *masks
             r[6] = 1u;
         }
         gen_record_requant(r, init, mult[o], shf[o]);
+    }
+    return r;
+}
+
+/*
+ * Records of the pg kernels (the pg variants' records hook; its list argument is the chunk area,
+ * dummy_list the u16 offsets of the positions from tap (0, 0), both from the driver): per live
+ * filter (b, wp, b, b, b, mult, -right, chunks) and its chunks of 16 kept weights + 16 byte
+ * offsets (unused lanes 0, 0), in quad groups with their output offsets; the last group is
+ * completed by copies of its last record (with fewer than 4 live filters, filters with nothing
+ * kept come first: one chunk of zeros each, as the driver counts them); the driver writes the end
+ * record and the constant groups.  Returns the end.
+ */
+static DTMM_COLD uint32_t *pg_records(const dtmm_fwcs_view *v, uint32_t *masks, uint32_t *r, uint8_t *chunks,
+                            const uint8_t *posoff_bytes, const int8_t *zero)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint16_t *posoff = (const uint16_t *)(const void *)posoff_bytes;
+    const uint32_t cout = h->cout, cin = h->cin, P = (uint32_t)h->kh * h->kw;
+    const uint32_t all = (1u << P) - 1u; /* P * cin <= 64: P < 32 */
+    const uint32_t pitch = 2u * dtmm_mve_align16(P * cin); /* chunk bytes per filter at most */
+    const int dense = h->encoding == DTMM_FWCS_ENC_DENSE;
+    const int32_t in_off = h->input_offset;
+    const int8_t *w = v->weights;
+    uint32_t n_live = 0;
+    for (uint32_t o = 0; o < cout; o++) n_live += masks[o] != 0u;
+    const uint32_t pad = n_live < 4u ? 4u - n_live : 0u, n_empty = cout - n_live; /* as the driver */
+    const uint32_t pad_empty = pad < n_empty ? pad : n_empty;
+    const uint32_t kcw[4] = {0u, cout * 0x01010101u, 2u * cout * 0x01010101u, 3u * cout * 0x01010101u};
+    const uint8x16_t kc = vreinterpretq_u8_u32(vldrwq_u32(kcw));
+    const mve_pred16_t pc = vctp8q(cin);
+    const uint8x16_t lanes = vidupq_n_u8(0u, 1);
+    uint16_t ch[4];
+    uint32_t in_group = 0, empties = 0;
+    (void)zero;
+    for (uint32_t o = 0; o < cout; o++) {
+        const uint32_t m = dense ? all : masks[o];
+        if (m == 0u && empties++ >= pad_empty) continue; /* a constant output (the driver's) */
+        int8_t wt[DTMM_MVE_PATCH_MAX + 16];
+        uint8_t ot[DTMM_MVE_PATCH_MAX + 16];
+        uint32_t k = 0;
+        for (uint32_t mm = m; mm != 0; mm &= mm - 1u, w += cin, k += cin) {
+            vstrbq_p_s8(wt + k, vldrbq_z_s8(w, pc), pc);
+            vstrbq_p_u8(ot + k, vaddq_n_u8(lanes, (uint8_t)posoff[__builtin_ctz(mm)]), pc);
+        }
+        vstrbq_s8(wt + k, vdupq_n_s8(0));
+        vstrbq_u8(ot + k, vdupq_n_u8(0));
+        const uint32_t nch = k == 0u ? 1u : (k + 15u) / 16u; /* nothing kept: one chunk of zeros */
+        int8_t *cp = (int8_t *)chunks + o * pitch;
+        int32_t sum = 0;
+        for (uint32_t q = 0; q < nch; q++) {
+            const int8x16_t wv = vldrbq_s8(wt + 16u * q);
+            vstrbq_s8(cp + 32u * q, wv);
+            vstrbq_u8((uint8_t *)cp + 32u * q + 16u, vldrbq_u8(ot + 16u * q));
+            sum = vaddvaq_s8(sum, wv);
+        }
+        r[0] = r[2] = r[3] = r[4] = (uint32_t)v->bias[o] + (uint32_t)in_off * (uint32_t)sum;
+        r[1] = (uint32_t)(uintptr_t)cp;
+        r[5] = (uint32_t)v->multiplier[o];
+        r[6] = (uint32_t)v->shift[o]; /* <= -1 (the rule) */
+        r[7] = nch;
+        r += 8;
+        ch[in_group++] = (uint16_t)o;
+        if (in_group == 4u) {
+            r = put_group_offsets(r, ch, 4u, cout, kc);
+            in_group = 0;
+        }
+    }
+    if (in_group != 0u) { /* no empty filter left to complete the last group: repeat its last */
+        for (; in_group < 4u; in_group++, r += 8) {
+            for (uint32_t k = 0; k < 8u; k++) r[k] = (r - 8)[k];
+            ch[in_group] = ch[in_group - 1u];
+        }
+        r = put_group_offsets(r, ch, 4u, cout, kc);
     }
     return r;
 }
@@ -1579,6 +1731,9 @@ MVE_GEN_VARIANT(gen_n6_t)
 MVE_GEN_VARIANT(gen_n7)
 MVE_GEN_VARIANT(gen_n7_t)
 MVE_GEN_VARIANT(gen_loop)
+/* patch mode by gathers: with its records hook */
+const dtmm_conv_variant dtmm_conv_mve_pg_clamp = {DTMM_CONV_V_mve_pg_clamp, pg_clamp, NULL, NULL, pg_records};
+const dtmm_conv_variant dtmm_conv_mve_pg_full = {DTMM_CONV_V_mve_pg_full, pg_full, NULL, NULL, pg_records};
 const dtmm_conv_variant dtmm_conv_mve_elem = {DTMM_CONV_V_mve_elem, NULL, elem_layer, NULL, NULL};
 /* item mode: the one-chunk generic kernel on records of 16-byte items (cin 4 or 8) */
 const dtmm_conv_variant dtmm_conv_mve_items = {DTMM_CONV_V_mve_items, gen_n1, NULL, gen_tail, item_records};
@@ -1600,8 +1755,7 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
     const int32_t in_off = h->input_offset;
     /* ---- generic kernel: output scatter offsets of the 4 pixels ---- */
     if (G == 1u) {
-        uint32_t *q = (uint32_t *)(void *)(s + L->off_qoff);
-        for (uint32_t k = 0; k < 4u; k++) q[k] = k * cout;
+        vstrwq_u32((uint32_t *)(void *)(s + L->off_qoff), vmulq_n_u32(vidupq_n_u32(0u, 1), cout));
     }
 
     /* ---- kernel ---- */
@@ -1624,14 +1778,15 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
     c->args.qoff = s + L->off_qoff;
     c->args.tail = tail;
     c->args.chunks = L->cin_eff / 16u;
-    c->args.cin = L->cin_eff;
+    c->args.cin = c->pg ? (uint32_t)c->in_step : L->cin_eff; /* pg kernels: the pixel step */
     if (G == 1u && c->args.chunks >= 8u) { /* gen_loop, two chunks per iteration: ceil(chunks/2) << 1 | odd */
         c->args.chunks = ((c->args.chunks + 1u) & ~1u) | (c->args.chunks & 1u);
     }
     c->args.out_adv = G == 1u ? 3u * cout : 4u * cout; /* the generic kernel advanced by cout already */
     for (uint32_t j = 0; j < kw; j++) c->coff[j] = j * (uint32_t)dw * cin;
     c->gather = 0;
-    if (L->patch) {
+    c->direct = (L->pair && !L->patch) || c->pg;
+    if (L->patch && !c->pg) {
         /* patch byte q = position p = q / cin, channel q % cin: offset i*row_step + j*dw*cin + channel */
         uint8_t g[DTMM_MVE_PATCH_MAX];
         uint32_t fits = 1;
@@ -1666,7 +1821,7 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
                 mve_fill(row + right, c->zp, (int32_t)(L->ring_w * cin) - right);
             }
         }
-        const int direct_groups = L->pair && !L->patch;
+        const int direct_groups = c->direct;
         c->args.tab_stride = (uint32_t)(4 * c->in_step);
         int8_t *out_row = output;
         for (int32_t y = 0; y < out_h; y++, out_row += row_out) {
@@ -1702,7 +1857,9 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
             const int32_t x0 = 4 * b;
             build_edge(c, edge, iy0, x0 * sw - pad_left, (int32_t)L->row_step);
             c->win = edge;
-            if (b < nfull) {
+            if (b < nfull && c->pg) {
+                run_pg_block(c, 0, out_row + x0 * (int32_t)cout);
+            } else if (b < nfull) {
                 run_blocks(c, 0, 1, out_row + x0 * (int32_t)cout);
             } else {
                 run_last(c, 0, out_w - x0, out_row + x0 * (int32_t)cout, tmp);
@@ -1734,6 +1891,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     }
     layer_ctx c; /* the kernel goes to memory at once: nothing more stays live across the setup */
     c.fn = var->kernel;
+    c.pg = var->id >= DTMM_CONV_V_mve_pg_clamp; /* patch mode by gathers (quad groups) */
     c.tail = var->tail;
     uint32_t *(*const records)(const dtmm_fwcs_view *, uint32_t *, uint32_t *, uint8_t *, const uint8_t *,
                                const int8_t *) = var->records;
@@ -1840,7 +1998,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     if (n_single != 0u && id < DTMM_CONV_V_mve_quad16_s16_clamp_l) {
         return DTMM_ERR_UNSUPPORTED; /* not from the rule: a quad kernel without the leftover code */
     }
-    const uint32_t pad_empty = pad < n_empty ? pad : n_empty;
+    const uint32_t pad_empty = pad < n_empty ? pad : n_empty; /* (pg_records() decides the same) */
     const uint32_t rec_words = G == 4u ? 9u : 11u;
     /* byte lanes 4k..4k+3: k*cout (quad kernels only, where 4*cout - 1 fits a byte) */
     const uint32_t kcw[4] = {0u, cout * 0x01010101u, 2u * cout * 0x01010101u, 3u * cout * 0x01010101u};
@@ -1906,8 +2064,10 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     }
     if (G == 1u && !L.patch) { /* generic and item records: their variants' hooks, linked only with them */
         r = records(v, masks, r, list, dummy_list, zero);
+    } else if (c.pg) { /* the pg variants' hook: group records of gathered chunks, linked only with them */
+        r = records(v, masks, r, s + L.off_wexp, (const uint8_t *)posoff, zero);
     }
-    for (uint32_t o = 0; o < cout && L.patch; o++) { /* patch mode: expanded weight rows */
+    for (uint32_t o = c.pg ? cout : 0u; o < cout && L.patch; o++) { /* patch mode (not pg): expanded weight rows */
         const int empty = masks[o] == 0u;
         if (G > 1u && empty && empties_seen++ >= pad_empty) {
             continue; /* a constant output, stored after the groups (no weights to skip) */
@@ -1967,7 +2127,7 @@ dtmm_status dtmm_conv_s8_mve_with(const dtmm_fwcs_view *v, const int8_t *input, 
     const uint32_t n_const_groups = G == 1u ? 0u : (n_const + G - 1u) / G;
     for (uint32_t k = 0; k < 9u; k++) r[k] = 0;
     r[1] = n_const_groups;
-    r += G == 1u ? 7u : 9u;
+    r += G == 1u ? 7u : 9u - c.pg; /* pg kernels: 8-word records */
     if (n_const_groups != 0u) {
         int8_t val[4];
         uint32_t k = 0, seen = 0;
