@@ -6,10 +6,11 @@ static int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX; /* the only product that overflows */
     }
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1ll << 30) : (1 - (1ll << 30));
-    /* C99 division truncates toward zero, as TFLite's reference requires. */
-    return (int32_t)((ab + nudge) / (1ll << 31));
+    /* The reference's (ab + nudge) / 2^31, truncated toward zero with nudge = 2^30 or 1 - 2^30 by the
+     * sign of ab, is floor((ab + 2^30) / 2^31) for either sign (for ab < 0: trunc(y / 2^31) =
+     * ceil(y / 2^31) = floor((y + 2^31 - 1) / 2^31), y = ab + 1 - 2^30): one add and an arithmetic
+     * shift instead of a signed 64-bit division (GCC's >> of a negative value is arithmetic). */
+    return (int32_t)(((int64_t)a * (int64_t)b + (1ll << 30)) >> 31);
 }
 
 static int32_t rounding_divide_by_pot(int32_t x, int32_t exponent)
