@@ -57,7 +57,7 @@ demo: bootstrap
 	$(PY) -m dtmm.demo $(strip $(DEMO_OPTS))
 
 # the shipped cost-model calibrations (docs/cost_model.md): models measured per board
-CALIBRATION_MODELS = qemu-m4:40 qemu-m55:40 qemu-m3:20 qemu-m7:20 qemu-m33:20
+CALIBRATION_MODELS = qemu-m4:60 qemu-m55:60 qemu-m3:20 qemu-m7:20 qemu-m33:20
 
 calibrations: bootstrap
 	@for bm in $(CALIBRATION_MODELS); do \

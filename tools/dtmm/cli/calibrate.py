@@ -19,7 +19,8 @@ def _progress(msg: str) -> None:
 @click.option("--out", "out_path", default=None, type=click.Path(path_type=Path, dir_okay=False),
               help="calibration file to write (default: the one shipped for BOARD in dtmm/cost/calibrations/)")
 @click.option("--models", "n_models", default=None, type=click.IntRange(min=1),
-              help="generated models to measure (default: the shipped set, 40); each runs dense and pruned twice")
+              help="generated models to measure (default: as many as BOARD's shipped calibration, else 40); "
+                   "each runs dense and pruned twice")
 @click.option("--refit", "refit_path", default=None, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="refit the cost model from the measurements in this calibration file, without QEMU")
 @click.option("--check", is_flag=True,
@@ -37,9 +38,10 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     Builds seeded random CNNs and MLPs (dense and with pruned filterlets),
     runs each under QEMU with per-operator profiling (outputs checked against
     the tflite-micro interpreter), and fits every kernel group's instructions
-    as a non-negative linear function of its shape counts. Takes about 10
-    minutes per board (5 s per model); the file is deterministic for the same
-    kernels.
+    as a non-negative linear function of its shape counts. Takes 6-28
+    minutes per board (5-10 s per generated model and variant; the times per
+    board are in docs/cost_model.md); the file is deterministic for the same
+    kernels, and a rerun resumes from the measurements already made.
     """
     from ..cost import calibrate as cal
     from ..cost.calibration import CALIBRATIONS_DIR
@@ -60,7 +62,7 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
             raise DtmmError(f"{refit_path} is a calibration of {doc.get('board')}, not {board_name}")
         doc = cal.refit(doc, progress=_progress)
     else:
-        seeds = cal.DEFAULT_SEEDS if n_models is None else tuple(range(n_models))
+        seeds = _shipped_seeds(board_name) if n_models is None else tuple(range(n_models))
         doc = cal.calibrate(board_name, seeds, timeout=timeout, progress=_progress)
     write_bytes_atomic(out, cal.dumps(doc).encode())
     worst = max((g["rms_relative_error"], name) for name, g in doc["groups"].items() if not name.startswith("kind:"))
@@ -85,3 +87,14 @@ def _check(board_name: str, cal_path: Path | None, as_json: bool) -> None:
     rows = validate.compare(models, board_name, calibration=cal, progress=_progress)
     click.echo(json.dumps({"board": board_name, "models": rows}, indent=1) if as_json
                else validate.render(rows, board_name))
+
+
+def _shipped_seeds(board_name: str) -> tuple[int, ...]:
+    """The seeds of BOARD's shipped calibration (so the default run reproduces it), else the default set."""
+    from ..cost import calibrate as cal
+    from ..cost.calibration import CALIBRATIONS_DIR
+
+    try:
+        return tuple(int(s) for s in json.loads((CALIBRATIONS_DIR / f"{board_name}.json").read_text())["seeds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return cal.DEFAULT_SEEDS
