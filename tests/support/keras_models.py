@@ -121,3 +121,15 @@ def randomize_batchnorm(model, seed: int = 0) -> None:
                 else:
                     vals.append(rng.normal(0, 0.3, c).astype(np.float32))
             layer.set_weights(vals)
+
+
+def write_tiny_prune_case(d, *, width: int, train_seed: int, test_seed: int, n_train: int = 128,
+                          n_test: int = 32):  # fmt: skip
+    """tiny.keras (a tiny ResNet with randomised BatchNorm) and data.npz (synthetic images) in directory d."""
+    m = tiny_resnet(width=width)
+    randomize_batchnorm(m, seed=0)
+    m.save(d / "tiny.keras")
+    x, y = synthetic_images(n_train, seed=train_seed)
+    xt, yt = synthetic_images(n_test, seed=test_seed)
+    np.savez(d / "data.npz", x=x, y=y, x_test=xt, y_test=yt)
+    return d

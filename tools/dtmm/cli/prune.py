@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..prune.budget import parse_flash
+from ..prune.budget import parse_budgets
 from ..prune.data import PREPROCESS
 
 
@@ -21,8 +21,15 @@ def _log(msg: str) -> None:
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
               help="image folder (train/, test/), .tar.gz of one, or .npz with x, y")
-@click.option("--flash", required=True, metavar="SIZE",
+@click.option("--flash", default=None, metavar="SIZE",
               help="flash budget for the weights: bytes, or KB (1000), KiB (1024), MB, MiB, or N% of the dense size")
+@click.option("--sram", default=None, metavar="SIZE",
+              help="SRAM budget for the activation arena (the packer's static plan): bytes, KB, KiB, MB or MiB")
+@click.option("--latency", default=None, metavar="N|N%",
+              help="latency budget: QEMU-retired instructions per inference on --board (12M = 12,000,000; "
+                   "k, M, G) or N% of the dense model's, as the board's cost model predicts them")
+@click.option("--board", default=None, metavar="BOARD",
+              help="board whose cost model prices --latency (and reports predicted instructions); see `dtmm boards`")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="output directory (created; files in it are replaced atomically)")
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=0), help="fine-tuning epochs")
@@ -55,20 +62,23 @@ def _log(msg: str) -> None:
 @click.option("--strategy", default="auto", show_default=True, type=click.Choice(["auto", "mirrored", "none"]),
               help="tf.distribute strategy (auto: MirroredStrategy when several devices are visible)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def prune(model_path, data_path, flash, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, importance,
+def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, importance,
           learning_rate, preprocess, augment, dense_baseline, max_filter_ratio, stages, test_limit, cache_dir,
           strategy, quiet):  # fmt: skip
-    """Prune MODEL (.h5 or .keras) to fit --flash, fine-tune, and export int8.
+    """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8.
 
-    Writes model.keras, model_int8.tflite, dense_int8.tflite, report.json and
-    report.md into --out.
+    Budgets, any combination (at least one): --flash (weight bytes), --sram
+    (activation arena bytes) and --latency (instructions on --board). Every
+    budget is checked on the int8 model: packed bytes and arena exactly,
+    instructions by the board's cost model. Writes model.keras,
+    model_int8.tflite, dense_int8.tflite, report.json and report.md into --out.
     """
-    parse_flash(flash)  # one-line error before TensorFlow is even imported
+    parse_budgets(flash, sram, latency, board)  # one-line errors before TensorFlow is even imported
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from ..prune.pipeline import PruneOptions, run_prune
 
     opts = PruneOptions(
-        model=model_path, data=data_path, flash=flash, out=out_dir, epochs=epochs, seed=seed, batch_size=batch_size,
+        model=model_path, data=data_path, flash=flash, sram=sram, latency=latency, board=board, out=out_dir, epochs=epochs, seed=seed, batch_size=batch_size,
         calib_samples=calib_samples, val_fraction=val_fraction, importance=importance, learning_rate=learning_rate,
         preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, max_filter_ratio=max_filter_ratio,
         stages=stages, test_limit=test_limit, cache_dir=cache_dir, strategy=strategy, progress=not quiet,

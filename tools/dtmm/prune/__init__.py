@@ -1,13 +1,15 @@
-"""The DTMM pruner: filter (channel) and filterlet pruning of Keras models to a flash budget.
+"""The DTMM pruner: filter (channel) and filterlet pruning of Keras models to flash, SRAM and latency budgets.
 
 Modules, from the bottom up:
 
-* ``budget``     -- flash sizes ("64KB", "48KiB", "50%") parsed and formatted;
+* ``budget``     -- budgets parsed and formatted: flash and SRAM sizes ("64KB", "48KiB", "50%"), latency ("12M", "60%");
 * ``data``       -- image-folder / .tar.gz / .npz datasets and deterministic splits;
 * ``graph``      -- Keras graph analysis: conv layers, BatchNorm, channel groups;
 * ``costs``      -- exact FWCS bytes of conv layers, dense bytes of the rest;
 * ``importance`` -- first-order Taylor and magnitude importance per filter / filterlet;
+* ``resources``  -- a plan state's predicted instructions (the board's cost model) and activation arena;
 * ``plan``       -- the greedy budget-driven plan (per-layer filter and filterlet ratios);
+* ``checked_plan`` -- plans with SRAM/latency budgets checked on their int8 conversion, and infeasibility;
 * ``surgery``    -- physical filter removal (a smaller dense Keras model) and filterlet masks;
 * ``train``      -- masked fine-tuning under a tf.distribute strategy;
 * ``export``     -- full-integer int8 .tflite export, checks, tflite-micro evaluation;

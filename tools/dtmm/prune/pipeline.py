@@ -1,18 +1,25 @@
-"""One `dtmm prune` run: model + data + flash budget -> pruned Keras model, int8 .tflite, report.
+"""One `dtmm prune` run: model + data + budgets -> pruned Keras model, int8 .tflite, report.
+
+Budgets (any combination, at least one): flash bytes of the weights, the
+activation arena (SRAM) and retired instructions on a board (latency).
 
 Order of work (each phase is timed in the report):
 
-1. load and analyse the model; resolve the budget; refuse a budget below the
-   smallest reachable size before any data is read;
+1. load and analyse the model; resolve the budgets (latency N% against the
+   cost model's prediction for the dense model); refuse a budget below its
+   smallest reachable value (``checked_plan.check_floor``) before any data is
+   read;
 2. load the data and make seeded splits (train / val from train / calib
    subset of train / test);
-3. importance on the calibration split; greedy plan to the budget;
+3. importance on the calibration split; greedy plan to the budgets, checked
+   on the int8 conversion of the plan when there is an SRAM or latency budget;
 4. physical filter removal, filterlet masks; masked fine-tuning with the best
    checkpoint chosen on the validation split -- steps 3 and 4 are repeated
    for each of --stages budgets on a cubic ramp down to the target;
 5. int8 export (pruned model, and the dense baseline), zero filterlets
-   verified in the int8 filters, exact packed bytes measured on the int8
-   model, test accuracy of both with tflite-micro;
+   verified in the int8 filters, exact packed bytes and arena measured on the
+   int8 model, instructions predicted by the board's cost model, every budget
+   checked; test accuracy of both with tflite-micro;
 6. outputs written atomically into --out.
 """
 from __future__ import annotations
@@ -29,7 +36,7 @@ from .. import __version__
 from ..errors import DtmmError
 from ..fileio import json_default, save_atomic, write_bytes_atomic, write_text_atomic
 from . import data as D
-from .budget import format_bytes, parse_flash
+from .budget import budgets_text, format_bytes, format_instructions, parse_budgets
 
 MODEL_FILE = "model.keras"
 TFLITE_FILE = "model_int8.tflite"
@@ -42,7 +49,7 @@ REPORT_MD = "report.md"
 class PruneOptions:
     model: Path
     data: Path
-    flash: str
+    flash: str | None
     out: Path
     epochs: int = 1
     seed: int = 0
@@ -61,6 +68,9 @@ class PruneOptions:
     strategy: str = "auto"
     stages: int | str = "auto"
     progress: bool = True
+    sram: str | None = None
+    latency: str | None = None
+    board: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -132,7 +142,7 @@ def _test_subset(splits: D.Splits, limit: int | None, seed: int):
 
 def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     """Do the whole run and write the outputs; returns the report (also written as report.json)."""
-    budget_spec = parse_flash(opts.flash)  # fail fast on a bad --flash
+    budget_spec, sram_budget, latency_spec = check_budget_options(opts)
     timer = _Timer()
     if opts.epochs < 0:
         raise DtmmError("--epochs must be >= 0")
@@ -142,6 +152,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     if out.exists() and not out.is_dir():
         raise DtmmError(f"{out}: exists and is not a directory")
 
+    from . import checked_plan as C
     from . import plan as P
     from .graph import GraphAnalysis
 
@@ -150,12 +161,34 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     analysis = GraphAnalysis(model)
     model = analysis.model
     dense_bytes, floor = P.bytes_summary(analysis, opts.max_filter_ratio)
-    budget = budget_spec.resolve(dense_bytes)
-    log(f"model {opts.model}: dense weights {format_bytes(dense_bytes)}; budget {format_bytes(budget)}; "
-        f"smallest reachable {format_bytes(floor)}")  # fmt: skip
-    prune_needed = budget < dense_bytes
-    if prune_needed and budget < floor:
+    budget = budget_spec.resolve(dense_bytes) if budget_spec is not None else None
+    log(f"model {opts.model}: dense weights {format_bytes(dense_bytes)}; "
+        + (f"flash budget {format_bytes(budget)}; " if budget is not None else "no flash budget; ")
+        + f"smallest reachable {format_bytes(floor)}")  # fmt: skip
+    if budget is not None and budget < dense_bytes and budget < floor:
         raise P.BudgetError(P.budget_below_floor_message(budget, floor, dense_bytes, opts.max_filter_ratio))
+    resources, dense_cost = None, {}
+    if sram_budget is not None or latency_spec is not None:
+        resources = C.resource_model(analysis, opts.board, preprocess_mode=opts.preprocess)
+        dense_cost = {"arena_bytes": resources.dense_arena_bytes, "instructions": resources.dense_instructions}
+    latency_budget = latency_spec.resolve(resources.dense_instructions) if latency_spec is not None else None
+    budgets = C.Budgets(budget, sram_budget, latency_budget, opts.board)
+    if resources is not None:
+        log("dense model: arena " + format_bytes(resources.dense_arena_bytes)
+            + (f", {format_instructions(resources.dense_instructions)} predicted on {opts.board}"
+               if resources.dense_instructions is not None else "")
+            + "".join(f"; {C.BUDGET_NAMES[k]} {C.describe(k, v)}"
+                      for k, v in ((P.ARENA, sram_budget), (P.INSTRUCTIONS, latency_budget)) if v is not None))
+    prune_needed = (
+        (budget is not None and budget < dense_bytes)
+        or (sram_budget is not None and sram_budget < resources.dense_arena_bytes)
+        or (latency_budget is not None and latency_budget < resources.dense_instructions)
+    )  # fmt: skip
+    floors_exact = {}
+    if prune_needed:
+        floors_exact = C.check_floor(analysis, budgets, max_filter_ratio=opts.max_filter_ratio,
+                                     preprocess_mode=opts.preprocess,
+                                     calibration=resources.calibration if resources else None)  # fmt: skip
     timer.lap("analysis")
 
     channels = int(model.inputs[0].shape[-1]) if len(model.inputs[0].shape) == 4 else 3
@@ -183,7 +216,12 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     report: dict = {
         "tool": "dtmm prune", "version": __version__,
         "model": str(opts.model), "data": str(opts.data),
-        "flash_budget": budget_spec.text, "flash_budget_bytes": budget,
+        "flash_budget": budget_spec.text if budget_spec is not None else None, "flash_budget_bytes": budget,
+        "sram_budget": opts.sram, "sram_budget_bytes": sram_budget,
+        "latency_budget": opts.latency, "latency_budget_instructions": latency_budget, "board": opts.board,
+        "instruction_units": "QEMU-retired instructions on the board, predicted by its cost model (not cycles)",
+        "dense_arena_bytes": dense_cost.get("arena_bytes"), "dense_predicted_instructions": dense_cost.get("instructions"),
+        "smallest_reachable": {k: v for k, v in floors_exact.items()},
         "size_units": "KB = 1000 B, KiB = 1024 B",
         "dense_bytes": dense_bytes, "smallest_reachable_bytes": floor,
         "seed": opts.seed, "epochs": opts.epochs, "batch_size": opts.batch_size,
@@ -196,8 +234,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     }  # fmt: skip
 
     if not prune_needed:
-        log(f"budget {format_bytes(budget)} >= dense {format_bytes(dense_bytes)}: no pruning is needed; "
-            "writing the dense model")  # fmt: skip
+        log("every budget is at or above the dense model's figure: no pruning is needed; writing the dense model")
         final = model
         tfl = E.to_int8_tflite(final, rep, preprocess_mode=opts.preprocess)
         timer.lap("export")
@@ -205,31 +242,38 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
                                 desc="int8 eval (dense)")  # fmt: skip
         timer.lap("evaluate")
         meas = E.measured_bytes(tfl, final)
+        figures = _checked_figures(tfl, final, opts.board, budgets)
+        report.update({k: v for k, v in figures.items() if k != "layer_instructions"})
         report.update(
-            pruned=False, note="budget at or above the dense size: no pruning needed",
+            pruned=False, note="every budget at or above the dense model's figure: no pruning needed",
             packed_bytes=meas["packed_bytes"], planned_bytes=dense_bytes,
             accuracy_dense_int8=acc, accuracy_pruned_int8=acc,
-            layers=_dense_layer_rows(analysis, meas), int8=_int8_info(E, tfl, meas, {}),
+            layers=_with_predictions(_dense_layer_rows(analysis, meas), figures), int8=_int8_info(E, tfl, meas, {}),
         )  # fmt: skip
         return _finish(report, out, final, tfl, None, timer, log)
 
     # ---------------------------------------------------------------- stages: importance, plan, fine-tuning
-    budgets = stage_budgets(dense_bytes, budget, n_stages)
+    stage_targets = _stage_targets(budgets, n_stages, dense_bytes, resources)
     epochs_per_stage = stage_epochs(opts.epochs, n_stages)
     floors = P.min_keep_by_producer(analysis, opts.max_filter_ratio)
     cur_analysis, initial = analysis, None
     stages, steps = [], {"filter": 0, "filterlet": 0, "filterlets_removed": 0}
     history, best_epoch, best_val = [], 0, None
-    for k, (b, ep) in enumerate(zip(budgets, epochs_per_stage), 1):
+    for k, (b, ep) in enumerate(zip(stage_targets, epochs_per_stage), 1):
         tag = f"stage {k}/{n_stages}: " if n_stages > 1 else ""
         if k > 1:
             cur_analysis = GraphAnalysis(final)
             initial = P.kernel_keep_masks(cur_analysis)
+            if resources is not None:  # the per-layer model, refitted on the model as pruned so far
+                resources = C.resource_model(cur_analysis, opts.board, calibration=resources.calibration,
+                                             preprocess_mode=opts.preprocess)  # fmt: skip
         imp = I.compute_importance(opts.importance, cur_analysis, splits.x_calib, splits.y_calib,
                                    preprocess_mode=opts.preprocess, progress=opts.progress)  # fmt: skip
         timer.lap("importance")
-        plan = P.make_plan(cur_analysis, imp, b, progress=opts.progress, max_filter_ratio=opts.max_filter_ratio,
-                           initial_keep=initial, min_keep_by_producer=floors)  # fmt: skip
+        plan, checked = C.make_checked_plan(cur_analysis, imp, b, resources=resources, progress=opts.progress,
+                                            max_filter_ratio=opts.max_filter_ratio, initial_keep=initial,
+                                            min_keep_by_producer=floors, preprocess_mode=opts.preprocess,
+                                            log=lambda m: log(tag + m))  # fmt: skip
         for key in steps:
             steps[key] += plan.steps[key]
         log(f"{tag}plan: {plan.steps['filter']} filters and {plan.steps['filterlets_removed']} filterlets removed; "
@@ -248,7 +292,10 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         broken = {n: v for n, v in S.check_masks(final, masks).items() if v}
         if broken:  # pragma: no cover - the training loop re-applies masks every step
             raise DtmmError(f"internal error: filterlet masks broken after fine-tuning: {broken}")
-        stages.append({"stage": k, "budget_bytes": b, "planned_bytes": plan.packed_bytes, "epochs": ep,
+        stages.append({"stage": k, "budget_bytes": b.flash, "planned_bytes": plan.packed_bytes, "epochs": ep,
+                       "arena_budget_bytes": b.arena, "latency_budget_instructions": b.instructions,
+                       "arena_bytes": checked.arena_bytes if checked else None,
+                       "predicted_instructions": checked.instructions if checked and b.board else None,
                        "steps": plan.steps, "best_val_accuracy": best_val if ep > 0 else None})  # fmt: skip
         timer.lap("fine_tune")
 
@@ -257,6 +304,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     keep_slim = {n: k[plan.keep_out(cur_analysis, n)] for n, k in plan.filterlet_masks().items()}
     fl_check = E.verify_filterlets(tfl, final, keep_slim)
     meas = E.measured_bytes(tfl, final)
+    figures = _checked_figures(tfl, final, opts.board, budgets)
+    if budget is not None:
+        figures["budgets_met"] = {"flash": meas["packed_bytes"] <= budget, **figures["budgets_met"]}
     timer.lap("export")
     if opts.dense_baseline == "finetune" and opts.epochs > 0:
         log(f"fine-tuning the dense baseline for {opts.epochs} epoch(s)")
@@ -268,6 +318,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     else:
         dense_model = model
     dense_tfl = E.to_int8_tflite(dense_model, rep, preprocess_mode=opts.preprocess)
+    if opts.board is not None:
+        dense_layers = _checked_figures(dense_tfl, dense_model, opts.board, C.Budgets())["layer_instructions"]
+        figures["dense_layer_instructions"] = dense_layers
     timer.lap("export")
 
     acc_p = E.evaluate_tflite(tfl, x_test, y_test, preprocess_mode=opts.preprocess, progress=opts.progress,
@@ -283,15 +336,73 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         best_epoch=best_epoch, best_val_accuracy=best_val, history=history,
         plan={"steps": steps, "importance_lost": plan.importance_lost, "other_bytes": plan.other_bytes,
               "importance_samples": imp.samples, "stages": stages},
-        layers=_rebase_rows(_layer_rows(cur_analysis, plan, meas), analysis),
+        layers=_with_predictions(_rebase_rows(_layer_rows(cur_analysis, plan, meas), analysis), figures),
         int8=_int8_info(E, tfl, meas, fl_check),
     )  # fmt: skip
-    if report["packed_bytes"] > budget:  # pragma: no cover - measured <= planned <= budget by construction
-        report["note"] = "warning: the int8 model's packed bytes exceed the budget"
+    report.update({k: v for k, v in figures.items() if k not in ("layer_instructions", "dense_layer_instructions")})
+    missed = [k for k, ok in figures["budgets_met"].items() if not ok]
+    if missed:  # pragma: no cover - the plan was checked on the same structure
+        report["note"] = "warning: the int8 model misses the " + ", ".join(missed) + " budget(s)"
+        log(report["note"])
     return _finish(report, out, final, tfl, dense_tfl, timer, log)
 
 
 MAX_AUTO_STAGES = 5
+
+
+def check_budget_options(opts: PruneOptions):
+    """(flash spec, SRAM bytes, latency spec) from the options (see ``budget.parse_budgets``)."""
+    return parse_budgets(opts.flash, opts.sram, opts.latency, opts.board)
+
+
+def _stage_targets(budgets, n_stages: int, dense_bytes: int, resources) -> list:
+    """Each stage's budgets: a cubic ramp from the dense figure to each budget (the last stage is the budget)."""
+    from .checked_plan import Budgets
+
+    def ramp(dense, target):
+        if target is None:
+            return [None] * n_stages
+        return stage_budgets(max(int(dense), int(target)), int(target), n_stages)
+
+    flash = ramp(dense_bytes, budgets.flash)
+    arena = ramp(resources.dense_arena_bytes if resources else 0, budgets.arena)
+    instr = ramp(resources.dense_instructions if resources and resources.dense_instructions else 0,
+                 budgets.instructions)  # fmt: skip
+    return [Budgets(f, a, i, budgets.board) for f, a, i in zip(flash, arena, instr)]
+
+
+def _checked_figures(tfl: bytes, model, board: str | None, budgets) -> dict:
+    """The int8 model's arena (exact) and, on a board, predicted instructions; each budget checked."""
+    from ..pack.packer import pack_model
+
+    out = {"arena_bytes": int(pack_model(tfl, "checked").arena_bytes), "predicted_instructions": None,
+           "layer_instructions": {}}  # fmt: skip
+    if board is not None:
+        from ..cost.estimate import estimate_model
+        from .export import match_layers
+
+        est = estimate_model(tfl, board)
+        out["predicted_instructions"] = int(est["instructions"])
+        out["calibration_stale"] = bool(est["calibration_stale"])
+        by_op = [e["instructions"] for e in est["layers"]]
+        out["layer_instructions"] = {name: int(by_op[i]) for name, i in match_layers(tfl, model).items()}
+        out["op_instructions"] = [{"name": e["name"], "op": e["op"], "predicted_instructions": e["instructions"]}
+                                  for e in est["layers"]]  # fmt: skip
+    met = {}
+    if budgets.arena is not None:
+        met["sram"] = out["arena_bytes"] <= budgets.arena
+    if budgets.instructions is not None:
+        met["latency"] = out["predicted_instructions"] <= budgets.instructions
+    out["budgets_met"] = met
+    return out
+
+
+def _with_predictions(rows: list[dict], figures: dict) -> list[dict]:
+    for r in rows:
+        r["predicted_instructions"] = figures["layer_instructions"].get(r["name"])
+        if "dense_layer_instructions" in figures:
+            r["dense_predicted_instructions"] = figures["dense_layer_instructions"].get(r["name"])
+    return rows
 
 
 def resolve_stages(stages: int | str, epochs: int) -> int:
@@ -379,10 +490,23 @@ def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes |
     write_text_atomic(out / REPORT_JSON, json.dumps(report, indent=2, default=json_default) + "\n")
     write_text_atomic(out / REPORT_MD, render_markdown(report))
     log(f"int8 accuracy: dense {report['accuracy_dense_int8']:.4f}, pruned {report['accuracy_pruned_int8']:.4f}; "
-        f"packed {format_bytes(report['packed_bytes'])} of budget {format_bytes(report['flash_budget_bytes'])}; "
-        f"wrote {out}")  # fmt: skip
+        + budget_summary(report) + f"; wrote {out}")  # fmt: skip
     return report
 
+
+
+def budget_summary(r: dict) -> str:
+    """'packed 40,424 B of 41,076 B; arena ...; ... instructions predicted of ...' for the budgets given."""
+    parts = [f"packed {format_bytes(r['packed_bytes'])}"
+             + (f" of budget {format_bytes(r['flash_budget_bytes'])}" if r.get("flash_budget_bytes") else "")]
+    if r.get("arena_bytes") is not None:
+        parts.append(f"arena {format_bytes(r['arena_bytes'])}"
+                     + (f" of budget {format_bytes(r['sram_budget_bytes'])}" if r.get("sram_budget_bytes") else ""))
+    if r.get("predicted_instructions") is not None:
+        parts.append(f"{format_instructions(r['predicted_instructions'])} predicted on {r['board']}"
+                     + (f" of budget {r['latency_budget_instructions']:,}" if r.get("latency_budget_instructions")
+                        else ""))  # fmt: skip
+    return "; ".join(parts)
 
 
 def _pct(a, b) -> str:
@@ -404,10 +528,13 @@ def render_markdown(r: dict) -> str:
         "",
         f"- model: `{r['model']}`",
         f"- data: `{r['data']}` -- splits {r['splits']}, test images evaluated: {r['test_samples_evaluated']}",
-        f"- flash budget: `{r['flash_budget']}` = {r['flash_budget_bytes']:,} B ({r['size_units']})",
+        f"- budgets: {budgets_text(r, values=True)} ({r['size_units']})",
         f"- dense weights: {r['dense_bytes']:,} B; planned: {r['planned_bytes']:,} B; "
         f"**packed int8: {r['packed_bytes']:,} B** ({_pct(r['packed_bytes'], r['dense_bytes'])} of dense); "
         f"smallest reachable: {r['smallest_reachable_bytes']:,} B",
+        f"- int8 arena: {_fmt(r.get('arena_bytes'))} B (dense {_fmt(r.get('dense_arena_bytes'))} B); predicted "
+        f"instructions on {r.get('board') or '-'}: {_fmt(r.get('predicted_instructions'))} (dense "
+        f"{_fmt(r.get('dense_predicted_instructions'))}; {r['instruction_units']})",
         f"- int8 test accuracy ({r['evaluator']}): dense {_fmt(r['accuracy_dense_int8'])} "
         f"({r['dense_baseline']}), **pruned {_fmt(r['accuracy_pruned_int8'])}**",
         f"- wall time: {r['wall_time_s']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in r['phase_times_s'].items())})",
@@ -431,14 +558,15 @@ def render_markdown(r: dict) -> str:
     lines += [
         "",
         "| layer | type | filters kept | in-channels kept | beta (filters removed) | alpha (filterlets removed) "
-        "| encoding | dense B | planned B | int8 B |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| encoding | dense B | planned B | int8 B | predicted instructions |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for L in r["layers"]:
         lines.append(
             f"| {L['name']} | {L['type']} | {L['cout_kept']}/{L['cout']} | {L['cin_kept']}/{L['cin']} "
             f"| {_fmt(L['beta_filter_ratio'], 3)} | {_fmt(L['alpha_filterlet_ratio'], 3)} | {L['encoding']} "
-            f"| {L['dense_bytes']:,} | {L['planned_bytes']:,} | {_fmt(L.get('int8_bytes'))} |"
+            f"| {L['dense_bytes']:,} | {L['planned_bytes']:,} | {_fmt(L.get('int8_bytes'))} "
+            f"| {_fmt(L.get('predicted_instructions'))} |"
         )
     groups = r["graph"]["groups"]
     lines += ["", "Channel groups (filters removed together):", ""]

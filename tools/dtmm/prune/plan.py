@@ -12,10 +12,14 @@ iteration:
   channels of every consumer.
 
 Each step's cost is the importance it loses (for a filter step, the class
-score minus what its producers' already-removed filterlets had cost) and its
-gain is the exact number of flash bytes it saves (``costs``). The step with
-the least importance lost per byte saved is taken until the model fits the
-budget. Limits: a channel group loses at most ``max_filter_ratio`` (default
+score minus what its producers' already-removed filterlets had cost). Its
+gain is what it saves of every budget not yet met -- flash bytes exactly
+(``costs``), instructions and arena bytes as ``resources`` predicts them --
+each as a fraction of how far that budget still is: ``sum_k saved_k /
+excess_k``. The step with the least importance lost per unit of gain is
+taken until every budget is met; with the flash budget alone that is the
+least importance per byte. Without a flash budget a filterlet step removes
+a few filterlets at a time (a 64th of the layer's kept ones, at least one). Limits: a channel group loses at most ``max_filter_ratio`` (default
 0.75) of its channels and keeps at least one; a kept filter keeps at least
 one filterlet. ``floor_bytes`` is the size when every limit binds -- the
 smallest reachable size.
@@ -33,7 +37,16 @@ from .importance import Importance
 
 
 class BudgetError(DtmmError):
-    """The flash budget cannot be met."""
+    """A budget cannot be met: `budget` names it (FLASH, INSTRUCTIONS, ARENA), `floor` is its smallest value."""
+
+    def __init__(self, message: str, budget: str = "flash", floor: float | None = None):
+        super().__init__(message)
+        self.budget = budget
+        self.floor = floor
+
+
+#: budget keys of a plan: exact flash bytes, predicted instructions, arena proxy bytes (see ``resources``)
+FLASH, INSTRUCTIONS, ARENA = "flash", "instructions", "arena"
 
 
 @dataclass
@@ -54,6 +67,7 @@ class LayerState:
     per_filter: np.ndarray | None = None  # conv: kept filterlets per original filter
     bytes: int = 0
     dense_bytes: int = 0
+    instructions: float = 0.0
 
     @property
     def n_kept(self) -> int:
@@ -72,6 +86,9 @@ class Plan:
     other_bytes: int  # layers outside the plan (BN not folded, unsupported weighted layers)
     importance_lost: float
     steps: dict[str, int]
+    instructions: float | None = None  # the plan's own prediction (resources), None without a resource model
+    arena_proxy: int | None = None
+    targets: dict | None = None
 
     def keep_out(self, analysis: GraphAnalysis, name: str) -> np.ndarray:
         return ~self.removed_nodes(analysis, analysis.layers[name].out_maps[0])
@@ -121,11 +138,12 @@ def group_min_keep(n_channels: int, max_filter_ratio: float) -> int:
 class _Greedy:
     def __init__(self, analysis: GraphAnalysis, imp: Importance, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO,
                  initial_keep: dict[str, np.ndarray] | None = None,
-                 min_keep_by_producer: dict[str, int] | None = None):  # fmt: skip
+                 min_keep_by_producer: dict[str, int] | None = None, resources=None):  # fmt: skip
         if not 0.0 <= max_filter_ratio < 1.0:
             raise DtmmError(f"max filter ratio {max_filter_ratio} is not in [0, 1)")
         self.a = analysis
         self.imp = imp
+        self.res = resources
         self.min_keep = {g.id: group_min_keep(len(g.classes), max_filter_ratio) for g in analysis.groups}
         if min_keep_by_producer:  # limits fixed on the original model (multi-stage pruning)
             for g in analysis.groups:
@@ -155,6 +173,7 @@ class _Greedy:
             st.keep_out = np.ones(st.cout0, dtype=bool)
             st.dense_bytes = self._bytes(st, st.cout, st.cin, st.cout * st.kh * st.kw if info.kind == K_CONV else 0)
             st.bytes = self._bytes(st, st.cout, st.cin, st.n_kept if info.kind == K_CONV else 0)
+            st.instructions = self._instr(st, st.cout, st.cin, st.n_kept)
             self.layers[name] = st
         self.other_bytes = sum(
             costs.layer_weight_bytes(analysis, n) for n in analysis.order if n not in self.layers
@@ -180,6 +199,7 @@ class _Greedy:
                 self.fl_ptr[name] = 0
         self.lost = 0.0
         self.steps = {"filter": 0, "filterlet": 0, "filterlets_removed": 0}
+        self.buf_sizes = resources.buffer_sizes(self.removed) if resources is not None else []
 
     # ------------------------------------------------------------------ bytes
 
@@ -191,9 +211,28 @@ class _Greedy:
     def total(self) -> int:
         return sum(s.bytes for s in self.layers.values()) + self.other_bytes
 
+    def _instr(self, st: LayerState, cout: int, cin: int, n_kept: int) -> float:
+        if self.res is None:
+            return 0.0
+        if st.kind == K_DEPTHWISE:
+            cout = cin
+        return self.res.layer_instructions(st.name, cout, cin, n_kept)
+
+    def total_instructions(self) -> float:
+        return sum(s.instructions for s in self.layers.values()) + (self.res.fixed_instructions if self.res else 0.0)
+
+    def arena(self) -> int:
+        return self.res.proxy_from_sizes(self.buf_sizes) if self.res is not None else 0
+
+    def current(self) -> dict:
+        return {FLASH: self.total(), INSTRUCTIONS: self.total_instructions(), ARENA: self.arena()}
+
     # ------------------------------------------------------------------ candidates
 
-    def filterlet_candidate(self, name: str):
+    def filterlet_candidate(self, name: str, by_bytes: bool = True):
+        """(importance lost, {budget: saved}, filterlets) of the next filterlet step in `name`, or None.
+
+        by_bytes: as few filterlets as make the layer's bytes drop; else a 64th of its kept ones (at least 1)."""
         st = self.layers[name]
         order, ptr = self.fl_order[name], self.fl_ptr[name]
         # drop entries that can never be taken again
@@ -204,6 +243,7 @@ class _Greedy:
             ptr += 1
         self.fl_ptr[name] = ptr
         n_kept = st.n_kept
+        chunk = max(1, n_kept // 64)
         taken: list[tuple[int, int, int]] = []
         left: dict[int, int] = {}
         score = 0.0
@@ -218,12 +258,17 @@ class _Greedy:
             taken.append((o, i, j))
             score += s
             new = self._bytes(st, st.cout, st.cin, n_kept - len(taken))
-            if new < st.bytes:
-                return score, st.bytes - new, taken
+            if (by_bytes and new < st.bytes) or (not by_bytes and len(taken) >= chunk):
+                saved_instr = st.instructions - self._instr(st, st.cout, st.cin, n_kept - len(taken))
+                return score, {FLASH: st.bytes - new, INSTRUCTIONS: saved_instr, ARENA: 0}, taken
+        if taken and not by_bytes:
+            new = self._bytes(st, st.cout, st.cin, n_kept - len(taken))
+            saved_instr = st.instructions - self._instr(st, st.cout, st.cin, n_kept - len(taken))
+            return score, {FLASH: st.bytes - new, INSTRUCTIONS: saved_instr, ARENA: 0}, taken
         return None
 
-    def class_candidate(self, cid: int):
-        """(lost, saved, new bytes per layer) for removing channel class cid."""
+    def class_candidate(self, cid: int, with_arena: bool = False):
+        """(lost, {budget: saved}, new (bytes, dout, din, instructions) per layer) for removing channel class cid."""
         delta: dict[str, list[int]] = {}
         lost = float(self.imp.channel[cid])
         for p, ch in self.cls_prod[cid]:
@@ -236,15 +281,25 @@ class _Greedy:
         for c, npos in self.cls_cons[cid]:
             delta.setdefault(c, [0, 0, 0])[1] += npos
         saved = 0
+        saved_instr = 0.0
         new_bytes = {}
         for name, (dout, din, dkept) in delta.items():
             st = self.layers[name]
             if st.kind == K_DEPTHWISE:  # channels pass through: output follows input
                 dout = din = max(dout, din)
-            nb = self._bytes(st, st.cout - dout, st.cin - din, (st.n_kept - dkept) if st.kind == K_CONV else 0)
-            new_bytes[name] = (nb, dout, din)
+            kept = (st.n_kept - dkept) if st.kind == K_CONV else 0
+            nb = self._bytes(st, st.cout - dout, st.cin - din, kept)
+            ni = self._instr(st, st.cout - dout, st.cin - din, kept)
+            new_bytes[name] = (nb, dout, din, ni)
             saved += st.bytes - nb
-        return max(lost, 0.0), saved, new_bytes
+            saved_instr += st.instructions - ni
+        saved_arena = 0
+        if with_arena and self.res is not None:
+            sizes = list(self.buf_sizes)
+            for bi, n in self.res.class_buffers[cid]:
+                sizes[bi] -= n
+            saved_arena = self.arena() - self.res.proxy_from_sizes(sizes)
+        return max(lost, 0.0), {FLASH: saved, INSTRUCTIONS: saved_instr, ARENA: saved_arena}, new_bytes
 
     # ------------------------------------------------------------------ steps
 
@@ -257,6 +312,7 @@ class _Greedy:
                 self.imp.filterlet[name][o, i, j]
             )
         st.bytes = self._bytes(st, st.cout, st.cin, st.n_kept)
+        st.instructions = self._instr(st, st.cout, st.cin, st.n_kept)
         self.lost += score
         self.steps["filterlet"] += 1
         self.steps["filterlets_removed"] += len(taken)
@@ -265,13 +321,17 @@ class _Greedy:
         self.removed[cid] = True
         for p, ch in self.cls_prod[cid]:
             self.layers[p].keep_out[ch] = False
-        for name, (nb, dout, din) in new_bytes.items():
+        for name, (nb, dout, din, ni) in new_bytes.items():
             st = self.layers[name]
             st.cout -= dout
             st.cin -= din
             if st.kind == K_DEPTHWISE:
                 st.keep_out = np.ones(st.cout0, dtype=bool)  # bookkeeping only: depthwise follows its input
             st.bytes = nb
+            st.instructions = ni
+        if self.res is not None:
+            for bi, n in self.res.class_buffers[cid]:
+                self.buf_sizes[bi] -= n
         self.group_alive[self.a.classes[cid].group] -= 1
         self.lost += lost
         self.steps["filter"] += 1
@@ -282,61 +342,88 @@ class _Greedy:
 
     # ------------------------------------------------------------------ floor
 
-    def floor_bytes(self) -> int:
-        """Bytes when every limit binds: each group at its minimum channels, 1 filterlet per kept filter."""
+    def floor(self) -> dict:
+        """Every budget's smallest reachable value: each group at its minimum channels, 1 filterlet per kept filter.
+
+        All three only fall as pruning goes on, so this one state is the smallest for each of them at once."""
         cout = {n: s.cout0 for n, s in self.layers.items()}
         cin = {n: s.cin0 for n, s in self.layers.items()}
+        removed = np.zeros(len(self.a.classes), dtype=bool)
         for g in self.a.groups:
             frozen = [c for c in g.classes if self.a.classes[c].frozen]
             free = [c for c in g.classes if not self.a.classes[c].frozen]
             drop = free[: max(0, min(len(free), len(g.classes) - self.min_keep[g.id]))]
             for cid in drop:
+                removed[cid] = True
                 for p, _ in self.cls_prod[cid]:
                     cout[p] -= 1
                 for c, npos in self.cls_cons[cid]:
                     cin[c] -= npos
-        total = self.other_bytes
+        total, instr = self.other_bytes, 0.0
         for n, s in self.layers.items():
             if s.kind == K_CONV:
                 kept = cout[n] * (1 if s.filterlets else s.kh * s.kw)
                 total += self._bytes(s, cout[n], cin[n], kept)
+                instr += self._instr(s, cout[n], cin[n], kept)
             elif s.kind == K_DEPTHWISE:
                 total += self._bytes(s, cin[n], cin[n], 0)
+                instr += self._instr(s, cin[n], cin[n], 0)
             else:
                 total += self._bytes(s, cout[n], cin[n], 0)
-        return total
+                instr += self._instr(s, cout[n], cin[n], 0)
+        out = {FLASH: total, INSTRUCTIONS: instr + (self.res.fixed_instructions if self.res else 0.0), ARENA: 0}
+        if self.res is not None:
+            out[ARENA] = self.res.arena_proxy(removed)
+        out["removed"] = removed
+        out["shapes"] = (cout, cin)
+        return out
+
+    def floor_bytes(self) -> int:
+        return self.floor()[FLASH]
 
     # ------------------------------------------------------------------ loop
 
-    def run(self, budget: int, progress: bool = False) -> None:
-        total = self.total()
+    def run(self, targets: dict, progress: bool = False) -> None:
+        """Take steps until every target in `targets` ({FLASH|INSTRUCTIONS|ARENA: value}) is met."""
         fl_cache: dict[str, tuple | None] = {}
         cls_cache: dict[int, tuple] = {}
+        cur = self.current()
+        excess = {k: cur[k] - v for k, v in targets.items() if cur[k] > v}
+        start = dict(excess)
+        by_bytes = FLASH in targets
         bar = None
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=max(total - budget, 0), desc="plan", unit="B", leave=False)
-        start = total
-        while total > budget:
-            best = None  # (ratio, -saved, order key, action)
+            bar = tqdm(total=1000, desc="plan", unit="‰", leave=False)
+        while excess:
+            with_arena = ARENA in excess
+            best = None  # (key, action)
+
+            def gain(saved: dict) -> float:
+                return sum(max(saved[k], 0) / e for k, e in excess.items())
+
             for name in self.fl_order:
                 if name not in fl_cache:
-                    fl_cache[name] = self.filterlet_candidate(name)
+                    fl_cache[name] = self.filterlet_candidate(name, by_bytes)
                 c = fl_cache[name]
                 if c is not None:
-                    key = (c[0] / c[1], -c[1], 0, name)
-                    if best is None or key < best[0]:
-                        best = (key, ("fl", name, c))
+                    g = gain(c[1])
+                    if g > 0:
+                        key = (c[0] / g, -g, 0, name)
+                        if best is None or key < best[0]:
+                            best = (key, ("fl", name, c))
             for cid in range(len(self.a.classes)):
                 if not self.removable(cid):
                     continue
-                if cid not in cls_cache:
-                    cls_cache[cid] = self.class_candidate(cid)
-                lost, saved, nb = cls_cache[cid]
-                if saved <= 0:
+                if cid not in cls_cache or (with_arena and cls_cache[cid][3] is False):
+                    lost, saved, nb = self.class_candidate(cid, with_arena)
+                    cls_cache[cid] = (lost, saved, nb, with_arena)
+                lost, saved, nb, _ = cls_cache[cid]
+                g = gain(saved)
+                if g <= 0:
                     continue
-                key = (lost / saved, -saved, 1, cid)
+                key = (lost / g, -g, 1, cid)
                 if best is None or key < best[0]:
                     best = (key, ("cls", cid, (lost, saved, nb)))
             if best is None:
@@ -348,38 +435,58 @@ class _Greedy:
             else:
                 self.apply_class(target, c[0], c[2])
                 touched = set(c[2])
-            total = self.total()
+                for cid in list(cls_cache):  # every buffer size may have moved: arena gains are stale
+                    if cls_cache[cid][3]:
+                        del cls_cache[cid]
             for n in touched:
                 fl_cache.pop(n, None)
             for cid in list(cls_cache):
                 if self.cls_layers[cid] & touched:
                     del cls_cache[cid]
+            cur = self.current()
+            excess = {k: cur[k] - v for k, v in targets.items() if cur[k] > v}
             if bar is not None:
-                bar.n = min(start - total, bar.total)
+                done = min((1 - excess.get(k, 0) / e) for k, e in start.items()) if start else 1.0
+                bar.n = int(1000 * done)
                 bar.refresh()
         if bar is not None:
             bar.close()
 
 
-def make_plan(analysis: GraphAnalysis, imp: Importance, budget: int, *, progress: bool = False,
+def make_plan(analysis: GraphAnalysis, imp: Importance, budget: int | None, *, progress: bool = False,
               max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO, initial_keep: dict[str, np.ndarray] | None = None,
-              min_keep_by_producer: dict[str, int] | None = None) -> Plan:  # fmt: skip
-    """Greedy plan reaching `budget` bytes; raises BudgetError when it is below the smallest reachable size.
+              min_keep_by_producer: dict[str, int] | None = None, resources=None,
+              instructions: float | None = None, arena: int | None = None) -> Plan:  # fmt: skip
+    """Greedy plan meeting `budget` flash bytes (None: no flash budget) and, with `resources`
+    (``resources.ResourceModel``), `instructions` and `arena` (arena proxy bytes, before the offset).
 
-    `initial_keep` (conv name -> keep mask [cout, kh, kw]) starts from filterlets that are already pruned,
-    and `min_keep_by_producer` fixes each group's channel floor, for pruning in several stages.
+    Raises BudgetError when a target is below its smallest reachable value. `initial_keep` (conv name ->
+    keep mask [cout, kh, kw]) starts from filterlets that are already pruned, and `min_keep_by_producer`
+    fixes each group's channel floor, for pruning in several stages.
     """
-    g = _Greedy(analysis, imp, max_filter_ratio, initial_keep, min_keep_by_producer)
+    if resources is None and (instructions is not None or arena is not None):
+        raise DtmmError("internal error: instruction or arena targets need a resource model")
+    g = _Greedy(analysis, imp, max_filter_ratio, initial_keep, min_keep_by_producer, resources)
     dense = sum(s.dense_bytes for s in g.layers.values()) + g.other_bytes
-    floor = g.floor_bytes()
-    if budget < floor:
-        raise BudgetError(budget_below_floor_message(budget, floor, dense, max_filter_ratio))
-    if budget < g.total():
-        g.run(budget, progress)
-    total = g.total()
-    if total > budget:  # pragma: no cover - the floor check makes this unreachable
-        raise BudgetError(budget_below_floor_message(budget, total, dense, max_filter_ratio))
-    return Plan(g.removed.copy(), g.layers, budget, dense, total, floor, g.other_bytes, g.lost, dict(g.steps))
+    floor = g.floor()
+    targets = {k: v for k, v in ((FLASH, budget), (INSTRUCTIONS, instructions), (ARENA, arena)) if v is not None}
+    if budget is not None and budget < floor[FLASH]:
+        raise BudgetError(budget_below_floor_message(budget, floor[FLASH], dense, max_filter_ratio), FLASH,
+                          floor[FLASH])  # fmt: skip
+    for key in (INSTRUCTIONS, ARENA):
+        if key in targets and targets[key] < floor[key]:
+            raise BudgetError(f"{key} target {targets[key]:,.0f} is below the plan floor {floor[key]:,.0f}", key,
+                              floor[key])  # fmt: skip
+    cur = g.current()
+    if any(cur[k] > v for k, v in targets.items()):
+        g.run(targets, progress)
+    cur = g.current()
+    if budget is not None and cur[FLASH] > budget:  # pragma: no cover - the floor check makes this unreachable
+        raise BudgetError(budget_below_floor_message(budget, cur[FLASH], dense, max_filter_ratio), FLASH, cur[FLASH])
+    return Plan(g.removed.copy(), g.layers, budget if budget is not None else dense, dense, cur[FLASH], floor[FLASH],
+                g.other_bytes, g.lost, dict(g.steps),
+                instructions=cur[INSTRUCTIONS] if resources is not None else None,
+                arena_proxy=cur[ARENA] if resources is not None else None, targets=targets)  # fmt: skip
 
 
 def budget_below_floor_message(budget: int, floor: int, dense: int, max_filter_ratio: float) -> str:
@@ -388,6 +495,34 @@ def budget_below_floor_message(budget: int, floor: int, dense: int, max_filter_r
         f"({100.0 * floor / dense:.1f}% of the dense {dense:,} B, with at most {max_filter_ratio:g} of each "
         "channel group's filters removed and 1 filterlet left per filter)"
     )
+
+
+def plan_floor(analysis: GraphAnalysis, resources=None, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO,
+               min_keep_by_producer: dict[str, int] | None = None, initial_keep=None) -> dict:  # fmt: skip
+    """The floor state's figures ({FLASH, INSTRUCTIONS, ARENA}, see ``_Greedy.floor``)."""
+    return _Greedy(analysis, zero_importance(analysis), max_filter_ratio, initial_keep, min_keep_by_producer,
+                   resources).floor()  # fmt: skip
+
+
+def floor_plan(analysis: GraphAnalysis, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO,
+               min_keep_by_producer: dict[str, int] | None = None, initial_keep=None) -> Plan:  # fmt: skip
+    """The floor state as a Plan (which channels and filterlets go is arbitrary: only the sizes matter)."""
+    g = _Greedy(analysis, zero_importance(analysis), max_filter_ratio, initial_keep, min_keep_by_producer)
+    dense = sum(s.dense_bytes for s in g.layers.values()) + g.other_bytes
+    f = g.floor()
+    for cid in np.flatnonzero(f["removed"]):
+        lost, _saved, nb = g.class_candidate(int(cid))
+        g.apply_class(int(cid), lost, nb)
+    for st in g.layers.values():
+        if st.kind == K_CONV and st.filterlets:
+            for o in np.flatnonzero(st.keep_out):
+                idx = np.argwhere(st.keep_fl[o])
+                for i, j in idx[1:]:
+                    st.keep_fl[o, i, j] = False
+                st.per_filter[o] = 1
+            st.bytes = g._bytes(st, st.cout, st.cin, st.n_kept)
+    total = g.total()
+    return Plan(g.removed.copy(), g.layers, total, dense, total, total, g.other_bytes, g.lost, dict(g.steps))
 
 
 def zero_importance(analysis: GraphAnalysis) -> Importance:
