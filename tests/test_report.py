@@ -92,8 +92,8 @@ def test_render_report_writes_markdown_and_pngs(run_dir):
     assert "| int8 top-1 accuracy, 10,000 test images (tflite-micro) | 82.30% | 73.45% | -8.85 pt |" in md
     assert "| (for reference: pretrainedResnet_quant.tflite as given, no fine-tune, same images) | 87.00% |" in md
     # three budgets, ordered by bytes
-    rows = [line for line in md.splitlines() if line.startswith("| `")]
-    assert [r.split("|")[1].strip() for r in rows] == ["`30KB`", "`50%`", "`70%`"]
+    rows = [line for line in md.splitlines() if line.startswith("| flash `")]
+    assert [r.split("|")[1].strip() for r in rows] == ["flash `30KB`", "flash `50%`", "flash `70%`"]
     assert "| op01_CONV_2D | 2,000,000 | 1,600,000 | 0.80x |" in md
     assert "Short fine-tune: 1 epoch(s) over 45,000 training images (53 s" in md
 
@@ -112,9 +112,27 @@ def test_report_of_prune_output_only(tmp_path):
     paths = render_report(d)
     assert [p.name for p in paths] == ["report.md", "accuracy_vs_flash.png", "flash_per_layer.png"]
     md = paths[0].read_text()
-    assert "No per-operator profile" in md and "| `40KB` |" in md
+    assert "No per-operator profile" in md and "| flash `40KB` |" in md
     assert (d / "report.json").is_file()  # the pruner's own files are left alone
     assert [p.name for p, _r in find_prune_reports(d)] == ["report.json"]
+
+
+def test_report_with_latency_budget_plots_predicted_instructions(tmp_path):
+    """A prune run with --latency/--sram: its budgets, arena and predicted instructions, and the per-layer plot."""
+    d = tmp_path / "resnet8-lat"
+    d.mkdir()
+    r = _prune_report("50%", 41000, 0.78)
+    r.update(sram_budget="40KB", sram_budget_bytes=40000, latency_budget="60%", latency_budget_instructions=8_400_000,
+             board="qemu-m4", arena_bytes=39424, predicted_instructions=8_123_456)  # fmt: skip
+    for k, L in enumerate(r["layers"]):
+        L.update(predicted_instructions=1_000_000 * (k + 1), dense_predicted_instructions=2_000_000 * (k + 1))
+    (d / "report.json").write_text(json.dumps(r))
+    paths = render_report(d)
+    assert [p.name for p in paths][-1] == "predicted_instructions_per_layer.png"
+    md = paths[0].read_text()
+    assert "| flash `50%`, SRAM (arena) `40KB`, latency `60%` on qemu-m4 |" in md
+    assert "| 39,424 B | 8,123,456 (qemu-m4) |" in md
+    assert "latency budget `60%` = 8,400,000 for the whole model, predicted 8,123,456" in md
 
 
 def test_failed_run_is_marked(tmp_path):

@@ -58,6 +58,10 @@ SUMMARY_FORMAT = "dtmm-demo"
 SUMMARY_VERSION = 1
 
 DEFAULT_BUDGET = "50%"
+#: the latency budget of the demo's recipe (instructions on LATENCY_BOARD, as dtmm prune --latency) -- with the
+#: flash budget it shows both axes: half the weight bytes and 60% of the dense instructions
+DEFAULT_LATENCY = "60%"
+DEFAULT_LATENCY_BOARD = "qemu-m4"
 DEFAULT_BOARDS = ("qemu-m4", "qemu-m55")
 DEFAULT_IMAGES = 100
 DEFAULT_EPOCHS = 1
@@ -130,6 +134,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget", default=None,
                    help=f"flash budget for the weights, as dtmm prune --flash: 40KB, 48KiB, 50%% ... "
                    f"(default {DEFAULT_BUDGET.replace('%', '%%')} of the dense weight bytes)")
+    p.add_argument("--latency", default=None,
+                   help=f"latency budget, as dtmm prune --latency: 12M instructions or N%% of the dense model's on "
+                   f"--latency-board (default {DEFAULT_LATENCY.replace('%', '%%')}; 'none': flash budget only)")
+    p.add_argument("--latency-board", default=None,
+                   help=f"board whose cost model prices --latency (default {DEFAULT_LATENCY_BOARD})")
     p.add_argument("--out", type=Path, default=None, help=f"run directory (default {DEFAULT_OUT})")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"fine-tuning epochs, pruned and dense alike (default {DEFAULT_EPOCHS}: a short fine-tune)")
@@ -187,6 +196,8 @@ def resolve(args: argparse.Namespace) -> dict:
         "model": Path(model).expanduser().resolve(),
         "data": Path(data).expanduser().resolve(),
         "budget": str(pick("budget", DEFAULT_BUDGET)),
+        "latency": str(pick("latency", DEFAULT_LATENCY)),
+        "latency_board": str(pick("latency_board", DEFAULT_LATENCY_BOARD)),
         "epochs": int(pick("epochs", DEFAULT_EPOCHS)),
         "seed": int(pick("seed", DEFAULT_SEED)),
         "images": int(pick("images", DEFAULT_IMAGES)),
@@ -205,9 +216,11 @@ def resolve(args: argparse.Namespace) -> dict:
         if not board.emulated:
             raise DtmmError(f"board '{b}' is real hardware; the demo runs emulated boards only "
                             f"(build it yourself with `pio run -e ic-{b}`, see README.md)")
-    from ..prune.budget import parse_flash
+    if cfg["latency"].lower() == "none":
+        cfg["latency"] = None
+    from ..prune.budget import parse_budgets
 
-    parse_flash(cfg["budget"])  # one-line error for a bad budget before anything runs
+    parse_budgets(cfg["budget"], None, cfg["latency"], cfg["latency_board"])  # one-line errors before anything runs
     return cfg
 
 
@@ -289,6 +302,8 @@ def prune_recipe(cfg: dict) -> dict:
         "model": _file_id(cfg["model"]),
         "data": _file_id(cfg["data"]),
         "budget": cfg["budget"],
+        "latency": cfg.get("latency"),
+        "latency_board": cfg.get("latency_board") if cfg.get("latency") else None,
         "epochs": cfg["epochs"],
         "seed": cfg["seed"],
         "test_limit": cfg["test_limit"],
@@ -320,6 +335,8 @@ def run_prune(cfg: dict, progress: Progress, *, force: bool = False, quiet: bool
     cmd = [sys.executable, str(REPO_ROOT / "tools" / "prune.py"), str(cfg["model"]), "--data", str(cfg["data"]),
            "--flash", cfg["budget"], "--epochs", str(cfg["epochs"]), "--seed", str(cfg["seed"]),
            "--out", str(out), "--dense-baseline", cfg["dense_baseline"]]  # fmt: skip
+    if cfg.get("latency"):
+        cmd += ["--latency", cfg["latency"], "--board", cfg["latency_board"]]
     if cfg["test_limit"]:
         cmd += ["--test-limit", str(cfg["test_limit"])]
     if cfg["batch_size"]:
@@ -512,7 +529,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if not args.prune_only:
         check_tools()
     out.mkdir(parents=True, exist_ok=True)
-    progress.say(f"DTMM demo: {cfg['model'].name} on {cfg['data'].name}, flash budget {cfg['budget']}, "
+    latency = f", latency budget {cfg['latency']} on {cfg['latency_board']}" if cfg.get("latency") else ""
+    progress.say(f"DTMM demo: {cfg['model'].name} on {cfg['data'].name}, flash budget {cfg['budget']}{latency}, "
                  f"boards {', '.join(cfg['boards'])}, run directory {_rel(out, Path.cwd())}")  # fmt: skip
 
     # 1. prune
@@ -591,6 +609,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 "bit_exact": len(exact),
                 "device_correct": run.correct,
                 "disagreeing_images": [i for i in range(n) if i not in set(agree)][:20],
+                "predicted_instructions": predicted_instructions(models[variant], board),
                 **elf_sizes(elf),
             }
             if len(run.predictions) != n or len(agree) != n:
@@ -638,6 +657,16 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def predicted_instructions(model_path, board: str) -> int | None:
+    """The board's cost-model prediction for the model (None when the board ships no calibration)."""
+    from ..cost.calibration import CALIBRATIONS_DIR
+    from ..cost.estimate import estimate_model
+
+    if not (CALIBRATIONS_DIR / f"{board}.json").is_file():
+        return None
+    return int(estimate_model(Path(model_path).read_bytes(), board)["instructions"])
+
+
 def build_summary(cfg, report, images, packed_summary, boards, failures, progress, pdir) -> dict:
     out = cfg["out"]
     ft_seconds = report.get("phase_times_s", {}).get("fine_tune")
@@ -662,6 +691,9 @@ def build_summary(cfg, report, images, packed_summary, boards, failures, progres
         "data": str(cfg["data"]),
         "budget": cfg["budget"],
         "budget_bytes": report["flash_budget_bytes"],
+        "latency_budget": cfg.get("latency"),
+        "latency_board": cfg.get("latency_board") if cfg.get("latency") else None,
+        "latency_budget_instructions": report.get("latency_budget_instructions"),
         "prune_dir": _rel(pdir, out),
         "seed": cfg["seed"],
         "fine_tune": {

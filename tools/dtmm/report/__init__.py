@@ -22,10 +22,12 @@ import json
 from pathlib import Path
 
 from ..errors import DtmmError
+from ..prune.budget import budgets_text
 
 SUMMARY_FILE = "summary.json"
 PRUNE_REPORT = "report.json"
-PLOTS = ("accuracy_vs_flash.png", "instructions_per_layer.png", "flash_per_layer.png")
+PLOTS = ("accuracy_vs_flash.png", "instructions_per_layer.png", "flash_per_layer.png",
+         "predicted_instructions_per_layer.png")
 
 
 # ---- loading ---------------------------------------------------------------------------------------
@@ -123,6 +125,13 @@ def summary_rows(summary: dict) -> list[list[str]]:
         rows.append([f"instructions per inference, {board} ({path} kernels)", _minstr(de.get("instructions_mean")),
                      _minstr(pe.get("instructions_mean")),
                      _ratio(pe.get("instructions_mean"), de.get("instructions_mean"))])  # fmt: skip
+        if pe.get("predicted_instructions") is not None:
+            budget = ""
+            if summary.get("latency_board") == board and summary.get("latency_budget_instructions"):
+                budget = f"; budget {summary['latency_budget']} = {summary['latency_budget_instructions']:,}"
+            rows.append([f"  predicted by the {board} cost model (dtmm estimate{budget})",
+                         _minstr(de.get("predicted_instructions")), _minstr(pe.get("predicted_instructions")),
+                         _ratio(pe.get("predicted_instructions"), de.get("predicted_instructions"))])  # fmt: skip
     ta = summary.get("test_accuracy", {})
     delta = None if ta.get("dense") is None else 100.0 * (ta["pruned"] - ta["dense"])
     rows.append([f"int8 top-1 accuracy, {ta.get('images', 0):,} test images ({ta.get('evaluator', 'tflite-micro')})",
@@ -149,8 +158,10 @@ HEADER = ["", "dense", "DTMM (pruned)", "DTMM vs dense"]
 
 
 def _title(summary: dict) -> str:
+    latency = (f", latency budget {summary['latency_budget']} on {summary['latency_board']}"
+               if summary.get("latency_budget") else "")
     return (f"DTMM demo: {Path(summary.get('model', 'model')).name} on {Path(summary.get('data', 'data')).name}, "
-            f"flash budget {summary.get('budget')}")  # fmt: skip
+            f"flash budget {summary.get('budget')}{latency}")  # fmt: skip
 
 
 def text_table(summary: dict) -> str:
@@ -205,13 +216,15 @@ def budget_rows(reports: list[tuple[Path, dict]], base: Path) -> list[list[str]]
     rows = []
     for path, r in reports:
         rows.append([
-            f"`{r.get('flash_budget')}`",
+            budgets_text(r),
             f"{r['packed_bytes']:,}",
             f"{100.0 * r['packed_bytes'] / r['dense_bytes']:.1f}%" if r.get("dense_bytes") else "-",
             _acc(r.get("accuracy_pruned_int8")),
             _acc(r.get("accuracy_dense_int8")),
             f"{r.get('epochs')} ({r.get('dense_baseline', '-')})",
             f"{r.get('test_samples_evaluated', 0):,}",
+            _b(r.get("arena_bytes")),
+            _minstr(r.get("predicted_instructions")) + (f" ({r['board']})" if r.get("predicted_instructions") else ""),
             f"`{_relpath(path.parent, base)}`",
         ])  # fmt: skip
     return rows
@@ -277,9 +290,9 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
         written.append(p)
         lines += [f"![int8 test accuracy vs weight flash]({p.name})", ""]
         lines += markdown_table(
-            ["budget", "pruned weights B", "of dense", "pruned int8 acc.", "dense int8 acc.",
-             "fine-tune epochs (dense baseline)", "test images", "directory"],
-            budget_rows(reports, run_dir), align="lrrrrrrl",
+            ["budgets", "pruned weights B", "of dense", "pruned int8 acc.", "dense int8 acc.",
+             "fine-tune epochs (dense baseline)", "test images", "arena B", "predicted instructions", "directory"],
+            budget_rows(reports, run_dir), align="lrrrrrrrrl",
         )  # fmt: skip
         lines.append("")
     else:
@@ -311,6 +324,17 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
         lines += ["## Flash per layer", "", f"![weight bytes per layer]({p.name})", "",
                   f"Budget `{main_report.get('flash_budget')}`; weight bytes per layer by the pruner's byte "
                   "model (FWCS for convolutions), dense vs pruned int8.", ""]  # fmt: skip
+
+    if main_report is not None and any(L.get("predicted_instructions") for L in main_report.get("layers", [])):
+        p = plots.predicted_instructions_per_layer(main_report, out / PLOTS[3])
+        written.append(p)
+        lines += ["## Predicted instructions per layer", "", f"![predicted instructions per layer]({p.name})", "",
+                  f"QEMU-retired instructions (not cycles) per weighted layer as the {main_report.get('board')} cost "
+                  "model predicts them (`dtmm estimate`), dense vs pruned int8"
+                  + (f"; latency budget `{main_report['latency_budget']}` = "
+                     f"{main_report['latency_budget_instructions']:,} for the whole model, predicted "
+                     f"{main_report['predicted_instructions']:,}" if main_report.get("latency_budget_instructions")
+                     else "") + ".", ""]  # fmt: skip
 
     md = out / "report.md"
     md.write_text("\n".join(lines).rstrip() + "\n")

@@ -122,29 +122,52 @@ def instructions_per_layer(summary: dict, boards: list[str], path: Path) -> Path
     return out
 
 
-def flash_per_layer(report: dict, path: Path) -> Path:
-    """Weight bytes per layer (dense vs pruned int8) from a dtmm prune report."""
+def _dense_vs_pruned(names: list[str], dense: list[float], pruned: list[float], *, unit: str, ylabel: str,
+                     title: str, path: Path, title_size: float | None = None) -> Path:
+    """Grouped bars per layer, dense vs pruned, totals in the legend."""
     plt = _pyplot()
     import numpy as np
 
-    layers = [L for L in report["layers"] if L.get("dense_bytes")]
-    names = [L["name"] for L in layers]
-    dense = [L["dense_bytes"] / 1000 for L in layers]
-    pruned = [(L.get("int8_bytes") if L.get("int8_bytes") is not None else L.get("planned_bytes", 0)) / 1000
-              for L in layers]  # fmt: skip
     fig, ax = plt.subplots(figsize=(10, 4.2))
     x = np.arange(len(names))
     w = 0.4
-    ax.bar(x - w / 2, dense, w, color=DENSE_COLOR, label=f"dense ({sum(dense):.1f} KB)")
-    ax.bar(x + w / 2, pruned, w, color=PRUNED_COLOR, label=f"DTMM pruned ({sum(pruned):.1f} KB)")
+    ax.bar(x - w / 2, dense, w, color=DENSE_COLOR, label=f"dense ({sum(dense):.2f} {unit})")
+    ax.bar(x + w / 2, pruned, w, color=PRUNED_COLOR, label=f"DTMM pruned ({sum(pruned):.2f} {unit})")
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=40, ha="right", fontsize=8)
-    ax.set_ylabel("weight flash (KB = 1000 bytes)")
+    ax.set_ylabel(ylabel)
     ax.set_xlabel("layer")
-    ax.set_title(f"Weight flash per layer, budget {report.get('flash_budget')}")
+    ax.set_title(title, fontsize=title_size)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper left")
     fig.tight_layout()
     out = _save(fig, path)
     plt.close(fig)
     return out
+
+
+def flash_per_layer(report: dict, path: Path) -> Path:
+    """Weight bytes per layer (dense vs pruned int8) from a dtmm prune report."""
+    layers = [L for L in report["layers"] if L.get("dense_bytes")]
+    dense = [L["dense_bytes"] / 1000 for L in layers]
+    pruned = [(L.get("int8_bytes") if L.get("int8_bytes") is not None else L.get("planned_bytes", 0)) / 1000
+              for L in layers]  # fmt: skip
+    return _dense_vs_pruned([L["name"] for L in layers], dense, pruned, unit="KB",
+                            ylabel="weight flash (KB = 1000 bytes)",
+                            title=f"Weight flash per layer, flash budget {report.get('flash_budget') or 'none'}",
+                            path=path)  # fmt: skip
+
+
+def predicted_instructions_per_layer(report: dict, path: Path) -> Path:
+    """Predicted instructions per weighted layer (dense vs pruned int8, the board's cost model) from a prune report."""
+    layers = [L for L in report["layers"] if L.get("predicted_instructions") is not None]
+    dense = [(L.get("dense_predicted_instructions") or 0) / 1e6 for L in layers]
+    pruned = [L["predicted_instructions"] / 1e6 for L in layers]
+    budget = report.get("latency_budget_instructions")
+    title = f"Predicted QEMU-retired instructions per layer on {report.get('board')}"
+    if budget:
+        title += (f"; whole model {report.get('predicted_instructions', 0) / 1e6:.2f} M of budget "
+                  f"{report.get('latency_budget')} = {budget / 1e6:.2f} M")
+    return _dense_vs_pruned([L["name"] for L in layers], dense, pruned, unit="M in these layers",
+                            ylabel="instructions (millions, predicted)", title=title, path=path,
+                            title_size=10)  # fmt: skip
