@@ -178,10 +178,10 @@ def make_checked_plan(analysis, imp, budgets: Budgets, *, resources=None, max_fi
                 ok_t[k] = max(ok_t.get(k, t), t)
             if k in ok_t and k in bad_t:
                 target[k] = (ok_t[k] + bad_t[k]) / 2
-            elif k == P.INSTRUCTIONS:
-                target[k] = t * real[k] / max(got[k], 1)
+            elif k == P.INSTRUCTIONS:  # from where this plan actually landed (its last step may overshoot t)
+                target[k] = min(t, plan.instructions) * real[k] / max(got[k], 1)
             else:
-                target[k] = t + (real[k] - got[k])
+                target[k] = min(t, plan.arena_proxy) + (real[k] - got[k])
     if best is None:
         key = next(iter(last_miss)) if last_miss else P.INSTRUCTIONS
         floor = check_floor(analysis, budgets, max_filter_ratio=max_filter_ratio, preprocess_mode=preprocess_mode,
