@@ -10,6 +10,7 @@ PYTEST_ARGS ?=
 # make demo options (empty = the demo's defaults)
 SHARED ?=
 BUDGET ?=
+LATENCY ?=
 EPOCHS ?=
 DEMO_ARGS ?=
 
@@ -48,9 +49,10 @@ test: bootstrap
 test-all: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# make demo [SHARED=/path/to/shared] [BUDGET=40KB] [EPOCHS=1] [DEMO_ARGS="--boards qemu-m4 ..."]
+# make demo [SHARED=/path/to/shared] [BUDGET=40KB] [LATENCY=60%|none] [EPOCHS=1] [DEMO_ARGS="--boards qemu-m4 ..."]
 # (python -m dtmm.demo --help lists every option; SHARED defaults to $$DTMM_SHARED or ../shared)
 DEMO_OPTS = $(if $(SHARED),--shared "$(SHARED)") $(if $(BUDGET),--budget "$(BUDGET)") \
+	$(if $(LATENCY),--latency "$(LATENCY)") \
 	$(if $(EPOCHS),--epochs "$(EPOCHS)") $(DEMO_ARGS)
 
 demo: bootstrap
