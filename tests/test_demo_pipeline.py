@@ -110,6 +110,9 @@ def test_demo_summary_numbers(small_run):
         assert e["profile"] and all(k.startswith("op") for k in e["profile"])
         assert e["flash_without_images_bytes"] < e["flash_bytes"]
     assert b["pruned"]["instructions_mean"] < b["dense"]["instructions_mean"]
+    # the default recipe's latency budget (60% of the dense instructions on qemu-m4, as predicted) is met
+    assert s["latency_budget"] == "60%" and s["latency_board"] == "qemu-m4"
+    assert b["pruned"]["predicted_instructions"] <= s["latency_budget_instructions"] < b["dense"]["predicted_instructions"]
     ft = s["fine_tune"]
     assert ft["short"] and ft["epochs"] == 1 and ft["pruned_seconds"] is not None
     assert s["test_accuracy"]["images"] == 90 and s["test_accuracy"]["evaluator"] == "tflite-micro"
@@ -117,6 +120,7 @@ def test_demo_summary_numbers(small_run):
     # the printed table
     out = proc.stdout
     assert "DTMM (pruned)" in out and "instructions per inference, qemu-m4" in out
+    assert "predicted by the qemu-m4 cost model (dtmm estimate; budget 60% = " in out
     assert f"{N_IMAGES}/{N_IMAGES}" in out and "Short fine-tune: 1 epoch(s)" in out
     assert "done in" in out
 
@@ -279,4 +283,4 @@ def test_hook_prunes_a_new_budget_and_report_shows_both(small_run, tmp_path):
 
     paths = render_report(run, tmp_path / "report")
     md = paths[0].read_text()
-    assert "| `60%` |" in md and "| `80%` |" in md
+    assert "| flash `60%`" in md and "| flash `80%`" in md
