@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from dtmm.cli import main
 from dtmm.cost import calibration as C
-from dtmm.cost.calibration_set import DENSITIES, calibration_models, pruned_variant
-from dtmm.cost.features import CONV_COUNTS, board_path, op_features, variant_family
+from dtmm.cost.calibration_set import DENSITIES, calibration_models, convert, pruned_variant
+from dtmm.cost.features import (CONV_COUNTS, COUNTS_OF_KIND, OpFeatures, _dsp_depthwise_path, _dsp_elem,
+                                _mve_depthwise_path, board_path, op_features, variant_family)
 from dtmm.cost.fit import fit_group, nnls, relative_errors
 from dtmm.errors import DtmmError
 from dtmm.pack.packer import pack_model
@@ -125,6 +126,77 @@ def test_umbrella_fit_serves_an_unseen_variant(cal_model):
     cal = C.Calibration(_doc(groups={"CONV_2D": {"kind": "conv", "coefficients": coef}}))
     assert cal.coefficients(f)[0] == "CONV_2D"
     assert cal.predict(f) == round(2.0 * dict(zip(CONV_COUNTS, f.counts))["macs"])
+
+
+def test_fallback_prefers_the_same_mode_then_the_variant_then_the_operator():
+    def group(value, kind="conv_mve"):
+        return {"kind": kind, "counts": list(COUNTS_OF_KIND[kind]),
+                "coefficients": [float(value)] + [0.0] * (len(COUNTS_OF_KIND[kind]) - 1)}  # fmt: skip
+
+    counts = (1.0,) + (0.0,) * (len(COUNTS_OF_KIND["conv_mve"]) - 1)
+    f = OpFeatures("op00_CONV_2D", "CONV_2D", "CONV_2D/mve_quad32/patch", "conv_mve", counts)
+    groups = {"CONV_2D/*/patch": group(3), "CONV_2D/mve_quad32": group(2), "CONV_2D": group(1)}
+    cal = C.Calibration(_doc(groups=groups))
+    assert cal.coefficients(f)[0] == "CONV_2D/*/patch" and cal.predict(f) == 3
+    del groups["CONV_2D/*/patch"]
+    assert cal.coefficients(f)[0] == "CONV_2D/mve_quad32" and cal.predict(f) == 2
+    del groups["CONV_2D/mve_quad32"]
+    assert cal.coefficients(f)[0] == "CONV_2D" and cal.predict(f) == 1
+    assert C.mode_umbrella("CONV_2D/mve_quad32/patch") == "CONV_2D/*/patch"
+    assert C.mode_umbrella("CONV_2D/dsp_band") is None
+
+
+def test_an_older_calibration_gives_counts_added_since_zero_weight():
+    names = list(COUNTS_OF_KIND["conv"])
+    old = {"kind": "conv", "counts": names[:3], "coefficients": [5.0, 0.0, 1.0]}  # "calls", "filters", "kept_filters"
+    cal = C.Calibration(_doc(groups={"CONV_2D": old}))
+    counts = tuple(float(i + 1) for i in range(len(names)))
+    f = OpFeatures("op00_CONV_2D", "CONV_2D", "CONV_2D/dsp_band", "conv", counts)
+    assert cal.predict(f) == 5 * 1 + 1 * 3
+
+
+def test_helium_depthwise_path_follows_the_kernels_rules():
+    # (in, out, kernel, stride, dilation, channels, multiplier)
+    assert _mve_depthwise_path((12, 12), (6, 6), (3, 3), (2, 2), (1, 1), 64, 1) == "lane"  # 36 outputs, 8+ channels
+    assert _mve_depthwise_path((12, 12), (6, 6), (3, 3), (2, 2), (1, 1), 4, 1) == "plane_s2"  # too few channels
+    assert _mve_depthwise_path((24, 24), (24, 24), (3, 3), (1, 1), (1, 1), 16, 1) == "plane_s1"
+    assert _mve_depthwise_path((16, 16), (16, 16), (5, 5), (1, 1), (1, 1), 8, 1) == "plane"
+    assert _mve_depthwise_path((96, 96), (96, 96), (3, 3), (1, 1), (1, 1), 8, 1) == "column"  # plane too large
+    assert _mve_depthwise_path((8, 8), (8, 8), (3, 3), (1, 1), (1, 1), 8, 2) == "plane_s1"  # no lanes with mult 2
+
+
+def test_dsp_depthwise_path_follows_the_kernels_rules():
+    # (out, kernel, stride, dilation, multiplier)
+    assert _dsp_depthwise_path((24, 24), (3, 3), (1, 1), (1, 1), 1) == "plane_s1"
+    assert _dsp_depthwise_path((3, 3), (3, 3), (1, 1), (1, 1), 1) == "group"  # 9 outputs: no plane set-up
+    assert _dsp_depthwise_path((6, 6), (3, 3), (2, 2), (1, 1), 1) == "group"  # stride 2 needs 64 outputs
+    assert _dsp_depthwise_path((12, 12), (3, 3), (2, 2), (1, 1), 1) == "plane_s2"
+    assert _dsp_depthwise_path((16, 16), (5, 5), (1, 1), (1, 1), 1) == "group"
+    assert _dsp_depthwise_path((8, 8), (5, 5), (2, 2), (1, 1), 2) == "plane"  # multipliers always try the plane
+    assert _dsp_depthwise_path((16, 16), (7, 7), (1, 1), (1, 1), 1) == "portable"  # 49 taps
+
+
+def test_dsp_element_list_counts_follow_its_loops():
+    from types import SimpleNamespace
+
+    # a DS-CNN first conv: 49x10x1, 10x4 stride 2, 64 filters -> 25x5 outputs, 40-element fields
+    s = SimpleNamespace(kh=10, kw=4, cin=1, cout=64, out_h=25, out_w=5, stride_h=2, stride_w=2, dilation_h=1,
+                        dilation_w=1)  # fmt: skip
+    mode, (filter_blocks, inner, im2col, plane) = _dsp_elem(s, np.ones((64, 10, 4), dtype=bool))
+    assert mode == "pair"
+    assert filter_blocks == 32 * 64  # 125 pixels in blocks of 4 across the map, not per row
+    assert inner == 32 * 64 * 10  # 20 pair words of 40 elements: 10 loop iterations (4 elements each) per filter
+    assert plane == 58 * 12 and im2col == 125 * 10 * 2  # one pass: every record fits the 6 KB budget
+    keep = np.zeros((64, 10, 4), dtype=bool)
+    keep[:, 0, :2] = True  # 2 of 40 kept: the list kernel, one 4-element step per filter
+    mode, (_, inner, im2col, plane) = _dsp_elem(s, keep)
+    assert (mode, inner, plane, im2col) == ("list", 32 * 64, 0, 125 * 40)
+
+
+def test_calibration_models_do_not_depend_on_what_was_built_before():
+    first = convert(41)
+    convert(3)
+    assert convert(41) == first
 
 
 @pytest.mark.parametrize("board", [b.name for b in emulated_boards()])

@@ -3,8 +3,8 @@
 Held out: generated models of seeds outside every calibration set (dense and
 pruned), the DS-CNN and FC-autoencoder benchmark models, and ResNet-8 dense
 and at 50% filterlets when ../shared has it. Every output is checked against
-tflite-micro while measuring. ResNet-8 (dense and pruned) and the FC autoencoder
-are held to issue 12's 3% per model; the other models and single CONV_2Ds to
+tflite-micro while measuring. ResNet-8 (dense and pruned), and on qemu-m4 the FC
+autoencoder and the DS-CNN, are held to issue 12's 3% per model; the other models and single CONV_2Ds to
 the looser bounds they reach today (docs/cost_model.md, "Accuracy").
 """
 from __future__ import annotations
@@ -26,9 +26,9 @@ pytestmark = [
 #: issue 12's whole-model target, met on these models by the shipped calibrations
 MODEL_TARGET = 0.03
 #: bounds on every other held-out model and on one CONV_2D (the targets are not met there yet)
-MODEL_BOUND = {"qemu-m4": 0.40, "qemu-m55": 0.40}
-CONV_BOUND = {"qemu-m4": 0.80, "qemu-m55": 0.80}
-ON_TARGET = {"qemu-m4": ("resnet8", "resnet8_f50", "fc_autoencoder"), "qemu-m55": ("resnet8", "resnet8_f50")}
+MODEL_BOUND = {"qemu-m4": 0.08, "qemu-m55": 0.15}
+CONV_BOUND = {"qemu-m4": 0.25, "qemu-m55": 0.70}
+ON_TARGET = {"qemu-m4": ("resnet8", "resnet8_f50", "fc_autoencoder", "ds_cnn"), "qemu-m55": ("resnet8", "resnet8_f50")}
 
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])

@@ -59,12 +59,14 @@ class Calibration:
         return self.data["board"]
 
     def coefficients(self, f: OpFeatures) -> tuple[str, np.ndarray]:
-        """(group actually used, coefficients) for an operator: its own group, else its operator's umbrella."""
+        """(group actually used, coefficients) for an operator: its own group, else the umbrella of its
+        operator's variants in the same mode (``CONV_2D/*/patch``), else its operator's umbrella."""
         groups = self.data["groups"]
-        for name in (f.group, f.op, f"kind:{f.kind}"):
-            g = groups.get(name)
+        parent = f.group.rsplit("/", 1)[0] if f.group.count("/") >= 2 else None
+        for name in (f.group, mode_umbrella(f.group), parent, f.op, f"kind:{f.kind}"):
+            g = groups.get(name) if name else None
             if g is not None and g["kind"] == f.kind:
-                return name, np.asarray(g["coefficients"], dtype=float)
+                return name, _aligned(g, f.kind)
         raise DtmmError(f"the {self.board} calibration has no fit for {f.op} ({f.group}); "
                         f"regenerate it with `dtmm calibrate --board {self.board}`")  # fmt: skip
 
@@ -96,11 +98,32 @@ def load_calibration(board: str, path: str | Path | None = None) -> Calibration:
     return Calibration(data)
 
 
+def _aligned(g: dict, kind: str) -> np.ndarray:
+    """A group's coefficients in the order of today's counts of its kind, matched by count name: a count
+    added to the features after a calibration was measured gets 0 from that calibration."""
+    coef = np.asarray(g["coefficients"], dtype=float)
+    names = g.get("counts")
+    if not names:
+        return coef
+    by_name = dict(zip(names, coef))
+    return np.array([by_name.get(c, 0.0) for c in COUNTS_OF_KIND[kind]], dtype=float)
+
+
+def mode_umbrella(group: str) -> str | None:
+    """'CONV_2D/mve_quad32/patch' -> 'CONV_2D/*/patch': every variant of an operator run in one mode (the
+    mode, not the variant, sets most of the cost: a variant never measured in patch mode is priced from
+    the other variants' patch-mode fit, not from the non-patch fit of its own variant); None without a mode."""
+    parts = group.split("/")
+    return f"{parts[0]}/*/{parts[-1]}" if len(parts) >= 3 else None
+
+
 def fit_calibration(rows: list[tuple[OpFeatures, int]]) -> dict:
     """{group: fit} for every group and operator umbrella among `rows` (features, measured instructions)."""
     by_group: dict[str, list] = {}
     for f, n in rows:
         by_group.setdefault(f.group, []).append((f, n))
+        if mode_umbrella(f.group):
+            by_group.setdefault(mode_umbrella(f.group), []).append((f, n))
         if f.group != f.op:
             by_group.setdefault(f.op, []).append((f, n))
         by_group.setdefault(f"kind:{f.kind}", []).append((f, n))

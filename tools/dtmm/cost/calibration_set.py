@@ -34,7 +34,7 @@ from ..paths import REPO_ROOT
 from ..tflite.model import TfliteModel, conv_layers, replace_conv_weights
 
 #: bump when the generator changes what it produces (invalidates the cache)
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 #: kept-filterlet shares a pruned variant draws from, per CONV_2D
 DENSITIES = (1.0, 0.8, 0.6, 0.45, 0.3, 0.2, 0.1)
 VARIANTS_PER_MODEL = 3
@@ -221,6 +221,9 @@ def convert(seed: int) -> bytes:
 
     from ..tflite.convert import keras_to_int8_tflite
 
+    # a fresh Keras session: layer names (and with them the converter's order of parallel branches, so
+    # the operator labels a calibration's measurements are keyed by) never depend on what was built before
+    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     name = f"cal{seed}"

@@ -31,7 +31,8 @@ CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows
                "blocks4", "block_outputs", "block_filterlets", "block_chunks4", "band_columns", "input_groups",
                "input_group_phases", "slow_requant_outputs", "clamp_outputs", "pair_block_pairs",
                "list_block_elements", "plane_field_elements", "interior_macs", "border_macs", "pixel_runs",
-               "index_walk_macs", "index_walk_bitmap_positions")
+               "index_walk_macs", "index_walk_bitmap_positions",
+               "elem_filter_blocks", "elem_inner", "elem_im2col", "elem_plane_fill")
 DEPTHWISE_COUNTS = ("calls", "channels", "pixels", "rows", "outputs", "row_channels", "macs", "input_elements",
                     "edge_outputs", "outputs_3x3_s1", "outputs_3x3_s2", "outputs_small_map", "macs_small_map",
                     "leftover_channel_outputs", "channel_tail_outputs", "lane_outputs", "lane_macs",
@@ -40,15 +41,18 @@ FC_COUNTS = ("calls", "outputs", "kept_outputs", "inputs", "macs", "chunks4", "c
 POOL_COUNTS = ("calls", "pixels", "outputs", "window_elements", "input_elements", "large_window_elements",
                "padded_window_outputs")
 ELEMENTWISE_COUNTS = ("calls", "outputs", "input_elements", "rows", "inputs")
-#: MEAN: the SIMD paths sum at most 256 values per output in int16 lanes, larger reductions run portable C
-REDUCE_COUNTS = ("calls", "outputs", "input_elements", "large_outputs", "large_input_elements")
+#: MEAN: the SIMD paths sum at most 256 values per output in int16 lanes; beyond, the DSP path runs portable
+#: C and the Helium path int32 lanes
+REDUCE_COUNTS = ("calls", "outputs", "input_elements", "large_outputs", "large_input_elements",
+                 "quad_inputs", "leftover_channel_inputs", "oct_inputs", "wide_quad_inputs")
 
 #: the Helium path's conv: blocks of 4 pixels, 16-channel chunks, filters in groups of 4 (quad) or 2 (pair)
 MVE_CONV_COUNTS = ("calls", "filters", "kept_filters", "kept_chunks16", "pixels", "rows", "blocks4",
                    "block_filters", "block_quads", "block_pairs", "block_filterlets", "block_chunks16",
                    "row_tail_filters", "patch_gather", "patch_block_chunks", "elem_gather", "elem_block_weights",
                    "padded_input_elements", "slow_requant_outputs", "clamp_outputs", "empty_filter_outputs",
-                   "elem_pixel_chunks", "patch_block_kept_chunks")
+                   "elem_pixel_chunks", "patch_block_kept_chunks",
+                   "elem_filter_blocks", "elem_chunk_blocks", "elem_patch_elements")
 
 COUNTS_OF_KIND = {"conv": CONV_COUNTS, "conv_mve": MVE_CONV_COUNTS, "depthwise": DEPTHWISE_COUNTS, "fc": FC_COUNTS, "pool": POOL_COUNTS,
                   "elementwise": ELEMENTWISE_COUNTS, "reduce": REDUCE_COUNTS}  # fmt: skip
@@ -102,6 +106,73 @@ def _inside(out: int, size: int, k: int, stride: int, dilation: int, padding: st
     return sum(1 for o in range(out) if o * stride - pad >= 0 and o * stride - pad + span <= size)
 
 
+#: dtmm_conv_dsp_internal.h: DTMM_DSP_ELEM_BUDGET, _PAIRS_KMAX, _PLANE_MAX, _HDR_WORDS
+_DSP_ELEM_BUDGET, _DSP_ELEM_PAIRS_KMAX, _DSP_ELEM_PLANE_MAX, _DSP_ELEM_HDR_WORDS = 6144, 512, 4096, 4
+
+
+def _dsp_elem(s, keep: np.ndarray) -> tuple[str, tuple[int, int, int, int]]:
+    """The DSP element-list kernel's loops (dtmm_dsp_make_elem_plan() and elem_conv()): 'pair' or 'list'
+    mode and (filter x block epilogues, inner-loop iterations, im2col elements, plane elements).
+
+    Pixels run in blocks of 4 across the whole map; filters in batches whose records fit the record
+    scratch, and every batch builds the 4-pixel receptive fields again."""
+    P, K = s.kh * s.kw, s.kh * s.kw * s.cin
+    per_filter = keep.reshape(s.cout, -1).sum(axis=1) * s.cin  # kept weights of each filter
+    n_kept = int(keep.sum())
+    frec = 4 * _DSP_ELEM_HDR_WORDS + 16 * ceil(K / 4)
+    cap = min(s.cout * frec, s.cout * (4 * _DSP_ELEM_HDR_WORDS + 16) + 4 * n_kept * s.cin, max(frec, _DSP_ELEM_BUDGET))
+    pairs = K <= _DSP_ELEM_PAIRS_KMAX and n_kept >= (3 * s.cout * P + 7) // 8
+    pixels = s.out_h * s.out_w
+    blocks = ceil(pixels / 4)
+    if pairs:
+        pw = ((K + 1) // 2 + 1) & ~1
+        per_batch = max(1, cap // (16 + 4 * pw))
+        passes = ceil(s.cout / per_batch)
+        inner = blocks * s.cout * (pw // 2)
+    else:
+        passes, used = 1, 0
+        for n in per_filter:
+            b = 4 * _DSP_ELEM_HDR_WORDS + 16 * ceil(int(n) / 4)
+            if used + b > cap:
+                passes, used = passes + 1, 0
+            used += b
+        inner = blocks * int(sum(ceil(int(n) / 4) for n in per_filter))
+    ph = (s.out_h - 1) * s.stride_h + (s.kh - 1) * s.dilation_h + 1
+    pwc = (s.out_w - 1) * s.stride_w + s.kw
+    plane = pairs and s.dilation_w == 1 and (s.kw * s.cin) % 2 == 0 and 2 * ph * pwc * s.cin <= _DSP_ELEM_PLANE_MAX
+    im2col = passes * pixels * (s.kh * ((s.kw * s.cin) // 2) if plane else K)
+    return ("pair" if pairs else "list"), (blocks * s.cout, inner, im2col, ph * pwc * s.cin if plane else 0)
+
+
+#: dtmm_conv_mve_internal.h: DTMM_MVE_ELEM_BUDGET, _HDR_BYTES, _CHUNK_BYTES
+_MVE_ELEM_BUDGET, _MVE_ELEM_HDR, _MVE_ELEM_CHUNK = 8192, 20, 36
+
+
+def _mve_elem(s, keep: np.ndarray) -> tuple[int, int, int]:
+    """The Helium element-list kernel's loops (dtmm_mve_elem_layout_compute() and elem_conv()):
+    (filter x block epilogues, chunk x block gathers, receptive-field elements copied).
+
+    Pixels run in blocks of 4 across the whole map; filters in batches whose records (a header and
+    16-element chunks of kept weights) fit the record scratch, each batch gathering the fields again."""
+    K = s.kh * s.kw * s.cin
+    span = ceil(K / 256)  # a chunk also closes at 256 bytes of span (an upper bound per filter)
+    n = keep.reshape(s.cout, -1).sum(axis=1) * s.cin
+    dense = bool(keep.all()) and K <= 256
+    chunks = [ceil(K / 16) if dense else ceil(int(k) / 16) + (span - 1 if K > 256 else 0) for k in n]
+    frec = _MVE_ELEM_HDR + _MVE_ELEM_CHUNK * (ceil(K / 16) + span)
+    cap = min(s.cout * frec, s.cout * (_MVE_ELEM_HDR + _MVE_ELEM_CHUNK * (1 + span)) +
+              _MVE_ELEM_CHUNK * (int(keep.sum()) * s.cin // 16), max(frec, _MVE_ELEM_BUDGET))
+    passes, used = 1, 0
+    for c in chunks:
+        b = _MVE_ELEM_HDR + _MVE_ELEM_CHUNK * c
+        if used + b > cap:
+            passes, used = passes + 1, 0
+        used += b
+    pixels = s.out_h * s.out_w
+    blocks = ceil(pixels / 4)
+    return blocks * s.cout, blocks * sum(chunks), passes * pixels * K
+
+
 def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple, str]:
     layer = conv_layer(model, op)
     s = layer.spec
@@ -129,8 +200,11 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
         # patch mode (cin < 16, fields of at most 64 elements): fields gathered per pixel, dense weights
         patch = int(s.cin < 16 and field <= 64 and s.kh * s.kw <= 32)
         elem = int(s.kh * s.kw > 32)
-        # element lists and the gather kernels: each filter's kept weights in chunks of 16 lanes
-        chunks = int(np.ceil(keep.reshape(s.cout, -1).sum(axis=1) * s.cin / 16).sum())
+        # element lists and the gather (pg) kernels: each filter's kept weights in chunks of 16 lanes; the
+        # other patch-mode kernels multiply whole fields, pruned weights as zeros (no fewer chunks when pruned)
+        pg = group == "CONV_2D/mve_pg"
+        chunks = int(np.ceil(keep.reshape(s.cout, -1).sum(axis=1) * s.cin / 16).sum()) if pg or elem \
+            else kept_filters * ceil(field / 16)
         sparse = 1 - patch - elem if not (patch and elem) else 0
         c16 = ceil(s.cin / 16)
         counts = (1, s.cout, kept_filters, kept * c16 * sparse, pixels, out_h, blocks,
@@ -140,7 +214,13 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
                   pixels * field * elem, blocks * kept * s.cin * elem, in_h * in_w * s.cin * padding,
                   pixels * slow, pixels * s.cout * clamp, pixels * (s.cout - kept_filters),
                   pixels * chunks * elem, blocks * chunks * patch)  # fmt: skip
-        return group + ("/patch" if patch and not elem else ""), "conv_mve", counts, shape
+        if group == "CONV_2D/mve_elem":
+            counts += _mve_elem(s, keep)
+        else:
+            counts += (0, 0, 0)
+        # (pg kernels are patch mode by definition and scale with the kept weights: a family of their own, outside
+        # the CONV_2D/*/patch umbrella of the dense-field kernels)
+        return group + ("/patch" if patch and not elem and not pg else ""), "conv_mve", counts, shape
     # element-list kernels: whole receptive fields in int16 pairs (pruned weights as zeros) when at least
     # 3/8 of the filterlets are kept and a field has at most 512 elements, else a list of kept weights
     pairs = int(8 * kept >= 3 * s.cout * s.kh * s.kw and field <= 512)
@@ -168,10 +248,62 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
               blocks * kept_filters * ceil(field / 2) * pairs, blocks * kept * s.cin * (1 - pairs),
               pixels * field * pairs * plane, interior * kept * s.cin, (pixels - interior) * kept * s.cin,
               pixels * runs, pixels * kept * s.cin * walk, pixels * s.cout * s.kh * s.kw * walk * bitmap)  # fmt: skip
-    return group, "conv", counts, shape
+    elem = (0, 0, 0, 0)
+    if group == "CONV_2D/dsp_elem":
+        mode, elem = _dsp_elem(s, keep)
+        group += "/" + mode
+    return group, "conv", counts + elem, shape
 
 
-def _depthwise(model: TfliteModel, op) -> tuple[str, str, tuple]:
+#: dtmm_depthwise_conv_s8_mve.c: DW_LANE_PX, DW_MVE_PLANE, DW_MVE_BUF, DW_MVE_MAX_TAPS
+_DW_MVE_LANE_PX, _DW_MVE_PLANE, _DW_MVE_BUF, _DW_MVE_MAX_TAPS = 64, 3072, 256, 100
+
+
+def _mve_depthwise_path(in_hw, out_hw, k, stride, dilation, cin, mult) -> str:
+    """The Helium depthwise kernel dtmm_depthwise_conv_s8_mve() runs (its lane_fits()/plane_fits() rules):
+    'lane', 'plane_s1' / 'plane_s2' (3x3 planes), 'plane' (other kernels) or 'column'."""
+    (in_h, in_w), (out_h, out_w), (kh, kw), (sh, sw), (dh, dw) = in_hw, out_hw, k, stride, dilation
+    if mult == 1 and cin >= 8 and out_h * out_w <= _DW_MVE_LANE_PX and kh * kw <= _DW_MVE_MAX_TAPS:
+        return "lane"
+    if out_w < out_h:  # the plane path runs the op transposed
+        in_h, in_w, out_h, out_w, kh, kw, sh, sw, dh, dw = in_w, in_h, out_w, out_h, kw, kh, sw, sh, dw, dh
+        in_px = in_w * cin
+    else:
+        in_px = cin
+    k33 = (kh, kw, dh, dw) == (3, 3, 1, 1)
+    kind = "plane_s1" if k33 and (sh, sw) == (1, 1) else "plane_s2" if k33 and (sh, sw) == (2, 2) else "plane"
+    ow4 = (out_w + 3) & ~3
+    wp = ((out_w if kind == "plane_s1" else ow4) - 1) * sw + (kw - 1) * dw + 1
+    hp = (out_h - 1) * sh + (kh - 1) * dh + 1
+    row_sums = wp if kind == "plane_s1" else ow4
+    if wp * hp <= _DW_MVE_PLANE and kh * kw <= _DW_MVE_MAX_TAPS and row_sums <= _DW_MVE_BUF and in_px * 7 <= 65535:
+        return kind
+    return "column"
+
+
+#: dtmm_depthwise_conv_s8_dsp.c: DW_DSP_PLANE (int16 elements), DW_DSP_MAX_TAPS
+_DW_DSP_PLANE, _DW_DSP_MAX_TAPS = 2048, 32
+
+
+def _dsp_depthwise_path(out_hw, k, stride, dilation, mult) -> str:
+    """The DSP depthwise kernel dtmm_depthwise_conv_s8_dsp() runs (dsp_plane_fits(), group_path()):
+    'plane_s1' / 'plane_s2' (3x3 planes), 'plane' (other kernels, depth multipliers), 'group' (channels
+    in fours) or 'portable'."""
+    (out_h, out_w), (kh, kw), (sh, sw), (dh, dw) = out_hw, k, stride, dilation
+    k33 = (kh, kw, dh, dw) == (3, 3, 1, 1)
+    s1, s2 = (sh, sw) == (1, 1), (sh, sw) == (2, 2)
+    group = "group" if kh * kw <= _DW_DSP_MAX_TAPS else "portable"
+    if mult == 1 and not (k33 and ((s1 and out_h * out_w >= 16) or (s2 and out_h * out_w >= 64))):
+        return group
+    if out_w < out_h:  # the plane path runs the op transposed
+        out_h, out_w, kh, kw, sh, sw, dh, dw = out_w, out_h, kw, kh, sw, sh, dw, dh
+    wp = (out_w - 1) * sw + (kw - 1) * dw + 2
+    if (_DW_DSP_PLANE - 2) // wp < (kh - 1) * dh + 1 or kh * kw > _DW_DSP_MAX_TAPS:
+        return group if mult == 1 else "portable"
+    return "plane_s1" if k33 and s1 else "plane_s2" if k33 and s2 else "plane"
+
+
+def _depthwise(model: TfliteModel, op, path: str) -> tuple[str, str, tuple]:
     _, in_h, in_w, cin = _shape(model, op.inputs[0])
     _, kh, kw, cout = _shape(model, op.inputs[1])
     _, out_h, out_w, _ = _shape(model, op.outputs[0])
@@ -196,7 +328,14 @@ def _depthwise(model: TfliteModel, op) -> tuple[str, str, tuple]:
               pixels * (cout % 4), pixels * (cout % 16), outputs * lane, outputs * kh * kw * lane,
               outputs * plane, outputs * kh * kw * plane, in_h * in_w * cin * plane,
               outputs * plane3x3)  # fmt: skip
-    group = "DEPTHWISE_CONV_2D" if mult == 1 else "DEPTHWISE_CONV_2D/multiplier"
+    group = "DEPTHWISE_CONV_2D"
+    stride, dilation = (opts.strideH, opts.strideW), (opts.dilationHFactor, opts.dilationWFactor)
+    if path == "mve":  # each SIMD path picks among kernels that differ far more than the shared counts
+        group += "/mve_" + _mve_depthwise_path((in_h, in_w), (out_h, out_w), (kh, kw), stride, dilation, cin, mult)
+    elif path == "dsp":
+        group += "/dsp_" + _dsp_depthwise_path((out_h, out_w), (kh, kw), stride, dilation, mult)
+    if mult > 1:
+        group += "/multiplier"
     shape = f"{kh}x{kw}/{opts.strideH} {in_h}x{in_w}x{cin} -> {cout}"
     return group, "depthwise", counts, shape
 
@@ -228,8 +367,16 @@ def _pool(model: TfliteModel, op) -> tuple[str, str, tuple]:
 def _mean(model: TfliteModel, op) -> tuple[str, str, tuple, str]:
     in_shape = _shape(model, op.inputs[0])
     n_in, n_out = prod(in_shape), max(1, prod(_shape(model, op.outputs[0])))
-    large = int(n_in // n_out > 256)
-    return "MEAN", "reduce", (1, n_out, n_in, n_out * large, n_in * large), f"{list(in_shape)} -> {n_out}"
+    summed = n_in // n_out
+    large = int(summed > 256)
+    # channels kept innermost: the DSP kernel sums them in quads (the last c % 4 one by one), the Helium
+    # kernel in vectors of 8 (of 4 beyond 256 values); a reduction over channels runs portable C
+    out_shape = _shape(model, op.outputs[0])
+    c = in_shape[-1] if out_shape and out_shape[-1] == in_shape[-1] else 0
+    sets = n_out // c if c else 0  # output vectors of c channels
+    counts = (1, n_out, n_in, n_out * large, n_in * large, sets * summed * (c // 4), sets * summed * (c % 4),
+              sets * summed * ceil(c / 8) * (1 - large), sets * summed * ceil(c / 4) * large)
+    return "MEAN", "reduce", counts, f"{list(in_shape)} -> {n_out}"
 
 
 def _elementwise(model: TfliteModel, op, row: dict) -> tuple[str, str, tuple]:
@@ -257,7 +404,7 @@ def op_features(model: TfliteModel, summary: dict, board: Board) -> list[OpFeatu
         if name == "CONV_2D":
             group, kind, counts, shape = _conv(model, op, path, row)
         elif name == "DEPTHWISE_CONV_2D":
-            group, kind, counts, shape = _depthwise(model, op)
+            group, kind, counts, shape = _depthwise(model, op, path)
         elif name == "FULLY_CONNECTED":
             group, kind, counts, shape = _fully_connected(model, op)
         elif name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
