@@ -11,6 +11,7 @@ import click
 
 from ..prune.budget import parse_budgets
 from ..prune.data import PREPROCESS
+from ..prune.distill import DistillConfig
 
 
 def _log(msg: str) -> None:
@@ -61,10 +62,16 @@ def _log(msg: str) -> None:
               help="cache for decoded archives (default $DTMM_CACHE or ~/.cache/dtmm)")
 @click.option("--strategy", default="auto", show_default=True, type=click.Choice(["auto", "mirrored", "none"]),
               help="tf.distribute strategy (auto: MirroredStrategy when several devices are visible)")
+@click.option("--distill/--no-distill", default=True, show_default=True,
+              help="fine-tune with the unpruned model as teacher (knowledge distillation)")
+@click.option("--distill-temperature", default=DistillConfig.temperature, show_default=True,
+              type=click.FloatRange(min=0.0, min_open=True), help="softening temperature T of both models' outputs")
+@click.option("--distill-weight", default=DistillConfig.weight, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="share of the teacher's soft loss in the total (the rest is cross-entropy with the labels)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, importance,
           learning_rate, preprocess, augment, dense_baseline, max_filter_ratio, stages, test_limit, cache_dir,
-          strategy, quiet):  # fmt: skip
+          strategy, distill, distill_temperature, distill_weight, quiet):  # fmt: skip
     """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8.
 
     Budgets, any combination (at least one): --flash (weight bytes), --sram
@@ -82,5 +89,6 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
         calib_samples=calib_samples, val_fraction=val_fraction, importance=importance, learning_rate=learning_rate,
         preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, max_filter_ratio=max_filter_ratio,
         stages=stages, test_limit=test_limit, cache_dir=cache_dir, strategy=strategy, progress=not quiet,
+        distill=DistillConfig(enabled=distill, temperature=distill_temperature, weight=distill_weight),
     )  # fmt: skip
     run_prune(opts, log=_log)

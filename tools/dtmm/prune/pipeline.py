@@ -36,6 +36,7 @@ from .. import __version__
 from ..errors import DtmmError
 from ..fileio import json_default, save_atomic, write_bytes_atomic, write_text_atomic
 from . import data as D
+from .distill import DistillConfig
 from .budget import budgets_text, format_bytes, format_instructions, parse_budgets
 
 MODEL_FILE = "model.keras"
@@ -71,6 +72,7 @@ class PruneOptions:
     sram: str | None = None
     latency: str | None = None
     board: str | None = None
+    distill: DistillConfig = field(default_factory=DistillConfig)
     extra: dict = field(default_factory=dict)
 
 
@@ -227,6 +229,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         "seed": opts.seed, "epochs": opts.epochs, "batch_size": opts.batch_size,
         "learning_rate": opts.learning_rate, "augment": augment, "preprocess": opts.preprocess,
         "importance": opts.importance, "max_filter_ratio": opts.max_filter_ratio, "stages": n_stages,
+        "recipe": _recipe(opts, n_stages, augment),
         "splits": splits.sizes(), "test_samples_evaluated": int(len(y_test)),
         "evaluator": E.EVALUATOR, "dense_baseline": opts.dense_baseline,
         "strategy": T.strategy_name(strategy), "replicas": int(strategy.num_replicas_in_sync),
@@ -284,7 +287,8 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         if ep > 0:
             log(f"{tag}fine-tuning the pruned model for {ep} epoch(s)")
             res = T.fine_tune(slim, masks, splits.x_train, splits.y_train, splits.x_val, splits.y_val,
-                              **{**train_kw, "epochs": ep, "seed": opts.seed + 1000 * (k - 1)})  # fmt: skip
+                              **{**train_kw, "epochs": ep, "seed": opts.seed + 1000 * (k - 1)},
+                              teacher=model, distill=opts.distill)  # fmt: skip
             final, history, best_epoch, best_val = res.model, res.history, res.best_epoch, res.best_val_accuracy
             log(f"{tag}fine-tuned {ep} epoch(s): best validation accuracy {best_val:.4f} at epoch {best_epoch}")
         else:
@@ -348,6 +352,21 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
 
 
 MAX_AUTO_STAGES = 5
+
+
+def _recipe(opts: PruneOptions, n_stages: int, augment: str) -> dict:
+    """Everything that shapes the fine-tune, as report.json records it."""
+    return {
+        "distillation": opts.distill.as_report(),
+        "stages": n_stages, "epochs_per_stage": stage_epochs(opts.epochs, n_stages),
+        "budget_ramp": "cubic", "importance": opts.importance, "importance_recomputed_each_stage": True,
+        "optimizer": "adam", "learning_rate": opts.learning_rate,
+        "schedule": "cosine decay to 0 within each stage (a warm restart per stage)",
+        "batch_size": opts.batch_size, "augment": augment,
+        "dense_baseline": opts.dense_baseline
+        + (" (cross-entropy only, the same epochs, schedule and augmentation)" if opts.dense_baseline == "finetune"
+           else ""),
+    }  # fmt: skip
 
 
 def check_budget_options(opts: PruneOptions):

@@ -1,7 +1,7 @@
 """Masked fine-tuning: a custom training loop whose masks hold through every optimizer step.
 
-Per step (inside ``strategy.run``): forward, loss (cross-entropy averaged
-over the *global* batch, plus the model's regularization losses scaled per
+Per step (inside ``strategy.run``): forward, loss (cross-entropy, blended with
+the teacher's soft targets when distilling, averaged over the *global* batch, plus the model's regularization losses scaled per
 replica), gradients, gradients of masked kernels multiplied by their masks,
 ``optimizer.apply_gradients``. Then, in cross-replica context, every masked
 kernel is multiplied by its mask again, so a pruned filterlet is exactly zero
@@ -16,11 +16,13 @@ MirroredStrategy when more than one device (GPU, or logical CPU) is visible.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import DtmmError
+from . import distill as D
 from .data import preprocess
 
 AUGMENT = ("none", "flip-crop")
@@ -110,9 +112,13 @@ def fine_tune(
     progress: bool = True,
     check_every_step: bool = False,
     log=None,
+    teacher=None,
+    distill: D.DistillConfig = D.OFF,
 ) -> TrainResult:  # fmt: skip
     """Fine-tune `model` (not modified) with `masks` (layer name -> kernel-shaped 0/1 array) held.
 
+    With a `teacher` (a Keras model, frozen) and `distill` enabled, the loss
+    blends cross-entropy with the teacher's softened outputs (see distill.py).
     Returns the best-validation-accuracy weights in a fresh model. With
     `check_every_step`, asserts after every step that masked weights are zero.
     """
@@ -132,6 +138,7 @@ def fine_tune(
         raise DtmmError(f"too few training samples ({n}) for {replicas} replicas")
 
     m = _clone_into(model, strategy)
+    tm = _clone_into(teacher, strategy) if teacher is not None and distill.enabled else None
     names = [k for k in masks if masks[k] is not None]
     with strategy.scope():
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps))
@@ -147,7 +154,8 @@ def fine_tune(
     def step_fn(xb, yb):
         with tf.GradientTape() as tape:
             out = m(xb, training=True)
-            per = loss_obj(yb, out)
+            soft_targets = tf.stop_gradient(tm(xb, training=False)) if tm is not None else None
+            per = D.per_sample_loss(loss_obj(yb, out), out, soft_targets, distill, from_logits=from_logits)
             loss = tf.nn.compute_average_loss(per, global_batch_size=gbs)
             if m.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(m.losses))
@@ -177,6 +185,7 @@ def fine_tune(
                                                            fn=eval_fn)}]  # fmt: skip
     best = (history[0]["val_accuracy"], 0, [np.array(v.numpy()) for v in m.weights])
     for epoch in range(1, epochs + 1):
+        t_epoch = time.perf_counter()
         perm = rng.permutation(n)[: steps * gbs]
         it = range(steps)
         bar = None
@@ -202,11 +211,11 @@ def fine_tune(
         check()
         val = evaluate_keras(m, x_val, y_val, preprocess_mode=preprocess_mode, fn=eval_fn)
         history.append({"epoch": epoch, "loss": tot_loss / steps, "train_accuracy": tot_correct / (steps * gbs),
-                        "val_accuracy": val})  # fmt: skip
+                        "val_accuracy": val, "seconds": round(time.perf_counter() - t_epoch, 2)})  # fmt: skip
         if log is not None:
             h = history[-1]
             log(f"epoch {epoch}/{epochs}: loss {h['loss']:.4f}, train accuracy {h['train_accuracy']:.4f}, "
-                f"validation accuracy {val:.4f}")  # fmt: skip
+                f"validation accuracy {val:.4f} ({h['seconds']:.0f} s)")  # fmt: skip
         if val > best[0]:
             best = (val, epoch, [np.array(v.numpy()) for v in m.weights])
     out = keras.models.clone_model(model)
