@@ -6,10 +6,12 @@ only the stages above it in this list (tests/test_package_layout.py checks):
 * shared by every stage: :mod:`.errors`, :mod:`.fileio` (atomic writes), :mod:`.paths`;
 * :mod:`.formats` -- how pruned weights are stored (FWCS: codec, numpy reference, C emission);
 * :mod:`.tflite` -- reading .tflite models; the tflite-micro interpreter as the golden model;
-* :mod:`.prune` -- `dtmm prune`: Keras models pruned to a budget, fine-tuned, exported to int8;
 * :mod:`.pack` -- `dtmm pack`: an int8 .tflite lowered to C with a static arena;
 * :mod:`.targets` -- boards, QEMU, PlatformIO builds, packed models run on a board;
+* :mod:`.cost` -- per-board cost models of retired instructions (`dtmm calibrate`, `dtmm estimate`);
+* :mod:`.prune` -- `dtmm prune`: Keras models pruned to budgets, fine-tuned (distilled), exported to int8;
 * :mod:`.bench` and :mod:`.report` -- instruction benchmarks; reports and plots of a run;
+* :mod:`.reference` -- reference networks (ResNet-12) trained from scratch with the pruner's loop;
 * :mod:`.demo` -- `make demo`, end to end;
 * :mod:`.cli` -- the `dtmm` command, one module per subcommand.
 

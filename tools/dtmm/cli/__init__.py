@@ -27,7 +27,7 @@ def main():
 
 
 def _register():
-    from . import bench, boards, calibrate, estimate, inspect, pack, prune, report, run, run_model
+    from . import bench, boards, calibrate, estimate, inspect, pack, prune, report, run, run_model, train_reference
 
     main.add_command(boards.boards)
     main.add_command(run.run)
@@ -39,6 +39,7 @@ def _register():
     main.add_command(report.report)
     main.add_command(calibrate.calibrate)
     main.add_command(estimate.estimate)
+    main.add_command(train_reference.train_reference)
 
 
 _register()
