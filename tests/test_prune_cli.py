@@ -73,7 +73,8 @@ def test_end_to_end(workdir):
     assert "packed int8" in md and "| b1_conv1 |" in md
     assert "dtmm prune: plan:" in r.stderr
     recipe = rep["recipe"]  # the whole fine-tuning recipe is on record; distillation is on by default
-    assert recipe["distillation"] == {"enabled": True, "temperature": 4.0, "weight": 0.5, "teacher": "unpruned"}
+    assert recipe["distillation"] == {"enabled": True, "temperature": 4.0, "weight": 0.5,
+                                      "teacher": "the model as given"}
     assert recipe["stages"] == rep["stages"] == 1 and recipe["epochs_per_stage"] == [1]
 
 
@@ -88,6 +89,25 @@ def test_no_distill_is_recorded_and_changes_the_training(workdir):
     assert hot["recipe"]["distillation"]["temperature"] == 2.0 and hot["recipe"]["distillation"]["weight"] == 0.9
     assert plain["layers"] == hot["layers"]  # same plan: distillation only acts in the fine-tune
     assert plain["history"][1]["loss"] != hot["history"][1]["loss"]
+
+
+def test_dense_baseline_finetuned_first_is_the_teacher_and_reusable(workdir):
+    r = _run(*_common(workdir, "ft", "55%", "--dense-baseline", "finetune"))
+    assert r.exit_code == 0, r.stderr
+    ft = json.loads((workdir / "ft" / "report.json").read_text())
+    assert ft["outputs"]["dense_keras"] == "dense_finetuned.keras"
+    assert ft["recipe"]["distillation"]["teacher"].startswith("the model fine-tuned")
+    assert r.stderr.index("fine-tuning the dense baseline") < r.stderr.index("plan:")  # teacher first
+    saved = workdir / "ft" / "dense_finetuned.keras"
+    r = _run(*_common(workdir, "reuse", "55%", "--dense-baseline", saved))
+    assert r.exit_code == 0, r.stderr
+    reuse = json.loads((workdir / "reuse" / "report.json").read_text())
+    assert reuse["recipe"]["distillation"]["teacher"] == f"loaded from {saved}"
+    assert reuse["accuracy_dense_int8"] == ft["accuracy_dense_int8"]  # the same dense model, scored the same
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in ft["history"]]
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in reuse["history"]] == strip  # same teacher
+    r = _run(*_common(workdir, "bad", "55%", "--dense-baseline", workdir / "nothing.keras"))
+    assert r.exit_code == 2 and "--dense-baseline" in r.stderr and not (workdir / "bad").exists()
 
 
 def test_same_seed_same_outputs(workdir):

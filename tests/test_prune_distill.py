@@ -47,7 +47,7 @@ def test_blend_weights_and_off():
     np.testing.assert_allclose(got, 0.75 * hard.numpy() + 0.25 * soft, rtol=1e-6)
     assert distill.per_sample_loss(hard, s, t, distill.OFF, from_logits=True) is hard
     assert distill.OFF.as_report() == {"enabled": False}
-    assert distill.DistillConfig().as_report()["teacher"] == "unpruned"
+    assert distill.DistillConfig().as_report()["teacher"] == "dense baseline"
 
 
 @pytest.mark.parametrize("kw, msg", [({"temperature": 0.0}, "--distill-temperature"),

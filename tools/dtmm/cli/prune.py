@@ -49,8 +49,10 @@ def _log(msg: str) -> None:
               help="pixel scaling the model expects: raw 0..255, unit 0..1, symmetric -1..1")
 @click.option("--augment", default="auto", show_default=True, type=click.Choice(["auto", "none", "flip-crop"]),
               help="training augmentation (auto: flip-crop for RGB image data, none for .npz)")
-@click.option("--dense-baseline", default="as-is", show_default=True, type=click.Choice(["as-is", "finetune"]),
-              help="dense int8 accuracy of the input model as is, or after the same fine-tuning")
+@click.option("--dense-baseline", default="as-is", show_default=True, metavar="as-is|finetune|FILE",
+              help="the dense model to compare with and distill from: the input model as is, the input model "
+                   "fine-tuned first with the same recipe and epochs (saved as dense_finetuned.keras), or a Keras "
+                   "file (e.g. an earlier run's dense_finetuned.keras)")
 @click.option("--max-filter-ratio", default=0.75, show_default=True,
               type=click.FloatRange(0.0, 1.0, max_open=True), help="most filters a channel group may lose")
 @click.option("--stages", default="auto", show_default=True, metavar="N|auto",
@@ -63,7 +65,7 @@ def _log(msg: str) -> None:
 @click.option("--strategy", default="auto", show_default=True, type=click.Choice(["auto", "mirrored", "none"]),
               help="tf.distribute strategy (auto: MirroredStrategy when several devices are visible)")
 @click.option("--distill/--no-distill", default=True, show_default=True,
-              help="fine-tune with the unpruned model as teacher (knowledge distillation)")
+              help="fine-tune with the dense baseline (see --dense-baseline) as teacher (knowledge distillation)")
 @click.option("--distill-temperature", default=DistillConfig.temperature, show_default=True,
               type=click.FloatRange(min=0.0, min_open=True), help="softening temperature T of both models' outputs")
 @click.option("--distill-weight", default=DistillConfig.weight, show_default=True, type=click.FloatRange(0.0, 1.0),
@@ -82,8 +84,9 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
     """
     parse_budgets(flash, sram, latency, board)  # one-line errors before TensorFlow is even imported
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from ..prune.pipeline import PruneOptions, run_prune
+    from ..prune.pipeline import PruneOptions, check_dense_baseline, run_prune
 
+    check_dense_baseline(dense_baseline)
     opts = PruneOptions(
         model=model_path, data=data_path, flash=flash, sram=sram, latency=latency, board=board, out=out_dir, epochs=epochs, seed=seed, batch_size=batch_size,
         calib_samples=calib_samples, val_fraction=val_fraction, importance=importance, learning_rate=learning_rate,

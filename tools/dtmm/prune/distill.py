@@ -1,4 +1,4 @@
-"""Knowledge distillation for the masked fine-tune: the unpruned model teaches the pruned one.
+"""Knowledge distillation for the masked fine-tune: the unpruned (dense baseline) model teaches the pruned one.
 
 Loss per sample (Hinton et al., 2015)::
 
@@ -26,7 +26,7 @@ class DistillConfig:
     enabled: bool = True
     temperature: float = 4.0
     weight: float = 0.5
-    teacher: str = "unpruned"  # the model given to `dtmm prune`, frozen
+    teacher: str = "dense baseline"  # the unpruned model the report compares with (frozen); described in the report
 
     def __post_init__(self):
         if not self.temperature > 0:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -42,6 +42,8 @@ from .budget import budgets_text, format_bytes, format_instructions, parse_budge
 MODEL_FILE = "model.keras"
 TFLITE_FILE = "model_int8.tflite"
 DENSE_TFLITE_FILE = "dense_int8.tflite"
+DENSE_KERAS_FILE = "dense_finetuned.keras"
+DENSE_BASELINES = ("as-is", "finetune")  # or the path of a Keras model
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 
@@ -145,6 +147,7 @@ def _test_subset(splits: D.Splits, limit: int | None, seed: int):
 def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     """Do the whole run and write the outputs; returns the report (also written as report.json)."""
     budget_spec, sram_budget, latency_spec = check_budget_options(opts)
+    check_dense_baseline(opts.dense_baseline)
     timer = _Timer()
     if opts.epochs < 0:
         raise DtmmError("--epochs must be >= 0")
@@ -255,6 +258,14 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         )  # fmt: skip
         return _finish(report, out, final, tfl, None, timer, log)
 
+    # ---------------------------------------------------------------- the dense baseline, which is also the teacher
+    dense_model, baseline_info = _dense_baseline(opts, model, splits, train_kw, T, log)
+    report.update(baseline_info)
+    distill_cfg = replace(opts.distill, teacher=report["recipe"]["dense_baseline"]) if opts.distill.enabled \
+        else opts.distill
+    report["recipe"]["distillation"] = distill_cfg.as_report()
+    timer.lap("dense_baseline")
+
     # ---------------------------------------------------------------- stages: importance, plan, fine-tuning
     stage_targets = _stage_targets(budgets, n_stages, dense_bytes, resources)
     epochs_per_stage = stage_epochs(opts.epochs, n_stages)
@@ -288,7 +299,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
             log(f"{tag}fine-tuning the pruned model for {ep} epoch(s)")
             res = T.fine_tune(slim, masks, splits.x_train, splits.y_train, splits.x_val, splits.y_val,
                               **{**train_kw, "epochs": ep, "seed": opts.seed + 1000 * (k - 1)},
-                              teacher=model, distill=opts.distill)  # fmt: skip
+                              teacher=dense_model, distill=distill_cfg)  # fmt: skip
             final, history, best_epoch, best_val = res.model, res.history, res.best_epoch, res.best_val_accuracy
             log(f"{tag}fine-tuned {ep} epoch(s): best validation accuracy {best_val:.4f} at epoch {best_epoch}")
         else:
@@ -312,15 +323,6 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     if budget is not None:
         figures["budgets_met"] = {"flash": meas["packed_bytes"] <= budget, **figures["budgets_met"]}
     timer.lap("export")
-    if opts.dense_baseline == "finetune" and opts.epochs > 0:
-        log(f"fine-tuning the dense baseline for {opts.epochs} epoch(s)")
-        dres = T.fine_tune(model, {}, splits.x_train, splits.y_train, splits.x_val, splits.y_val, **train_kw)
-        dense_model = dres.model
-        report["dense_baseline_val_accuracy"] = dres.best_val_accuracy
-        report["dense_baseline_history"] = dres.history
-        timer.lap("dense_baseline")
-    else:
-        dense_model = model
     dense_tfl = E.to_int8_tflite(dense_model, rep, preprocess_mode=opts.preprocess)
     if opts.board is not None:
         dense_layers = _checked_figures(dense_tfl, dense_model, opts.board, C.Budgets())["layer_instructions"]
@@ -348,10 +350,41 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     if missed:  # pragma: no cover - the plan was checked on the same structure
         report["note"] = "warning: the int8 model misses the " + ", ".join(missed) + " budget(s)"
         log(report["note"])
-    return _finish(report, out, final, tfl, dense_tfl, timer, log)
+    return _finish(report, out, final, tfl, dense_tfl, timer, log,
+                   dense_model=dense_model if opts.dense_baseline == "finetune" else None)
 
 
 MAX_AUTO_STAGES = 5
+
+
+def check_dense_baseline(value: str) -> Path | None:
+    """The file of a --dense-baseline FILE (checked to exist), or None for as-is / finetune."""
+    if value in DENSE_BASELINES:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise DtmmError(f"--dense-baseline {value}: not 'as-is', 'finetune' or an existing Keras model file")
+    return path
+
+
+def _dense_baseline(opts: PruneOptions, model, splits, train_kw: dict, T, log):
+    """The dense model the pruned one is compared with and distilled from: as given, fine-tuned here with
+    the pruned model's recipe and epochs, or loaded from a file (e.g. an earlier run's dense_finetuned.keras)."""
+    path = check_dense_baseline(opts.dense_baseline)
+    if path is not None:
+        dense = load_keras_model(path)
+        if tuple(dense.inputs[0].shape[1:]) != tuple(model.inputs[0].shape[1:]) or \
+                tuple(dense.outputs[0].shape[1:]) != tuple(model.outputs[0].shape[1:]):
+            raise DtmmError(f"--dense-baseline {path}: its input/output shapes differ from the model's")
+        log(f"dense baseline (and teacher): {path}")
+        return dense, {}
+    if opts.dense_baseline == "finetune" and opts.epochs > 0:
+        log(f"fine-tuning the dense baseline (the teacher) for {opts.epochs} epoch(s)")
+        res = T.fine_tune(model, {}, splits.x_train, splits.y_train, splits.x_val, splits.y_val, **train_kw)
+        log(f"dense baseline: best validation accuracy {res.best_val_accuracy:.4f} at epoch {res.best_epoch}")
+        return res.model, {"dense_baseline_val_accuracy": res.best_val_accuracy,
+                           "dense_baseline_history": res.history}  # fmt: skip
+    return model, {}
 
 
 def _recipe(opts: PruneOptions, n_stages: int, augment: str) -> dict:
@@ -363,9 +396,9 @@ def _recipe(opts: PruneOptions, n_stages: int, augment: str) -> dict:
         "optimizer": "adam", "learning_rate": opts.learning_rate,
         "schedule": "cosine decay to 0 within each stage (a warm restart per stage)",
         "batch_size": opts.batch_size, "augment": augment,
-        "dense_baseline": opts.dense_baseline
-        + (" (cross-entropy only, the same epochs, schedule and augmentation)" if opts.dense_baseline == "finetune"
-           else ""),
+        "dense_baseline": {"as-is": "the model as given",
+                           "finetune": "the model fine-tuned with this recipe and epochs (cross-entropy only)"}.get(
+            opts.dense_baseline, f"loaded from {opts.dense_baseline}"),
     }  # fmt: skip
 
 
@@ -494,11 +527,15 @@ def _dense_layer_rows(analysis, meas: dict) -> list[dict]:
     return _layer_rows(analysis, dense_plan, meas)
 
 
-def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes | None, timer: _Timer, log) -> dict:
+def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes | None, timer: _Timer, log,
+            dense_model=None) -> dict:  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     save_atomic(out / MODEL_FILE, final_model.save, suffix=".keras")
     write_bytes_atomic(out / TFLITE_FILE, tfl)
     outputs = {"keras": MODEL_FILE, "tflite": TFLITE_FILE}
+    if dense_model is not None:  # reusable as --dense-baseline FILE by runs with the same recipe
+        save_atomic(out / DENSE_KERAS_FILE, dense_model.save, suffix=".keras")
+        outputs["dense_keras"] = DENSE_KERAS_FILE
     if dense_tfl is not None:
         write_bytes_atomic(out / DENSE_TFLITE_FILE, dense_tfl)
         outputs["dense_tflite"] = DENSE_TFLITE_FILE
