@@ -60,7 +60,8 @@ class Calibration:
 
     def coefficients(self, f: OpFeatures) -> tuple[str, np.ndarray]:
         """(group actually used, coefficients) for an operator: its own group, else the umbrella of its
-        operator's variants in the same mode (``CONV_2D/*/patch``), else its operator's umbrella."""
+        operator's variants in the same mode (``CONV_2D/*/patch``), else its group's parent (the group
+        without its last ``/`` part), else its operator's umbrella, else the fit of its kind."""
         groups = self.data["groups"]
         parent = f.group.rsplit("/", 1)[0] if f.group.count("/") >= 2 else None
         for name in (f.group, mode_umbrella(f.group), parent, f.op, f"kind:{f.kind}"):
