@@ -76,6 +76,7 @@ def test_end_to_end(workdir):
     assert recipe["distillation"] == {"enabled": True, "temperature": 4.0, "weight": 0.5,
                                       "teacher": "the model as given"}
     assert recipe["stages"] == rep["stages"] == 1 and recipe["epochs_per_stage"] == [1]
+    assert "- distillation: on, teacher the model as given, temperature 4.0, weight 0.5" in md
 
 
 def test_no_distill_is_recorded_and_changes_the_training(workdir):
@@ -83,6 +84,7 @@ def test_no_distill_is_recorded_and_changes_the_training(workdir):
     assert r.exit_code == 0, r.stderr
     plain = json.loads((workdir / "plain" / "report.json").read_text())
     assert plain["recipe"]["distillation"] == {"enabled": False}
+    assert "- distillation: off" in (workdir / "plain" / "report.md").read_text()
     r = _run(*_common(workdir, "hot", "55%", "--distill-temperature", "2", "--distill-weight", "0.9"))
     assert r.exit_code == 0, r.stderr
     hot = json.loads((workdir / "hot" / "report.json").read_text())

@@ -603,6 +603,9 @@ def render_markdown(r: dict) -> str:
             f"augment {r['augment']}, {r['strategy']} x{r['replicas']}; best validation accuracy "
             f"{_fmt(r['best_val_accuracy'])} at epoch {r['best_epoch']} (checkpoint chosen on validation only)"
         )
+        kd = r.get("recipe", {}).get("distillation", {})
+        lines.append("- distillation: " + (f"on, teacher {kd['teacher']}, temperature {kd['temperature']}, "
+                                           f"weight {kd['weight']}" if kd.get("enabled") else "off"))
         lines.append(
             f"- plan: importance {r['importance']}, {r['plan']['steps']['filter']} filter steps, "
             f"{r['plan']['steps']['filterlets_removed']} filterlets removed"
