@@ -11,16 +11,19 @@ Order of work (each phase is timed in the report):
    read;
 2. load the data and make seeded splits (train / val from train / calib
    subset of train / test);
-3. importance on the calibration split; greedy plan to the budgets, checked
+3. the dense baseline (``--dense-baseline``): as given, fine-tuned with the
+   same recipe, or loaded from a file; it is also the distillation teacher;
+4. importance on the calibration split; greedy plan to the budgets, checked
    on the int8 conversion of the plan when there is an SRAM or latency budget;
-4. physical filter removal, filterlet masks; masked fine-tuning with the best
-   checkpoint chosen on the validation split -- steps 3 and 4 are repeated
+5. physical filter removal, filterlet masks; masked fine-tuning (distilled
+   from the teacher) with the best checkpoint chosen on the validation
+   split -- steps 4 and 5 are repeated
    for each of --stages budgets on a cubic ramp down to the target;
-5. int8 export (pruned model, and the dense baseline), zero filterlets
+6. int8 export (pruned model, and the dense baseline), zero filterlets
    verified in the int8 filters, exact packed bytes and arena measured on the
    int8 model, instructions predicted by the board's cost model, every budget
    checked; test accuracy of both with tflite-micro;
-6. outputs written atomically into --out.
+7. outputs written atomically into --out.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Masked fine-tuning: a custom training loop whose masks hold through every optimizer step.
 
-Per step (inside ``strategy.run``): forward, loss (cross-entropy, blended with
-the teacher's soft targets when distilling, averaged over the *global* batch, plus the model's regularization losses scaled per
-replica), gradients, gradients of masked kernels multiplied by their masks,
+Per step (inside ``strategy.run``): forward, loss (cross-entropy, blended
+with the teacher's soft targets when distilling, averaged over the *global*
+batch, plus the model's regularization losses scaled per replica), gradients, gradients of masked kernels multiplied by their masks,
 ``optimizer.apply_gradients``. Then, in cross-replica context, every masked
 kernel is multiplied by its mask again, so a pruned filterlet is exactly zero
 after every step whatever the optimizer does (momentum, weight decay, ...).
