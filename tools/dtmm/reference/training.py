@@ -85,7 +85,7 @@ def train_reference(opts: ReferenceOptions, log: Callable[[str], None] = print) 
     res = T.fine_tune(model, {}, x_train, y_train, splits.x_val, splits.y_val, epochs=opts.epochs,
                       batch_size=opts.batch_size, learning_rate=opts.learning_rate, seed=opts.seed,
                       preprocess_mode=PREPROCESS, augment=augment, from_logits=True,
-                      progress=opts.progress, log=lambda m: log(m))  # fmt: skip
+                      progress=opts.progress, log=log)  # fmt: skip
     train_s = [h["seconds"] for h in res.history if "seconds" in h]
     float_acc = T.evaluate_keras(res.model, x_test, y_test, preprocess_mode=PREPROCESS)
     tfl = E.to_int8_tflite(res.model, splits.x_calib[: opts.rep_samples], preprocess_mode=PREPROCESS)
