@@ -112,6 +112,43 @@ def test_dense_baseline_finetuned_first_is_the_teacher_and_reusable(workdir):
     assert r.exit_code == 2 and "--dense-baseline" in r.stderr and not (workdir / "bad").exists()
 
 
+def test_pruning_starts_from_the_dense_baseline_unless_told_otherwise(workdir):
+    r = _run(*_common(workdir, "pf_ft", "55%", "--dense-baseline", "finetune", "--no-distill"))
+    assert r.exit_code == 0, r.stderr
+    assert "pruning starts from the dense baseline's weights" in r.stderr
+    assert json.loads((workdir / "pf_ft" / "report.json").read_text())["recipe"]["prune_from"] == \
+        "the dense baseline's weights"
+    # a baseline with other weights (as a fine-tune would leave them): the classifier's bias, never pruned, shows
+    # which weights the pruned model started from when it is not fine-tuned
+    baseline = keras.models.load_model(workdir / "tiny.keras", compile=False)
+    baseline.get_layer("head").bias.assign(np.arange(3, dtype=np.float32) + 0.5)
+    saved = workdir / "pf_baseline.keras"
+    baseline.save(saved)
+    r = _run(*_common(workdir, "pf_file", "55%", "--dense-baseline", saved, "--epochs", "0"))
+    assert r.exit_code == 0, r.stderr
+    r = _run(*_common(workdir, "pf_given", "55%", "--dense-baseline", saved, "--prune-from", "given", "--epochs", "0"))
+    assert r.exit_code == 0, r.stderr
+    assert "pruning starts from" not in r.stderr
+    assert json.loads((workdir / "pf_given" / "report.json").read_text())["recipe"]["prune_from"] == \
+        "the model's weights as given"
+
+    def head_bias(path):
+        return keras.models.load_model(path, compile=False).get_layer("head").bias.numpy()
+
+    assert np.array_equal(head_bias(workdir / "pf_file" / "model.keras"), [0.5, 1.5, 2.5])
+    assert np.array_equal(head_bias(workdir / "pf_given" / "model.keras"), head_bias(workdir / "tiny.keras"))
+
+
+def test_prune_from_baseline_needs_the_same_layers(workdir):
+    other = workdir / "wider.keras"
+    tiny_resnet(width=8).save(other)
+    r = _run(*_common(workdir, "pf_bad", "55%", "--dense-baseline", other))
+    assert r.exit_code == 2 and "do not match the model's layers" in r.stderr and "--prune-from given" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (workdir / "pf_bad").exists()
+    r = _run(*_common(workdir, "pf_bad_given", "55%", "--dense-baseline", other, "--prune-from", "given"))
+    assert r.exit_code == 0, r.stderr  # a teacher of another shape is fine when pruning the input's weights
+
+
 def test_same_seed_same_outputs(workdir):
     r1 = _run(*_common(workdir, "det1", "60%", "--seed", "3"))
     r2 = _run(*_common(workdir, "det2", "60%", "--seed", "3"))

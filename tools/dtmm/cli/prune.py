@@ -53,6 +53,9 @@ def _log(msg: str) -> None:
               help="the dense model to compare with and distill from: the input model as is, the input model "
                    "fine-tuned first with the same recipe and epochs (saved as dense_finetuned.keras), or a Keras "
                    "file (e.g. an earlier run's dense_finetuned.keras)")
+@click.option("--prune-from", default="baseline", show_default=True, type=click.Choice(["baseline", "given"]),
+              help="start pruning from the dense baseline's weights (the fine-tuned model with --dense-baseline "
+                   "finetune or FILE) or from the input model's weights as given")
 @click.option("--max-filter-ratio", default=0.75, show_default=True,
               type=click.FloatRange(0.0, 1.0, max_open=True), help="most filters a channel group may lose")
 @click.option("--stages", default="auto", show_default=True, metavar="N|auto",
@@ -72,7 +75,7 @@ def _log(msg: str) -> None:
               help="share of the teacher's soft loss in the total (the rest is cross-entropy with the labels)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, importance,
-          learning_rate, preprocess, augment, dense_baseline, max_filter_ratio, stages, test_limit, cache_dir,
+          learning_rate, preprocess, augment, dense_baseline, prune_from, max_filter_ratio, stages, test_limit, cache_dir,
           strategy, distill, distill_temperature, distill_weight, quiet):  # fmt: skip
     """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8.
 
@@ -90,7 +93,7 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
     opts = PruneOptions(
         model=model_path, data=data_path, flash=flash, sram=sram, latency=latency, board=board, out=out_dir, epochs=epochs, seed=seed, batch_size=batch_size,
         calib_samples=calib_samples, val_fraction=val_fraction, importance=importance, learning_rate=learning_rate,
-        preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, max_filter_ratio=max_filter_ratio,
+        preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, prune_from=prune_from, max_filter_ratio=max_filter_ratio,
         stages=stages, test_limit=test_limit, cache_dir=cache_dir, strategy=strategy, progress=not quiet,
         distill=DistillConfig(enabled=distill, temperature=distill_temperature, weight=distill_weight),
     )  # fmt: skip

@@ -28,6 +28,7 @@ Order of work (each phase is timed in the report):
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,7 @@ TFLITE_FILE = "model_int8.tflite"
 DENSE_TFLITE_FILE = "dense_int8.tflite"
 DENSE_KERAS_FILE = "dense_finetuned.keras"
 DENSE_BASELINES = ("as-is", "finetune")  # or the path of a Keras model
+PRUNE_FROM = ("baseline", "given")  # the dense baseline's weights, or the model's weights as given
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 
@@ -67,6 +69,7 @@ class PruneOptions:
     preprocess: str = "raw"
     augment: str = "auto"
     dense_baseline: str = "as-is"
+    prune_from: str = "baseline"
     max_filter_ratio: float = 0.75
     test_limit: int | None = None
     rep_samples: int = 300
@@ -151,6 +154,8 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     """Do the whole run and write the outputs; returns the report (also written as report.json)."""
     budget_spec, sram_budget, latency_spec = check_budget_options(opts)
     check_dense_baseline(opts.dense_baseline)
+    if opts.prune_from not in PRUNE_FROM:
+        raise DtmmError(f"--prune-from {opts.prune_from!r}: choose {' or '.join(PRUNE_FROM)}")
     timer = _Timer()
     if opts.epochs < 0:
         raise DtmmError("--epochs must be >= 0")
@@ -168,6 +173,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     _setup_determinism(opts.seed)
     analysis = GraphAnalysis(model)
     model = analysis.model
+    baseline_file = load_dense_baseline_file(opts, model)
     dense_bytes, floor = P.bytes_summary(analysis, opts.max_filter_ratio)
     budget = budget_spec.resolve(dense_bytes) if budget_spec is not None else None
     log(f"model {opts.model}: dense weights {format_bytes(dense_bytes)}; "
@@ -239,6 +245,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         "splits": splits.sizes(), "test_samples_evaluated": int(len(y_test)),
         "evaluator": E.EVALUATOR, "dense_baseline": opts.dense_baseline,
         "strategy": T.strategy_name(strategy), "replicas": int(strategy.num_replicas_in_sync),
+        "tf_onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1",
         "graph": analysis.summary(), "data_notes": list(ds.notes),
     }  # fmt: skip
 
@@ -262,18 +269,22 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         return _finish(report, out, final, tfl, None, timer, log)
 
     # ---------------------------------------------------------------- the dense baseline, which is also the teacher
-    dense_model, baseline_info = _dense_baseline(opts, model, splits, train_kw, T, log)
+    dense_model, baseline_info = _dense_baseline(opts, model, baseline_file, splits, train_kw, T, log)
     report.update(baseline_info)
     distill_cfg = replace(opts.distill, teacher=report["recipe"]["dense_baseline"]) if opts.distill.enabled \
         else opts.distill
     report["recipe"]["distillation"] = distill_cfg.as_report()
+    start = analysis
+    if opts.prune_from == "baseline" and dense_model is not model:
+        start = GraphAnalysis(with_weights_of(model, dense_model, f"--dense-baseline {opts.dense_baseline}"))
+        log("pruning starts from the dense baseline's weights (--prune-from baseline)")
     timer.lap("dense_baseline")
 
     # ---------------------------------------------------------------- stages: importance, plan, fine-tuning
     stage_targets = _stage_targets(budgets, n_stages, dense_bytes, resources)
     epochs_per_stage = stage_epochs(opts.epochs, n_stages)
     floors = P.min_keep_by_producer(analysis, opts.max_filter_ratio)
-    cur_analysis, initial = analysis, None
+    cur_analysis, initial = start, None
     stages, steps = [], {"filter": 0, "filterlet": 0, "filterlets_removed": 0}
     history, best_epoch, best_val = [], 0, None
     for k, (b, ep) in enumerate(zip(stage_targets, epochs_per_stage), 1):
@@ -370,17 +381,26 @@ def check_dense_baseline(value: str) -> Path | None:
     return path
 
 
-def _dense_baseline(opts: PruneOptions, model, splits, train_kw: dict, T, log):
+def load_dense_baseline_file(opts: PruneOptions, model):
+    """The --dense-baseline FILE's model, checked against `model` (None for as-is / finetune)."""
+    path = check_dense_baseline(opts.dense_baseline)
+    if path is None:
+        return None
+    dense = load_keras_model(path)
+    if tuple(dense.inputs[0].shape[1:]) != tuple(model.inputs[0].shape[1:]) or \
+            tuple(dense.outputs[0].shape[1:]) != tuple(model.outputs[0].shape[1:]):
+        raise DtmmError(f"--dense-baseline {path}: its input/output shapes differ from the model's")
+    if opts.prune_from == "baseline":
+        check_same_weights(model, dense, f"--dense-baseline {path}")
+    return dense
+
+
+def _dense_baseline(opts: PruneOptions, model, loaded, splits, train_kw: dict, T, log):
     """The dense model the pruned one is compared with and distilled from: as given, fine-tuned here with
     the pruned model's recipe and epochs, or loaded from a file (e.g. an earlier run's dense_finetuned.keras)."""
-    path = check_dense_baseline(opts.dense_baseline)
-    if path is not None:
-        dense = load_keras_model(path)
-        if tuple(dense.inputs[0].shape[1:]) != tuple(model.inputs[0].shape[1:]) or \
-                tuple(dense.outputs[0].shape[1:]) != tuple(model.outputs[0].shape[1:]):
-            raise DtmmError(f"--dense-baseline {path}: its input/output shapes differ from the model's")
-        log(f"dense baseline (and teacher): {path}")
-        return dense, {}
+    if loaded is not None:
+        log(f"dense baseline (and teacher): {opts.dense_baseline}")
+        return loaded, {}
     if opts.dense_baseline == "finetune" and opts.epochs > 0:
         log(f"fine-tuning the dense baseline (the teacher) for {opts.epochs} epoch(s)")
         res = T.fine_tune(model, {}, splits.x_train, splits.y_train, splits.x_val, splits.y_val, **train_kw)
@@ -388,6 +408,24 @@ def _dense_baseline(opts: PruneOptions, model, splits, train_kw: dict, T, log):
         return res.model, {"dense_baseline_val_accuracy": res.best_val_accuracy,
                            "dense_baseline_history": res.history}  # fmt: skip
     return model, {}
+
+
+def check_same_weights(model, other, what: str) -> None:
+    """One-line error unless `other` has `model`'s weight shapes in the same order (same architecture)."""
+    a, b = model.get_weights(), other.get_weights()
+    if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)):
+        raise DtmmError(f"{what}: its weights do not match the model's layers, so pruning cannot start from them "
+                        "(use --prune-from given)")
+
+
+def with_weights_of(model, other, what: str):
+    """A copy of `model` (the analysed graph) holding `other`'s weights."""
+    import keras
+
+    check_same_weights(model, other, what)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(other.get_weights())
+    return copy
 
 
 def _recipe(opts: PruneOptions, n_stages: int, augment: str) -> dict:
@@ -402,6 +440,8 @@ def _recipe(opts: PruneOptions, n_stages: int, augment: str) -> dict:
         "dense_baseline": {"as-is": "the model as given",
                            "finetune": "the model fine-tuned with this recipe and epochs (cross-entropy only)"}.get(
             opts.dense_baseline, f"loaded from {opts.dense_baseline}"),
+        "prune_from": {"baseline": "the dense baseline's weights", "given": "the model's weights as given"}[
+            opts.prune_from],
     }  # fmt: skip
 
 
@@ -603,12 +643,15 @@ def render_markdown(r: dict) -> str:
     if r.get("pruned"):
         lines.append(
             f"- fine-tuning: {r['epochs']} epoch(s), batch {r['batch_size']}, lr {r['learning_rate']}, "
-            f"augment {r['augment']}, {r['strategy']} x{r['replicas']}; best validation accuracy "
+            f"augment {r['augment']}, {r['strategy']} x{r['replicas']}, TensorFlow oneDNN kernels "
+            f"{'on' if r.get('tf_onednn') else 'off'}; best validation accuracy "
             f"{_fmt(r['best_val_accuracy'])} at epoch {r['best_epoch']} (checkpoint chosen on validation only)"
         )
         kd = r.get("recipe", {}).get("distillation", {})
         lines.append("- distillation: " + (f"on, teacher {kd['teacher']}, temperature {kd['temperature']}, "
                                            f"weight {kd['weight']}" if kd.get("enabled") else "off"))
+        if r.get("recipe", {}).get("prune_from"):
+            lines.append(f"- pruning started from: {r['recipe']['prune_from']}")
         lines.append(
             f"- plan: importance {r['importance']}, {r['plan']['steps']['filter']} filter steps, "
             f"{r['plan']['steps']['filterlets_removed']} filterlets removed"
