@@ -184,3 +184,41 @@ def test_parse_console():
     assert run.instructions == [1000, 1001] and run.conv_path == "dsp" and run.done == 2
     assert run.profile == [{"op00_CONV_2D": 600, "op01_SOFTMAX": 400}]
     assert run.outputs[1].tolist() == [-1, 7, -3, 0] and run.outputs[1].dtype == np.int8
+
+
+def _prune_cfg(tmp_path: Path) -> dict:
+    for name in ("model.h5", "data.npz"):
+        (tmp_path / name).write_bytes(b"x")
+    return {"out": tmp_path / "run", "model": tmp_path / "model.h5", "data": tmp_path / "data.npz", "budget": "50%",
+            "latency": None, "latency_board": None, "epochs": 1, "seed": 0, "test_limit": None,
+            "dense_baseline": "finetune", "batch_size": None}  # fmt: skip
+
+
+def test_prune_runs_with_onednn_and_reruns_with_stock_kernels_after_a_crash(tmp_path, monkeypatch, capsys):
+    cfg = _prune_cfg(tmp_path)
+    calls = []
+
+    def fake_prune_once(cmd, progress, onednn):
+        calls.append(onednn)
+        if onednn != "0":
+            return -11  # SIGSEGV, as TensorFlow's oneDNN kernels do on some small residual models
+        out = demo.prune_dir(cfg)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text('{"accuracy_pruned_int8": 0.5}')
+        return 0
+
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    monkeypatch.setattr(demo, "_prune_once", fake_prune_once)
+    report = demo.run_prune(cfg, demo.Progress(), force=True, quiet=True)
+    assert calls == ["1", "0"] and report == {"accuracy_pruned_int8": 0.5}
+    assert "died with signal 11 under TensorFlow's oneDNN kernels" in capsys.readouterr().out
+
+
+def test_prune_failure_is_not_retried(tmp_path, monkeypatch):
+    cfg = _prune_cfg(tmp_path)
+    calls = []
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    monkeypatch.setattr(demo, "_prune_once", lambda cmd, progress, onednn: calls.append(onednn) or 2)
+    with pytest.raises(DtmmError, match="exit status 2"):
+        demo.run_prune(cfg, demo.Progress(), force=True, quiet=True)
+    assert calls == ["1"]  # an ordinary error (bad input, ...) is reported, not retried
