@@ -149,6 +149,22 @@ def test_prune_from_baseline_needs_the_same_layers(workdir):
     assert r.exit_code == 0, r.stderr  # a teacher of another shape is fine when pruning the input's weights
 
 
+def test_layer_sensitivity_is_measured_recorded_and_changes_the_scores(workdir):
+    r = _run(*_common(workdir, "sens", "40%", "--sensitivity"))
+    assert r.exit_code == 0, r.stderr
+    rep = json.loads((workdir / "sens" / "report.json").read_text())
+    assert rep["recipe"]["layer_sensitivity"] is True
+    factors = rep["plan"]["stages"][0]["sensitivity_factors"]
+    assert set(factors) == {"stem", "b1_conv1", "b1_conv2", "b2_conv1", "b2_conv2", "b2_proj"}
+    assert "layer sensitivity factors: stem" in r.stderr
+    r = _run(*_common(workdir, "nosens", "40%"))
+    assert r.exit_code == 0, r.stderr
+    plain = json.loads((workdir / "nosens" / "report.json").read_text())
+    assert plain["recipe"]["layer_sensitivity"] is False and plain["plan"]["stages"][0]["sensitivity_factors"] == {}
+    if len(set(round(f, 6) for f in factors.values())) > 1:  # unequal factors move the exchange rate
+        assert plain["plan"]["importance_lost"] != rep["plan"]["importance_lost"]
+
+
 def test_same_seed_same_outputs(workdir):
     r1 = _run(*_common(workdir, "det1", "60%", "--seed", "3"))
     r2 = _run(*_common(workdir, "det2", "60%", "--seed", "3"))

@@ -73,10 +73,13 @@ def _log(msg: str) -> None:
               type=click.FloatRange(min=0.0, min_open=True), help="softening temperature T of both models' outputs")
 @click.option("--distill-weight", default=DistillConfig.weight, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="share of the teacher's soft loss in the total (the rest is cross-entropy with the labels)")
+@click.option("--sensitivity/--no-sensitivity", default=False, show_default=True,
+              help="scale each conv layer's importance by its measured sensitivity (loss increase when half its "
+                   "filterlets go, over what the scores predicted) before planning")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, importance,
           learning_rate, preprocess, augment, dense_baseline, prune_from, max_filter_ratio, stages, test_limit, cache_dir,
-          strategy, distill, distill_temperature, distill_weight, quiet):  # fmt: skip
+          strategy, distill, distill_temperature, distill_weight, sensitivity, quiet):  # fmt: skip
     """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8.
 
     Budgets, any combination (at least one): --flash (weight bytes), --sram
@@ -96,5 +99,6 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
         preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, prune_from=prune_from, max_filter_ratio=max_filter_ratio,
         stages=stages, test_limit=test_limit, cache_dir=cache_dir, strategy=strategy, progress=not quiet,
         distill=DistillConfig(enabled=distill, temperature=distill_temperature, weight=distill_weight),
+        sensitivity=sensitivity,
     )  # fmt: skip
     run_prune(opts, log=_log)

@@ -7,10 +7,12 @@ Modules, from the bottom up:
 * ``graph``      -- Keras graph analysis: conv layers, BatchNorm, channel groups;
 * ``costs``      -- exact FWCS bytes of conv layers, dense bytes of the rest;
 * ``importance`` -- first-order Taylor and magnitude importance per filter / filterlet;
+* ``sensitivity`` -- per-layer factors (measured loss increase over scores removed) folded into importance;
 * ``resources``  -- a plan state's predicted instructions (the board's cost model) and activation arena;
 * ``plan``       -- the greedy budget-driven plan (per-layer filter and filterlet ratios);
 * ``checked_plan`` -- plans with SRAM/latency budgets checked on their int8 conversion, and infeasibility;
 * ``surgery``    -- physical filter removal (a smaller dense Keras model) and filterlet masks;
+* ``distill``    -- knowledge distillation: the teacher's softened outputs blended into the loss;
 * ``train``      -- masked fine-tuning under a tf.distribute strategy;
 * ``export``     -- full-integer int8 .tflite export, checks, tflite-micro evaluation;
 * ``pipeline``   -- the whole `dtmm prune` run (its click front end is :mod:`dtmm.cli.prune`);

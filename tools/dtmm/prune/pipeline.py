@@ -81,6 +81,7 @@ class PruneOptions:
     latency: str | None = None
     board: str | None = None
     distill: DistillConfig = field(default_factory=DistillConfig)
+    sensitivity: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -218,6 +219,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
 
     from . import export as E
     from . import importance as I
+    from . import sensitivity as SENS
     from . import surgery as S
     from . import train as T
 
@@ -297,6 +299,12 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
                                              preprocess_mode=opts.preprocess)  # fmt: skip
         imp = I.compute_importance(opts.importance, cur_analysis, splits.x_calib, splits.y_calib,
                                    preprocess_mode=opts.preprocess, progress=opts.progress)  # fmt: skip
+        factors = {}
+        if opts.sensitivity:
+            factors = SENS.layer_factors(cur_analysis, imp, splits.x_calib, splits.y_calib,
+                                         preprocess_mode=opts.preprocess)  # fmt: skip
+            imp = SENS.fold_sensitivity(cur_analysis, imp, factors)
+            log(f"{tag}layer sensitivity factors: " + ", ".join(f"{k} {v:.2f}" for k, v in factors.items()))
         timer.lap("importance")
         plan, checked = C.make_checked_plan(cur_analysis, imp, b, resources=resources, progress=opts.progress,
                                             max_filter_ratio=opts.max_filter_ratio, initial_keep=initial,
@@ -325,7 +333,8 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
                        "arena_budget_bytes": b.arena, "latency_budget_instructions": b.instructions,
                        "arena_bytes": checked.arena_bytes if checked else None,
                        "predicted_instructions": checked.instructions if checked and b.board else None,
-                       "steps": plan.steps, "best_val_accuracy": best_val if ep > 0 else None})  # fmt: skip
+                       "steps": plan.steps, "best_val_accuracy": best_val if ep > 0 else None,
+                       "sensitivity_factors": factors})  # fmt: skip
         timer.lap("fine_tune")
 
     # ---------------------------------------------------------------- export and checks
@@ -434,6 +443,7 @@ def _recipe(opts: PruneOptions, n_stages: int, augment: str) -> dict:
         "distillation": opts.distill.as_report(),
         "stages": n_stages, "epochs_per_stage": stage_epochs(opts.epochs, n_stages),
         "budget_ramp": "cubic", "importance": opts.importance, "importance_recomputed_each_stage": True,
+        "layer_sensitivity": opts.sensitivity,
         "optimizer": "adam", "learning_rate": opts.learning_rate,
         "schedule": "cosine decay to 0 within each stage (a warm restart per stage)",
         "batch_size": opts.batch_size, "augment": augment,
