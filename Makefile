@@ -49,7 +49,7 @@ test: bootstrap
 test-all: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# make demo [SHARED=/path/to/shared] [BUDGET=40KB] [LATENCY=60%|none] [EPOCHS=5] [DEMO_ARGS="--boards qemu-m4 ..."]
+# make demo [SHARED=/path/to/shared] [BUDGET=40KB] [LATENCY=60%|none] [EPOCHS=3] [DEMO_ARGS="--boards qemu-m4 ..."]
 # (python -m dtmm.demo --help lists every option; SHARED defaults to $$DTMM_SHARED or ../shared)
 DEMO_OPTS = $(if $(SHARED),--shared "$(SHARED)") $(if $(BUDGET),--budget "$(BUDGET)") \
 	$(if $(LATENCY),--latency "$(LATENCY)") \

@@ -5,7 +5,7 @@
 1. finds the Keras ResNet-8 and the CIFAR-10 archive in the shared
    directory (``--shared``, ``$DTMM_SHARED``, default ``../shared``);
 2. prunes to the flash budget with ``tools/prune.py`` (= ``dtmm prune``):
-   a *short* fine-tune (``--epochs``, default 5, with TensorFlow's oneDNN
+   a *short* fine-tune (``--epochs``, default 3, with TensorFlow's oneDNN
    kernels) of the dense baseline and then of the pruned model, which starts
    from the fine-tuned dense weights and distils from them; int8 export of
    both, int8 test accuracy of both on the same test split with tflite-micro;
@@ -65,7 +65,7 @@ DEFAULT_LATENCY = "60%"
 DEFAULT_LATENCY_BOARD = "qemu-m4"
 DEFAULT_BOARDS = ("qemu-m4", "qemu-m55")
 DEFAULT_IMAGES = 100
-DEFAULT_EPOCHS = 5  # about 15 minutes of make demo on 2 cores; docs/pruning.md §12 has longer runs
+DEFAULT_EPOCHS = 3  # make demo within about 16 minutes on 2 cores; docs/pruning.md §12 has longer runs
 DEFAULT_SEED = 0
 DEFAULT_OUT = Path("out") / "demo"
 MODEL_REL = Path("models") / "mlperf-tiny-ic" / "pretrainedResnet.h5"
