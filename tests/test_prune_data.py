@@ -139,3 +139,15 @@ def test_errors_are_one_line(tmp_path, folder):
     assert "'x' and 'y'" in err(tmp_path / "nox.npz")
     np.savez(tmp_path / "mismatch.npz", x=np.zeros((3, 4, 4, 3)), y=np.zeros(2))
     assert "2 labels for 3 samples" in err(tmp_path / "mismatch.npz")
+
+
+def test_seeded_subset_is_deterministic_ordered_and_whole_without_a_limit():
+    from dtmm.prune.data import seeded_subset
+
+    x = np.arange(100)[:, None] * np.ones((1, 3))
+    y = np.arange(100)
+    xs, ys = seeded_subset(x, y, 10, seed=4)
+    assert len(ys) == 10 and np.all(np.diff(ys) > 0) and np.array_equal(xs[:, 0], ys)  # original order, pairs kept
+    assert np.array_equal(seeded_subset(x, y, 10, seed=4)[1], ys)
+    assert not np.array_equal(seeded_subset(x, y, 10, seed=5)[1], ys)
+    assert seeded_subset(x, y, None, seed=4)[1] is y and seeded_subset(x, y, 100, seed=4)[1] is y

@@ -343,6 +343,14 @@ def load_dataset(path, *, channels: int = 3, cache_dir=None, progress: bool = Fa
     return ds
 
 
+def seeded_subset(x, y, limit: int | None, seed: int):
+    """`limit` samples drawn with `seed`, in their original order (all of them without a limit)."""
+    if limit is None or limit >= len(y):
+        return x, y
+    idx = np.sort(np.random.default_rng(seed).permutation(len(y))[:limit])
+    return x[idx], y[idx]
+
+
 def make_splits(
     ds: Dataset, *, seed: int = 0, val_fraction: float = 0.1, calib_samples: int = 1000, test_fraction: float = 0.2
 ) -> Splits:

@@ -144,13 +144,6 @@ class _Timer:
         return round(time.perf_counter() - self.t0, 2)
 
 
-def _test_subset(splits: D.Splits, limit: int | None, seed: int):
-    if limit is None or limit >= len(splits.y_test):
-        return splits.x_test, splits.y_test
-    idx = np.sort(np.random.default_rng(seed + 1).permutation(len(splits.y_test))[:limit])
-    return splits.x_test[idx], splits.y_test[idx]
-
-
 def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     """Do the whole run and write the outputs; returns the report (also written as report.json)."""
     budget_spec, sram_budget, latency_spec = check_budget_options(opts)
@@ -213,7 +206,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     augment = opts.augment
     if augment == "auto":
         augment = "flip-crop" if not str(opts.data).lower().endswith(".npz") and channels == 3 else "none"
-    x_test, y_test = _test_subset(splits, opts.test_limit, opts.seed)
+    x_test, y_test = D.seeded_subset(splits.x_test, splits.y_test, opts.test_limit, opts.seed + 1)
     log(f"data {opts.data}: {splits.sizes()} (test used: {len(y_test)}), classes {len(splits.classes)}")
     timer.lap("data")
 

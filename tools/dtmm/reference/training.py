@@ -46,13 +46,6 @@ class ReferenceOptions:
     progress: bool = True
 
 
-def _subset(x, y, limit: int | None, seed: int):
-    if limit is None or limit >= len(y):
-        return x, y
-    idx = np.sort(np.random.default_rng(seed).permutation(len(y))[:limit])
-    return x[idx], y[idx]
-
-
 def train_reference(opts: ReferenceOptions, log: Callable[[str], None] = print) -> dict:
     """Build, train, export int8 and score the named network; writes model, int8 model and report."""
     from . import BUILDERS
@@ -74,8 +67,8 @@ def train_reference(opts: ReferenceOptions, log: Callable[[str], None] = print) 
 
     ds = D.load_dataset(opts.data, channels=3, cache_dir=opts.cache_dir, progress=opts.progress)
     splits = D.make_splits(ds, seed=opts.seed, val_fraction=opts.val_fraction, calib_samples=opts.rep_samples)
-    x_train, y_train = _subset(splits.x_train, splits.y_train, opts.train_limit, opts.seed)
-    x_test, y_test = _subset(splits.x_test, splits.y_test, opts.test_limit, opts.seed + 1)
+    x_train, y_train = D.seeded_subset(splits.x_train, splits.y_train, opts.train_limit, opts.seed)
+    x_test, y_test = D.seeded_subset(splits.x_test, splits.y_test, opts.test_limit, opts.seed + 1)
     classes = len(splits.classes)
     keras.utils.set_random_seed(opts.seed)
     model = BUILDERS[opts.name](input_shape=ds.image_shape, classes=classes, seed=opts.seed)
