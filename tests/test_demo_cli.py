@@ -222,3 +222,17 @@ def test_prune_failure_is_not_retried(tmp_path, monkeypatch):
     with pytest.raises(DtmmError, match="exit status 2"):
         demo.run_prune(cfg, demo.Progress(), force=True, quiet=True)
     assert calls == ["1"]  # an ordinary error (bad input, ...) is reported, not retried
+
+
+def test_original_model_is_scored_on_the_pruners_test_images(resnet8_tflite, tmp_path):
+    from dtmm.prune.data import load_dataset, make_splits, scored_test_subset
+
+    rng = np.random.default_rng(3)
+    data = tmp_path / "data.npz"
+    np.savez(data, x=rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8), y=rng.integers(0, 10, 30),
+             x_test=rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), y_test=rng.integers(0, 10, 20))
+    cfg = {"original_tflite": resnet8_tflite, "data": data, "seed": 2, "test_limit": 7, "out": tmp_path}
+    result = demo.evaluate_original(cfg, demo.Progress())
+    assert result["images"] == 7 and 0.0 <= result["accuracy"] <= 1.0
+    _x, y = scored_test_subset(make_splits(load_dataset(data), seed=2), 7, 2)
+    assert len(y) == 7 and (tmp_path / "original_accuracy.json").is_file()

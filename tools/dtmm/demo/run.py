@@ -421,9 +421,8 @@ def evaluate_original(cfg: dict, progress: Progress) -> dict | None:
         return None
     if not path.is_file():
         raise DtmmError(f"--original-tflite {path} does not exist")
-    from ..prune.data import load_dataset, make_splits
+    from ..prune.data import load_dataset, make_splits, scored_test_subset  # the pruner's own subset: the same images
     from ..prune.export import evaluate_tflite
-    from ..prune.pipeline import _test_subset  # the pruner's own test subset, so both use the same images
 
     key = {"tflite": _file_id(path), "data": _file_id(cfg["data"]), "seed": cfg["seed"],
            "test_limit": cfg["test_limit"]}  # fmt: skip
@@ -437,7 +436,7 @@ def evaluate_original(cfg: dict, progress: Progress) -> dict | None:
             pass
     ds = load_dataset(cfg["data"], channels=3, progress=False)
     splits = make_splits(ds, seed=cfg["seed"])
-    x, y = _test_subset(splits, cfg["test_limit"], cfg["seed"])
+    x, y = scored_test_subset(splits, cfg["test_limit"], cfg["seed"])
     progress.say(f"evaluating the model as given ({path.name}) on the same {len(y):,} test images ...")
     acc = evaluate_tflite(path.read_bytes(), x, y, progress=False)
     result = {"key": key, "tflite": str(path), "accuracy": acc, "images": int(len(y))}

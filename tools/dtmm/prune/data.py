@@ -351,6 +351,11 @@ def seeded_subset(x, y, limit: int | None, seed: int):
     return x[idx], y[idx]
 
 
+def scored_test_subset(splits: Splits, limit: int | None, seed: int):
+    """The test images `dtmm prune --test-limit` scores (the demo scores the same ones)."""
+    return seeded_subset(splits.x_test, splits.y_test, limit, seed + 1)
+
+
 def make_splits(
     ds: Dataset, *, seed: int = 0, val_fraction: float = 0.1, calib_samples: int = 1000, test_fraction: float = 0.2
 ) -> Splits:

@@ -12,8 +12,10 @@ Order of work (each phase is timed in the report):
 2. load the data and make seeded splits (train / val from train / calib
    subset of train / test);
 3. the dense baseline (``--dense-baseline``): as given, fine-tuned with the
-   same recipe, or loaded from a file; it is also the distillation teacher;
-4. importance on the calibration split; greedy plan to the budgets, checked
+   same recipe, or loaded from a file; it is also the distillation teacher
+   and (``--prune-from baseline``) the weights pruning starts from;
+4. importance on the calibration split (with ``--sensitivity``, rescaled per
+   layer by its measured sensitivity); greedy plan to the budgets, checked
    on the int8 conversion of the plan when there is an SRAM or latency budget;
 5. physical filter removal, filterlet masks; masked fine-tuning (distilled
    from the teacher) with the best checkpoint chosen on the validation
@@ -34,7 +36,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from .. import __version__
 from ..errors import DtmmError
@@ -206,7 +207,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     augment = opts.augment
     if augment == "auto":
         augment = "flip-crop" if not str(opts.data).lower().endswith(".npz") and channels == 3 else "none"
-    x_test, y_test = D.seeded_subset(splits.x_test, splits.y_test, opts.test_limit, opts.seed + 1)
+    x_test, y_test = D.scored_test_subset(splits, opts.test_limit, opts.seed)
     log(f"data {opts.data}: {splits.sizes()} (test used: {len(y_test)}), classes {len(splits.classes)}")
     timer.lap("data")
 
