@@ -14,7 +14,7 @@ import pytest
 
 from dtmm.pack.lowering import LoweringError, lower_model
 from dtmm.tflite.model import TfliteModel
-from support.op_cases import Case, ModelBuilder, activation_code, check_cases, padding_code
+from support.op_cases import Case, ModelBuilder, activation_code, check_cases, conv_model, padding_code
 
 pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 
@@ -467,25 +467,12 @@ def test_reshape_is_an_alias(tmp_path):
 
 
 def _conv_case(rng, k, batch, hw, cin, cout, kernel, stride, dil, pad, density):
-    b = ModelBuilder()
-    kh, kw = kernel
-    sx, zx = _scale(rng), _zp(rng)
-    sw = [_scale(rng, 0.002, 0.05) for _ in range(cout)]
-    sy, zy = _scale(rng, 0.05, 0.8), _zp(rng)
-    same = pad == "same"
-    eff_h, eff_w = (kh - 1) * dil + 1, (kw - 1) * dil + 1
-    oh = (hw[0] + stride - 1) // stride if same else (hw[0] - eff_h + stride) // stride
-    ow = (hw[1] + stride - 1) // stride if same else (hw[1] - eff_w + stride) // stride
-    w = rng.integers(-127, 128, size=(cout, kh, kw, cin))
-    w *= (rng.random((cout, kh, kw)) < density)[..., None]  # pruned filterlets
-    x = b.tensor([batch, *hw, cin], scale=sx, zero_point=zx)
-    wt = b.tensor([cout, kh, kw, cin], scale=sw, zero_point=0, data=w)
-    bs = np.float32(sx) * np.asarray(sw, dtype=np.float32)
-    bt = b.tensor([cout], "INT32", scale=bs, zero_point=0, data=rng.integers(-5000, 5000, size=cout))
-    y = b.tensor([batch, oh, ow, cout], scale=sy, zero_point=zy)
-    b.op("CONV_2D", [x, wt, bt], [y], "Conv2DOptions", padding=padding_code(pad), strideH=stride, strideW=stride,
-         dilationHFactor=dil, dilationWFactor=dil, fusedActivationFunction=activation_code(ACTS[k % 4]))  # fmt: skip
-    return Case(f"conv{k}", b.build([x], [y]), _samples(rng, [[batch, *hw, cin]], n=2))
+    def weights(r):
+        w = r.integers(-127, 128, size=(cout, *kernel, cin))
+        return w * (r.random((cout, *kernel)) < density)[..., None]  # pruned filterlets
+
+    model, in_shape = conv_model(rng, (cout, *kernel, cin), weights, batch, hw, stride, dil, pad, ACTS[k % 4], _scale)
+    return Case(f"conv{k}", model, _samples(rng, [in_shape], n=2))
 
 
 def test_conv_2d_lowering_bit_exact(tmp_path):

@@ -116,6 +116,29 @@ class ModelBuilder:
         return bytes(builder.Output())
 
 
+def conv_model(rng, shape, make_weights, batch, hw, stride, dil, pad, act, scale) -> tuple[bytes, list]:
+    """One random int8 CONV_2D model and its input shape. `shape` is the OHWI filter's, `make_weights(rng)`
+    draws it (after the quantization parameters), `scale(rng, lo, hi)` draws scales."""
+    b = ModelBuilder()
+    cout, kh, kw, cin = shape
+    sx, zx = scale(rng), int(rng.integers(-128, 128))
+    sw = [scale(rng, 0.002, 0.05) for _ in range(cout)]
+    sy, zy = scale(rng, 0.05, 0.8), int(rng.integers(-128, 128))
+    w = make_weights(rng)
+    same = pad == "same"
+    eff_h, eff_w = (kh - 1) * dil + 1, (kw - 1) * dil + 1
+    oh = (hw[0] + stride - 1) // stride if same else (hw[0] - eff_h + stride) // stride
+    ow = (hw[1] + stride - 1) // stride if same else (hw[1] - eff_w + stride) // stride
+    x = b.tensor([batch, *hw, cin], scale=sx, zero_point=zx)
+    wt = b.tensor([cout, kh, kw, cin], scale=sw, zero_point=0, data=w)
+    bs = np.float32(sx) * np.asarray(sw, dtype=np.float32)
+    bt = b.tensor([cout], "INT32", scale=bs, zero_point=0, data=rng.integers(-5000, 5000, size=cout))
+    y = b.tensor([batch, oh, ow, cout], scale=sy, zero_point=zy)
+    b.op("CONV_2D", [x, wt, bt], [y], "Conv2DOptions", padding=padding_code(pad), strideH=stride, strideW=stride,
+         dilationHFactor=dil, dilationWFactor=dil, fusedActivationFunction=activation_code(act))  # fmt: skip
+    return b.build([x], [y]), [batch, *hw, cin]
+
+
 def activation_code(name: str) -> int:
     return getattr(_schema().ActivationFunctionType, name)
 
@@ -182,7 +205,7 @@ class Case:
     in_place: bool = False  # let in_place_ok operators overwrite their input (then only model outputs are compared)
 
 
-def check_cases(cases: Sequence[Case], build_dir: Path) -> dict:
+def check_cases(cases: Sequence[Case], build_dir: Path, conv_storage: str = "fwcs") -> dict:
     """Lower, build one host program for all cases, run, compare every activation tensor with TFLM.
 
     Returns {case name: (number of tensors compared, number of elements)};
@@ -191,7 +214,7 @@ def check_cases(cases: Sequence[Case], build_dir: Path) -> dict:
     models = [TfliteModel(c.model_bytes, c.name) for c in cases]
     host_cases = []
     for c, m in zip(cases, models):
-        lowered = lower_model(m, prefix=f"{_ident(c.name)}_")
+        lowered = lower_model(m, prefix=f"{_ident(c.name)}_", conv_storage=conv_storage)
         dump = tuple(m.outputs) if c.in_place else tuple(activation_tensors(m))
         host_cases.append(HostCase(c.name, m, lowered, tuple(m.inputs), dump, in_place=c.in_place))
     prog = HostProgram(host_cases, build_dir)

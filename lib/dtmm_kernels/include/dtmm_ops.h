@@ -340,6 +340,83 @@ typedef struct {
 
 dtmm_status dtmm_dequantize_s8_f32(const dtmm_dequantize_s8_f32_params *p, const int8_t *input, float *output);
 
+/* ---- CONV_2D of the pruning baselines (docs/baselines.md) ------------------
+ * The storage and kernels `dtmm compare` measures DTMM against: weights
+ * pruned one by one (`unstructured`, bitmap or CSR) and PatDNN-style kernel
+ * patterns (`pattern`).  Both compute TFLite's int8 CONV_2D exactly:
+ * out[y][x][o] = clamp(MBQM(bias[o] + sum w * (in + input_offset)) +
+ * output_offset), taps outside the input contributing nothing.  `bias` has
+ * the input offset folded in (model bias + input_offset * sum of the
+ * filter's weights), so in-bounds taps need only w * in; out-of-bounds taps
+ * then add w * (-input_offset).  One image per call (the lowering loops
+ * batches); NHWC input [in_h][in_w][cin], output [out_h][out_w][cout].
+ */
+typedef struct {
+    const int8_t *weights;     /* kept weights, row by row; a row is (o, ky), ordered by column */
+    const uint8_t *bitmap;     /* bitmap storage: [cout*kh][ceil(kw*cin/8)], bit c of a row (LSB first)
+                                  set when column c = kx*cin + ci is kept; NULL for CSR */
+    const uint16_t *counts;    /* CSR: kept weights per row [cout*kh]; NULL for bitmap */
+    const uint8_t *cols8;      /* CSR with kw*cin <= 256: the column of each kept weight; else NULL */
+    const uint16_t *cols16;    /* CSR with kw*cin > 256; else NULL */
+    const int32_t *bias;       /* [cout], input offset folded in (see above) */
+    const int32_t *multiplier; /* [cout] */
+    const int32_t *shift;      /* [cout] */
+    int32_t in_h, in_w, cin;
+    int32_t out_h, out_w, cout;
+    int32_t kh, kw;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} dtmm_sparse_conv_s8_params;
+
+/* Unstructured sparse conv: visits only the kept weights (portable C on every core). */
+dtmm_status dtmm_sparse_conv_s8(const dtmm_sparse_conv_s8_params *p, const int8_t *input, int8_t *output);
+
+typedef struct {
+    const int8_t *weights;        /* n_taps weights per kept kernel; kernels grouped by input channel, then
+                                     pattern, then output channel (increasing) */
+    const uint8_t *counts8;       /* [cin][n_patterns] kept kernels per group when cout <= 255; else NULL */
+    const uint16_t *counts16;     /* the same when cout > 255; else NULL */
+    const uint8_t *filters8;      /* output channel of each kept kernel when cout <= 256; else NULL */
+    const uint16_t *filters16;    /* the same when cout > 256; else NULL */
+    const uint8_t *positions;     /* [n_patterns][n_taps]: ky*kw + kx of each tap, increasing */
+    const int32_t *tap_offsets;   /* [n_patterns][n_taps]: (ky*dilation_h*in_w + kx*dilation_w)*cin */
+    const int32_t *bias;          /* [cout], input offset folded in (see above) */
+    const int32_t *multiplier;    /* [cout] */
+    const int32_t *shift;         /* [cout] */
+    int32_t n_patterns, n_taps;   /* 1..16 patterns of 1..16 taps (kh*kw <= 256) */
+    int32_t in_h, in_w, cin;
+    int32_t out_h, out_w, cout;
+    int32_t kh, kw;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} dtmm_pattern_conv_s8_params;
+
+/*
+ * Pattern conv (best path of this build).  Per output pixel and input
+ * channel, each pattern's taps are gathered once and reused by every filter
+ * whose kernel at that channel has that pattern (PatDNN's load-redundancy
+ * elimination); the cout accumulators live in `scratch`, int32-aligned, of
+ * dtmm_pattern_conv_s8_get_buffer_size() bytes.
+ */
+dtmm_status dtmm_pattern_conv_s8(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int8_t *output,
+                                 void *scratch);
+int32_t dtmm_pattern_conv_s8_get_buffer_size(const dtmm_pattern_conv_s8_params *p);
+
+/* Its paths (portable C; Arm DSP with 4-tap patterns, which forwards to _c otherwise or without the
+ * extension), called with checked arguments. */
+dtmm_status dtmm_pattern_conv_s8_c(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int8_t *output,
+                                   int32_t *acc);
+dtmm_status dtmm_pattern_conv_s8_dsp(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int8_t *output,
+                                     int32_t *acc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,7 +89,10 @@ Operators
 ---------
 
 CONV_2D (FWCS blob, ``fwcs.encode(encoding="auto")``: pruned filterlets are
-skipped, layers stay DENSE when an index would not pay; ``dtmm_conv_s8``),
+skipped, layers stay DENSE when an index would not pay; ``dtmm_conv_s8``;
+with ``conv_storage`` the pruning baselines' unstructured-sparse
+``dtmm_sparse_conv_s8`` or pattern ``dtmm_pattern_conv_s8`` storage where it
+is smaller, see ``baseline_conv``),
 DEPTHWISE_CONV_2D (any depth multiplier, per-channel), FULLY_CONNECTED
 (per-tensor or per-channel int8 weights, int32 bias, keep_num_dims either
 way), ADD (TFLite rescaling with left shift 20, numpy broadcasting up to 6-D),
@@ -103,6 +106,7 @@ PADV2 (int8), QUANTIZE (float32 -> int8 and int8 -> int8), DEQUANTIZE
 from __future__ import annotations
 
 from ...tflite.model import OpInfo, TfliteModel
+from .baseline_conv import CONV_STORAGES, STORAGE_OF_METHOD
 from .cgen import check_prefix
 from .conv_scratch import conv_scratch_bytes
 from .ops import LOWERINGS
@@ -112,9 +116,12 @@ from .types import LoweredOp
 SUPPORTED_OPS: frozenset[str] = frozenset(LOWERINGS)
 
 __all__ = [
+    "CONV_STORAGES",
     "LoweredOp",
     "LoweringError",
+    "STORAGE_OF_METHOD",
     "SUPPORTED_OPS",
+    "StorageLowering",
     "conv_scratch_bytes",
     "lower_model",
     "lower_op",
@@ -122,13 +129,35 @@ __all__ = [
 ]
 
 
-def lower_op(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
-    """C declarations and call of one operator; raises LoweringError for anything unsupported."""
+def lower_op(model: TfliteModel, op: OpInfo, prefix: str, conv_storage: str = "fwcs") -> LoweredOp:
+    """C declarations and call of one operator; raises LoweringError for anything unsupported.
+
+    `conv_storage` (one of CONV_STORAGES) offers the pruning baselines' conv storage too (baseline_conv)."""
     fn = LOWERINGS.get(op.opcode)
     if fn is None:
         raise LoweringError(f"{model.source}: operator #{op.index} {op.opcode} is not supported")
     check_prefix(prefix)
+    if op.opcode == "CONV_2D":
+        if conv_storage not in CONV_STORAGES:
+            raise LoweringError(f"conv storage {conv_storage!r}: choose {', '.join(CONV_STORAGES)}")
+        return fn(model, op, prefix, conv_storage)
     return fn(model, op, prefix)
+
+
+class StorageLowering:
+    """This lowering with a conv storage other than the default, as `dtmm pack --conv-storage` uses it."""
+
+    def __init__(self, conv_storage: str):
+        if conv_storage not in CONV_STORAGES:
+            raise LoweringError(f"conv storage {conv_storage!r}: choose {', '.join(CONV_STORAGES)}")
+        self.conv_storage = conv_storage
+
+    def lower_op(self, model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+        return lower_op(model, op, prefix, self.conv_storage)
+
+    @staticmethod
+    def unsupported_ops(model: TfliteModel) -> list[str]:
+        return unsupported_ops(model)
 
 
 def unsupported_ops(model: TfliteModel) -> list[str]:
@@ -136,9 +165,9 @@ def unsupported_ops(model: TfliteModel) -> list[str]:
     return list(dict.fromkeys(op.opcode for op in model.operators if op.opcode not in SUPPORTED_OPS))
 
 
-def lower_model(model: TfliteModel, prefix: str = "m_") -> list[LoweredOp]:
+def lower_model(model: TfliteModel, prefix: str = "m_", conv_storage: str = "fwcs") -> list[LoweredOp]:
     """Every operator of the model, in order, with prefixes ``{prefix}op{k}_`` (tests and tools)."""
     missing = unsupported_ops(model)
     if missing:
         raise LoweringError(f"{model.source}: unsupported operators: {', '.join(missing)}")
-    return [lower_op(model, op, f"{prefix}op{op.index}_") for op in model.operators]
+    return [lower_op(model, op, f"{prefix}op{op.index}_", conv_storage) for op in model.operators]

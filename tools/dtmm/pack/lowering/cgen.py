@@ -7,7 +7,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-_ITEMSIZE = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4}
+_ITEMSIZE = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4}
 _PER_LINE = {1: 16, 2: 12, 4: 8}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -25,7 +25,7 @@ from ...tflite.model import (
     constant_bias,
     conv_layer,
 )
-from . import quant
+from . import baseline_conv, quant
 from .cgen import c_array, c_bytes, c_float, c_struct, comment_safe
 from .conv_scratch import conv_scratch_bytes, path_variants
 from .quant import LoweringError
@@ -152,7 +152,9 @@ def _activation_input(model: TfliteModel, op: OpInfo, k: int, what: str) -> Tens
 # --------------------------------------------------------------------------- CONV_2D
 
 
-def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str, storage: str = "fwcs") -> LoweredOp:
+    """FWCS blob + dtmm_conv_s8, or with `storage` other than fwcs the baselines' storage where it is
+    smaller (see baseline_conv)."""
     try:
         layer = conv_layer(model, op)
     except DtmmError as exc:  # TfliteError / FwcsError already name the operator
@@ -161,6 +163,9 @@ def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
     if _is_const(model, x.index):
         raise LoweringError(f"{_where(model, op)}: a constant input tensor is not supported")
     s = layer.spec
+    chosen = baseline_conv.choose_storage(layer, storage) if storage != "fwcs" else "fwcs"
+    if chosen != "fwcs":
+        return _lower_baseline_conv(model, op, prefix, layer, chosen)
     try:
         blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, s, encoding="auto")
     except fwcs.FwcsError as exc:
@@ -193,6 +198,31 @@ def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
         c_init=init, scratch_expr=f"dtmm_conv_s8_get_buffer_size({name})",
         conv_variants=path_variants(blob),
     )  # fmt: skip
+
+
+def _lower_baseline_conv(model: TfliteModel, op: OpInfo, prefix: str, layer, chosen: str) -> LoweredOp:
+    s = layer.spec
+    if chosen == "sparse":
+        decls, flash = baseline_conv.sparse_decls(layer, prefix)
+        fn, scratch, extra = "dtmm_sparse_conv_s8", 0, ""
+    else:
+        decls, flash = baseline_conv.pattern_decls(layer, prefix)
+        fn, scratch, extra = "dtmm_pattern_conv_s8", 4 * s.cout, ", {scratch}"
+    batches = model.tensors[layer.input_tensor].shape[0]
+    in_img, out_img = s.in_h * s.in_w * s.cin, s.out_h * s.out_w * s.cout
+    if batches == 1:
+        call = f"status = {fn}(&{prefix}params, {{in0}}, {{out0}}{extra});"
+    else:
+        call = (
+            "{\n"
+            "    int32_t n_;\n"
+            f"    for (n_ = 0; n_ < {batches} && status == DTMM_OK; ++n_) {{\n"
+            f"        status = {fn}(&{prefix}params, {{in0}} + n_ * {in_img}, {{out0}} + n_ * {out_img}{extra});\n"
+            "    }\n"
+            "}"
+        )
+    return _op(model, op, prefix, (layer.input_tensor,), decls, call, flash, scratch=scratch,
+               scratch_expr=f"dtmm_pattern_conv_s8_get_buffer_size(&{prefix}params)" if scratch else None)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- DEPTHWISE_CONV_2D

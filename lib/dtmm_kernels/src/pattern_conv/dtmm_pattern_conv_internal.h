@@ -1,0 +1,77 @@
+/*
+ * dtmm_pattern_conv_internal.h - what the pattern conv paths share
+ * (internal): gathering one pattern's taps for a pixel and writing a
+ * pixel's outputs.  See dtmm_ops.h for the storage.
+ */
+#ifndef DTMM_PATTERN_CONV_INTERNAL_H
+#define DTMM_PATTERN_CONV_INTERNAL_H
+
+#include <stddef.h>
+
+#include "dtmm_ops.h"
+#include "../common/dtmm_fixedpoint.h"
+
+#define DTMM_PATTERN_MAX_TAPS 16
+
+/* Kept kernels of group g (input channel, pattern). */
+static inline int32_t dtmm_pattern_count(const dtmm_pattern_conv_s8_params *p, int32_t g)
+{
+    return p->counts8 != NULL ? (int32_t)p->counts8[g] : (int32_t)p->counts16[g];
+}
+
+static inline int32_t dtmm_pattern_filter(const dtmm_pattern_conv_s8_params *p, int32_t k)
+{
+    return p->filters8 != NULL ? (int32_t)p->filters8[k] : (int32_t)p->filters16[k];
+}
+
+/*
+ * The taps of pattern `pid` at input channel `ci` for the window at (y0, x0):
+ * straight loads when the window is inside the input (`window` is its
+ * top-left element), else each tap checked, out-of-bounds taps reading the
+ * input zero point (the folded bias expects it).
+ */
+static inline void dtmm_pattern_gather(const dtmm_pattern_conv_s8_params *p, const int8_t *input,
+                                       const int8_t *window, int32_t y0, int32_t x0, int32_t ci, int32_t pid,
+                                       int32_t *taps)
+{
+    const int32_t n = p->n_taps;
+    if (window != NULL) {
+        const int32_t *off = p->tap_offsets + pid * n;
+        const int8_t *x = window + ci;
+        for (int32_t t = 0; t < n; ++t) {
+            taps[t] = x[off[t]];
+        }
+        return;
+    }
+    const uint8_t *pos = p->positions + pid * n;
+    for (int32_t t = 0; t < n; ++t) {
+        const int32_t ky = pos[t] / p->kw;
+        const int32_t kx = pos[t] - ky * p->kw;
+        const int32_t y = y0 + ky * p->dilation_h;
+        const int32_t x = x0 + kx * p->dilation_w;
+        taps[t] = (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w)
+                      ? input[((size_t)y * (size_t)p->in_w + (size_t)x) * (size_t)p->cin + (size_t)ci]
+                      : -p->input_offset;
+    }
+}
+
+/* The top-left input element of the window at (y0, x0) when the whole window is inside, else NULL. */
+static inline const int8_t *dtmm_pattern_window(const dtmm_pattern_conv_s8_params *p, const int8_t *input,
+                                                int32_t y0, int32_t x0)
+{
+    const int inside = y0 >= 0 && y0 + (p->kh - 1) * p->dilation_h < p->in_h && x0 >= 0 &&
+                       x0 + (p->kw - 1) * p->dilation_w < p->in_w;
+    return inside ? input + ((size_t)y0 * (size_t)p->in_w + (size_t)x0) * (size_t)p->cin : NULL;
+}
+
+/* Requantize a pixel's cout accumulators into out[0, cout). */
+static inline void dtmm_pattern_store(const dtmm_pattern_conv_s8_params *p, const int32_t *acc, int8_t *out)
+{
+    for (int32_t o = 0; o < p->cout; ++o) {
+        const int32_t a = dtmm_fp_add_wrap(acc[o], p->bias[o]);
+        const int32_t v = dtmm_fp_add_wrap(dtmm_fp_requantize(a, p->multiplier[o], p->shift[o]), p->output_offset);
+        out[o] = dtmm_fp_clamp_s8(v, p->act_min, p->act_max);
+    }
+}
+
+#endif /* DTMM_PATTERN_CONV_INTERNAL_H */
