@@ -10,9 +10,28 @@ from ..errors import DtmmError
 from ..pack import pack_model, write_package
 
 
-def resolve_lowering(spec: str | None):
-    """None (dtmm.pack.lowering) or a hidden test hook: 'module' or 'module:factory'."""
+CONV_STORAGE_HELP = ("conv weight storage: fwcs (DTMM's, the default); pattern / sparse also offer the "
+                     "pruning baselines' pattern / unstructured-sparse storage, smallest all three; per layer "
+                     "the smallest offered wins (docs/baselines.md)")
+
+
+def conv_storage_option(f):
+    from ..pack.lowering import CONV_STORAGES
+
+    return click.option("--conv-storage", type=click.Choice(CONV_STORAGES), default="fwcs", show_default=True,
+                        help=CONV_STORAGE_HELP)(f)  # fmt: skip
+
+
+def resolve_lowering(spec: str | None, conv_storage: str = "fwcs"):
+    """None (dtmm.pack.lowering), the lowering with another conv storage, or a hidden test hook:
+    'module' or 'module:factory'."""
+    if spec and conv_storage != "fwcs":
+        raise DtmmError("--conv-storage needs the default lowering (not --lowering)")
     if not spec:
+        if conv_storage != "fwcs":
+            from ..pack.lowering import StorageLowering
+
+            return StorageLowering(conv_storage)
         return None
     module_name, _, factory = spec.partition(":")
     try:
@@ -37,11 +56,21 @@ def summary_lines(packed) -> list[str]:
         f"  arena      {s['arena_bytes']} bytes peak (lower bound {s['arena_lower_bound']}, "
         f"plan {s['arena_strategy']})",
         f"  flash      {s['flash_bytes']} bytes of weights and parameters (.tflite file {s['model_bytes']} bytes)",
-    ] + [
+    ] + _storage_line(s) + [
         f"  {family:<4} {path:<5} kernel variants linked: {', '.join(names)}"
         for family in ("conv", "add")
         for path, names in sorted(s.get(f"{family}_variants", {}).items(), key=lambda kv: ("mve", "dsp", "c").index(kv[0]))
     ]  # fmt: skip
+
+
+def _storage_line(s: dict) -> list[str]:
+    counts: dict[str, int] = {}
+    for op in s["ops"]:
+        if op.get("conv_storage"):
+            counts[op["conv_storage"]] = counts.get(op["conv_storage"], 0) + 1
+    if set(counts) <= {"fwcs"}:
+        return []
+    return ["  conv storage " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))]
 
 
 @click.command()
@@ -49,15 +78,16 @@ def summary_lines(packed) -> list[str]:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="directory for NAME.c, NAME.h and NAME.json (created if missing)")
 @click.option("--name", default=None, help="C name prefix (default: from the model file name)")
+@conv_storage_option
 @click.option("--lowering", default=None, hidden=True, help="lowering module[:factory] (tests)")
-def pack(model: Path, out_dir: Path, name: str | None, lowering: str | None):
+def pack(model: Path, out_dir: Path, name: str | None, conv_storage: str, lowering: str | None):
     """Compile MODEL (an int8 .tflite) to self-contained C: NAME.h / NAME.c plus a NAME.json summary.
 
     Weights become aligned const arrays, operators straight-line kernel calls,
     and all activations share one static arena planned from tensor
     lifetimes.  Output is byte-identical for the same model.
     """
-    packed = pack_model(model, name, lowering=resolve_lowering(lowering))
+    packed = pack_model(model, name, lowering=resolve_lowering(lowering, conv_storage))
     paths = write_package(packed.files, out_dir)
     click.echo(f"packed {model.name} -> " + ", ".join(str(p) for p in paths))
     for line in summary_lines(packed):

@@ -8,7 +8,7 @@ import click
 
 from ..targets.model_runner import load_inputs
 from ..targets.model_runner import run_model as _run_model
-from .pack import resolve_lowering
+from .pack import conv_storage_option, resolve_lowering
 
 
 def _progress(msg: str) -> None:
@@ -31,9 +31,10 @@ def _values(arr) -> str:
 @click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=0.1),
               help="seconds of host time before QEMU is stopped")
 @click.option("--name", default=None, help="C name prefix of the packed model")
+@conv_storage_option
 @click.option("--lowering", default=None, hidden=True, help="lowering module[:factory] (tests)")
 def run_model(model: Path, board_name: str, inputs_path: Path, profile: bool, cycles: bool, as_json: bool,
-              timeout: float, name: str | None, lowering: str | None):
+              timeout: float, name: str | None, conv_storage: str, lowering: str | None):
     """Run MODEL on every input of an .npy file on an emulated board.
 
     Packs the model (as `dtmm pack`), builds app/model_runner with it for
@@ -45,7 +46,7 @@ def run_model(model: Path, board_name: str, inputs_path: Path, profile: bool, cy
     """
     inputs = load_inputs(inputs_path)
     result = _run_model(model, board_name, inputs, profile=profile, timeout=timeout, name=name,
-                        lowering=resolve_lowering(lowering), progress=_progress,
+                        lowering=resolve_lowering(lowering, conv_storage), progress=_progress,
                         inputs_name=str(inputs_path), cycles=cycles)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))

@@ -183,6 +183,8 @@ def _summary(
             "in_place": lo.op_index in life.in_place,
             "code": bool((lo.c_call or "").strip()),
         }
+        if getattr(lo, "conv_storage", None):
+            row["conv_storage"] = lo.conv_storage
         for family in emit.VARIANT_FAMILIES:
             if getattr(lo, family.field, None):
                 row[family.field] = dict(sorted(getattr(lo, family.field).items()))

@@ -27,6 +27,7 @@ Interface
         scratch_expr: str | None = None  # C expression of the exact scratch need, informational
         conv_variants: Mapping[str, str] | None = None  # CONV_2D: kernel variant per conv path
         add_variants: Mapping[str, str] | None = None   # ADD: kernel variant per path
+        conv_storage: str | None = None  # CONV_2D: "fwcs", "pattern" or "sparse"
 
     SUPPORTED_OPS: frozenset[str]
     def lower_op(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp

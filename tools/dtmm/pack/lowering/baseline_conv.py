@@ -38,10 +38,10 @@ def candidates(layer: ConvLayer, storage: str) -> dict[str, int]:
     return out
 
 
-def choose_storage(layer: ConvLayer, storage: str) -> str:
-    c = candidates(layer, storage)
+def choose_storage(offered: dict[str, int]) -> str:
+    """The smallest of the offered storages (``candidates``), FWCS on ties."""
     order = ("fwcs", "pattern", "sparse")
-    return min(c, key=lambda k: (c[k], order.index(k)))
+    return min(offered, key=lambda k: (offered[k], order.index(k)))
 
 
 def _geometry(s: fwcs.ConvSpec, out_zp_fields: bool = True) -> list[tuple[str, object]]:

@@ -163,7 +163,7 @@ def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str, storage: str = "f
     if _is_const(model, x.index):
         raise LoweringError(f"{_where(model, op)}: a constant input tensor is not supported")
     s = layer.spec
-    chosen = baseline_conv.choose_storage(layer, storage) if storage != "fwcs" else "fwcs"
+    chosen = baseline_conv.choose_storage(baseline_conv.candidates(layer, storage)) if storage != "fwcs" else "fwcs"
     if chosen != "fwcs":
         return _lower_baseline_conv(model, op, prefix, layer, chosen)
     try:
@@ -196,7 +196,7 @@ def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str, storage: str = "f
         model, op, prefix, (x.index,), decls, call, flash,
         scratch=conv_scratch_bytes(blob),
         c_init=init, scratch_expr=f"dtmm_conv_s8_get_buffer_size({name})",
-        conv_variants=path_variants(blob),
+        conv_variants=path_variants(blob), conv_storage="fwcs",
     )  # fmt: skip
 
 
@@ -222,7 +222,8 @@ def _lower_baseline_conv(model: TfliteModel, op: OpInfo, prefix: str, layer, cho
             "}"
         )
     return _op(model, op, prefix, (layer.input_tensor,), decls, call, flash, scratch=scratch,
-               scratch_expr=f"dtmm_pattern_conv_s8_get_buffer_size(&{prefix}params)" if scratch else None)  # fmt: skip
+               scratch_expr=f"dtmm_pattern_conv_s8_get_buffer_size(&{prefix}params)" if scratch else None,
+               conv_storage=chosen)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- DEPTHWISE_CONV_2D

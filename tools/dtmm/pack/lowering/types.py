@@ -27,6 +27,7 @@ class LoweredOp:
     scratch_expr: str | None = None  # C expression of the exact scratch need (informational), or None
     conv_variants: Mapping[str, str] | None = None  # CONV_2D: {"c"|"dsp"|"mve": kernel variant name} per path
     add_variants: Mapping[str, str] | None = None  # ADD: {"c"|"dsp"|"mve": kernel variant name} per path
+    conv_storage: str | None = None  # CONV_2D: "fwcs", "pattern" or "sparse" (baseline_conv)
 
     def render_call(self, values: Mapping[str, str]) -> str:
         """c_call with every {inK}/{outK}/{scratch} replaced from ``values`` (KeyError if one is missing)."""
