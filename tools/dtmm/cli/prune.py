@@ -40,9 +40,14 @@ def _log(msg: str) -> None:
               help="training samples for the importance (and int8 calibration)")
 @click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0.0, 1.0, max_open=True),
               help="fraction of the training data held out for checkpoint selection")
+@click.option("--method", default="dtmm", show_default=True,
+              type=click.Choice(["dtmm", "filter", "pattern", "unstructured"]),
+              help="dtmm: filters + filterlets; the baselines (docs/baselines.md): filter (CHIP channel pruning), "
+                   "pattern (PatDNN kernel patterns + connectivity), unstructured (single weights by magnitude)")
 @click.option("--importance", default="taylor", show_default=True,
               type=click.Choice(["taylor", "taylor-abs", "magnitude"]),
-              help="taylor: squared first-order Taylor per sample; taylor-abs: |w.g| per sample; magnitude: L1")
+              help="scores of --method dtmm -- taylor: squared first-order Taylor per sample; taylor-abs: |w.g| "
+                   "per sample; magnitude: L1 (the baselines use their own: CHIP, magnitude)")
 @click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=click.FloatRange(min=0.0, min_open=True),
               help="Adam learning rate (cosine decay to 0)")
 @click.option("--preprocess", default="raw", show_default=True, type=click.Choice(PREPROCESS),
@@ -77,7 +82,7 @@ def _log(msg: str) -> None:
               help="scale each conv layer's importance by its measured sensitivity (loss increase when half its "
                    "filterlets go, over what the scores predicted) before planning")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, importance,
+def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, method, importance,
           learning_rate, preprocess, augment, dense_baseline, prune_from, max_filter_ratio, stages, test_limit, cache_dir,
           strategy, distill, distill_temperature, distill_weight, sensitivity, quiet):  # fmt: skip
     """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8.
@@ -99,6 +104,6 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
         preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, prune_from=prune_from, max_filter_ratio=max_filter_ratio,
         stages=stages, test_limit=test_limit, cache_dir=cache_dir, strategy=strategy, progress=not quiet,
         distill=DistillConfig(enabled=distill, temperature=distill_temperature, weight=distill_weight),
-        sensitivity=sensitivity,
+        sensitivity=sensitivity, method=method,
     )  # fmt: skip
     run_prune(opts, log=_log)

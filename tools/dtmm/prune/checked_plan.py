@@ -100,19 +100,20 @@ def describe(key: str, value: float) -> str:
 BUDGET_NAMES = {P.FLASH: "flash budget", P.ARENA: "SRAM budget (activation arena)", P.INSTRUCTIONS: "latency budget"}
 
 
-def infeasible_message(key: str, budget: float, floor: float, board: str | None) -> str:
+def infeasible_message(key: str, budget: float, floor: float, board: str | None, filterlets: bool = True) -> str:
     where = f" on {board}" if key == P.INSTRUCTIONS and board else ""
     how = " (predicted by the cost model)" if key == P.INSTRUCTIONS else " (exact: the packer's plan)"
     return (f"{BUDGET_NAMES[key]} {describe(key, budget)}{where} cannot be met: the smallest reachable is "
-            f"{describe(key, floor)}{how}, with every channel group at its minimum and 1 filterlet per filter")
+            f"{describe(key, floor)}{how}, with every channel group at its minimum"
+            + (" and 1 filterlet per filter" if filterlets else ""))
 
 
 def check_floor(analysis, budgets: Budgets, *, max_filter_ratio: float, preprocess_mode: str = "raw",
-                calibration=None, min_keep_by_producer=None) -> dict:  # fmt: skip
+                calibration=None, min_keep_by_producer=None, filterlets: bool = True) -> dict:  # fmt: skip
     """The floor model's exact arena and predicted instructions; raises BudgetError if a budget is below them."""
     from . import surgery as S
 
-    plan = P.floor_plan(analysis, max_filter_ratio, min_keep_by_producer)
+    plan = P.floor_plan(analysis, max_filter_ratio, min_keep_by_producer, filterlets=filterlets)
     floor = {P.FLASH: plan.packed_bytes}
     if budgets.needs_resources:
         m = measure_model(S.slim_model(analysis, plan), budgets.board, calibration=calibration,
@@ -120,16 +121,17 @@ def check_floor(analysis, budgets: Budgets, *, max_filter_ratio: float, preproce
         floor.update({P.ARENA: m.arena_bytes, P.INSTRUCTIONS: m.instructions})
     for key, value in ((P.FLASH, budgets.flash), (P.ARENA, budgets.arena), (P.INSTRUCTIONS, budgets.instructions)):
         if value is not None and value < floor[key]:
-            raise P.BudgetError(infeasible_message(key, value, floor[key], budgets.board), key, floor[key])
+            raise P.BudgetError(infeasible_message(key, value, floor[key], budgets.board, filterlets), key, floor[key])
     return floor
 
 
 def make_checked_plan(analysis, imp, budgets: Budgets, *, resources=None, max_filter_ratio: float,
                       initial_keep=None, min_keep_by_producer=None, preprocess_mode: str = "raw",
-                      progress: bool = False, log=None) -> tuple[P.Plan, Measured | None]:  # fmt: skip
-    """A plan meeting every budget, and (with SRAM/latency budgets) its measured figures."""
+                      progress: bool = False, log=None, filterlets: bool = True) -> tuple[P.Plan, Measured | None]:  # fmt: skip
+    """A plan meeting every budget, and (with SRAM/latency budgets) its measured figures.
+    `filterlets=False`: filters only (the `filter` baseline)."""
     kw = dict(max_filter_ratio=max_filter_ratio, initial_keep=initial_keep, min_keep_by_producer=min_keep_by_producer,
-              progress=progress)  # fmt: skip
+              progress=progress, filterlets=filterlets)  # fmt: skip
     if not budgets.needs_resources:
         return P.make_plan(analysis, imp, budgets.flash, **kw), None
     from . import surgery as S
@@ -185,7 +187,8 @@ def make_checked_plan(analysis, imp, budgets: Budgets, *, resources=None, max_fi
     if best is None:
         key = next(iter(last_miss)) if last_miss else P.INSTRUCTIONS
         floor = check_floor(analysis, budgets, max_filter_ratio=max_filter_ratio, preprocess_mode=preprocess_mode,
-                            calibration=res.calibration, min_keep_by_producer=min_keep_by_producer)  # fmt: skip
+                            calibration=res.calibration, min_keep_by_producer=min_keep_by_producer,
+                            filterlets=filterlets)  # fmt: skip
         value = budgets.arena if key == P.ARENA else budgets.instructions
         raise P.BudgetError(
             f"{BUDGET_NAMES[key]} {describe(key, value)} was not met in {MAX_ROUNDS} plans (the floor is "

@@ -24,7 +24,7 @@ from ..formats import fwcs
 from .graph import K_BN, K_CONV, K_DENSE, K_DEPTHWISE, K_OPAQUE, ConvGeometry, GraphAnalysis
 
 
-def _spec(g: ConvGeometry, cout: int, cin: int) -> fwcs.ConvSpec:
+def conv_spec(g: ConvGeometry, cout: int, cin: int) -> fwcs.ConvSpec:
     return fwcs.ConvSpec(
         cout=int(cout), cin=int(cin), kh=g.kh, kw=g.kw, in_h=g.in_h, in_w=g.in_w,
         stride_h=g.strides[0], stride_w=g.strides[1], dilation_h=g.dilation[0], dilation_w=g.dilation[1],
@@ -35,7 +35,7 @@ def _spec(g: ConvGeometry, cout: int, cin: int) -> fwcs.ConvSpec:
 @lru_cache(maxsize=200_000)
 def _conv_cost(geo_key: tuple, cout: int, cin: int, n_kept: int) -> tuple[int, str]:
     g = ConvGeometry(*geo_key[:6], geo_key[6], geo_key[7], geo_key[8])
-    spec = _spec(g, cout, cin)
+    spec = conv_spec(g, cout, cin)
     mask = np.zeros(spec.n_filterlets, dtype=bool)  # encoding_costs only counts kept filterlets
     mask[:n_kept] = True
     costs = fwcs.encoding_costs(spec, mask.reshape(cout, g.kh, g.kw))
@@ -60,7 +60,7 @@ def conv_encoding(g: ConvGeometry, cout: int, cin: int, n_kept: int) -> str:
 
 def conv_bytes_for_mask(g: ConvGeometry, keep: np.ndarray, cin: int) -> tuple[int, str]:
     """Exact bytes and chosen encoding for an explicit keep mask [cout, kh, kw]."""
-    spec = _spec(g, keep.shape[0], cin)
+    spec = conv_spec(g, keep.shape[0], cin)
     costs = fwcs.encoding_costs(spec, keep)
     enc = fwcs.choose_encoding(spec, keep)
     return int(costs[enc]), enc

@@ -146,9 +146,32 @@ def verify_filterlets(tfl: bytes, model, keep_masks: dict[str, np.ndarray]) -> d
     return out
 
 
-def measured_bytes(tfl: bytes, model=None) -> dict:
-    """Exact flash bytes of the exported weights: FWCS blobs of every CONV_2D from its actual zero
-    filterlets, int8 weights + int32 bias of FULLY_CONNECTED / DEPTHWISE_CONV_2D."""
+def verify_weight_masks(tfl: bytes, model, keep_masks: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Per pruned conv: single weights the plan removed that are nonzero in the int8 model (must be 0).
+
+    `keep_masks` maps Keras conv names to keep masks of their HWIO kernels (pattern / unstructured)."""
+    matched = match_convs(tfl, model)
+    out = {}
+    for name, keep in keep_masks.items():
+        actual = matched[name].weights != 0  # OHWI
+        keep_ohwi = np.transpose(keep, (3, 0, 1, 2))
+        if actual.shape != keep_ohwi.shape:
+            raise ExportError(f"{name}: int8 filter is {actual.shape}, the plan's mask {keep_ohwi.shape}")
+        violations = int(np.count_nonzero(actual & ~keep_ohwi))
+        out[name] = {"pruned": int((~keep_ohwi).sum()), "zero_in_int8": int((~actual).sum()),
+                     "violations": violations}  # fmt: skip
+    bad = {n: r["violations"] for n, r in out.items() if r["violations"]}
+    if bad:
+        raise ExportError(f"pruned weights are nonzero after int8 conversion: {bad}")
+    return out
+
+
+def measured_bytes(tfl: bytes, model=None, conv_storage: str = "fwcs") -> dict:
+    """Exact flash bytes of the exported weights: every CONV_2D as `dtmm pack --conv-storage` stores it
+    (FWCS blob from its actual zero filterlets by default), int8 weights + int32 bias of
+    FULLY_CONNECTED / DEPTHWISE_CONV_2D."""
+    from ..pack.lowering.baseline_conv import candidates, choose_storage
+
     tm = TfliteModel(tfl)
     names = {}
     if model is not None:
@@ -162,9 +185,13 @@ def measured_bytes(tfl: bytes, model=None) -> dict:
             costs = fwcs.encoding_costs(layer.spec, mask)
             enc = fwcs.choose_encoding(layer.spec, mask)
             name = names.get(op.index, layer.name)
-            rows.append({"op": op.index, "name": name, "bytes": costs[enc], "dense_bytes": costs["dense"],
-                         "encoding": enc, "kept_filterlets": int(mask.sum())})  # fmt: skip
-            total += costs[enc]
+            offered = candidates(layer, conv_storage)
+            storage = choose_storage(offered)
+            nbytes = offered[storage]
+            rows.append({"op": op.index, "name": name, "bytes": nbytes, "dense_bytes": costs["dense"],
+                         "encoding": enc if storage == "fwcs" else storage, "storage": storage,
+                         "kept_filterlets": int(mask.sum()), "kept_weights": int(np.count_nonzero(layer.weights))})  # fmt: skip
+            total += nbytes
             dense_total += costs["dense"]
         elif op.opcode in ("FULLY_CONNECTED", "DEPTHWISE_CONV_2D"):
             w = op_weight_tensor(tm, op)

@@ -50,6 +50,8 @@ DENSE_TFLITE_FILE = "dense_int8.tflite"
 DENSE_KERAS_FILE = "dense_finetuned.keras"
 DENSE_BASELINES = ("as-is", "finetune")  # or the path of a Keras model
 PRUNE_FROM = ("baseline", "given")  # the dense baseline's weights, or the model's weights as given
+#: dtmm: filters + filterlets; the baselines (docs/baselines.md): filter (CHIP), pattern (PatDNN), unstructured
+METHODS = ("dtmm", "filter", "pattern", "unstructured")
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 
@@ -83,6 +85,7 @@ class PruneOptions:
     board: str | None = None
     distill: DistillConfig = field(default_factory=DistillConfig)
     sensitivity: bool = False
+    method: str = "dtmm"
     extra: dict = field(default_factory=dict)
 
 
@@ -151,6 +154,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     check_dense_baseline(opts.dense_baseline)
     if opts.prune_from not in PRUNE_FROM:
         raise DtmmError(f"--prune-from {opts.prune_from!r}: choose {' or '.join(PRUNE_FROM)}")
+    check_method_options(opts, budget_spec)
+    weight_level = opts.method in ("pattern", "unstructured")
+    filterlets = opts.method == "dtmm"
     timer = _Timer()
     if opts.epochs < 0:
         raise DtmmError("--epochs must be >= 0")
@@ -160,8 +166,10 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     if out.exists() and not out.is_dir():
         raise DtmmError(f"{out}: exists and is not a directory")
 
+    from ..pack.lowering.baseline_conv import STORAGE_OF_METHOD
     from . import checked_plan as C
     from . import plan as P
+    from . import weight_level as WL
     from .graph import GraphAnalysis
 
     model = load_keras_model(opts.model)
@@ -169,13 +177,18 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     analysis = GraphAnalysis(model)
     model = analysis.model
     baseline_file = load_dense_baseline_file(opts, model)
-    dense_bytes, floor = P.bytes_summary(analysis, opts.max_filter_ratio)
+    dense_bytes, floor = P.bytes_summary(analysis, opts.max_filter_ratio, filterlets)
+    if weight_level:
+        floor = WL.floor_bytes(analysis, opts.method)
     budget = budget_spec.resolve(dense_bytes) if budget_spec is not None else None
     log(f"model {opts.model}: dense weights {format_bytes(dense_bytes)}; "
         + (f"flash budget {format_bytes(budget)}; " if budget is not None else "no flash budget; ")
         + f"smallest reachable {format_bytes(floor)}")  # fmt: skip
     if budget is not None and budget < dense_bytes and budget < floor:
-        raise P.BudgetError(P.budget_below_floor_message(budget, floor, dense_bytes, opts.max_filter_ratio))
+        if weight_level:
+            WL.make_weight_plan(analysis, opts.method, budget)  # raises the method's own one-line error
+        raise P.BudgetError(P.budget_below_floor_message(budget, floor, dense_bytes, opts.max_filter_ratio,
+                                                         filterlets))  # fmt: skip
     resources, dense_cost = None, {}
     if sram_budget is not None or latency_spec is not None:
         resources = C.resource_model(analysis, opts.board, preprocess_mode=opts.preprocess)
@@ -194,10 +207,13 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         or (latency_budget is not None and latency_budget < resources.dense_instructions)
     )  # fmt: skip
     floors_exact = {}
-    if prune_needed:
+    if prune_needed and weight_level:
+        floors_exact = {P.FLASH: floor}
+    elif prune_needed:
         floors_exact = C.check_floor(analysis, budgets, max_filter_ratio=opts.max_filter_ratio,
                                      preprocess_mode=opts.preprocess,
-                                     calibration=resources.calibration if resources else None)  # fmt: skip
+                                     calibration=resources.calibration if resources else None,
+                                     filterlets=filterlets)  # fmt: skip
     timer.lap("analysis")
 
     channels = int(model.inputs[0].shape[-1]) if len(model.inputs[0].shape) == 4 else 3
@@ -211,6 +227,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     log(f"data {opts.data}: {splits.sizes()} (test used: {len(y_test)}), classes {len(splits.classes)}")
     timer.lap("data")
 
+    from . import chip as CHIP
     from . import export as E
     from . import importance as I
     from . import sensitivity as SENS
@@ -236,7 +253,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         "dense_bytes": dense_bytes, "smallest_reachable_bytes": floor,
         "seed": opts.seed, "epochs": opts.epochs, "batch_size": opts.batch_size,
         "learning_rate": opts.learning_rate, "augment": augment, "preprocess": opts.preprocess,
-        "importance": opts.importance, "max_filter_ratio": opts.max_filter_ratio, "stages": n_stages,
+        "method": opts.method, "conv_storage": STORAGE_OF_METHOD[opts.method],
+        "importance": IMPORTANCE_OF_METHOD.get(opts.method, opts.importance), "max_filter_ratio": opts.max_filter_ratio,
+        "stages": n_stages,
         "recipe": _recipe(opts, n_stages, augment),
         "splits": splits.sizes(), "test_samples_evaluated": int(len(y_test)),
         "evaluator": E.EVALUATOR, "dense_baseline": opts.dense_baseline,
@@ -283,6 +302,13 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     cur_analysis, initial = start, None
     stages, steps = [], {"filter": 0, "filterlet": 0, "filterlets_removed": 0}
     history, best_epoch, best_val = [], 0, None
+    wplan = None
+    if weight_level:
+        stage_targets = []  # the stages below are the weight-level ones
+        final, wplan, stages, (history, best_epoch, best_val) = _weight_level_stages(
+            opts, start, budget, dense_bytes, n_stages, epochs_per_stage, splits, train_kw, dense_model, distill_cfg,
+            timer, log)  # fmt: skip
+        cur_analysis = GraphAnalysis(final)
     for k, (b, ep) in enumerate(zip(stage_targets, epochs_per_stage), 1):
         tag = f"stage {k}/{n_stages}: " if n_stages > 1 else ""
         if k > 1:
@@ -291,8 +317,12 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
             if resources is not None:  # the per-layer model, refitted on the model as pruned so far
                 resources = C.resource_model(cur_analysis, opts.board, calibration=resources.calibration,
                                              preprocess_mode=opts.preprocess)  # fmt: skip
-        imp = I.compute_importance(opts.importance, cur_analysis, splits.x_calib, splits.y_calib,
-                                   preprocess_mode=opts.preprocess, progress=opts.progress)  # fmt: skip
+        if opts.method == "filter":
+            imp = CHIP.chip_importance(cur_analysis, splits.x_calib, preprocess_mode=opts.preprocess,
+                                       progress=opts.progress)  # fmt: skip
+        else:
+            imp = I.compute_importance(opts.importance, cur_analysis, splits.x_calib, splits.y_calib,
+                                       preprocess_mode=opts.preprocess, progress=opts.progress)  # fmt: skip
         factors = {}
         if opts.sensitivity:
             factors = SENS.layer_factors(cur_analysis, imp, splits.x_calib, splits.y_calib,
@@ -303,7 +333,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         plan, checked = C.make_checked_plan(cur_analysis, imp, b, resources=resources, progress=opts.progress,
                                             max_filter_ratio=opts.max_filter_ratio, initial_keep=initial,
                                             min_keep_by_producer=floors, preprocess_mode=opts.preprocess,
-                                            log=lambda m: log(tag + m))  # fmt: skip
+                                            log=lambda m: log(tag + m), filterlets=filterlets)  # fmt: skip
         for key in steps:
             steps[key] += plan.steps[key]
         log(f"{tag}plan: {plan.steps['filter']} filters and {plan.steps['filterlets_removed']} filterlets removed; "
@@ -333,10 +363,13 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
 
     # ---------------------------------------------------------------- export and checks
     tfl = E.to_int8_tflite(final, rep, preprocess_mode=opts.preprocess)
-    keep_slim = {n: k[plan.keep_out(cur_analysis, n)] for n, k in plan.filterlet_masks().items()}
-    fl_check = E.verify_filterlets(tfl, final, keep_slim)
-    meas = E.measured_bytes(tfl, final)
-    figures = _checked_figures(tfl, final, opts.board, budgets)
+    if weight_level:
+        fl_check = E.verify_weight_masks(tfl, final, wplan.masks)
+    else:
+        keep_slim = {n: k[plan.keep_out(cur_analysis, n)] for n, k in plan.filterlet_masks().items()}
+        fl_check = E.verify_filterlets(tfl, final, keep_slim)
+    meas = E.measured_bytes(tfl, final, conv_storage=STORAGE_OF_METHOD[opts.method])
+    figures = _checked_figures(tfl, final, opts.board, budgets, STORAGE_OF_METHOD[opts.method])
     if budget is not None:
         figures["budgets_met"] = {"flash": meas["packed_bytes"] <= budget, **figures["budgets_met"]}
     timer.lap("export")
@@ -352,15 +385,20 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
                               desc="int8 eval (dense)")  # fmt: skip
     timer.lap("evaluate")
 
+    if weight_level:
+        plan_info = {"ratio": wplan.ratio, "ratio_of": WL.RATIO_OF[opts.method], "other_bytes": wplan.other_bytes,
+                     "stages": stages}  # fmt: skip
+        rows = WL.layer_rows(cur_analysis, wplan, meas)
+    else:
+        plan_info = {"steps": steps, "importance_lost": plan.importance_lost, "other_bytes": plan.other_bytes,
+                     "importance_samples": imp.samples, "stages": stages}  # fmt: skip
+        rows = _with_predictions(_rebase_rows(_layer_rows(cur_analysis, plan, meas), analysis), figures)
     report.update(
         pruned=True,
-        packed_bytes=meas["packed_bytes"], planned_bytes=plan.packed_bytes,
+        packed_bytes=meas["packed_bytes"], planned_bytes=(wplan or plan).packed_bytes,
         accuracy_dense_int8=acc_d, accuracy_pruned_int8=acc_p,
         best_epoch=best_epoch, best_val_accuracy=best_val, history=history,
-        plan={"steps": steps, "importance_lost": plan.importance_lost, "other_bytes": plan.other_bytes,
-              "importance_samples": imp.samples, "stages": stages},
-        layers=_with_predictions(_rebase_rows(_layer_rows(cur_analysis, plan, meas), analysis), figures),
-        int8=_int8_info(E, tfl, meas, fl_check),
+        plan=plan_info, layers=rows, int8=_int8_info(E, tfl, meas, fl_check),
     )  # fmt: skip
     report.update({k: v for k, v in figures.items() if k not in ("layer_instructions", "dense_layer_instructions")})
     missed = [k for k, ok in figures["budgets_met"].items() if not ok]
@@ -369,6 +407,62 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         log(report["note"])
     return _finish(report, out, final, tfl, dense_tfl, timer, log,
                    dense_model=dense_model if opts.dense_baseline == "finetune" else None)
+
+
+#: the importance each baseline method uses (dtmm uses --importance)
+IMPORTANCE_OF_METHOD = {"filter": "chip", "pattern": "magnitude", "unstructured": "magnitude"}
+
+
+def check_method_options(opts: PruneOptions, budget_spec) -> None:
+    """One-line refusals of options a --method cannot honour, before any work."""
+    if opts.method not in METHODS:
+        raise DtmmError(f"--method {opts.method!r}: choose {', '.join(METHODS)}")
+    if opts.method in ("pattern", "unstructured"):
+        if opts.sram is not None or opts.latency is not None:
+            raise DtmmError(f"--method {opts.method} prunes single weights: it keeps every activation and has no "
+                            "cost model, so it takes a --flash budget only (no --sram or --latency)")  # fmt: skip
+        if budget_spec is None:
+            raise DtmmError(f"--method {opts.method} needs a --flash budget")
+    if opts.sensitivity and opts.method != "dtmm":
+        raise DtmmError("--sensitivity scales DTMM's filterlet scores: use it with --method dtmm")
+
+
+def _weight_level_stages(opts, start, budget, dense_bytes, n_stages, epochs_per_stage, splits, train_kw,
+                         dense_model, distill_cfg, timer, log):  # fmt: skip
+    """The pattern / unstructured methods: per stage a mask plan (weight_level) on the ramp, then masked
+    fine-tuning. Returns (model, last plan, stage rows, (history, best epoch, best validation accuracy))."""
+    from . import surgery as S
+    from . import train as T
+    from . import weight_level as WL
+    from .graph import GraphAnalysis
+
+    model, previous, wplan = start.model, {}, None
+    history, best_epoch, best_val, stages = [], 0, None, []
+    for k, (b, ep) in enumerate(zip(stage_budgets(dense_bytes, budget, n_stages), epochs_per_stage), 1):
+        tag = f"stage {k}/{n_stages}: " if n_stages > 1 else ""
+        wplan = WL.make_weight_plan(GraphAnalysis(model) if k > 1 else start, opts.method, b, previous)
+        log(f"{tag}plan ({opts.method}): {WL.RATIO_OF[opts.method]} {wplan.ratio:.3f}; planned "
+            f"{format_bytes(wplan.packed_bytes)}")  # fmt: skip
+        masked = WL.apply_masks(model, wplan.masks)
+        masks = {n: m.astype("float32") for n, m in wplan.masks.items()}
+        timer.lap("plan")
+        if ep > 0:
+            log(f"{tag}fine-tuning the pruned model for {ep} epoch(s)")
+            res = T.fine_tune(masked, masks, splits.x_train, splits.y_train, splits.x_val, splits.y_val,
+                              **{**train_kw, "epochs": ep, "seed": opts.seed + 1000 * (k - 1)},
+                              teacher=dense_model, distill=distill_cfg)  # fmt: skip
+            model, history, best_epoch, best_val = res.model, res.history, res.best_epoch, res.best_val_accuracy
+            log(f"{tag}fine-tuned {ep} epoch(s): best validation accuracy {best_val:.4f} at epoch {best_epoch}")
+        else:
+            model = masked
+        broken = {n: v for n, v in S.check_masks(model, masks).items() if v}
+        if broken:  # pragma: no cover - the training loop re-applies masks every step
+            raise DtmmError(f"internal error: weight masks broken after fine-tuning: {broken}")
+        previous = wplan.masks
+        stages.append({"stage": k, "budget_bytes": b, "planned_bytes": wplan.packed_bytes, "epochs": ep,
+                       "ratio": wplan.ratio, "best_val_accuracy": best_val if ep > 0 else None})  # fmt: skip
+        timer.lap("fine_tune")
+    return model, wplan, stages, (history, best_epoch, best_val)
 
 
 MAX_AUTO_STAGES = 5
@@ -436,7 +530,8 @@ def _recipe(opts: PruneOptions, n_stages: int, augment: str) -> dict:
     return {
         "distillation": opts.distill.as_report(),
         "stages": n_stages, "epochs_per_stage": stage_epochs(opts.epochs, n_stages),
-        "budget_ramp": "cubic", "importance": opts.importance, "importance_recomputed_each_stage": True,
+        "method": opts.method, "budget_ramp": "cubic",
+        "importance": IMPORTANCE_OF_METHOD.get(opts.method, opts.importance), "importance_recomputed_each_stage": True,
         "layer_sensitivity": opts.sensitivity,
         "optimizer": "adam", "learning_rate": opts.learning_rate,
         "schedule": "cosine decay to 0 within each stage (a warm restart per stage)",
@@ -470,13 +565,19 @@ def _stage_targets(budgets, n_stages: int, dense_bytes: int, resources) -> list:
     return [Budgets(f, a, i, budgets.board) for f, a, i in zip(flash, arena, instr)]
 
 
-def _checked_figures(tfl: bytes, model, board: str | None, budgets) -> dict:
-    """The int8 model's arena (exact) and, on a board, predicted instructions; each budget checked."""
+def _checked_figures(tfl: bytes, model, board: str | None, budgets, conv_storage: str = "fwcs") -> dict:
+    """The int8 model's arena (exact, packed with `conv_storage`) and, on a board, predicted instructions
+    (FWCS storage only: the cost models know DTMM's kernels); each budget checked."""
+    from ..pack.lowering import StorageLowering
     from ..pack.packer import pack_model
 
-    out = {"arena_bytes": int(pack_model(tfl, "checked").arena_bytes), "predicted_instructions": None,
-           "layer_instructions": {}}  # fmt: skip
-    if board is not None:
+    lowering = StorageLowering(conv_storage) if conv_storage != "fwcs" else None
+    out = {"arena_bytes": int(pack_model(tfl, "checked", lowering=lowering).arena_bytes),
+           "predicted_instructions": None, "layer_instructions": {}}  # fmt: skip
+    if board is not None and conv_storage != "fwcs":
+        out["instructions_note"] = (f"no cost model for the {conv_storage} kernels: measure them with "
+                                    "`dtmm run-model --conv-storage` or `dtmm compare`")  # fmt: skip
+    elif board is not None:
         from ..cost.estimate import estimate_model
         from .export import match_layers
 
@@ -624,6 +725,18 @@ def _fmt(v, nd=4) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+def _weight_level_table(r: dict) -> list[str]:
+    lines = ["", "| layer | type | kernel | weights kept | kernels kept | dense B | planned B | int8 B | storage |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    for L in r["layers"]:
+        kernels = f"{L['kernels_kept']}/{L['kernels']}" if "kernels" in L else "-"
+        lines.append(f"| {L['name']} | {L['type']} | {L['kernel'][0]}x{L['kernel'][1]} "
+                     f"| {L['weights_kept']}/{L['weights']} | {kernels} | {L['dense_bytes']:,} "
+                     f"| {L['planned_bytes']:,} | {_fmt(L.get('bytes'))} | {L.get('storage') or '-'} |")  # fmt: skip
+    lines += ["", "Layers not listed stay dense."]
+    return lines
+
+
 def render_markdown(r: dict) -> str:
     """The human-readable twin of report.json."""
     lines = [
@@ -656,14 +769,21 @@ def render_markdown(r: dict) -> str:
                                            f"weight {kd['weight']}" if kd.get("enabled") else "off"))
         if r.get("recipe", {}).get("prune_from"):
             lines.append(f"- pruning started from: {r['recipe']['prune_from']}")
-        lines.append(
-            f"- plan: importance {r['importance']}, {r['plan']['steps']['filter']} filter steps, "
-            f"{r['plan']['steps']['filterlets_removed']} filterlets removed"
-        )
+        if "steps" in r["plan"]:
+            lines.append(
+                f"- plan: method {r.get('method', 'dtmm')}, importance {r['importance']}, "
+                f"{r['plan']['steps']['filter']} filter steps, {r['plan']['steps']['filterlets_removed']} "
+                "filterlets removed"
+            )
+        else:
+            lines.append(f"- plan: method {r['method']} (conv storage {r['conv_storage']}), {r['plan']['ratio_of']} "
+                         f"{r['plan']['ratio']:.3f} in every layer it prunes")  # fmt: skip
         if len(r["plan"].get("stages", [])) > 1:
             lines.append("- stages (budget B / planned B / epochs / best val): " + "; ".join(
                 f"{s['budget_bytes']:,} / {s['planned_bytes']:,} / {s['epochs']} / {_fmt(s['best_val_accuracy'])}"
                 for s in r["plan"]["stages"]))  # fmt: skip
+    if r.get("pruned") and "steps" not in r["plan"]:
+        return "\n".join(lines + _weight_level_table(r)) + "\n"
     lines += [
         "",
         "| layer | type | filters kept | in-channels kept | beta (filters removed) | alpha (filterlets removed) "

@@ -138,7 +138,8 @@ def group_min_keep(n_channels: int, max_filter_ratio: float) -> int:
 class _Greedy:
     def __init__(self, analysis: GraphAnalysis, imp: Importance, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO,
                  initial_keep: dict[str, np.ndarray] | None = None,
-                 min_keep_by_producer: dict[str, int] | None = None, resources=None):  # fmt: skip
+                 min_keep_by_producer: dict[str, int] | None = None, resources=None,
+                 filterlets: bool = True):  # fmt: skip
         if not 0.0 <= max_filter_ratio < 1.0:
             raise DtmmError(f"max filter ratio {max_filter_ratio} is not in [0, 1)")
         self.a = analysis
@@ -160,7 +161,8 @@ class _Greedy:
             shape = [int(d) for d in layer.kernel.shape]
             if info.kind == K_CONV:
                 kh, kw, cin, cout = shape
-                st = LayerState(name, K_CONV, cout, cin, cout, cin, kh, kw, analysis.filterlet_prunable(name))
+                st = LayerState(name, K_CONV, cout, cin, cout, cin, kh, kw,
+                                filterlets and analysis.filterlet_prunable(name))  # fmt: skip
                 st.keep_fl = np.ones((cout, kh, kw), dtype=bool)
                 if initial_keep is not None and name in initial_keep and st.filterlets:
                     st.keep_fl = np.array(initial_keep[name], dtype=bool)  # already-pruned filterlets
@@ -456,23 +458,24 @@ class _Greedy:
 def make_plan(analysis: GraphAnalysis, imp: Importance, budget: int | None, *, progress: bool = False,
               max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO, initial_keep: dict[str, np.ndarray] | None = None,
               min_keep_by_producer: dict[str, int] | None = None, resources=None,
-              instructions: float | None = None, arena: int | None = None) -> Plan:  # fmt: skip
+              instructions: float | None = None, arena: int | None = None, filterlets: bool = True) -> Plan:  # fmt: skip
     """Greedy plan meeting `budget` flash bytes (None: no flash budget) and, with `resources`
     (``resources.ResourceModel``), `instructions` and `arena` (arena proxy bytes, before the offset).
 
     Raises BudgetError when a target is below its smallest reachable value. `initial_keep` (conv name ->
     keep mask [cout, kh, kw]) starts from filterlets that are already pruned, and `min_keep_by_producer`
-    fixes each group's channel floor, for pruning in several stages.
+    fixes each group's channel floor, for pruning in several stages. `filterlets=False` plans filters
+    only (the `filter` baseline method).
     """
     if resources is None and (instructions is not None or arena is not None):
         raise DtmmError("internal error: instruction or arena targets need a resource model")
-    g = _Greedy(analysis, imp, max_filter_ratio, initial_keep, min_keep_by_producer, resources)
+    g = _Greedy(analysis, imp, max_filter_ratio, initial_keep, min_keep_by_producer, resources, filterlets)
     dense = sum(s.dense_bytes for s in g.layers.values()) + g.other_bytes
     floor = g.floor()
     targets = {k: v for k, v in ((FLASH, budget), (INSTRUCTIONS, instructions), (ARENA, arena)) if v is not None}
     if budget is not None and budget < floor[FLASH]:
-        raise BudgetError(budget_below_floor_message(budget, floor[FLASH], dense, max_filter_ratio), FLASH,
-                          floor[FLASH])  # fmt: skip
+        raise BudgetError(budget_below_floor_message(budget, floor[FLASH], dense, max_filter_ratio, filterlets),
+                          FLASH, floor[FLASH])  # fmt: skip
     for key in (INSTRUCTIONS, ARENA):
         if key in targets and targets[key] < floor[key]:
             raise BudgetError(f"{key} target {targets[key]:,.0f} is below the plan floor {floor[key]:,.0f}", key,
@@ -482,32 +485,37 @@ def make_plan(analysis: GraphAnalysis, imp: Importance, budget: int | None, *, p
         g.run(targets, progress)
     cur = g.current()
     if budget is not None and cur[FLASH] > budget:  # pragma: no cover - the floor check makes this unreachable
-        raise BudgetError(budget_below_floor_message(budget, cur[FLASH], dense, max_filter_ratio), FLASH, cur[FLASH])
+        raise BudgetError(budget_below_floor_message(budget, cur[FLASH], dense, max_filter_ratio, filterlets), FLASH,
+                          cur[FLASH])  # fmt: skip
     return Plan(g.removed.copy(), g.layers, budget if budget is not None else dense, dense, cur[FLASH], floor[FLASH],
                 g.other_bytes, g.lost, dict(g.steps),
                 instructions=cur[INSTRUCTIONS] if resources is not None else None,
                 arena_proxy=cur[ARENA] if resources is not None else None, targets=targets)  # fmt: skip
 
 
-def budget_below_floor_message(budget: int, floor: int, dense: int, max_filter_ratio: float) -> str:
+def budget_below_floor_message(budget: int, floor: int, dense: int, max_filter_ratio: float,
+                               filterlets: bool = True) -> str:  # fmt: skip
     return (
         f"flash budget {budget:,} B is below the smallest reachable size {floor:,} B "
         f"({100.0 * floor / dense:.1f}% of the dense {dense:,} B, with at most {max_filter_ratio:g} of each "
-        "channel group's filters removed and 1 filterlet left per filter)"
+        "channel group's filters removed" + (" and 1 filterlet left per filter)" if filterlets else ")")
     )
 
 
 def plan_floor(analysis: GraphAnalysis, resources=None, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO,
-               min_keep_by_producer: dict[str, int] | None = None, initial_keep=None) -> dict:  # fmt: skip
+               min_keep_by_producer: dict[str, int] | None = None, initial_keep=None,
+               filterlets: bool = True) -> dict:  # fmt: skip
     """The floor state's figures ({FLASH, INSTRUCTIONS, ARENA}, see ``_Greedy.floor``)."""
     return _Greedy(analysis, zero_importance(analysis), max_filter_ratio, initial_keep, min_keep_by_producer,
-                   resources).floor()  # fmt: skip
+                   resources, filterlets).floor()  # fmt: skip
 
 
 def floor_plan(analysis: GraphAnalysis, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO,
-               min_keep_by_producer: dict[str, int] | None = None, initial_keep=None) -> Plan:  # fmt: skip
+               min_keep_by_producer: dict[str, int] | None = None, initial_keep=None,
+               filterlets: bool = True) -> Plan:  # fmt: skip
     """The floor state as a Plan (which channels and filterlets go is arbitrary: only the sizes matter)."""
-    g = _Greedy(analysis, zero_importance(analysis), max_filter_ratio, initial_keep, min_keep_by_producer)
+    g = _Greedy(analysis, zero_importance(analysis), max_filter_ratio, initial_keep, min_keep_by_producer,
+                filterlets=filterlets)  # fmt: skip
     dense = sum(s.dense_bytes for s in g.layers.values()) + g.other_bytes
     f = g.floor()
     for cid in np.flatnonzero(f["removed"]):
@@ -548,7 +556,8 @@ def kernel_keep_masks(analysis: GraphAnalysis) -> dict[str, np.ndarray]:
     return out
 
 
-def bytes_summary(analysis: GraphAnalysis, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO) -> tuple[int, int]:
+def bytes_summary(analysis: GraphAnalysis, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO,
+                  filterlets: bool = True) -> tuple[int, int]:  # fmt: skip
     """(dense bytes, smallest reachable bytes) -- for checking a budget before any data is read."""
-    g = _Greedy(analysis, zero_importance(analysis), max_filter_ratio)
+    g = _Greedy(analysis, zero_importance(analysis), max_filter_ratio, filterlets=filterlets)
     return g.total(), g.floor_bytes()
