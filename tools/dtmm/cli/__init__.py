@@ -27,7 +27,8 @@ def main():
 
 
 def _register():
-    from . import bench, boards, calibrate, estimate, inspect, pack, prune, report, run, run_model, train_reference
+    from . import (bench, boards, calibrate, compare, estimate, inspect, pack, prune, report, run, run_model,
+                   train_reference)
 
     main.add_command(boards.boards)
     main.add_command(run.run)
@@ -36,6 +37,7 @@ def _register():
     main.add_command(pack.pack)
     main.add_command(run_model.run_model)
     main.add_command(prune.prune)
+    main.add_command(compare.compare)
     main.add_command(report.report)
     main.add_command(calibrate.calibrate)
     main.add_command(estimate.estimate)

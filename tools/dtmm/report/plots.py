@@ -77,6 +77,11 @@ def accuracy_vs_flash(reports: list, path: Path, reference: dict | None = None) 
     ax.set_xlabel("flash for weights (KB = 1000 bytes; pruner byte model, FWCS for convolutions)")
     ax.set_ylabel(f"int8 top-1 test accuracy (%), {n:,} images, tflite-micro")
     ax.set_title("Accuracy vs flash: dense vs DTMM-pruned")
+    return _finish(plt, fig, ax, path)
+
+
+def _finish(plt, fig, ax, path: Path) -> Path:
+    """Grid, legend, tight layout; saved (see _save) and closed."""
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -171,3 +176,22 @@ def predicted_instructions_per_layer(report: dict, path: Path) -> Path:
     return _dense_vs_pruned([L["name"] for L in layers], dense, pruned, unit="M in these layers",
                             ylabel="instructions (millions, predicted)", title=title, path=path,
                             title_size=10)  # fmt: skip
+
+
+METHOD_STYLE = {"dtmm": ("#DD8452", "o"), "filter": ("#55A868", "s"), "pattern": ("#8172B3", "^"),
+                "unstructured": ("#C44E52", "D")}  # fmt: skip
+
+
+def pareto_plot(cells: list, x_of, xlabel: str, path: Path, dense: tuple | None = None) -> Path:
+    """int8 accuracy (%) against `x_of(cell)` for every method of a `dtmm compare` (one line per method)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    for method in dict.fromkeys(c["method"] for c in cells):
+        pts = sorted((x_of(c), 100 * c["accuracy"]) for c in cells if c["method"] == method)
+        color, marker = METHOD_STYLE.get(method, ("#333333", "x"))
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "-" + marker, color=color, label=method, markersize=7)
+    if dense is not None:
+        ax.scatter([dense[0]], [100 * dense[1]], s=90, marker="*", color=DENSE_COLOR, zorder=3, label="dense int8")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("int8 test accuracy (%)")
+    return _finish(plt, fig, ax, path)
