@@ -55,6 +55,48 @@ static inline void dtmm_pattern_gather(const dtmm_pattern_conv_s8_params *p, con
     }
 }
 
+/* Kernels up to this many positions gather a pixel's whole window once per input channel. */
+#define DTMM_PATTERN_WINDOW_MAX 16
+
+/* Offsets of every kernel position (ky*kw + kx) into an NHWC window, for dtmm_pattern_window_taps. */
+static inline void dtmm_pattern_position_offsets(const dtmm_pattern_conv_s8_params *p, int32_t *off)
+{
+    for (int32_t ky = 0; ky < p->kh; ++ky) {
+        for (int32_t kx = 0; kx < p->kw; ++kx) {
+            off[ky * p->kw + kx] = (ky * p->dilation_h * p->in_w + kx * p->dilation_w) * p->cin;
+        }
+    }
+}
+
+/*
+ * Every kernel position's input value at channel ci for the window at (y0, x0)
+ * into win[0, kh*kw): straight loads when the window is inside (`window` set),
+ * else checked, out-of-bounds positions reading the input zero point.
+ */
+static inline void dtmm_pattern_window_taps(const dtmm_pattern_conv_s8_params *p, const int8_t *input,
+                                            const int8_t *window, const int32_t *pos_off, int32_t y0, int32_t x0,
+                                            int32_t ci, int32_t *win)
+{
+    const int32_t n = p->kh * p->kw;
+    if (window != NULL) {
+        const int8_t *x = window + ci;
+        for (int32_t t = 0; t < n; ++t) {
+            win[t] = x[pos_off[t]];
+        }
+        return;
+    }
+    int32_t t = 0;
+    for (int32_t ky = 0; ky < p->kh; ++ky) {
+        const int32_t y = y0 + ky * p->dilation_h;
+        for (int32_t kx = 0; kx < p->kw; ++kx, ++t) {
+            const int32_t x = x0 + kx * p->dilation_w;
+            win[t] = (y >= 0 && y < p->in_h && x >= 0 && x < p->in_w)
+                         ? input[((size_t)y * (size_t)p->in_w + (size_t)x) * (size_t)p->cin + (size_t)ci]
+                         : -p->input_offset;
+        }
+    }
+}
+
 /* The top-left input element of the window at (y0, x0) when the whole window is inside, else NULL. */
 static inline const int8_t *dtmm_pattern_window(const dtmm_pattern_conv_s8_params *p, const int8_t *input,
                                                 int32_t y0, int32_t x0)

@@ -1,4 +1,6 @@
-/* dtmm_pattern_conv_s8_c.c - pattern conv, portable C (any number of taps).  See dtmm_ops.h. */
+/* dtmm_pattern_conv_s8_c.c - pattern conv, portable C (any number of taps).  Kernels of up to
+ * DTMM_PATTERN_WINDOW_MAX positions gather a pixel's window once per input channel and each
+ * pattern picks its taps from it; larger kernels gather each pattern's taps.  See dtmm_ops.h. */
 #include <string.h>
 
 #include "dtmm_pattern_conv_internal.h"
@@ -7,7 +9,14 @@ dtmm_status dtmm_pattern_conv_s8_c(const dtmm_pattern_conv_s8_params *p, const i
                                    int32_t *acc)
 {
     const int32_t n_taps = p->n_taps;
+    const int32_t n_patterns = p->n_patterns;
+    const int whole_window = p->kh * p->kw <= DTMM_PATTERN_WINDOW_MAX;
+    int32_t pos_off[DTMM_PATTERN_WINDOW_MAX];
+    int32_t win[DTMM_PATTERN_WINDOW_MAX];
     int32_t taps[DTMM_PATTERN_MAX_TAPS];
+    if (whole_window) {
+        dtmm_pattern_position_offsets(p, pos_off);
+    }
     int8_t *out = output;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
@@ -19,12 +28,22 @@ dtmm_status dtmm_pattern_conv_s8_c(const dtmm_pattern_conv_s8_params *p, const i
             int32_t g = 0;
             memset(acc, 0, (size_t)p->cout * sizeof(int32_t));
             for (int32_t ci = 0; ci < p->cin; ++ci) {
-                for (int32_t pid = 0; pid < p->n_patterns; ++pid, ++g) {
+                if (whole_window) {
+                    dtmm_pattern_window_taps(p, input, window, pos_off, y0, x0, ci, win);
+                }
+                for (int32_t pid = 0; pid < n_patterns; ++pid, ++g) {
                     const int32_t n = dtmm_pattern_count(p, g);
                     if (n == 0) {
                         continue;
                     }
-                    dtmm_pattern_gather(p, input, window, y0, x0, ci, pid, taps);
+                    if (whole_window) {
+                        const uint8_t *pos = p->positions + pid * n_taps;
+                        for (int32_t t = 0; t < n_taps; ++t) {
+                            taps[t] = win[pos[t]];
+                        }
+                    } else {
+                        dtmm_pattern_gather(p, input, window, y0, x0, ci, pid, taps);
+                    }
                     for (int32_t m = 0; m < n; ++m, ++k) {
                         int32_t sum = 0;
                         for (int32_t t = 0; t < n_taps; ++t) {
