@@ -24,7 +24,7 @@ STAGES = {
     "targets": 4,
     "cost": 5,
     "prune": 6,
-    "bench": 7, "report": 7, "reference": 7,
+    "bench": 7, "report": 7, "reference": 7, "compare": 7,
     "demo": 8,
     "cli": 9, "__main__": 9,
 }  # fmt: skip

@@ -12,6 +12,7 @@ only the stages above it in this list (tests/test_package_layout.py checks):
 * :mod:`.prune` -- `dtmm prune`: Keras models pruned to budgets, fine-tuned (distilled), exported to int8;
 * :mod:`.bench` and :mod:`.report` -- instruction benchmarks; reports and plots of a run;
 * :mod:`.reference` -- reference networks (ResNet-12) trained from scratch with the pruner's loop;
+* :mod:`.compare` -- `dtmm compare`: DTMM against the baseline methods, measured on QEMU boards;
 * :mod:`.demo` -- `make demo`, end to end;
 * :mod:`.cli` -- the `dtmm` command, one module per subcommand.
 
