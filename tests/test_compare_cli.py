@@ -92,3 +92,33 @@ def test_summary_figures():
     assert eq["accuracy_points"] == pytest.approx(4.0) and eq["instructions"]["b"] == pytest.approx(-1 / 11)
     none = S.size_at_equal_accuracy(dtmm, [_cell("filter", "50%", 900, 0.95, 1)])
     assert none["ratio"] is None and "no baseline accuracy" in none["note"]
+
+
+def test_a_budget_a_method_cannot_reach_is_recorded_and_the_rest_goes_on(case, tmp_path, monkeypatch):
+    from dtmm.compare import cells as C
+    from dtmm.prune.plan import BudgetError
+
+    def fake_prune(opts, method, budget, cell, dense_baseline, log):
+        if method == "pattern":
+            raise BudgetError("flash budget is below the smallest size --method pattern reaches")
+        cell.mkdir(parents=True, exist_ok=True)
+        (cell / "model_int8.tflite").write_bytes(b"m" + method.encode())
+        (cell / "dense_int8.tflite").write_bytes(b"dense")
+        return {"flash_budget_bytes": 100, "packed_bytes": 90 if method == "dtmm" else 95, "dense_bytes": 200,
+                "accuracy_pruned_int8": 0.8, "accuracy_dense_int8": 0.9, "seed": 0, "epochs": 1, "wall_time_s": 1.0}
+
+    def fake_measure(path, storage, board, cache, log):
+        return {"instructions": 1000 + len(path.read_bytes()), "arena_bytes": 64, "flash_bytes": 90,
+                "conv_storage": storage}  # fmt: skip
+
+    monkeypatch.setattr(C, "_prune_cell", fake_prune)
+    monkeypatch.setattr(C, "_measure", fake_measure)
+    opts = C.CompareOptions(model=case / "tiny.keras", data=case / "data.npz", budgets=["50%"], out=tmp_path / "o",
+                            methods=["dtmm", "pattern", "unstructured"], boards=["qemu-m4"], epochs=1)  # fmt: skip
+    logs = []
+    res = C.run_compare(opts, log=logs.append)
+    assert [c.get("infeasible") is not None for c in res["cells"]] == [False, True, False]
+    assert any("pattern at 50%: infeasible: flash budget" in m for m in logs)
+    assert res["summary"]["pattern"]["at_equal_budget"]["budgets"] == []
+    md = (tmp_path / "o" / "compare.md").read_text()
+    assert "| 50% | pattern | pattern | infeasible |" in md and "- pattern at 50%: flash budget" in md

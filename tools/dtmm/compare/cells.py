@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..fileio import json_default, write_text_atomic
+from ..prune.plan import BudgetError
 
 METHODS = ("dtmm", "filter", "pattern", "unstructured")
 MEASURE_INPUTS = 2
@@ -156,7 +157,13 @@ def run_compare(opts: CompareOptions, log: Callable[[str], None] = print) -> dic
             log(f"{tag}: reused (int8 accuracy {rep['accuracy_pruned_int8']:.4f}, {rep['packed_bytes']:,} B)")
         else:
             log(f"{tag}: pruning ({opts.epochs} epochs)")
-            rep = _prune_cell(opts, method, budget, cell, dense_baseline, lambda m, t=tag: log(f"{t}: {m}"))
+            try:
+                rep = _prune_cell(opts, method, budget, cell, dense_baseline, lambda m, t=tag: log(f"{t}: {m}"))
+            except BudgetError as exc:  # this method cannot reach this budget: a result, not a failure
+                log(f"{tag}: infeasible: {exc}")
+                cells.append({"method": method, "budget": budget, "cell": None, "infeasible": str(exc),
+                              "conv_storage": STORAGE_OF_METHOD[method]})  # fmt: skip
+                continue
         if dense_baseline == "finetune" and (cell / "dense_finetuned.keras").is_file():
             dense_baseline = str(cell / "dense_finetuned.keras")  # every later cell starts from the same model
         storage = STORAGE_OF_METHOD[method]
@@ -167,7 +174,10 @@ def run_compare(opts: CompareOptions, log: Callable[[str], None] = print) -> dic
                       "dense_bytes": rep["dense_bytes"], "accuracy": rep["accuracy_pruned_int8"],
                       "accuracy_dense": rep["accuracy_dense_int8"], "seed": rep["seed"], "epochs": rep["epochs"],
                       "wall_time_s": rep.get("wall_time_s"), "boards": measured})  # fmt: skip
-    first = cells_dir / cell_name(plan[0][1], plan[0][0])
+    done = [c for c in cells if not c.get("infeasible")]
+    if not done:
+        raise DtmmError("no method reached any of the budgets: " + "; ".join(c["infeasible"] for c in cells[:2]))
+    first = out / done[0]["cell"]
     dense = {b: _measure(first / "dense_int8.tflite", "fwcs", b, cells_dir / f"dense-measure-{b}.json", log)
              for b in opts.boards}  # fmt: skip
     result = {
@@ -175,7 +185,7 @@ def run_compare(opts: CompareOptions, log: Callable[[str], None] = print) -> dic
         "methods": list(opts.methods), "boards": list(opts.boards), "epochs": opts.epochs, "seed": opts.seed,
         "units": {"instructions": "QEMU-retired instructions per inference (not cycles)", "bytes": "B",
                   "accuracy": "int8 top-1 on the test split, tflite-micro"},
-        "dense": {"accuracy": cells[0]["accuracy_dense"], "dense_bytes": cells[0]["dense_bytes"], "boards": dense},
+        "dense": {"accuracy": done[0]["accuracy_dense"], "dense_bytes": done[0]["dense_bytes"], "boards": dense},
         "cells": cells,
     }  # fmt: skip
     result["summary"] = S.summary(result)

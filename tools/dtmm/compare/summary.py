@@ -25,7 +25,7 @@ BASELINE_NAMES = {"filter": "filter (CHIP)", "pattern": "pattern (PatDNN)", "uns
 
 
 def _by(cells: list, method: str) -> list:
-    return [c for c in cells if c["method"] == method]
+    return [c for c in cells if c["method"] == method and not c.get("infeasible")]
 
 
 def size_at_equal_accuracy(dtmm: list, base: list) -> dict:
@@ -96,6 +96,10 @@ def render_markdown(r: dict) -> str:
         "|---|---|---|---:|---:|" + "---:|---:|---:|" * len(boards) + "---:|",
     ]
     for c in r["cells"]:
+        if c.get("infeasible"):
+            lines.append(f"| {c['budget']} | {c['method']} | {c['conv_storage']} | infeasible | - | "
+                         + " | ".join("- | - | -" for _ in boards) + " | - |")  # fmt: skip
+            continue
         per = []
         for b in boards:
             m = c["boards"][b]
@@ -116,6 +120,9 @@ def render_markdown(r: dict) -> str:
         paper = f"{_pct(s['paper']['size'])}, {_pct(s['paper']['latency'])}" if s.get("paper") else "-"
         lines.append(f"| {BASELINE_NAMES.get(m, m)} | {size_txt} | {acc} | "
                      + " | ".join(_pct(eq["instructions"][b]) for b in boards) + f" | {paper} |")  # fmt: skip
+    for c in r["cells"]:
+        if c.get("infeasible"):
+            lines.append(f"- {c['method']} at {c['budget']}: {c['infeasible']}")
     lines += ["", "Negative = DTMM smaller / fewer instructions. The paper's latency is wall time on its MCUs; "
               "ours are QEMU-retired instructions, not cycles."]  # fmt: skip
     return "\n".join(lines) + "\n"

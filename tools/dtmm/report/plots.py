@@ -186,6 +186,7 @@ def pareto_plot(cells: list, x_of, xlabel: str, path: Path, dense: tuple | None 
     """int8 accuracy (%) against `x_of(cell)` for every method of a `dtmm compare` (one line per method)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    cells = [c for c in cells if not c.get("infeasible")]
     for method in dict.fromkeys(c["method"] for c in cells):
         pts = sorted((x_of(c), 100 * c["accuracy"]) for c in cells if c["method"] == method)
         color, marker = METHOD_STYLE.get(method, ("#333333", "x"))
