@@ -403,18 +403,21 @@ typedef struct {
  * Pattern conv (best path of this build).  Per output pixel and input
  * channel, each pattern's taps are gathered once and reused by every filter
  * whose kernel at that channel has that pattern (PatDNN's load-redundancy
- * elimination); the cout accumulators live in `scratch`, int32-aligned, of
- * dtmm_pattern_conv_s8_get_buffer_size() bytes.
+ * elimination); the accumulators live in `scratch`, int32-aligned, of
+ * dtmm_pattern_conv_s8_get_buffer_size() = 16 * cout bytes (the Helium path
+ * accumulates four pixels at a time).
  */
 dtmm_status dtmm_pattern_conv_s8(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int8_t *output,
                                  void *scratch);
 int32_t dtmm_pattern_conv_s8_get_buffer_size(const dtmm_pattern_conv_s8_params *p);
 
-/* Its paths (portable C; Arm DSP with 4-tap patterns, which forwards to _c otherwise or without the
- * extension), called with checked arguments. */
+/* Its paths (portable C; Arm DSP and Helium MVE for 4-tap patterns, which forward to _c otherwise or
+ * without the extension), called with checked arguments. */
 dtmm_status dtmm_pattern_conv_s8_c(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int8_t *output,
                                    int32_t *acc);
 dtmm_status dtmm_pattern_conv_s8_dsp(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int8_t *output,
+                                     int32_t *acc);
+dtmm_status dtmm_pattern_conv_s8_mve(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int8_t *output,
                                      int32_t *acc);
 
 #ifdef __cplusplus

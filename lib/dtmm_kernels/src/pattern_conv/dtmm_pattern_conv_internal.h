@@ -106,6 +106,58 @@ static inline const int8_t *dtmm_pattern_window(const dtmm_pattern_conv_s8_param
     return inside ? input + ((size_t)y0 * (size_t)p->in_w + (size_t)x0) * (size_t)p->cin : NULL;
 }
 
+/*
+ * One output pixel, portable: the window at (y0, x0) (checked at the
+ * borders), every group's taps, every kernel's products into acc[0, cout),
+ * requantized into out[0, cout).  pos_off: dtmm_pattern_position_offsets
+ * (used when kh*kw <= DTMM_PATTERN_WINDOW_MAX).
+ */
+static inline void dtmm_pattern_store(const dtmm_pattern_conv_s8_params *p, const int32_t *acc, int8_t *out);
+
+static inline void dtmm_pattern_pixel_c(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int32_t y0,
+                                        int32_t x0, const int32_t *pos_off, int32_t *acc, int8_t *out)
+{
+    const int32_t n_taps = p->n_taps;
+    const int whole_window = p->kh * p->kw <= DTMM_PATTERN_WINDOW_MAX;
+    const int8_t *window = dtmm_pattern_window(p, input, y0, x0);
+    int32_t win[DTMM_PATTERN_WINDOW_MAX];
+    int32_t taps[DTMM_PATTERN_MAX_TAPS];
+    const int8_t *w = p->weights;
+    int32_t k = 0;
+    int32_t g = 0;
+    for (int32_t o = 0; o < p->cout; ++o) {
+        acc[o] = 0;
+    }
+    for (int32_t ci = 0; ci < p->cin; ++ci) {
+        if (whole_window) {
+            dtmm_pattern_window_taps(p, input, window, pos_off, y0, x0, ci, win);
+        }
+        for (int32_t pid = 0; pid < p->n_patterns; ++pid, ++g) {
+            const int32_t n = dtmm_pattern_count(p, g);
+            if (n == 0) {
+                continue;
+            }
+            if (whole_window) {
+                const uint8_t *pos = p->positions + pid * n_taps;
+                for (int32_t t = 0; t < n_taps; ++t) {
+                    taps[t] = win[pos[t]];
+                }
+            } else {
+                dtmm_pattern_gather(p, input, window, y0, x0, ci, pid, taps);
+            }
+            for (int32_t m = 0; m < n; ++m, ++k) {
+                int32_t sum = 0;
+                for (int32_t t = 0; t < n_taps; ++t) {
+                    sum += (int32_t)w[t] * taps[t];
+                }
+                acc[dtmm_pattern_filter(p, k)] += sum;
+                w += n_taps;
+            }
+        }
+    }
+    dtmm_pattern_store(p, acc, out);
+}
+
 /* Requantize a pixel's cout accumulators into out[0, cout). */
 static inline void dtmm_pattern_store(const dtmm_pattern_conv_s8_params *p, const int32_t *acc, int8_t *out)
 {

@@ -6,6 +6,8 @@
 
 #if defined(DTMM_KERNELS_PORTABLE)
 #define DTMM_PATTERN_CONV_S8_IMPL dtmm_pattern_conv_s8_c
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define DTMM_PATTERN_CONV_S8_IMPL dtmm_pattern_conv_s8_mve
 #elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define DTMM_PATTERN_CONV_S8_IMPL dtmm_pattern_conv_s8_dsp
 #else

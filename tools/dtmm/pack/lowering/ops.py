@@ -207,7 +207,7 @@ def _lower_baseline_conv(model: TfliteModel, op: OpInfo, prefix: str, layer, cho
         fn, scratch, extra = "dtmm_sparse_conv_s8", 0, ""
     else:
         decls, flash = baseline_conv.pattern_decls(layer, prefix)
-        fn, scratch, extra = "dtmm_pattern_conv_s8", 4 * s.cout, ", {scratch}"
+        fn, scratch, extra = "dtmm_pattern_conv_s8", 16 * s.cout, ", {scratch}"  # dtmm_pattern_conv_s8_get_buffer_size
     batches = model.tensors[layer.input_tensor].shape[0]
     in_img, out_img = s.in_h * s.in_w * s.cin, s.out_h * s.out_w * s.cout
     if batches == 1:
