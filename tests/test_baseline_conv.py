@@ -185,7 +185,7 @@ def chain_model(rng) -> bytes:
         (pattern_weights(rng, (24, 5, 5, 32), 0.5, n_taps=3), 1, "valid"),
     ]
     b = ModelBuilder()
-    h = w = 10
+    h = w = 14  # every conv has windows inside the input for the 2- and 4-pixel blocks, and borders
     s, z = _scale(rng), int(rng.integers(-128, 128))
     x0 = x = b.tensor([1, h, w, 16], scale=s, zero_point=z)
     for k, (wts, stride, pad) in enumerate(layers):
@@ -216,7 +216,7 @@ def test_chain_model_uses_every_baseline_path():
 def test_chain_model_host_bit_exact(tmp_path):
     rng = np.random.default_rng(31)
     model = chain_model(rng)
-    samples = [[rng.integers(-128, 128, size=(1, 10, 10, 16), dtype=np.int8)] for _ in range(2)]
+    samples = [[rng.integers(-128, 128, size=(1, 14, 14, 16), dtype=np.int8)] for _ in range(2)]
     assert len(check_cases([Case("chain", model, samples)], tmp_path, conv_storage="smallest")) == 1
 
 
@@ -226,7 +226,7 @@ def test_chain_model_host_bit_exact(tmp_path):
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
 def test_chain_model_qemu_bit_exact(board):
     model = chain_model(np.random.default_rng(31))
-    xs = np.random.default_rng(32).integers(-128, 128, size=(3, 1, 10, 10, 16)).astype(np.int8)
+    xs = np.random.default_rng(32).integers(-128, 128, size=(3, 1, 14, 14, 16)).astype(np.int8)
     res = run_model(TfliteModel(model, "chain"), board, xs, name="chain", lowering=StorageLowering("smallest"))
     for i, (got, want) in enumerate(zip(res.outputs, tflm_outputs(model, xs))):
         assert np.array_equal(got.view(np.uint8), np.asarray(want).reshape(-1).view(np.uint8)), f"input {i}"

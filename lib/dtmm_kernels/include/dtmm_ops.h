@@ -356,7 +356,8 @@ typedef struct {
     const uint8_t *bitmap;     /* bitmap storage: [cout*kh][ceil(kw*cin/8)], bit c of a row (LSB first)
                                   set when column c = kx*cin + ci is kept; NULL for CSR */
     const uint16_t *counts;    /* CSR: kept weights per row [cout*kh]; NULL for bitmap */
-    const uint8_t *cols8;      /* CSR with kw*cin <= 256: the column of each kept weight; else NULL */
+    const uint8_t *cols8;      /* CSR with kw*cin <= 256: the column of each kept weight (increasing
+                                  within a row); else NULL */
     const uint16_t *cols16;    /* CSR with kw*cin > 256; else NULL */
     const int32_t *bias;       /* [cout], input offset folded in (see above) */
     const int32_t *multiplier; /* [cout] */
@@ -372,8 +373,13 @@ typedef struct {
     int32_t act_min, act_max;
 } dtmm_sparse_conv_s8_params;
 
-/* Unstructured sparse conv: visits only the kept weights (portable C on every core). */
+/* Unstructured sparse conv: visits only the kept weights (best path of this build). */
 dtmm_status dtmm_sparse_conv_s8(const dtmm_sparse_conv_s8_params *p, const int8_t *input, int8_t *output);
+
+/* Its paths: portable C (two pixels per weight walk; also what DSP cores run) and Helium MVE (four pixels
+ * per gather; forwards to _c without MVE), called with checked arguments. */
+dtmm_status dtmm_sparse_conv_s8_c(const dtmm_sparse_conv_s8_params *p, const int8_t *input, int8_t *output);
+dtmm_status dtmm_sparse_conv_s8_mve(const dtmm_sparse_conv_s8_params *p, const int8_t *input, int8_t *output);
 
 typedef struct {
     const int8_t *weights;        /* n_taps weights per kept kernel; kernels grouped by input channel, then
