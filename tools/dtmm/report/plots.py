@@ -28,6 +28,15 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+METHOD_LABELS = {"dtmm": "DTMM (filter + filterlet)", "filter": "filter pruning (CHIP)",
+                 "pattern": "pattern pruning (PatDNN)", "unstructured": "unstructured pruning"}  # fmt: skip
+
+
+def _pruned_label(pruned: list) -> str:
+    methods = sorted({r.get("method", "dtmm") for _b, _a, r in pruned})
+    return "pruned int8: " + ", ".join(METHOD_LABELS.get(m, m) for m in methods)
+
+
 def accuracy_vs_flash(reports: list, path: Path, reference: dict | None = None) -> Path:
     """int8 test accuracy (%) against weight flash (KB): dense and pruned points of every prune report;
     ``reference`` ({"label", "accuracy", "bytes"}) adds the model as given."""
@@ -50,7 +59,7 @@ def accuracy_vs_flash(reports: list, path: Path, reference: dict | None = None) 
         xs = [b / 1000 for b, _a, _r in pruned]
         ys = [100 * a for _b, a, _r in pruned]
         ax.plot(xs, ys, "-o", color=PRUNED_COLOR, markersize=8, zorder=3,
-                label="DTMM pruned int8 (filter + filterlet)")  # fmt: skip
+                label=_pruned_label(pruned))  # fmt: skip
         for k, (b, a, r) in enumerate(pruned):
             # alternate below-right / above-left so labels of neighbouring budgets do not overlap
             below = k % 2 == len(pruned) % 2
@@ -76,7 +85,7 @@ def accuracy_vs_flash(reports: list, path: Path, reference: dict | None = None) 
     n = max((r.get("test_samples_evaluated") or 0) for _p, r in reports) if reports else 0
     ax.set_xlabel("flash for weights (KB = 1000 bytes; pruner byte model, FWCS for convolutions)")
     ax.set_ylabel(f"int8 top-1 test accuracy (%), {n:,} images, tflite-micro")
-    ax.set_title("Accuracy vs flash: dense vs DTMM-pruned")
+    ax.set_title("Accuracy vs flash: dense vs pruned")
     return _finish(plt, fig, ax, path)
 
 
