@@ -52,6 +52,7 @@ def test_compare_end_to_end_and_reuse(case):
     for p in res["plots"]:
         assert (out / p).stat().st_size > 1000
     assert "pruning (1 epochs)" in r.stderr and "dense baseline (and teacher): " in r.stderr
+    assert "DTMM vs pattern (PatDNN): size at equal accuracy" in r.stderr
     # every later cell starts from the first cell's fine-tuned dense model
     assert r.stderr.count("dense_finetuned.keras") >= 7
     again = _compare(case)

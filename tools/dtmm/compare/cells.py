@@ -193,5 +193,7 @@ def run_compare(opts: CompareOptions, log: Callable[[str], None] = print) -> dic
     result["plots"] = [str(p.relative_to(out)) for p in S.plots(result, out)]
     write_text_atomic(out / "compare.md", S.render_markdown(result))
     write_text_atomic(out / COMPARE_JSON, json.dumps(result, indent=2, default=json_default) + "\n")
+    for line in S.summary_lines(result):
+        log(line)
     log(f"wrote {out / COMPARE_JSON}, {out / 'compare.md'} and {len(result['plots'])} plots")
     return result

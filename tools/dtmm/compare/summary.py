@@ -76,6 +76,19 @@ def summary(result: dict) -> dict:
     return out
 
 
+def summary_lines(r: dict) -> list[str]:
+    """One console line per baseline: DTMM's size at equal accuracy, accuracy and instructions at equal budget."""
+    out = []
+    for m, s in r["summary"].items():
+        eq = s["at_equal_budget"]
+        size = s["size_at_equal_accuracy"]
+        acc = "-" if eq["accuracy_points"] is None else f"{eq['accuracy_points']:+.2f} pt"
+        instr = ", ".join(f"{b} {_pct(v)}" for b, v in eq["instructions"].items())
+        out.append(f"DTMM vs {BASELINE_NAMES.get(m, m)}: size at equal accuracy {_pct(size['ratio'])} "
+                   f"({size['points']}/{size['of']} points); at equal budget accuracy {acc}, instructions {instr}")  # fmt: skip
+    return out
+
+
 def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:+.1f}%"
 
