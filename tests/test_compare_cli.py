@@ -59,7 +59,7 @@ def test_compare_end_to_end_and_reuse(case):
     assert again.exit_code == 0, again.stderr
     assert "pruning" not in again.stderr and "measuring" not in again.stderr
     assert again.stderr.count(": reused (int8 accuracy") == 8
-    assert json.loads((out / "compare.json").read_text())["cells"] == res["cells"]
+    assert json.loads((out / "compare.json").read_text())["cells"] == res["cells"] and res["complete"]
 
 
 @pytest.mark.parametrize(
@@ -112,6 +112,9 @@ def test_a_budget_a_method_cannot_reach_is_recorded_and_the_rest_goes_on(case, t
         return {"instructions": 1000 + len(path.read_bytes()), "arena_bytes": 64, "flash_bytes": 90,
                 "conv_storage": storage}  # fmt: skip
 
+    written = []
+    real_write = C._write_outputs
+    monkeypatch.setattr(C, "_write_outputs", lambda *a, **kw: written.append(kw["complete"]) or real_write(*a, **kw))
     monkeypatch.setattr(C, "_prune_cell", fake_prune)
     monkeypatch.setattr(C, "_measure", fake_measure)
     opts = C.CompareOptions(model=case / "tiny.keras", data=case / "data.npz", budgets=["50%"], out=tmp_path / "o",
@@ -119,6 +122,7 @@ def test_a_budget_a_method_cannot_reach_is_recorded_and_the_rest_goes_on(case, t
     logs = []
     res = C.run_compare(opts, log=logs.append)
     assert [c.get("infeasible") is not None for c in res["cells"]] == [False, True, False]
+    assert written == [False, True] and res["complete"]  # the table after the first finished cell, then the end
     assert any("pattern at 50%: infeasible: flash budget" in m for m in logs)
     assert res["summary"]["pattern"]["at_equal_budget"]["budgets"] == []
     md = (tmp_path / "o" / "compare.md").read_text()

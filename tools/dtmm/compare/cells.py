@@ -135,10 +135,40 @@ def _measure(tfl_path: Path, storage: str, board: str, cache: Path, log) -> dict
     return out
 
 
+def _write_outputs(opts: CompareOptions, out: Path, cells: list, *, complete: bool, log) -> dict | None:
+    """compare.json / compare.md / plots of the cells so far (None while no cell has a model)."""
+    from . import summary as S
+
+    done = [c for c in cells if not c.get("infeasible")]
+    if not done:
+        return None
+    first = out / done[0]["cell"]
+    quiet = log or (lambda m: None)
+    dense = {b: _measure(first / "dense_int8.tflite", "fwcs", b, out / "cells" / f"dense-measure-{b}.json", quiet)
+             for b in opts.boards}  # fmt: skip
+    result = {
+        "tool": "dtmm compare", "model": str(opts.model), "data": str(opts.data), "budgets": list(opts.budgets),
+        "methods": list(opts.methods), "boards": list(opts.boards), "epochs": opts.epochs, "seed": opts.seed,
+        "complete": complete,
+        "units": {"instructions": "QEMU-retired instructions per inference (not cycles)", "bytes": "B",
+                  "accuracy": "int8 top-1 on the test split, tflite-micro"},
+        "dense": {"accuracy": done[0]["accuracy_dense"], "dense_bytes": done[0]["dense_bytes"], "boards": dense},
+        "cells": cells,
+    }  # fmt: skip
+    result["summary"] = S.summary(result)
+    result["plots"] = [str(p.relative_to(out)) for p in S.plots(result, out)]
+    write_text_atomic(out / "compare.md", S.render_markdown(result))
+    write_text_atomic(out / COMPARE_JSON, json.dumps(result, indent=2, default=json_default) + "\n")
+    if log is not None:
+        for line in S.summary_lines(result):
+            log(line)
+        log(f"wrote {out / COMPARE_JSON}, {out / 'compare.md'} and {len(result['plots'])} plots")
+    return result
+
+
 def run_compare(opts: CompareOptions, log: Callable[[str], None] = print) -> dict:
     """Run (or reuse) every cell, measure, write compare.json / compare.md / plots; returns compare.json's dict."""
     from ..pack.lowering import STORAGE_OF_METHOD
-    from . import summary as S
 
     check_options(opts)
     out = Path(opts.out)
@@ -174,26 +204,9 @@ def run_compare(opts: CompareOptions, log: Callable[[str], None] = print) -> dic
                       "dense_bytes": rep["dense_bytes"], "accuracy": rep["accuracy_pruned_int8"],
                       "accuracy_dense": rep["accuracy_dense_int8"], "seed": rep["seed"], "epochs": rep["epochs"],
                       "wall_time_s": rep.get("wall_time_s"), "boards": measured})  # fmt: skip
-    done = [c for c in cells if not c.get("infeasible")]
-    if not done:
+        if k < len(plan):  # the table so far, so a long comparison can be read (and plotted) while it runs
+            _write_outputs(opts, out, cells, complete=False, log=None)
+    result = _write_outputs(opts, out, cells, complete=True, log=log)
+    if result is None:
         raise DtmmError("no method reached any of the budgets: " + "; ".join(c["infeasible"] for c in cells[:2]))
-    first = out / done[0]["cell"]
-    dense = {b: _measure(first / "dense_int8.tflite", "fwcs", b, cells_dir / f"dense-measure-{b}.json", log)
-             for b in opts.boards}  # fmt: skip
-    result = {
-        "tool": "dtmm compare", "model": str(opts.model), "data": str(opts.data), "budgets": list(opts.budgets),
-        "methods": list(opts.methods), "boards": list(opts.boards), "epochs": opts.epochs, "seed": opts.seed,
-        "units": {"instructions": "QEMU-retired instructions per inference (not cycles)", "bytes": "B",
-                  "accuracy": "int8 top-1 on the test split, tflite-micro"},
-        "dense": {"accuracy": done[0]["accuracy_dense"], "dense_bytes": done[0]["dense_bytes"], "boards": dense},
-        "cells": cells,
-    }  # fmt: skip
-    result["summary"] = S.summary(result)
-    out.mkdir(parents=True, exist_ok=True)
-    result["plots"] = [str(p.relative_to(out)) for p in S.plots(result, out)]
-    write_text_atomic(out / "compare.md", S.render_markdown(result))
-    write_text_atomic(out / COMPARE_JSON, json.dumps(result, indent=2, default=json_default) + "\n")
-    for line in S.summary_lines(result):
-        log(line)
-    log(f"wrote {out / COMPARE_JSON}, {out / 'compare.md'} and {len(result['plots'])} plots")
     return result

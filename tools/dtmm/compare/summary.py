@@ -96,7 +96,7 @@ def _pct(v) -> str:
 def render_markdown(r: dict) -> str:
     boards = r["boards"]
     lines = [
-        "# dtmm compare",
+        "# dtmm compare" + ("" if r.get("complete", True) else " (in progress: the cells finished so far)"),
         "",
         f"- model `{r['model']}`, data `{r['data']}`; {r['epochs']} fine-tuning epochs per cell, seed {r['seed']}",
         f"- dense int8: accuracy {100 * r['dense']['accuracy']:.2f}%, weights {r['dense']['dense_bytes']:,} B; "
