@@ -341,18 +341,10 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         slim = S.slim_model(cur_analysis, plan)
         masks = S.slim_filterlet_masks(cur_analysis, plan)
         timer.lap("plan")
-        if ep > 0:
-            log(f"{tag}fine-tuning the pruned model for {ep} epoch(s)")
-            res = T.fine_tune(slim, masks, splits.x_train, splits.y_train, splits.x_val, splits.y_val,
-                              **{**train_kw, "epochs": ep, "seed": opts.seed + 1000 * (k - 1)},
-                              teacher=dense_model, distill=distill_cfg)  # fmt: skip
-            final, history, best_epoch, best_val = res.model, res.history, res.best_epoch, res.best_val_accuracy
-            log(f"{tag}fine-tuned {ep} epoch(s): best validation accuracy {best_val:.4f} at epoch {best_epoch}")
-        else:
-            final = slim
-        broken = {n: v for n, v in S.check_masks(final, masks).items() if v}
-        if broken:  # pragma: no cover - the training loop re-applies masks every step
-            raise DtmmError(f"internal error: filterlet masks broken after fine-tuning: {broken}")
+        final, trained = fine_tune_stage(slim, masks, ep, opts.seed + 1000 * (k - 1), splits, train_kw, dense_model,
+                                         distill_cfg, tag, log)  # fmt: skip
+        if trained is not None:
+            history, best_epoch, best_val = trained
         stages.append({"stage": k, "budget_bytes": b.flash, "planned_bytes": plan.packed_bytes, "epochs": ep,
                        "arena_budget_bytes": b.arena, "latency_budget_instructions": b.instructions,
                        "arena_bytes": checked.arena_bytes if checked else None,
@@ -427,12 +419,31 @@ def check_method_options(opts: PruneOptions, budget_spec) -> None:
         raise DtmmError("--sensitivity scales DTMM's filterlet scores: use it with --method dtmm")
 
 
+def fine_tune_stage(model, masks: dict, epochs: int, seed: int, splits, train_kw: dict, teacher, distill_cfg,
+                    tag: str, log):  # fmt: skip
+    """One stage's masked fine-tune (every method): (model, (history, best epoch, best validation accuracy)
+    or None without epochs); the masks are checked to hold afterwards."""
+    from . import surgery as S
+    from . import train as T
+
+    trained = None
+    if epochs > 0:
+        log(f"{tag}fine-tuning the pruned model for {epochs} epoch(s)")
+        res = T.fine_tune(model, masks, splits.x_train, splits.y_train, splits.x_val, splits.y_val,
+                          **{**train_kw, "epochs": epochs, "seed": seed}, teacher=teacher, distill=distill_cfg)  # fmt: skip
+        model, trained = res.model, (res.history, res.best_epoch, res.best_val_accuracy)
+        log(f"{tag}fine-tuned {epochs} epoch(s): best validation accuracy {res.best_val_accuracy:.4f} at epoch "
+            f"{res.best_epoch}")  # fmt: skip
+    broken = {n: v for n, v in S.check_masks(model, masks).items() if v}
+    if broken:  # pragma: no cover - the training loop re-applies masks every step
+        raise DtmmError(f"internal error: pruning masks broken after fine-tuning: {broken}")
+    return model, trained
+
+
 def _weight_level_stages(opts, start, budget, dense_bytes, n_stages, epochs_per_stage, splits, train_kw,
                          dense_model, distill_cfg, timer, log):  # fmt: skip
     """The pattern / unstructured methods: per stage a mask plan (weight_level) on the ramp, then masked
     fine-tuning. Returns (model, last plan, stage rows, (history, best epoch, best validation accuracy))."""
-    from . import surgery as S
-    from . import train as T
     from . import weight_level as WL
     from .graph import GraphAnalysis
 
@@ -446,18 +457,10 @@ def _weight_level_stages(opts, start, budget, dense_bytes, n_stages, epochs_per_
         masked = WL.apply_masks(model, wplan.masks)
         masks = {n: m.astype("float32") for n, m in wplan.masks.items()}
         timer.lap("plan")
-        if ep > 0:
-            log(f"{tag}fine-tuning the pruned model for {ep} epoch(s)")
-            res = T.fine_tune(masked, masks, splits.x_train, splits.y_train, splits.x_val, splits.y_val,
-                              **{**train_kw, "epochs": ep, "seed": opts.seed + 1000 * (k - 1)},
-                              teacher=dense_model, distill=distill_cfg)  # fmt: skip
-            model, history, best_epoch, best_val = res.model, res.history, res.best_epoch, res.best_val_accuracy
-            log(f"{tag}fine-tuned {ep} epoch(s): best validation accuracy {best_val:.4f} at epoch {best_epoch}")
-        else:
-            model = masked
-        broken = {n: v for n, v in S.check_masks(model, masks).items() if v}
-        if broken:  # pragma: no cover - the training loop re-applies masks every step
-            raise DtmmError(f"internal error: weight masks broken after fine-tuning: {broken}")
+        model, trained = fine_tune_stage(masked, masks, ep, opts.seed + 1000 * (k - 1), splits, train_kw,
+                                         dense_model, distill_cfg, tag, log)  # fmt: skip
+        if trained is not None:
+            history, best_epoch, best_val = trained
         previous = wplan.masks
         stages.append({"stage": k, "budget_bytes": b, "planned_bytes": wplan.packed_bytes, "epochs": ep,
                        "ratio": wplan.ratio, "best_val_accuracy": best_val if ep > 0 else None})  # fmt: skip
