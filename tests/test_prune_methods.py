@@ -70,7 +70,7 @@ def test_budget_met_in_the_methods_storage(pruned, method):
     storages = {op["conv_storage"] for op in summary["ops"] if op["op"] == "CONV_2D"}
     assert storages == ({"fwcs"} if method == "filter" else {"fwcs", STORAGE_OF_METHOD[method]} & storages)
     if method != "filter":
-        assert STORAGE_OF_METHOD[method] in storages and f"conv storage" in r.output
+        assert STORAGE_OF_METHOD[method] in storages and "conv storage" in r.output
 
 
 def test_filter_method_removes_whole_filters_only(pruned):

@@ -106,6 +106,19 @@ def pattern_set(sup: np.ndarray) -> np.ndarray:
     return np.array(pats, dtype=bool)
 
 
+def stored_bytes(spec: ConvSpec, weights: np.ndarray) -> int | None:
+    """Exact flash bytes of the layer in this storage (``layer_bytes``), or None when its zeros do not form
+    patterns it can hold."""
+    if spec.positions > MAX_POSITIONS:
+        return None
+    sup = supports(weights)
+    try:
+        pats = pattern_set(sup)
+    except PatternError:
+        return None
+    return layer_bytes(spec, int(sup.any(axis=2).sum()), len(pats), int(pats[0].sum()))
+
+
 def encode(weights: np.ndarray, bias: np.ndarray, spec: ConvSpec) -> PatternConv:
     """Encode int8 OHWI weights whose nonzeros form patterns; raises PatternError otherwise."""
     w = np.asarray(weights, dtype=np.int8)
@@ -116,7 +129,6 @@ def encode(weights: np.ndarray, bias: np.ndarray, spec: ConvSpec) -> PatternConv
     sup = supports(w)
     pats = pattern_set(sup)
     n_p, P = pats.shape[0], spec.positions
-    n_taps = int(pats[0].sum())
     positions = np.array([np.flatnonzero(p) for p in pats], dtype=np.int64)  # [n_p, n_taps]
     ky, kx = positions // spec.kw, positions % spec.kw
     offsets = (ky * spec.dilation_h * spec.in_w + kx * spec.dilation_w) * spec.cin

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..formats import fwcs, pattern, sparse
+from ..pack.lowering.baseline_conv import STORAGE_OF_METHOD, offered_bytes
 from . import costs
 from .graph import GraphAnalysis
 from .plan import BudgetError
@@ -71,16 +72,7 @@ def _ohwi(mask_hwio: np.ndarray) -> np.ndarray:
 
 def storage_bytes(method: str, spec: fwcs.ConvSpec, keep_ohwi: np.ndarray) -> int:
     """Exact bytes of a conv with these kept weights, as `dtmm pack --conv-storage` for the method stores it."""
-    fl = keep_ohwi.any(axis=3)
-    fw = int(fwcs.encoding_costs(spec, fl)[fwcs.choose_encoding(spec, fl)])
-    if method == "unstructured":
-        return min(fw, sparse.layer_bytes(spec, int(keep_ohwi.sum())))
-    try:
-        pats = pattern.pattern_set(pattern.supports(keep_ohwi))
-    except pattern.PatternError:
-        return fw
-    n_kept = int(pattern.supports(keep_ohwi).any(axis=2).sum())
-    return min(fw, pattern.layer_bytes(spec, n_kept, len(pats), int(pats[0].sum())))
+    return min(offered_bytes(spec, keep_ohwi, STORAGE_OF_METHOD[method]).values())
 
 
 # --------------------------------------------------------------------------- unstructured

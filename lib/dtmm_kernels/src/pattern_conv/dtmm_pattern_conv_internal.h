@@ -106,14 +106,28 @@ static inline const int8_t *dtmm_pattern_window(const dtmm_pattern_conv_s8_param
     return inside ? input + ((size_t)y0 * (size_t)p->in_w + (size_t)x0) * (size_t)p->cin : NULL;
 }
 
+/* Output channel o of a pixel from its accumulator: bias, requantization, offset, clamp. */
+static inline int8_t dtmm_pattern_output(const dtmm_pattern_conv_s8_params *p, int32_t o, int32_t acc)
+{
+    const int32_t a = dtmm_fp_add_wrap(acc, p->bias[o]);
+    const int32_t v = dtmm_fp_add_wrap(dtmm_fp_requantize(a, p->multiplier[o], p->shift[o]), p->output_offset);
+    return dtmm_fp_clamp_s8(v, p->act_min, p->act_max);
+}
+
+/* Requantize a pixel's cout accumulators into out[0, cout). */
+static inline void dtmm_pattern_store(const dtmm_pattern_conv_s8_params *p, const int32_t *acc, int8_t *out)
+{
+    for (int32_t o = 0; o < p->cout; ++o) {
+        out[o] = dtmm_pattern_output(p, o, acc[o]);
+    }
+}
+
 /*
  * One output pixel, portable: the window at (y0, x0) (checked at the
  * borders), every group's taps, every kernel's products into acc[0, cout),
  * requantized into out[0, cout).  pos_off: dtmm_pattern_position_offsets
  * (used when kh*kw <= DTMM_PATTERN_WINDOW_MAX).
  */
-static inline void dtmm_pattern_store(const dtmm_pattern_conv_s8_params *p, const int32_t *acc, int8_t *out);
-
 static inline void dtmm_pattern_pixel_c(const dtmm_pattern_conv_s8_params *p, const int8_t *input, int32_t y0,
                                         int32_t x0, const int32_t *pos_off, int32_t *acc, int8_t *out)
 {
@@ -156,16 +170,6 @@ static inline void dtmm_pattern_pixel_c(const dtmm_pattern_conv_s8_params *p, co
         }
     }
     dtmm_pattern_store(p, acc, out);
-}
-
-/* Requantize a pixel's cout accumulators into out[0, cout). */
-static inline void dtmm_pattern_store(const dtmm_pattern_conv_s8_params *p, const int32_t *acc, int8_t *out)
-{
-    for (int32_t o = 0; o < p->cout; ++o) {
-        const int32_t a = dtmm_fp_add_wrap(acc[o], p->bias[o]);
-        const int32_t v = dtmm_fp_add_wrap(dtmm_fp_requantize(a, p->multiplier[o], p->shift[o]), p->output_offset);
-        out[o] = dtmm_fp_clamp_s8(v, p->act_min, p->act_max);
-    }
 }
 
 #endif /* DTMM_PATTERN_CONV_INTERNAL_H */

@@ -83,10 +83,7 @@ static void pixel_pair(const dtmm_pattern_conv_s8_params *p, const int8_t *input
     }
     for (int32_t k = 0; k < n_pix; ++k) {
         for (int32_t o = 0; o < cout; ++o) {
-            const int32_t a = dtmm_fp_add_wrap(acc[2 * o + k], p->bias[o]);
-            const int32_t v = dtmm_fp_add_wrap(dtmm_fp_requantize(a, p->multiplier[o], p->shift[o]),
-                                               p->output_offset);
-            out[k * cout + o] = dtmm_fp_clamp_s8(v, p->act_min, p->act_max);
+            out[k * cout + o] = dtmm_pattern_output(p, o, acc[2 * o + k]);
         }
     }
 }

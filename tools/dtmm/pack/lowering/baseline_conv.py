@@ -18,24 +18,25 @@ CONV_STORAGES = ("fwcs", "pattern", "sparse", "smallest")
 STORAGE_OF_METHOD = {"dtmm": "fwcs", "filter": "fwcs", "pattern": "pattern", "unstructured": "sparse"}
 
 
-def candidates(layer: ConvLayer, storage: str) -> dict[str, int]:
-    """Flash bytes of each storage offered for the layer (FWCS always; others when they can hold it)."""
+def offered_bytes(spec: fwcs.ConvSpec, weights: np.ndarray, storage: str) -> dict[str, int]:
+    """Flash bytes of each storage `storage` offers for int8 OHWI weights (zeros pruned): FWCS always, the
+    baselines' storage where it can hold the layer."""
     if storage not in CONV_STORAGES:
         raise ValueError(f"unknown conv storage {storage!r} (choose {', '.join(CONV_STORAGES)})")
-    s = layer.spec
-    mask = fwcs.keep_mask(layer.weights)
-    out = {"fwcs": int(fwcs.encoding_costs(s, mask)[fwcs.choose_encoding(s, mask)])}
+    mask = fwcs.keep_mask(weights)
+    out = {"fwcs": int(fwcs.encoding_costs(spec, mask)[fwcs.choose_encoding(spec, mask)])}
     if storage in ("sparse", "smallest"):
-        out["sparse"] = sparse.layer_bytes(s, int(np.count_nonzero(layer.weights)))
+        out["sparse"] = sparse.layer_bytes(spec, int(np.count_nonzero(weights)))
     if storage in ("pattern", "smallest"):
-        try:
-            pats = pattern.pattern_set(pattern.supports(layer.weights))
-        except pattern.PatternError:
-            pats = None
-        if pats is not None and s.positions <= pattern.MAX_POSITIONS:
-            n_kept = int(pattern.supports(layer.weights).any(axis=2).sum())
-            out["pattern"] = pattern.layer_bytes(s, n_kept, len(pats), int(pats[0].sum()))
+        nbytes = pattern.stored_bytes(spec, weights)
+        if nbytes is not None:
+            out["pattern"] = nbytes
     return out
+
+
+def candidates(layer: ConvLayer, storage: str) -> dict[str, int]:
+    """``offered_bytes`` of a model's conv layer."""
+    return offered_bytes(layer.spec, layer.weights, storage)
 
 
 def choose_storage(offered: dict[str, int]) -> str:
@@ -44,7 +45,7 @@ def choose_storage(offered: dict[str, int]) -> str:
     return min(offered, key=lambda k: (offered[k], order.index(k)))
 
 
-def _geometry(s: fwcs.ConvSpec, out_zp_fields: bool = True) -> list[tuple[str, object]]:
+def _geometry(s: fwcs.ConvSpec) -> list[tuple[str, object]]:
     return [
         ("in_h", s.in_h), ("in_w", s.in_w), ("cin", s.cin), ("out_h", s.out_h), ("out_w", s.out_w),
         ("cout", s.cout), ("kh", s.kh), ("kw", s.kw), ("stride_h", s.stride_h), ("stride_w", s.stride_w),
