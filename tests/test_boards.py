@@ -43,6 +43,8 @@ def test_linker_script_sizes_match_board_table(board):
     regions = _linker_regions(board)
     assert regions["FLASH"][1] == BOARDS[board].flash_bytes
     assert regions["RAM"][1] == BOARDS[board].ram_bytes
+    stack = re.search(r"DTMM_STACK_SIZE\s*=\s*(\w+)\s*;", (QEMU_DIR / "ld" / f"{board}.ld").read_text()).group(1)
+    assert int(stack, 0) == BOARDS[board].stack_bytes
 
 
 @pytest.mark.parametrize("board", [b.name for b in emulated_boards()])
@@ -66,6 +68,7 @@ def test_icount_shift_agrees_and_keeps_counts_exact():
 def test_required_boards_present():
     machines = {b.name: b.qemu_machine for b in emulated_boards()}
     assert machines == {
+        "qemu-m0": "microbit",
         "qemu-m3": "mps2-an385",
         "qemu-m4": "mps2-an386",
         "qemu-m7": "mps2-an500",
@@ -76,10 +79,11 @@ def test_required_boards_present():
     assert not BOARDS["nucleo_l4r5zi"].emulated
     assert "mve" in BOARDS["qemu-m55"].features
     assert "dsp" not in BOARDS["qemu-m3"].features
+    assert BOARDS["qemu-m0"].cpu == "cortex-m0" and BOARDS["qemu-m0"].features == ()
 
 
 def test_unknown_board_error_lists_known_boards():
-    with pytest.raises(DtmmError, match=r"unknown board 'qemu-m9' \(known boards: qemu-m3, "):
+    with pytest.raises(DtmmError, match=r"unknown board 'qemu-m9' \(known boards: qemu-m0, qemu-m3, "):
         get_board("qemu-m9")
 
 

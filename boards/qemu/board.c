@@ -1,7 +1,8 @@
 /*
  * board.c - console, instruction counter and exit for the QEMU boards.
  *
- * Console: CMSDK APB UART0 (QEMU connects it to -serial).
+ * Console: the machine's UART0 (QEMU connects it to -serial): console_cmsdk.c
+ *   on the MPS2/MPS3 machines, console_nrf51.c on the micro:bit.
  * Counter: SysTick on the core clock, extended to 64 bits in its interrupt.
  *   QEMU runs with -icount shift=7, so virtual time advances exactly 128 ns
  *   per retired instruction and SysTick ticks r = SYSCLK_HZ * 128e-9 times
@@ -15,22 +16,8 @@
 #include <stdint.h>
 
 #include "board_config.h"
+#include "console.h"
 #include "dtmm_board.h"
-
-/* ---- CMSDK UART -------------------------------------------------------- */
-#define UART_DATA (*(volatile uint32_t *)(DTMM_UART0_BASE + 0x00u))
-#define UART_STATE (*(volatile uint32_t *)(DTMM_UART0_BASE + 0x04u))
-#define UART_CTRL (*(volatile uint32_t *)(DTMM_UART0_BASE + 0x08u))
-#define UART_BAUDDIV (*(volatile uint32_t *)(DTMM_UART0_BASE + 0x10u))
-#define UART_STATE_TX_FULL 1u
-#define UART_CTRL_TX_EN 1u
-
-void dtmm_board_putc(char c)
-{
-    while (UART_STATE & UART_STATE_TX_FULL) {
-    }
-    UART_DATA = (uint32_t)(uint8_t)c;
-}
 
 /* ---- SysTick counter ---------------------------------------------------- */
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
@@ -126,8 +113,7 @@ void dtmm_exit(int status)
 
 void dtmm_board_init(void)
 {
-    UART_BAUDDIV = 16u;
-    UART_CTRL = UART_CTRL_TX_EN;
+    dtmm_console_init();
 
     uint64_t num = (uint64_t)DTMM_SYSCLK_HZ << DTMM_ICOUNT_SHIFT;
     uint64_t den = 1000000000ull;

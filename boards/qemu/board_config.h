@@ -12,28 +12,32 @@
 /* QEMU runs with -icount shift=7: 128 ns of virtual time per instruction. */
 #define DTMM_ICOUNT_SHIFT 7
 
-#if defined(DTMM_BOARD_QEMU_M3)
+#if defined(DTMM_BOARD_QEMU_M0)
+#define DTMM_BOARD_NAME "qemu-m0"
+#define DTMM_UART_NRF51_BASE 0x40002000u /* nRF51 UART0 */
+#define DTMM_SYSCLK_HZ 16000000u
+#elif defined(DTMM_BOARD_QEMU_M3)
 #define DTMM_BOARD_NAME "qemu-m3"
-#define DTMM_UART0_BASE 0x40004000u
+#define DTMM_UART_CMSDK_BASE 0x40004000u
 #define DTMM_SYSCLK_HZ 25000000u
 #elif defined(DTMM_BOARD_QEMU_M4)
 #define DTMM_BOARD_NAME "qemu-m4"
-#define DTMM_UART0_BASE 0x40004000u
+#define DTMM_UART_CMSDK_BASE 0x40004000u
 #define DTMM_SYSCLK_HZ 25000000u
 #elif defined(DTMM_BOARD_QEMU_M7)
 #define DTMM_BOARD_NAME "qemu-m7"
-#define DTMM_UART0_BASE 0x40004000u
+#define DTMM_UART_CMSDK_BASE 0x40004000u
 #define DTMM_SYSCLK_HZ 25000000u
 #elif defined(DTMM_BOARD_QEMU_M33)
 #define DTMM_BOARD_NAME "qemu-m33"
-#define DTMM_UART0_BASE 0x50200000u /* secure alias of 0x40200000 */
+#define DTMM_UART_CMSDK_BASE 0x50200000u /* secure alias of 0x40200000 */
 #define DTMM_SYSCLK_HZ 20000000u
 #elif defined(DTMM_BOARD_QEMU_M55)
 #define DTMM_BOARD_NAME "qemu-m55"
-#define DTMM_UART0_BASE 0x59303000u /* secure alias of 0x49303000 */
+#define DTMM_UART_CMSDK_BASE 0x59303000u /* secure alias of 0x49303000 */
 #define DTMM_SYSCLK_HZ 32000000u
 #else
-#error "define one of DTMM_BOARD_QEMU_M3/M4/M7/M33/M55"
+#error "define one of DTMM_BOARD_QEMU_M0/M3/M4/M7/M33/M55"
 #endif
 
 #endif /* DTMM_QEMU_BOARD_CONFIG_H */

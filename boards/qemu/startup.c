@@ -26,7 +26,12 @@ void SysTick_Handler(void);
 
 static void fault(const char *what)
 {
+#if defined(__ARM_ARCH_6M__)
+    /* ARMv6-M has no fault status registers: every fault is a HardFault. */
+    dtmm_printf("\n*** %s\n", what);
+#else
     dtmm_printf("\n*** %s (CFSR=0x%08x)\n", what, (unsigned)SCB_CFSR);
+#endif
     dtmm_exit(DTMM_EXIT_FAULT);
 }
 
@@ -76,10 +81,13 @@ __attribute__((noreturn, used)) void Reset_Handler(void)
     SCB_CPACR |= (0xFu << 20); /* CP10+CP11 full access: FPU and MVE */
     __asm volatile("dsb\n\tisb" ::: "memory");
 #endif
-    /* Report MemManage, BusFault, UsageFault (and SecureFault) separately. */
+#if !defined(__ARM_ARCH_6M__)
+    /* Report MemManage, BusFault, UsageFault (and SecureFault) separately;
+     * ARMv6-M has only HardFault. */
     SCB_SHCSR |= (1u << 16) | (1u << 17) | (1u << 18);
 #if __ARM_ARCH >= 8
     SCB_SHCSR |= (1u << 19);
+#endif
 #endif
     dtmm_board_init();
     dtmm_exit(main());

@@ -28,7 +28,7 @@ def bench():
 
 @bench.command("kernels")
 @click.option("--board", "board_name", default="qemu-m4", show_default=True,
-              help="emulated board (qemu-m3, qemu-m4, qemu-m7, qemu-m33, qemu-m55)")
+              help="emulated board (qemu-m0, qemu-m3, qemu-m4, qemu-m7, qemu-m33, qemu-m55)")
 @click.option("--densities", default=",".join(f"{d:g}" for d in DEFAULT_DENSITIES), show_default=True,
               help="filterlet densities to prune every layer to, comma-separated, in (0, 1]")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
@@ -90,7 +90,7 @@ def _model_names(value: str) -> list[str]:
 
 @bench.command("models")
 @click.option("--board", "board_name", default="qemu-m4", show_default=True,
-              help="emulated board (qemu-m3, qemu-m4, qemu-m7, qemu-m33, qemu-m55)")
+              help="emulated board (qemu-m0, qemu-m3, qemu-m4, qemu-m7, qemu-m33, qemu-m55)")
 @click.option("--models", "models", default="resnet8,resnet8_f50,resnet8_f25,ds_cnn,mobilenet_v1_025,fc_autoencoder",
               show_default=True, help="benchmark models, comma-separated; conv_shapes = the single-conv shape suite")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")

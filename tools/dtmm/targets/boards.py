@@ -12,7 +12,7 @@ from ..errors import DtmmError
 
 #: QEMU runs with ``-icount shift=ICOUNT_SHIFT``: every retired instruction
 #: advances virtual time by exactly 2**ICOUNT_SHIFT ns.  With 128 ns per
-#: instruction the SysTick clock (20-32 MHz) ticks at least 2.56 times per
+#: instruction the SysTick clock (16-32 MHz) ticks at least 2.048 times per
 #: instruction, which makes the tick count convertible back to an exact
 #: instruction count (see docs/measurement.md).
 ICOUNT_SHIFT = 7
@@ -28,6 +28,8 @@ class Board:
     ram_bytes: int
     qemu_machine: str | None = None
     sysclk_hz: int | None = None
+    #: stack reserved by the linker script (DTMM_STACK_SIZE), counted in the RAM a model needs
+    stack_bytes: int = 16 * 1024
     pio_env: str = ""
     notes: str = ""
     extra: dict = field(default_factory=dict)
@@ -46,6 +48,7 @@ class Board:
             "flash_bytes": self.flash_bytes,
             "ram_bytes": self.ram_bytes,
             "sysclk_hz": self.sysclk_hz,
+            "stack_bytes": self.stack_bytes,
             "emulated": self.emulated,
             "pio_env": self.pio_env or self.name,
         }
@@ -57,6 +60,8 @@ MiB = 1024 * KiB
 BOARDS: dict[str, Board] = {
     b.name: b
     for b in [
+        Board("qemu-m0", "cortex-m0", "BBC micro:bit, nRF51822 (QEMU microbit), ARMv6-M", (),
+              256 * KiB, 16 * KiB, "microbit", 16_000_000, stack_bytes=2 * KiB),
         Board("qemu-m3", "cortex-m3", "Arm MPS2 AN385 (QEMU mps2-an385)", (),
               4 * MiB, 4 * MiB, "mps2-an385", 25_000_000),
         Board("qemu-m4", "cortex-m4", "Arm MPS2 AN386 (QEMU mps2-an386)", ("fpu", "dsp"),

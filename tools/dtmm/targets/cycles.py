@@ -67,7 +67,7 @@ class CostModel:
         c = self.base(cur)
         cls = cur.cls
         if prev is not None:
-            if cls in SINGLE_MEMORY and prev.cls == "load" and not (prev.dests & cur.addr):
+            if t.load_pipelining and cls in SINGLE_MEMORY and prev.cls == "load" and not (prev.dests & cur.addr):
                 c = max(1, c - 1)  # TRM: LDR pipelines its data phase with a following LDR/STR
             if t.agu_stall and cls in MEMORY and prev.cls in DATA_PROCESSING and prev.dests & cur.addr:
                 c += t.agu_stall  # address from the previous data-processing result: no forwarding

@@ -35,10 +35,10 @@ from .trace import run_traced
 RUNNER_APP = Path("app") / "model_runner" / "src"
 WORK_DIR = Path(".pio") / "dtmm-run-model"
 TOOLCHAIN_GCC = "arm-none-eabi-gcc"
-#: RAM the runner needs besides the arena: the stack of the linker scripts
-#: (DTMM_STACK_SIZE) plus board-support and runner variables.
-STACK_BYTES = 0x4000
-RAM_OVERHEAD_BYTES = STACK_BYTES + 2048
+#: RAM the runner needs besides the arena and the board's stack
+#: (Board.stack_bytes = DTMM_STACK_SIZE of its linker script): board-support
+#: and runner variables.
+RUNTIME_VARIABLES_BYTES = 2048
 #: flash for code: board support, printf, runner, kernels (generous upper estimate)
 CODE_ESTIMATE_BYTES = 48 * 1024
 EXIT_CODES = {3: "init failed", 4: "invoke failed", 99: "the firmware crashed (fault)"}
@@ -266,11 +266,12 @@ def check_tools() -> None:
 def check_fit(packed: PackedModel, n_inputs: int, board: Board) -> None:
     """Refuses up front a model that cannot fit the board (arena + stack in RAM,
     weights + inputs + code in flash); the linker's own check follows."""
-    ram = packed.arena_bytes + RAM_OVERHEAD_BYTES
+    overhead = board.stack_bytes + RUNTIME_VARIABLES_BYTES
+    ram = packed.arena_bytes + overhead
     if ram > board.ram_bytes:
         raise DtmmError(
             f"model does not fit {board.name}: needs about {ram} bytes of RAM (arena {packed.arena_bytes} + "
-            f"stack and runtime {RAM_OVERHEAD_BYTES}), the board has {board.ram_bytes}"
+            f"stack and runtime {overhead}), the board has {board.ram_bytes}"
         )
     inputs = n_inputs * packed.input.bytes
     flash = packed.flash_bytes + inputs + CODE_ESTIMATE_BYTES

@@ -4,7 +4,8 @@ PlatformIO's own builder/main.py sets up the environment (project options,
 board manifest, library finder) and then runs this script, which
   * selects the arm-none-eabi toolchain found on PATH (no package download),
   * sets the DTMM compile and link flags from the board manifest
-    (build.cpu, build.fpu, build.float_abi, build.extra_flags, build.ldscript),
+    (build.cpu, build.fpu, build.float_abi, build.extra_flags, build.ldscript;
+    inline assembly in unified syntax on every core, ARMv6-M included),
   * adds the board support sources boards/<support>/*.c and boards/common/*.c,
   * links $BUILD_DIR/firmware.elf with the board's linker script from
     boards/<support>/ld/ and reports its size.
@@ -76,6 +77,9 @@ LDSCRIPT = _resolve_ldscript(board.get("build.ldscript", "%s.ld" % env.subst("$B
 
 # ---- flags -----------------------------------------------------------------
 machine_flags = ["-mcpu=%s" % board.get("build.cpu"), "-mthumb"]
+# Inline assembly is written in unified syntax; GCC assumes divided syntax
+# for ARMv6-M (Cortex-M0) unless told.
+machine_flags.append("-masm-syntax-unified")
 if board.get("build.fpu", ""):
     machine_flags.append("-mfpu=%s" % board.get("build.fpu"))
 machine_flags.append("-mfloat-abi=%s" % board.get("build.float_abi", "soft"))
