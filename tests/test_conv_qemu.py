@@ -2,8 +2,9 @@
 
 tests/firmware/conv_check runs generated cases (support.conv_cases) through
 dtmm_conv_s8 and compares each output with the Python golden model on the
-device; the wrapper picks the path of the core (M3: portable C, M4/M7/M33:
-DSP, M55: Helium MVE), so every path is tested here as soon as it exists.
+device; the wrapper picks the path of the core (M0/M3: portable C, M4/M7/M33:
+DSP, M55: Helium MVE); the 16 KiB Cortex-M0 runs the cases whose buffers
+fit its RAM, so every path is tested here as soon as it exists.
 Each case also runs dtmm_fwcs_validate() on the target, puts input and
 output at odd addresses and checks that nothing is written outside the
 output and scratch.
@@ -17,9 +18,10 @@ import pytest
 
 from support import conv_cases as kc
 
-BOARDS = ["qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
+BOARDS = ["qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
 #: what dtmm_conv_s8 dispatches to on each board (src/conv/dtmm_conv_s8_dispatch.h)
-EXPECTED_PATH = {"qemu-m3": "c", "qemu-m4": "dsp", "qemu-m7": "dsp", "qemu-m33": "dsp", "qemu-m55": "mve"}
+EXPECTED_PATH = {"qemu-m0": "c", "qemu-m3": "c", "qemu-m4": "dsp", "qemu-m7": "dsp", "qemu-m33": "dsp",
+                 "qemu-m55": "mve"}
 
 pytestmark = [
     pytest.mark.qemu,
@@ -54,6 +56,15 @@ def resnet8_cases(resnet8_tflite, shared_dir):
     return kc.resnet8_cases(resnet8_tflite, acts, densities=(1.0, 0.5), seed=7)
 
 
+def _fitting(cases, board: str, at_least: int):
+    """The cases whose buffers fit the board's RAM (all of them but on the 16 KiB Cortex-M0)."""
+    from dtmm.targets.boards import get_board
+
+    fit = [c for c in cases if kc.fits_ram(c, get_board(board))]
+    assert len(fit) >= at_least, (board, len(fit), len(cases))
+    return fit
+
+
 def _assert_all_pass(run: kc.BoardRun, cases) -> None:
     assert not run.failures(), f"{run.board} [{run.path}]:\n" + "\n".join(run.failures()[:20])
     assert all(code == 0 for code in run.exit_codes), (run.exit_codes, run.consoles[-1][-2000:])
@@ -64,6 +75,7 @@ def _assert_all_pass(run: kc.BoardRun, cases) -> None:
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_random_cases_on_board(board, random_cases, tmp_path):
+    random_cases = _fitting(random_cases, board, at_least=len(random_cases) * 2 // 3)
     run = kc.run_cases_on_board(random_cases, board, tmp_path)
     assert run.path == EXPECTED_PATH[board]
     _assert_all_pass(run, random_cases)
@@ -71,6 +83,7 @@ def test_random_cases_on_board(board, random_cases, tmp_path):
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_resnet8_dense_and_sparse_on_board(board, resnet8_cases, tmp_path):
+    resnet8_cases = _fitting(resnet8_cases, board, at_least=2)  # M0: the 8x8x64 conv, dense and sparse
     run = kc.run_cases_on_board(resnet8_cases, board, tmp_path)
     assert run.path == EXPECTED_PATH[board]
     _assert_all_pass(run, resnet8_cases)

@@ -645,15 +645,41 @@ def firmware_data_bytes(cases: Sequence[KernelCase]) -> int:
     return sum(-(-len(c.blob) // 16) * 16 + -(-c.input.size // 16) * 16 + -(-c.expected.size // 16) * 16 for c in cases)
 
 
-def split_for_flash(cases: Sequence[KernelCase], flash_bytes: int, reserve: int = 96 * 1024) -> list[list[KernelCase]]:
-    """Consecutive groups of cases whose data fits in flash_bytes - reserve (code, board support), one
-    firmware build each; a case bigger than the budget gets a group of its own."""
-    budget = flash_bytes - reserve
+#: scratch of the conv_check firmware (CONV_SCRATCH_BYTES) on boards with less RAM than 64 KiB, whose
+#: portable kernels need at most ~1.4 KiB on the cases here; the 16 KiB default stays everywhere else
+SMALL_BOARD_SCRATCH_BYTES = 2048
+#: RAM of the conv_check firmware besides its buffers and the stack: board support, variables
+FIRMWARE_VARIABLES_BYTES = 1024
+
+
+def scratch_bytes_for(board) -> int:
+    return SMALL_BOARD_SCRATCH_BYTES if board.ram_bytes < 64 * 1024 else 16384
+
+
+def activation_ram(cases: Sequence[KernelCase]) -> int:
+    """RAM of the firmware's input and output buffers for `cases` (the largest of each, with guards)."""
+    return max(c.input.size for c in cases) + 4 + max(c.expected.size for c in cases) + 32
+
+
+def fits_ram(case: KernelCase, board) -> bool:
+    """Whether the conv_check firmware can hold `case`'s input and output in `board`'s RAM."""
+    budget = board.ram_bytes - board.stack_bytes - scratch_bytes_for(board) - FIRMWARE_VARIABLES_BYTES
+    return activation_ram([case]) <= budget
+
+
+def split_for_board(cases: Sequence[KernelCase], board, reserve: int = 96 * 1024) -> list[list[KernelCase]]:
+    """Consecutive groups of cases whose data fits in the board's flash - reserve (code, board support) and
+    whose buffers fit its RAM, one firmware build each; a case bigger than the flash budget gets a group of
+    its own, and a case that cannot fit the RAM is refused (filter with `fits_ram`)."""
+    budget = board.flash_bytes - reserve
+    ram = board.ram_bytes - board.stack_bytes - scratch_bytes_for(board) - FIRMWARE_VARIABLES_BYTES
     groups: list[list[KernelCase]] = []
     used = 0
     for c in cases:
+        if not fits_ram(c, board):
+            raise DtmmError(f"case {c.name} does not fit the RAM of {board.name} (filter cases with fits_ram)")
         size = firmware_data_bytes([c])
-        if not groups or used + size > budget:
+        if not groups or used + size > budget or activation_ram([*groups[-1], c]) > ram:
             groups.append([])
             used = 0
         groups[-1].append(c)
@@ -702,7 +728,7 @@ def run_cases_on_board(
     progress=None,
 ) -> BoardRun:
     """Build tests/firmware/conv_check with `cases` for `board` (split into several firmware builds when
-    the board's flash is too small), run each under QEMU and collect the per-case verdicts.
+    the board's flash or RAM is too small), run each under QEMU and collect the per-case verdicts.
 
     `defines` go to every build, e.g. "DTMM_KERNELS_PORTABLE" or "CONV_CHECK_PATH=1".  `progress`, if
     given, is called with a short message before each build and run.
@@ -712,7 +738,10 @@ def run_cases_on_board(
     from dtmm.targets.qemu import run_firmware
 
     work = Path(work_dir)
-    groups = split_for_flash(cases, get_board(board).flash_bytes)
+    b = get_board(board)
+    groups = split_for_board(cases, b)
+    if scratch_bytes_for(b) != 16384 and not any(d.startswith("CONV_SCRATCH_BYTES=") for d in defines):
+        defines = [*defines, f"CONV_SCRATCH_BYTES={scratch_bytes_for(b)}u"]
     verdicts: dict[str, tuple[str, str]] = {}
     instructions: dict[str, int] = {}
     exit_codes, consoles, paths = [], [], set()
