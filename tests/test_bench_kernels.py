@@ -84,6 +84,12 @@ def test_wrong_output_is_an_error_not_a_table(resnet8_tflite, tmp_path, monkeypa
         kernel_bench.run_bench("qemu-m3", [0.5], model_path=resnet8_tflite, build_dir=tmp_path)
 
 
+def test_board_without_the_ram_is_refused_before_any_build(resnet8_tflite, tmp_path):
+    with pytest.raises(DtmmError, match=r"needs about \d+ bytes of RAM on qemu-m0 .* the board has 16384"):
+        kernel_bench.run_bench("qemu-m0", [0.5], model_path=resnet8_tflite, build_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 def test_bad_arguments_are_clear_errors(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["bench", "kernels", "--densities", "0.5,2"])

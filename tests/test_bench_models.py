@@ -161,6 +161,19 @@ def test_shipped_stock_baselines_cover_every_benchmark_model(board):
     assert abs(base["resnet8_f50"]["instructions"] / base["resnet8"]["instructions"] - 1) < 0.01
 
 
+def test_models_too_large_for_the_board_are_named_not_run(tmp_path):
+    from dtmm.targets.boards import get_board
+
+    models = bm.load_models(["ds_cnn", "fc_autoencoder"], cache_dir=tmp_path)
+    fit, not_run = bm._models_that_fit(models, get_board("qemu-m0"), 2)
+    assert not fit
+    assert [n["model"] for n in not_run] == ["ds_cnn", "fc_autoencoder"]
+    assert "bytes of RAM" in not_run[0]["reason"] and "bytes of flash" in not_run[1]["reason"]
+    assert bm._models_that_fit(models, get_board("qemu-m4"), 2) == (models, [])
+    with pytest.raises(DtmmError, match="no benchmark model fits qemu-m0: ds_cnn: model does not fit"):
+        bm.run_models_bench("qemu-m0", ["ds_cnn"], cache_dir=tmp_path)
+
+
 def test_stock_baseline_of_a_board_without_one_is_one_line():
     with pytest.raises(DtmmError, match="no stock TFLM \\+ CMSIS-NN baseline ships for qemu-m3 .*qemu-m4"):
         bm.stock_baseline_path("qemu-m3")

@@ -232,6 +232,11 @@ def run_bench(
     say = progress or (lambda msg, done, total: None)
     say("preparing layers and golden outputs", 0, 3)
     layers = prepare_layers(model_path, densities, image, seed)
+    ram = SCRATCH_BYTES + max(layer.input.size for layer in layers) + max(
+        r.output_len for layer in layers for r in layer.runs) + b.stack_bytes  # fmt: skip
+    if ram > b.ram_bytes:
+        raise DtmmError(f"the kernel benchmark needs about {ram} bytes of RAM on {board} (scratch {SCRATCH_BYTES} + "
+                        f"ResNet-8's largest conv input and output + stack), the board has {b.ram_bytes}")
     groups = split_layers(layers, b.flash_bytes)
     total = 1 + 2 * len(groups)
     work = Path(build_dir) if build_dir else REPO_ROOT / ".pio" / "dtmm-bench" / board

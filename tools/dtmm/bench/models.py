@@ -416,6 +416,9 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
         baseline = stock_baseline_path(board)
     base = load_baseline(baseline) if baseline else {}
     models = load_models(names, model_path=model_path, seed=seed, cache_dir=cache_dir, progress=progress)
+    models, not_run = _models_that_fit(models, b, n_inputs)
+    if not models:
+        raise DtmmError(f"no benchmark model fits {board}: " + "; ".join(f"{n['model']}: {n['reason']}" for n in not_run))
     rows = []
     for bm in models:
         if progress:
@@ -437,7 +440,24 @@ def run_models_bench(board: str, names: Sequence[str] = MODEL_NAMES, *, model_pa
         "estimated_cycles_source": timing_for(b.cpu).source if cycles else None,
         "baseline": str(baseline) if baseline else None,
         "models": rows,
+        "not_run": not_run,
     }
+
+
+def _models_that_fit(models, board, n_inputs: int) -> tuple[list, list[dict]]:
+    """The models that fit `board` and [{"model", "reason"}] for the others (the 16 KiB qemu-m0 runs few)."""
+    from ..pack.packer import pack_model
+    from ..targets.model_runner import check_fit
+
+    fit, not_run = [], []
+    for bm in models:
+        try:
+            check_fit(pack_model(TfliteModel(bm.data, f"{bm.name}.tflite"), bm.name), n_inputs, board)
+        except DtmmError as exc:
+            not_run.append({"model": bm.name, "reason": str(exc)})
+            continue
+        fit.append(bm)
+    return fit, not_run
 
 
 def render_table(report: dict) -> str:
@@ -486,4 +506,6 @@ def render_table(report: dict) -> str:
                      "(docs/measurement.md); instructions are exact")
     if report.get("baseline"):
         lines.append(f"baseline: {report['baseline']}")
+    for n in report.get("not_run", []):
+        lines.append(f"not run: {n['model']}: {n['reason']}")
     return "\n".join(lines)
