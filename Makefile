@@ -23,7 +23,7 @@ help:
 	@echo "make test       set up everything, then run the test suite (what CI runs)"
 	@echo "make test-all   the test suite including slow tests"
 	@echo "make bootstrap  only the set-up: system packages, .venv, PlatformIO offline"
-	@echo "make calibrations  measure the cost models of the five QEMU boards again (dtmm calibrate)"
+	@echo "make calibrations  measure the cost models of the six QEMU boards again (dtmm calibrate)"
 	@echo "make lock       re-pin requirements.lock from requirements.in"
 
 bootstrap: system-deps python-deps pio-bootstrap
@@ -59,7 +59,7 @@ demo: bootstrap
 	$(PY) -m dtmm.demo $(strip $(DEMO_OPTS))
 
 # the shipped cost-model calibrations (docs/cost_model.md): models measured per board
-CALIBRATION_MODELS = qemu-m4:60 qemu-m55:60 qemu-m3:20 qemu-m7:20 qemu-m33:20
+CALIBRATION_MODELS = qemu-m4:60 qemu-m55:60 qemu-m3:20 qemu-m7:20 qemu-m33:20 qemu-m0:60
 
 calibrations: bootstrap
 	@for bm in $(CALIBRATION_MODELS); do \

@@ -199,6 +199,31 @@ def test_calibration_models_do_not_depend_on_what_was_built_before():
     assert convert(41) == first
 
 
+def test_small_board_calibration_set_is_capped_to_its_ram(tmp_path):
+    """qemu-m0's 16 KiB takes about a sixth of the default set; its own capped set mostly fits, and the
+    models that still do not are left out by name."""
+    from dtmm.cost.calibrate import fitting_models
+    from dtmm.cost.calibration_set import MAX_ACTIVATION_BYTES, max_activation_bytes_for
+
+    m0 = get_board("qemu-m0")
+    cap = max_activation_bytes_for(m0)
+    assert cap == (m0.ram_bytes - m0.stack_bytes - 2048) // 3 < MAX_ACTIVATION_BYTES
+    assert max_activation_bytes_for(get_board("qemu-m4")) == MAX_ACTIVATION_BYTES
+    default = list(calibration_models([1], cache_dir=tmp_path))
+    fit, skipped = fitting_models(default, "qemu-m0")
+    assert not fit and skipped == ["cal1_v0", "cal1_v1", "cal1_v2"]
+    capped = list(calibration_models([2, 3], max_activation_bytes=cap, cache_dir=tmp_path))
+    assert [m.name for m in capped] == [f"cal{s}_v{v}" for s in (2, 3) for v in range(3)]
+    assert capped[0].data != next(iter(calibration_models([2], cache_dir=tmp_path))).data
+    fit, skipped = fitting_models(capped, "qemu-m0")
+    assert len(fit) == len(capped) and not skipped
+    for m in capped:
+        model = TfliteModel(m.data, m.name)
+        biggest = max(int(np.prod(model.tensors[t].shape)) for op in model.operators for t in op.outputs)
+        assert biggest <= cap, (m.name, biggest)
+    assert fitting_models(capped, "qemu-m4") == (capped, [])
+
+
 @pytest.mark.parametrize("board", [b.name for b in emulated_boards()])
 def test_every_qemu_board_ships_a_calibration_with_every_operator(board):
     cal = C.load_calibration(board)

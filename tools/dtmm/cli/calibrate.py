@@ -76,13 +76,16 @@ def _check(board_name: str, cal_path: Path | None, as_json: bool) -> None:
     from ..bench.models import load_models
     from ..cost import validate
     from ..cost.calibration import load_calibration
-    from ..cost.calibration_set import CalibrationModel
+    from ..cost.calibration_set import CalibrationModel, max_activation_bytes_for
+    from ..targets.boards import get_board
 
     cal = load_calibration(board_name, cal_path)
     resnet = default_shared_dir() / MODEL_RELPATH
     bench = [CalibrationModel(bm.name, bm.data)
              for bm in load_models(["ds_cnn", "mobilenet_v1_025", "fc_autoencoder"], progress=_progress)]
-    models = validate.held_out_models(resnet8=resnet.read_bytes() if resnet.is_file() else None, extra=bench,
+    cap = max_activation_bytes_for(get_board(board_name))
+    models = validate.held_out_models(max_activation_bytes=cap,
+                                      resnet8=resnet.read_bytes() if resnet.is_file() else None, extra=bench,
                                       progress=_progress)
     rows = validate.compare(models, board_name, calibration=cal, progress=_progress)
     click.echo(json.dumps({"board": board_name, "models": rows}, indent=1) if as_json

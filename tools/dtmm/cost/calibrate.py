@@ -24,6 +24,24 @@ from .features import OpFeatures, board_path, op_features
 DEFAULT_SEEDS = tuple(range(40))
 
 
+def fitting_models(models, board: str) -> tuple[list, list[str]]:
+    """The calibration models that fit `board` (arena and stack in its RAM, weights in its flash) and the
+    names of those that do not: a 16 KiB Cortex-M0 runs only the smaller ones."""
+    from ..targets.model_runner import check_fit
+
+    b = get_board(board)
+    fit, skipped = [], []
+    for cm in models:
+        packed = pack_model(TfliteModel(cm.data, f"{cm.name}.tflite"), "calibration")
+        try:
+            check_fit(packed, 1, b)
+        except DtmmError:
+            skipped.append(cm.name)
+            continue
+        fit.append(cm)
+    return fit, skipped
+
+
 def training_rows(models, measured: list[dict], board: str) -> list[tuple[OpFeatures, int]]:
     """(features, measured instructions) of every operator of every measured model."""
     b = get_board(board)
@@ -41,7 +59,8 @@ def training_rows(models, measured: list[dict], board: str) -> list[tuple[OpFeat
     return rows
 
 
-def calibration_document(board: str, seeds: Sequence[int], measured: list[dict], rows) -> dict:
+def calibration_document(board: str, seeds: Sequence[int], measured: list[dict], rows,
+                         skipped: Sequence[str] = ()) -> dict:  # fmt: skip
     """The calibration file's content: deterministic for the same kernels, seeds and measurements."""
     b = get_board(board)
     return {
@@ -55,7 +74,9 @@ def calibration_document(board: str, seeds: Sequence[int], measured: list[dict],
         "generator_version": calibration_set.GENERATOR_VERSION,
         "seeds": list(seeds),
         "variants_per_model": calibration_set.VARIANTS_PER_MODEL,
+        "max_activation_bytes": calibration_set.max_activation_bytes_for(b),
         "operators": len(rows),
+        "skipped_models": list(skipped),
         "groups": fit_calibration(rows),
         "measurements": measured,
     }
@@ -69,9 +90,16 @@ def calibrate(board: str, seeds: Sequence[int] = DEFAULT_SEEDS, *, timeout: floa
     b = get_board(board)
     if not b.emulated:
         raise DtmmError(f"board '{board}' is real hardware; calibrations are measured under QEMU (qemu-* boards)")
-    models = list(calibration_set.calibration_models(seeds, progress=progress))
+    cap = calibration_set.max_activation_bytes_for(b)
+    generated = calibration_set.calibration_models(seeds, max_activation_bytes=cap, progress=progress)
+    models, skipped = fitting_models(generated, board)
+    if not models:
+        raise DtmmError(f"no calibration model fits {board} ({b.ram_bytes} bytes of RAM)")
+    if skipped and progress:
+        progress(f"{len(skipped)} of {len(skipped) + len(models)} calibration models do not fit {board}; "
+                 f"measuring the other {len(models)}")
     measured = measure(models, board, timeout=timeout, progress=progress)
-    return calibration_document(board, seeds, measured, training_rows(models, measured, board))
+    return calibration_document(board, seeds, measured, training_rows(models, measured, board), skipped)
 
 
 def refit(document: dict, progress: Callable[[str], None] | None = None) -> dict:
@@ -80,7 +108,9 @@ def refit(document: dict, progress: Callable[[str], None] | None = None) -> dict
     if document.get("generator_version") != calibration_set.GENERATOR_VERSION:
         raise DtmmError("the calibration's models came from another generator version; measure again")
     seeds = document["seeds"]
-    models = list(calibration_set.calibration_models(seeds, progress=progress))
+    cap = document.get("max_activation_bytes", calibration_set.MAX_ACTIVATION_BYTES)
+    generated = calibration_set.calibration_models(seeds, max_activation_bytes=cap, progress=progress)
+    models, _ = fitting_models(generated, board)
     rows = training_rows(models, document["measurements"], board)
     out = dict(document)
     out["groups"] = fit_calibration(rows)

@@ -8,7 +8,7 @@ variant the calibration set never selected, and per feature kind one over
 every operator of that kind (``kind:elementwise`` prices, say, a QUANTIZE
 the calibration set never had); and the raw measurements, so a
 change to the features can be refitted without QEMU (``dtmm calibrate
---refit``). The calibrations of the five QEMU boards ship in
+--refit``). The calibrations of the six QEMU boards ship in
 ``dtmm/cost/calibrations/``.
 """
 from __future__ import annotations

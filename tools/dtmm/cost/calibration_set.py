@@ -9,7 +9,10 @@ residual ADDs, channel concatenations, zero padding, max/average pools, and head
 a full-map AVERAGE_POOL_2D or Flatten, then FULLY_CONNECTED and SOFTMAX; one
 model in four is a fully-connected stack instead; seeds from :data:`BRANCH_SEEDS_FROM` on build 6-10 single-layer
 branches on one input instead (one run measures many shapes). Sizes are capped so every
-model fits the smallest QEMU board (qemu-m55: 512 KiB flash and RAM).
+model fits qemu-m55 (512 KiB flash and RAM). Boards with less than 64 KiB of RAM
+(qemu-m0: 16 KiB) get their own set from the same seeds with every activation
+capped to what their RAM holds (:func:`max_activation_bytes_for`), so that the
+operators of larger models (PAD, CONCATENATION) still appear in models they can run.
 
 Each converted model is measured dense and in ``VARIANTS_PER_MODEL - 1``
 pruned versions: every CONV_2D keeps a random share of its filterlets (drawn
@@ -42,6 +45,8 @@ VARIANTS_PER_MODEL = 3
 BRANCH_SEEDS_FROM = 40
 #: largest activation tensor a generated model may have (bytes): keeps the arena small on every board
 MAX_ACTIVATION_BYTES = 48 * 1024
+#: boards with less RAM than this get a set with smaller activations (max_activation_bytes_for)
+SMALL_BOARD_RAM_BYTES = 64 * 1024
 #: most multiply-accumulates of one generated CONV_2D (keeps the portable path's runs short)
 MAX_LAYER_MACS = 3_000_000
 #: largest weight count of one layer: keeps every model within qemu-m55's flash
@@ -61,7 +66,15 @@ class CalibrationModel:
     data: bytes
 
 
-def _conv_block(layers, rng, x, *, kernel=None, filters=None, stride=None):
+def max_activation_bytes_for(board) -> int:
+    """The activation cap of `board`'s calibration set: the default, or on a small board a third of the RAM
+    left beside its stack and the runtime (the arena holds about two activations and some scratch)."""
+    if board.ram_bytes >= SMALL_BOARD_RAM_BYTES:
+        return MAX_ACTIVATION_BYTES
+    return max(1024, (board.ram_bytes - board.stack_bytes - 2048) // 3)
+
+
+def _conv_block(layers, rng, x, *, kernel=None, filters=None, stride=None, max_out_bytes=None):
     h, w, c = (int(d) for d in x.shape[1:])
     if kernel is None:
         fits = [k for k in _KERNELS if k[0] <= h and k[1] <= w]
@@ -73,6 +86,8 @@ def _conv_block(layers, rng, x, *, kernel=None, filters=None, stride=None):
     if stride is None:
         stride = 2 if min(h, w) >= 8 and rng.random() < 0.3 else 1
     while filters > 4 and -(-h // stride) * -(-w // stride) * kernel[0] * kernel[1] * c * filters > MAX_LAYER_MACS:
+        filters //= 2
+    while max_out_bytes is not None and filters > 4 and -(-h // stride) * -(-w // stride) * filters > max_out_bytes:
         filters //= 2
     fits = kernel[0] <= h and kernel[1] <= w
     padding = "same" if kernel == (1, 1) or not fits or rng.random() < 0.7 else "valid"
@@ -131,14 +146,23 @@ def _activation_bytes(x) -> int:
     return int(np.prod([int(d) for d in x.shape[1:]]))
 
 
-def build_cnn(rng: np.random.Generator, name: str):
+def _input_maps(cap: int) -> tuple:
+    """The input maps a model may start from: those a 4-filter conv keeps under the activation cap."""
+    return _INPUT_MAPS if cap >= MAX_ACTIVATION_BYTES else tuple(m for m in _INPUT_MAPS if m[0] * m[1] * 4 <= cap)
+
+
+def build_cnn(rng: np.random.Generator, name: str, cap: int = MAX_ACTIVATION_BYTES):
     import keras
     from keras import layers
 
-    h, w = _INPUT_MAPS[rng.integers(len(_INPUT_MAPS))]
+    small = cap < MAX_ACTIVATION_BYTES
+    maps = _input_maps(cap)
+    h, w = maps[rng.integers(len(maps))]
     c = int(rng.choice(_INPUT_CHANNELS))
+    if small:
+        c = max(1, min(c, cap // (h * w)))
     inp = keras.Input((h, w, c))
-    x = _conv_block(layers, rng, inp)
+    x = _conv_block(layers, rng, inp, max_out_bytes=cap if small else None)
     for _ in range(int(rng.integers(4, 10))):
         r = rng.random()
         if r < 0.4:
@@ -151,7 +175,7 @@ def build_cnn(rng: np.random.Generator, name: str):
             y = _branch_block(layers, rng, x)
         else:
             y = _pool_block(layers, rng, x)
-        if _activation_bytes(y) <= MAX_ACTIVATION_BYTES and min(int(d) for d in y.shape[1:3]) >= 1:
+        if _activation_bytes(y) <= cap and min(int(d) for d in y.shape[1:3]) >= 1:
             x = y
     head = rng.random()
     if head < 0.45:
@@ -186,19 +210,21 @@ def build_mlp(rng: np.random.Generator, name: str):
     return keras.Model(inp, layers.Softmax()(x) if rng.random() < 0.5 else x, name=name)
 
 
-def build_branches(rng: np.random.Generator, name: str):
+def build_branches(rng: np.random.Generator, name: str, cap: int = MAX_ACTIVATION_BYTES):
     """Many single-layer branches on one input, each pooled to a vector: one run measures 6-10 shapes."""
     import keras
     from keras import layers
 
-    h, w = _INPUT_MAPS[rng.integers(len(_INPUT_MAPS))]
+    small = cap < MAX_ACTIVATION_BYTES
+    maps = _input_maps(cap)
+    h, w = maps[rng.integers(len(maps))]
     c = int(rng.choice(_INPUT_CHANNELS + (12, 24, 48, 64)))
-    c = max(1, min(c, MAX_ACTIVATION_BYTES // (h * w)))
+    c = max(1, min(c, cap // (h * w)))
     inp = keras.Input((h, w, c))
     heads = []
     for _ in range(int(rng.integers(6, 11))):
         if rng.random() < 0.7:
-            y = _conv_block(layers, rng, inp)
+            y = _conv_block(layers, rng, inp, max_out_bytes=cap if small else None)
         else:
             y = _depthwise_block(layers, rng, inp)
         heads.append(layers.GlobalAveragePooling2D()(y))
@@ -215,8 +241,8 @@ def _randomize_batchnorm(model, rng: np.random.Generator) -> None:
                                rng.normal(0.0, 0.1, shapes[2]), rng.uniform(0.5, 1.5, shapes[3])])  # fmt: skip
 
 
-def convert(seed: int) -> bytes:
-    """The dense int8 .tflite of calibration model `seed`."""
+def convert(seed: int, max_activation_bytes: int = MAX_ACTIVATION_BYTES) -> bytes:
+    """The dense int8 .tflite of calibration model `seed` (activations capped at `max_activation_bytes`)."""
     import keras
 
     from ..tflite.convert import keras_to_int8_tflite
@@ -227,10 +253,11 @@ def convert(seed: int) -> bytes:
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     name = f"cal{seed}"
+    cap = max_activation_bytes
     if seed >= BRANCH_SEEDS_FROM:
-        model = build_branches(rng, name)
+        model = build_branches(rng, name, cap)
     else:
-        model = build_mlp(rng, name) if rng.random() < 0.25 else build_cnn(rng, name)
+        model = build_mlp(rng, name) if rng.random() < 0.25 else build_cnn(rng, name, cap)
     _randomize_batchnorm(model, rng)
     shape = tuple(model.inputs[0].shape[1:])
     x_rep = rng.normal(0.0, 1.0, size=(16, 1, *shape)).astype(np.float32)
@@ -282,23 +309,27 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("DTMM_CALIBRATION_CACHE", REPO_ROOT / ".pio" / "dtmm-calibration-models"))
 
 
-def _cache_key(seed: int) -> str:
+def _cache_key(seed: int, max_activation_bytes: int = MAX_ACTIVATION_BYTES) -> str:
     import tensorflow as tf
 
-    return hashlib.sha256(f"{seed}\0{GENERATOR_VERSION}\0{tf.__version__}".encode()).hexdigest()[:12]
+    text = f"{seed}\0{GENERATOR_VERSION}\0{tf.__version__}"
+    if max_activation_bytes != MAX_ACTIVATION_BYTES:
+        text += f"\0{max_activation_bytes}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def calibration_models(seeds, *, cache_dir=None, progress: Callable[[str], None] | None = None):
+def calibration_models(seeds, *, max_activation_bytes: int = MAX_ACTIVATION_BYTES, cache_dir=None,
+                       progress: Callable[[str], None] | None = None):  # fmt: skip
     """Yields every variant of every seed's model (built once, then cached)."""
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     for seed in seeds:
-        file = cache / f"cal{seed}-{_cache_key(seed)}.tflite"
+        file = cache / f"cal{seed}-{_cache_key(seed, max_activation_bytes)}.tflite"
         if file.is_file():
             dense = file.read_bytes()
         else:
             if progress:
                 progress(f"building calibration model {seed} with Keras and the TFLite converter ...")
-            dense = convert(seed)
+            dense = convert(seed, max_activation_bytes)
             cache.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(file, dense)
         for v in range(VARIANTS_PER_MODEL):
