@@ -112,3 +112,17 @@ def test_model_too_large_for_m0_is_refused_in_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("dtmm: error:")]
     assert len(errors) == 1 and "does not fit qemu-m0" in errors[0] and "16384" in errors[0], result.stderr
     assert not list(tmp_path.glob("**/*.elf"))
+
+
+def test_cycle_estimate_on_m0_traces_every_instruction(every_op, tmp_path):
+    """--cycles fails unless the trace holds exactly the measured instructions; the M0 table prices them
+    (2-cycle loads and stores, 3-cycle taken branches: more cycles than instructions)."""
+    model, _, xs = every_op
+    np.save(tmp_path / "one.npy", xs[:1])
+    result = CliRunner().invoke(main, ["run-model", str(model), "--board", BOARD, "--inputs",
+                                       str(tmp_path / "one.npy"), "--cycles", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert "Cortex-M0 TRM" in report["estimated_cycles_source"]
+    ratio = report["estimated_cycles_per_inference"][0] / report["instructions_per_inference"][0]
+    assert 1.1 < ratio < 2.5, ratio
