@@ -119,6 +119,12 @@ def test_pack_is_deterministic(tmp_path):
         outs.append({p.name: p.read_bytes() for p in sorted((tmp_path / d).iterdir())})
     assert outs[0] == outs[1]
     assert sorted(outs[0]) == ["m.c", "m.h", "m.json"]
+    # the file name is not part of the output: the same bytes under another name pack identically
+    (tmp_path / "renamed.tflite").write_bytes(data)
+    r = runner.invoke(main, ["pack", str(tmp_path / "renamed.tflite"), "--out", str(tmp_path / "c"), "--name", "m",
+                             "--lowering", LOWERING])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "c").iterdir())} == outs[0]
     # and in-process, for random graphs
     for seed in range(5):
         assert _pack(random_model(seed)).files == _pack(random_model(seed)).files
@@ -224,6 +230,8 @@ def test_bad_name_missing_file_and_not_tflite(tmp_path):
     runner = CliRunner()
     r = runner.invoke(main, ["pack", str(tmp_path / "nope.tflite"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "no such file" in r.stderr
+    r = runner.invoke(main, ["pack", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "is a directory, not a .tflite model file" in r.stderr
     (tmp_path / "x.tflite").write_bytes(b"garbage!" * 10)
     r = runner.invoke(main, ["pack", str(tmp_path / "x.tflite"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "not a TFLite flatbuffer" in r.stderr

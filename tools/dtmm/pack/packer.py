@@ -213,7 +213,6 @@ def _summary(
         "format": "dtmm-pack",
         "version": SUMMARY_VERSION,
         "name": name,
-        "model": Path(model.source).name,
         "model_sha256": sha,
         "model_bytes": len(model.data),
         "arena_bytes": plan.size,
@@ -266,7 +265,8 @@ def pack_model(
     sha = hashlib.sha256(model.data).hexdigest()
     flash = sum(int(lo.flash_bytes) for lo in lowered)
     width = max(2, len(str(len(lowered) - 1)))
-    src_name = Path(model.source).name
+    # the model is named by its content, not its file name: renaming a .tflite changes no output byte
+    src_name = f"the model with SHA-256 {sha[:16]}"
     includes = tuple(getattr(low, "C_INCLUDES", emit.DEFAULT_INCLUDES))
     header = emit.emit_header(
         name, source=src_name, n_ops=len(lowered), arena_bytes=plan.size, flash_bytes=flash, inp=inp, out=out

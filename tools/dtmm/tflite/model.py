@@ -91,6 +91,8 @@ class TfliteModel:
     @classmethod
     def load(cls, path) -> "TfliteModel":
         p = Path(path)
+        if p.is_dir():
+            raise TfliteError(f"{p} is a directory, not a .tflite model file")
         if not p.is_file():
             raise TfliteError(f"{p}: no such file")
         return cls(p.read_bytes(), str(p))
