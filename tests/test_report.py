@@ -173,3 +173,20 @@ def test_report_cli_errors(tmp_path):
     with pytest.raises(DtmmError):
         (empty / "summary.json").write_text("{not json")
         render_report(empty)
+    (tmp_path / "notes.txt").write_text("x")
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "notes.txt")])
+    assert result.exit_code == 2 and "is a file; give the run directory" in result.output
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "report.json").write_text('{"tool": "dtmm prune", ')
+    result = CliRunner().invoke(cli, ["report", str(damaged)])
+    assert result.exit_code == 2 and "report.json: not valid JSON" in result.output
+
+
+def test_report_of_a_report_file_renders_its_directory(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "report.json").write_text(json.dumps(_prune_report("40KB", 39000, 0.70)))
+    result = CliRunner().invoke(cli, ["report", str(d / "report.json")])
+    assert result.exit_code == 0, result.output
+    assert (d / "report" / "report.md").is_file()

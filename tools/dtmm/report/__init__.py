@@ -60,8 +60,8 @@ def find_prune_reports(run_dir: Path) -> list[tuple[Path, dict]]:
         seen.add(path.resolve())
         try:
             data = json.loads(path.read_text())
-        except ValueError:
-            continue
+        except ValueError as exc:  # a damaged report is an error, not a run without reports
+            raise DtmmError(f"{path}: not valid JSON ({exc})") from None
         if _is_prune_report(data):
             found.append((path, data))
     found.sort(key=lambda pr: (pr[1]["packed_bytes"], str(pr[0])))
@@ -255,6 +255,10 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     from . import plots
 
     run_dir = Path(run_dir)
+    if run_dir.is_file():
+        if run_dir.name not in (SUMMARY_FILE, PRUNE_REPORT):
+            raise DtmmError(f"{run_dir} is a file; give the run directory (or its {SUMMARY_FILE} / {PRUNE_REPORT})")
+        run_dir = run_dir.parent  # the file names its run directory
     if not run_dir.is_dir():
         raise DtmmError(f"run directory {run_dir} does not exist")
     out = Path(out_dir) if out_dir else run_dir / "report"
