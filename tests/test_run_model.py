@@ -198,7 +198,8 @@ def test_input_checks():
 
 @pytest.mark.parametrize("content, message", [
     (None, "inputs file not found"),
-    (b"not numpy", "not a readable .npy array"),
+    (b"not numpy", r"not a \.npy file \(no NPY header\)"),
+    (b"\x93NUMPY\x01\x00garbage", "not a readable .npy array"),
     ("npz", "is an .npz archive"),
     ("float", "dtype is float64, but the model input 'input' is int8"),
     ("shape", r"shape \[3, 4\] does not match"),

@@ -91,6 +91,10 @@ def load_inputs(path: str | os.PathLike) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise DtmmError(f"inputs file not found: {p}")
+    with open(p, "rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY" and magic[:2] != b"PK":  # neither .npy nor a zip (.npz): numpy's guess would mislead
+        raise DtmmError(f"{p}: not a .npy file (no NPY header); save the inputs with numpy.save")
     try:
         data = np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
