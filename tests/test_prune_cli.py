@@ -259,6 +259,20 @@ def test_tools_prune_script():
     script = REPO / "tools" / "prune.py"
     h = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, env=env, timeout=60)
     assert h.returncode == 0 and "--flash" in h.stdout and "KiB (1024)" in h.stdout
+    assert h.stdout.startswith("Usage: tools/prune.py [OPTIONS] MODEL")  # what to type, no subcommand
     e = subprocess.run([sys.executable, script, "m.h5", "--data", "d", "--flash", "12 parsecs", "--out", "o"],
                        capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
     assert e.returncode == 2 and e.stderr.strip().startswith("dtmm: error: bad flash size")
+
+
+def test_tools_prune_script_prints_no_tensorflow_start_up_noise(workdir, tmp_path):
+    """TensorFlow is imported (the model loads) but its CUDA probe and absl preamble never reach the user."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([sys.executable, REPO / "tools" / "prune.py", workdir / "tiny.keras", "--data",
+                        tmp_path / "empty", "--flash", "80%", "--out", tmp_path / "o"],
+                       capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert r.returncode == 2 and "dense weights" in r.stderr, r.stderr  # got past loading the Keras model
+    assert r.stderr.splitlines()[-1].startswith("dtmm: error:")
+    for noise in ("cuda", "cuInit", "absl", "oneDNN", "I0000", "E0000"):
+        assert noise not in r.stderr, r.stderr

@@ -1,10 +1,11 @@
 """`dtmm compare`: prune with DTMM and the baselines at several budgets, measure all on QEMU boards."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
+
+from ..tf_startup import quiet_tensorflow
 
 
 def _log(msg: str) -> None:
@@ -53,7 +54,7 @@ def compare(model_path, data_path, budgets, methods, boards, epochs, seed, dense
         prune_kw={"batch_size": batch_size, "calib_samples": calib_samples, "test_limit": test_limit},
     )  # fmt: skip
     check_options(opts)  # one-line errors before TensorFlow is imported
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     from ..compare import run_compare
 
     run_compare(opts, log=_log)

@@ -4,7 +4,6 @@ TensorFlow is imported only when the command runs, so `dtmm --help` stays fast.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ import click
 from ..prune.budget import parse_budgets
 from ..prune.data import PREPROCESS
 from ..prune.distill import DistillConfig
+from ..tf_startup import quiet_tensorflow
 
 
 def _log(msg: str) -> None:
@@ -94,7 +94,7 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
     model_int8.tflite, dense_int8.tflite, report.json and report.md into --out.
     """
     parse_budgets(flash, sram, latency, board)  # one-line errors before TensorFlow is even imported
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     from ..prune.pipeline import PruneOptions, check_dense_baseline, run_prune
 
     check_dense_baseline(dense_baseline)

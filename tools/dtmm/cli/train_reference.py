@@ -1,10 +1,11 @@
 """`dtmm train-reference`: train a reference network (ResNet-12) from scratch (see docs/pruning.md)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
+
+from ..tf_startup import quiet_tensorflow
 
 REFERENCE_NETWORKS = ("resnet12",)  # the keys of dtmm.reference.BUILDERS, without importing Keras for --help
 
@@ -38,7 +39,7 @@ def train_reference(network, data_path, epochs, out_dir, seed, batch_size, learn
     Reports float and int8 (tflite-micro) test accuracy and the wall time per
     epoch. The trained model.keras is the input `dtmm prune` expects.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     from ..reference.training import ReferenceOptions, train_reference as run
 
     run(ReferenceOptions(name=network, data=data_path, out=out_dir, epochs=epochs, seed=seed, batch_size=batch_size,

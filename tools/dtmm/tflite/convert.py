@@ -8,38 +8,17 @@ calibration models all go through :func:`keras_to_int8_tflite`.
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import warnings
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import DtmmError
+from ..tf_startup import quiet_fds
 
 
 class ConversionError(DtmmError):
     """The TFLite converter failed; the message is its last line."""
-
-
-@contextlib.contextmanager
-def quiet_fds():
-    """Silence the converter's C++ and Python chatter on stdout/stderr (restored afterwards)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        with contextlib.redirect_stdout(open(os.devnull, "w")):
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, devnull):
-            os.close(fd)
 
 
 def keras_to_int8_tflite(model, samples: Sequence[np.ndarray], *, quiet: bool = True) -> bytes:
