@@ -62,6 +62,14 @@ def test_measure_firmware_exact_and_repeatable(measure_elf):
     assert second["measurements"] == m
 
 
+def test_firmware_of_another_board_is_refused_before_qemu_runs():
+    elf = build(FIRMWARE / "measure", "qemu-m0")
+    with pytest.raises(DtmmError, match=r"was built for qemu-m0, not qemu-m4; run it with --board qemu-m0"):
+        run_firmware(elf, "qemu-m4", timeout=5)
+    result = CliRunner().invoke(main, ["run", str(elf), "--board", "qemu-m33"])
+    assert result.exit_code == 2 and "built for qemu-m0, not qemu-m33" in result.stderr
+
+
 def test_exit_status_reaches_host():
     elf = build(FIRMWARE / "exit_status", "qemu-m3")
     code, report = _run_json(elf, "qemu-m3")

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DtmmError
-from .boards import ICOUNT_SHIFT, Board, get_board
+from .boards import ICOUNT_SHIFT, Board, emulated_boards, get_board
 
 QEMU_BINARY = "qemu-system-arm"
 MEASURE_LINE = re.compile(r"^@dtmm measure (\S+) (\d+)\s*$")
@@ -109,6 +109,19 @@ def check_firmware_file(elf: Path) -> None:
         raise DtmmError(f"not a 32-bit Arm ELF file: {elf}")
 
 
+def boards_named_in(elf: Path) -> list[str]:
+    """The emulated boards whose name the firmware holds as a C string (DTMM firmware holds exactly its own)."""
+    data = Path(elf).read_bytes()  # (the string may follow code in a literal pool: match its end only)
+    return [b.name for b in emulated_boards() if b.name.encode() + b"\0" in data]
+
+
+def check_firmware_board(elf: Path, board: Board) -> None:
+    """A DTMM firmware built for another board would hang or garble its console there: refuse it up front."""
+    named = boards_named_in(elf)
+    if named and board.name not in named:
+        raise DtmmError(f"{elf} was built for {' / '.join(named)}, not {board.name}; run it with --board {named[0]}")
+
+
 def qemu_command(board: Board, elf: Path) -> list[str]:
     """The QEMU command line that runs ``elf`` on ``board``."""
     if not board.emulated:
@@ -140,6 +153,7 @@ def run_firmware(
     board = get_board(board_name)
     elf = Path(elf)
     check_firmware_file(elf)
+    check_firmware_board(elf, board)
     cmd = qemu_command(board, elf)
     if shutil.which(QEMU_BINARY) is None:
         raise DtmmError(
