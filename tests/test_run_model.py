@@ -251,3 +251,34 @@ def test_old_work_dirs_are_pruned(tmp_path):
         os.utime(d, (now - age - i, now - age - i))
     prune_work_dirs(tmp_path, keep=1, min_age=3600)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m-4", "m-5"]
+
+
+@needs_qemu
+@pytest.mark.qemu
+def test_cli_runs_test_images_of_a_dataset(residual, tmp_path):
+    """--data/--images: evenly spread test images, quantized with the model input's scale and zero point."""
+    rng = np.random.default_rng(7)
+    x_test = rng.integers(0, 256, (9, 8, 8, 4)).astype(np.uint8)
+    y_test = np.arange(9) % 3
+    np.savez(tmp_path / "d.npz", x=x_test[:3], y=y_test[:3], x_test=x_test, y_test=y_test)
+    r = CliRunner().invoke(main, ["run-model", str(residual), "--board", "qemu-m4", "--data", str(tmp_path / "d.npz"),
+                                  "--images", "3", "--json", "--lowering", LOWERING])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["labels"] == [int(y_test[i]) for i in (0, 4, 8)]
+    model = TfliteModel.load(residual)
+    t = model.tensors[model.inputs[0]]
+    for i, out in zip((0, 4, 8), doc["outputs"]):
+        q = np.clip(np.round(x_test[i].astype(np.float32) / t.scales[0]) + t.zero_points[0], -128, 127)
+        want = checksum_reference(model, q.astype(np.int8)[None])
+        assert np.array_equal(np.asarray(out, np.int64).astype(np.int8).view(np.uint8), want)
+
+
+def test_cli_needs_exactly_one_source_of_inputs(residual, tmp_path):
+    for extra in ([], ["--inputs", "x.npy", "--data", "d.npz"]):
+        r = CliRunner().invoke(main, ["run-model", str(residual), "--board", "qemu-m4", *extra])
+        assert r.exit_code == 2 and "give exactly one of --inputs FILE.npy and --data DATASET" in r.output
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 5, 5, 4), np.uint8), y=np.zeros(2, int),
+             x_test=np.zeros((2, 5, 5, 4), np.uint8), y_test=np.zeros(2, int))  # fmt: skip
+    r = CliRunner().invoke(main, ["run-model", str(residual), "--board", "qemu-m4", "--data", str(tmp_path / "d.npz")])
+    assert r.exit_code == 2 and "images are [5, 5, 4], the model takes [8, 8, 4]" in r.stderr
