@@ -183,6 +183,19 @@ def test_report_cli_errors(tmp_path):
     assert result.exit_code == 2 and "report.json: not valid JSON" in result.output
 
 
+def test_report_shows_saved_run_model_profiles(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "report.json").write_text(json.dumps(_prune_report("40KB", 39000, 0.70)))
+    run = {"tool": "dtmm run-model", "model_file": "x/model_int8.tflite", "board": "qemu-m4", "conv_path": "dsp",
+           "profile": [{"op00_CONV_2D": 300, "op01_SOFTMAX": 100}, {"op00_CONV_2D": 500, "op01_SOFTMAX": 100}]}
+    (d / "run-model-qemu-m4-model.json").write_text(json.dumps(run))
+    md = render_report(d)[0].read_text()
+    assert "`dtmm run-model --profile` of `model_int8.tflite` on qemu-m4" in md
+    assert "| op00_CONV_2D | 400 | 80.0% |" in md and "| **all operators** | 500 | 100.0% |" in md
+    assert "No per-operator profile" not in md
+
+
 def test_report_of_a_report_file_renders_its_directory(tmp_path):
     d = tmp_path / "run"
     d.mkdir()

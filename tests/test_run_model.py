@@ -262,9 +262,15 @@ def test_cli_runs_test_images_of_a_dataset(residual, tmp_path):
     y_test = np.arange(9) % 3
     np.savez(tmp_path / "d.npz", x=x_test[:3], y=y_test[:3], x_test=x_test, y_test=y_test)
     r = CliRunner().invoke(main, ["run-model", str(residual), "--board", "qemu-m4", "--data", str(tmp_path / "d.npz"),
-                                  "--images", "3", "--json", "--lowering", LOWERING])  # fmt: skip
+                                  "--images", "3", "--json", "--profile", "--save", str(tmp_path),
+                                  "--lowering", LOWERING])  # fmt: skip
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
+    saved = json.loads((tmp_path / "run-model-qemu-m4-residual.json").read_text())
+    assert saved["tool"] == "dtmm run-model" and saved["outputs"] == doc["outputs"] and saved["profile"]
+    from dtmm.report import render_report
+
+    assert "`dtmm run-model --profile` of `residual.tflite` on qemu-m4" in render_report(tmp_path)[0].read_text()
     assert doc["labels"] == [int(y_test[i]) for i in (0, 4, 8)]
     model = TfliteModel.load(residual)
     t = model.tensors[model.inputs[0]]

@@ -16,8 +16,9 @@ def report(run_dir: Path, out_dir: Path | None):
     DIR is a `make demo` run directory (out/demo: summary.json and
     prune/<budget>/report.json) or a directory holding `dtmm prune` output
     (report.json in it or in its subdirectories; every budget found becomes
-    a point of the accuracy-vs-flash plot). DIR may also be given as its
-    summary.json or report.json.
+    a point of the accuracy-vs-flash plot), plus the per-operator profiles
+    `dtmm run-model --profile --save DIR` left there. DIR may also be given
+    as its summary.json or report.json.
     """
     from ..report import render_report
 

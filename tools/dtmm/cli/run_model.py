@@ -36,14 +36,17 @@ def _values(arr) -> str:
 @click.option("--cycles", is_flag=True,
               help="also estimate CPU cycles from an instruction trace and the core's timing table (slower)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of text")
+@click.option("--save", "save_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="also write the JSON record to DIR/run-model-<board>-<name>.json, where `dtmm report DIR` "
+                   "shows it (e.g. the `dtmm prune --out` directory)")
 @click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=0.1),
               help="seconds of host time before QEMU is stopped")
 @click.option("--name", default=None, help="C name prefix of the packed model")
 @conv_storage_option
 @click.option("--lowering", default=None, hidden=True, help="lowering module[:factory] (tests)")
 def run_model(model: Path, board_name: str, inputs_path: Path | None, data_path: Path | None, n_images: int,
-              preprocess: str, profile: bool, cycles: bool, as_json: bool, timeout: float, name: str | None,
-              conv_storage: str, lowering: str | None):
+              preprocess: str, profile: bool, cycles: bool, as_json: bool, save_dir: Path | None, timeout: float,
+              name: str | None, conv_storage: str, lowering: str | None):
     """Run MODEL on every input of an .npy file (or on test images) on an emulated board.
 
     Packs the model (as `dtmm pack`), builds app/model_runner with it for
@@ -60,6 +63,8 @@ def run_model(model: Path, board_name: str, inputs_path: Path | None, data_path:
     """
     if (inputs_path is None) == (data_path is None):
         raise click.UsageError("give exactly one of --inputs FILE.npy and --data DATASET")
+    if save_dir is not None and not save_dir.is_dir():
+        raise click.BadParameter(f"{save_dir} is not an existing directory", param_hint="--save")
     labels = None
     if inputs_path is not None:
         inputs = load_inputs(inputs_path)
@@ -68,10 +73,17 @@ def run_model(model: Path, board_name: str, inputs_path: Path | None, data_path:
     result = _run_model(model, board_name, inputs, profile=profile, timeout=timeout, name=name,
                         lowering=resolve_lowering(lowering, conv_storage), progress=_progress,
                         inputs_name=str(inputs_path or data_path), cycles=cycles)
+    doc = result.as_dict()
+    if labels is not None:
+        doc["labels"] = labels
+    if save_dir is not None:
+        from ..fileio import write_text_atomic
+
+        record = {"tool": "dtmm run-model", "model_file": str(model), "unit": "QEMU-retired instructions", **doc}
+        path = save_dir / f"run-model-{result.board}-{result.name}.json"
+        write_text_atomic(path, json.dumps(record, indent=2) + "\n")
+        _progress(f"wrote {path}")
     if as_json:
-        doc = result.as_dict()
-        if labels is not None:
-            doc["labels"] = labels
         click.echo(json.dumps(doc, indent=2))
         return
     est = result.estimated_cycles

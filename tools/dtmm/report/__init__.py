@@ -26,6 +26,7 @@ from ..prune.budget import budgets_text
 
 SUMMARY_FILE = "summary.json"
 PRUNE_REPORT = "report.json"
+RUN_MODEL_GLOB = "run-model-*.json"
 PLOTS = ("accuracy_vs_flash.png", "instructions_per_layer.png", "flash_per_layer.png",
          "predicted_instructions_per_layer.png")
 
@@ -250,6 +251,29 @@ def profile_rows(summary: dict, board: str) -> list[list[str]]:
     return rows
 
 
+def find_model_runs(run_dir: Path) -> list[tuple[Path, dict]]:
+    """`dtmm run-model --save DIR` records in ``run_dir`` with a per-operator profile, by file name."""
+    found = []
+    for path in sorted(Path(run_dir).glob(RUN_MODEL_GLOB)):
+        try:
+            data = json.loads(path.read_text())
+        except ValueError as exc:
+            raise DtmmError(f"{path}: not valid JSON ({exc})") from None
+        if isinstance(data, dict) and data.get("tool") == "dtmm run-model" and data.get("profile"):
+            found.append((path, data))
+    return found
+
+
+def model_run_rows(run: dict) -> list[list[str]]:
+    """Operator, mean instructions over the profiled inferences and share of the operators' total."""
+    labels = list(run["profile"][0])
+    means = {lab: sum(p.get(lab, 0) for p in run["profile"]) / len(run["profile"]) for lab in labels}
+    total = sum(means.values()) or 1
+    rows = [[lab, f"{means[lab]:,.0f}", f"{100 * means[lab] / total:.1f}%"] for lab in labels]
+    rows.append(["**all operators**", f"{sum(means.values()):,.0f}", "100.0%"])
+    return rows
+
+
 def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Writes report.md and the PNG plots into ``out_dir`` (default RUN_DIR/report); returns their paths."""
     from . import plots
@@ -264,10 +288,10 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     out = Path(out_dir) if out_dir else run_dir / "report"
     summary = load_summary(run_dir)
     reports = find_prune_reports(run_dir)
-    if summary is None and not reports:
+    if summary is None and not reports and not find_model_runs(run_dir):
         raise DtmmError(
-            f"{run_dir} holds no demo summary ({SUMMARY_FILE}) and no dtmm prune report ({PRUNE_REPORT}); "
-            "run `make demo` or `dtmm prune ... --out DIR` first"
+            f"{run_dir} holds no demo summary ({SUMMARY_FILE}), no dtmm prune report ({PRUNE_REPORT}) and no "
+            "`dtmm run-model --save` record; run `make demo` or `dtmm prune ... --out DIR` first"
         )
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -317,9 +341,16 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
                       "calibrated out, so the operators add up to the whole inference):", ""]  # fmt: skip
             lines += markdown_table(["operator", "dense", "DTMM", "DTMM vs dense"], profile_rows(summary, board))
             lines.append("")
-    else:
+    runs = find_model_runs(run_dir)
+    for path, run in runs:
+        lines += [f"`dtmm run-model --profile` of `{Path(run.get('model_file', '?')).name}` on {run['board']} "
+                  f"({run.get('conv_path')} kernels; `{path.name}`), QEMU-retired instructions per operator, mean "
+                  f"of {len(run['profile'])} inference(s):", ""]  # fmt: skip
+        lines += markdown_table(["operator", "instructions", "share"], model_run_rows(run), align="lrr")
+        lines.append("")
+    if not profiled and not runs:
         lines += ["No per-operator profile in this directory (`make demo` records one with its profiling "
-                  "builds).", ""]  # fmt: skip
+                  "builds; `dtmm run-model --profile --save DIR` another).", ""]  # fmt: skip
 
     main_report = _main_report(summary, reports, run_dir)
     if main_report is not None and main_report.get("layers"):
