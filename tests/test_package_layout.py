@@ -17,7 +17,7 @@ PACKAGE = Path(dtmm.__file__).resolve().parent
 
 #: stage of each top-level name, in pipeline order (lower = earlier)
 STAGES = {
-    "__init__": 0, "errors": 0, "fileio": 0, "paths": 0,
+    "__init__": 0, "errors": 0, "fileio": 0, "paths": 0, "tf_startup": 0,
     "formats": 1,
     "tflite": 2,
     "pack": 3,
@@ -108,3 +108,19 @@ def test_module_entry_points_run():
     for module in ("dtmm", "dtmm.cli"):
         proc = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0 and proc.stdout.startswith("dtmm, version"), (module, proc.stderr)
+
+
+def test_every_working_command_shows_examples_in_its_help():
+    """A new user's first stop is --help: each command that does work shows how it is typed."""
+    from click.testing import CliRunner
+
+    from dtmm.cli import main
+
+    commands = ["prune", "pack", "run", "run-model", "inspect", "estimate", "report", "compare", "calibrate",
+                ["bench", "kernels"], ["bench", "models"]]  # fmt: skip
+    for cmd in commands:
+        args = [cmd] if isinstance(cmd, str) else cmd
+        result = CliRunner().invoke(main, [*args, "--help"])
+        assert result.exit_code == 0, (args, result.output)
+        example = result.output.split("Example", 1)
+        assert len(example) == 2 and f"dtmm {' '.join(args)} " in example[1], (args, result.output)

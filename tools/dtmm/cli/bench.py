@@ -51,6 +51,11 @@ def kernels(board_name, densities, as_json, model_path, images_path, kernels_opt
     For each layer and density: dtmm_conv_s8 on the magnitude-pruned packed
     layer (sparse), dtmm_conv_s8 on the unpruned DENSE blob (dense mode) and
     the TFLite-style reference loop, all verified against the golden model.
+
+    \b
+    Examples:
+      dtmm bench kernels --board qemu-m4
+      dtmm bench kernels --board qemu-m55 --densities 0.5,1 --json
     """
     dens = _densities(densities)
     from tqdm import tqdm
@@ -111,6 +116,11 @@ def models(board_name, models, as_json, model_path, baseline, seed, no_profile, 
     Instructions per inference and per operator, every output checked
     against the tflite-micro interpreter (see dtmm.bench.models).  With
     --cycles, estimated cycles beside them (an estimate, docs/measurement.md).
+
+    \b
+    Examples:
+      dtmm bench models --board qemu-m4 --baseline stock
+      dtmm bench models --board qemu-m55 --models resnet8,ds_cnn --cycles --json
     """
     from ..bench.models import render_table as render_models
     from ..bench.models import run_models_bench

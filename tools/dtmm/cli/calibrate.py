@@ -42,6 +42,11 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     minutes per board (5-10 s per generated model and variant; the times per
     board are in docs/cost_model.md); the file is deterministic for the same
     kernels, and a rerun resumes from the measurements already made.
+
+    \b
+    Examples:
+      dtmm calibrate --board qemu-m4 --out my-m4.json
+      dtmm calibrate --board qemu-m0 --check
     """
     from ..cost import calibrate as cal
     from ..cost.calibration import CALIBRATIONS_DIR

@@ -44,6 +44,11 @@ def compare(model_path, data_path, budgets, methods, boards, epochs, seed, dense
     measurements are reused when the command is run again. Writes
     compare.json, compare.md and Pareto plots (accuracy against flash and
     against instructions per board) into --out.
+
+    \b
+    Example:
+      dtmm compare pretrainedResnet.h5 --data cifar10-images.tar.gz --budgets 50%,30% \\
+          --boards qemu-m4,qemu-m55 --epochs 15 --out out/compare
     """
     from ..compare.cells import CompareOptions, check_options, parse_list
 

@@ -16,7 +16,13 @@ import click
 def estimate(model: Path, board_name: str, cal_path: Path | None, as_json: bool):
     """Estimate MODEL (.tflite) on BOARD in seconds: instructions per operator and in total
     (predicted by the board's calibration, QEMU-retired instructions), flash bytes and arena
-    bytes (exact: the packer's)."""
+    bytes (exact: the packer's).
+
+    \b
+    Examples:
+      dtmm estimate model_int8.tflite --board qemu-m4
+      dtmm estimate model_int8.tflite --board qemu-m55 --json
+    """
     from ..cost.calibration import load_calibration
     from ..cost.estimate import estimate_model, render_estimate
     from ..targets.boards import get_board

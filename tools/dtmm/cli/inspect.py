@@ -191,7 +191,13 @@ def render_table(report: dict) -> str:
     help="With --prune-3x3: also write the pruned .tflite (a golden model for kernel tests).",
 )
 def inspect(model_path: str, as_json: bool, prune_3x3: float | None, write_pruned: Path | None):
-    """Per-layer FWCS packing report: MACs, filterlet density, chosen encoding, bytes, index overhead."""
+    """Per-layer FWCS packing report: MACs, filterlet density, chosen encoding, bytes, index overhead.
+
+    \b
+    Examples:
+      dtmm inspect model_int8.tflite
+      dtmm inspect pretrainedResnet_quant.tflite --prune-3x3 0.5 --json
+    """
     model = TfliteModel.load(model_path)
     if write_pruned is not None and prune_3x3 is None:
         raise DtmmError("--write-pruned needs --prune-3x3")

@@ -86,6 +86,11 @@ def pack(model: Path, out_dir: Path, name: str | None, conv_storage: str, loweri
     Weights become aligned const arrays, operators straight-line kernel calls,
     and all activations share one static arena planned from tensor
     lifetimes.  Output is byte-identical for the same model.
+
+    \b
+    Examples:
+      dtmm pack model_int8.tflite --out build/model --name net
+      dtmm pack model_int8.tflite --out build/model --conv-storage smallest
     """
     packed = pack_model(model, name, lowering=resolve_lowering(lowering, conv_storage))
     paths = write_package(packed.files, out_dir)

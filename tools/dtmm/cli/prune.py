@@ -92,6 +92,12 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
     budget is checked on the int8 model: packed bytes and arena exactly,
     instructions by the board's cost model. Writes model.keras,
     model_int8.tflite, dense_int8.tflite, report.json and report.md into --out.
+
+    \b
+    Examples:
+      dtmm prune model.h5 --data cifar10-images.tar.gz --flash 50% --out out/m50
+      dtmm prune model.h5 --data images/ --flash 40KB --latency 60% --board qemu-m4 --out out/m40
+      dtmm prune model.keras --data data.npz --sram 40KB --flash 50% --method filter --out out/f50
     """
     parse_budgets(flash, sram, latency, board)  # one-line errors before TensorFlow is even imported
     quiet_tensorflow()

@@ -19,6 +19,11 @@ def report(run_dir: Path, out_dir: Path | None):
     a point of the accuracy-vs-flash plot), plus the per-operator profiles
     `dtmm run-model --profile --save DIR` left there. DIR may also be given
     as its summary.json or report.json.
+
+    \b
+    Examples:
+      dtmm report out/demo
+      dtmm report out/m50 --out out/m50-report
     """
     from ..report import render_report
 

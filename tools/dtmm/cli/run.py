@@ -23,6 +23,11 @@ def run(firmware: Path, board_name: str, timeout: float, as_json: bool):
 
     Measurements printed by the firmware (`@dtmm measure NAME COUNT`) are
     QEMU-retired instruction counts, exact and repeatable.
+
+    \b
+    Examples:
+      dtmm run .pio/build/qemu-m4/firmware.elf --board qemu-m4
+      dtmm run firmware.elf --board qemu-m55 --timeout 30 --json
     """
     try:
         result = run_firmware(firmware, board_name, timeout, on_line=None if as_json else echo_line)
