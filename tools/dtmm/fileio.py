@@ -89,3 +89,46 @@ def json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def check_writable_dir(path: str | os.PathLike, what: str = "--out", shown: str | os.PathLike | None = None) -> None:
+    """Fails with one line unless files can be written into directory ``path`` (created if missing), so a
+    long job is refused in a second, not after it ran. Leaves nothing behind: directories it had to create
+    for the probe are removed again."""
+    from .errors import DtmmError
+
+    out = Path(path)
+    name = shown if shown is not None else out  # the path as the user gave it
+    if out.exists() and not out.is_dir():
+        raise DtmmError(f"{what} {name}: exists and is not a directory")
+    created = []
+    probe = out
+    while not probe.exists():
+        created.append(probe)
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DtmmError(f"{what} {name}: {probe} is not a directory")
+    try:
+        for d in reversed(created):
+            d.mkdir()
+        fd, name = tempfile.mkstemp(prefix=".dtmm-probe.", dir=out)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise DtmmError(f"{what} {name}: cannot write there ({exc.strerror or exc})") from None
+    finally:
+        for d in created:  # deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+
+
+def check_writable_file(path: str | os.PathLike, what: str = "--out") -> None:
+    """The same for an output file: its directory must take files, and the path must not be a directory."""
+    from .errors import DtmmError
+
+    p = Path(path)
+    if p.is_dir():
+        raise DtmmError(f"{what} {p}: is a directory, not a file")
+    check_writable_dir(p.parent if str(p.parent) else Path("."), what, shown=p)

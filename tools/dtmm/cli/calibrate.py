@@ -60,6 +60,9 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     out = out_path or CALIBRATIONS_DIR / f"{board_name}.json"
     if out.parent and not out.parent.is_dir():
         raise DtmmError(f"output directory {out.parent} does not exist")
+    from ..fileio import check_writable_file
+
+    check_writable_file(out)
     start = time.monotonic()
     if refit_path is not None:
         doc = json.loads(refit_path.read_text())

@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from ..errors import DtmmError
-from ..fileio import json_default
+from ..fileio import check_writable_file, json_default, write_bytes_atomic
 from ..formats import fwcs
 from ..prune.magnitude import prune_filterlets
 from ..tflite.model import TfliteModel, conv_layer, op_macs, op_weight_tensor
@@ -201,10 +201,12 @@ def inspect(model_path: str, as_json: bool, prune_3x3: float | None, write_prune
     model = TfliteModel.load(model_path)
     if write_pruned is not None and prune_3x3 is None:
         raise DtmmError("--write-pruned needs --prune-3x3")
+    if write_pruned is not None:
+        check_writable_file(write_pruned, "--write-pruned")
     if prune_3x3 is not None:
         model = TfliteModel(prune_filterlets(model, prune_3x3), f"{model_path} (3x3 pruned {prune_3x3:g})")
         if write_pruned is not None:
-            write_pruned.write_bytes(model.data)
+            write_bytes_atomic(write_pruned, model.data)
     report = build_report(model)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=json_default))

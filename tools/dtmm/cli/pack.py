@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import DtmmError
+from ..fileio import check_writable_dir
 from ..pack import pack_model, write_package
 
 
@@ -92,6 +93,7 @@ def pack(model: Path, out_dir: Path, name: str | None, conv_storage: str, loweri
       dtmm pack model_int8.tflite --out build/model --name net
       dtmm pack model_int8.tflite --out build/model --conv-storage smallest
     """
+    check_writable_dir(out_dir)
     packed = pack_model(model, name, lowering=resolve_lowering(lowering, conv_storage))
     paths = write_package(packed.files, out_dir)
     click.echo(f"packed {model.name} -> " + ", ".join(str(p) for p in paths))

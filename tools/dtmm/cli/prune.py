@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..fileio import check_writable_dir
 from ..prune.budget import parse_budgets
 from ..prune.data import PREPROCESS
 from ..prune.distill import DistillConfig
@@ -100,6 +101,7 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
       dtmm prune model.keras --data data.npz --sram 40KB --flash 50% --method filter --out out/f50
     """
     parse_budgets(flash, sram, latency, board)  # one-line errors before TensorFlow is even imported
+    check_writable_dir(out_dir)
     quiet_tensorflow()
     from ..prune.pipeline import PruneOptions, check_dense_baseline, run_prune
 

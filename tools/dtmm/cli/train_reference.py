@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from ..fileio import check_writable_dir
 from ..tf_startup import quiet_tensorflow
 
 REFERENCE_NETWORKS = ("resnet12",)  # the keys of dtmm.reference.BUILDERS, without importing Keras for --help
@@ -39,6 +40,7 @@ def train_reference(network, data_path, epochs, out_dir, seed, batch_size, learn
     Reports float and int8 (tflite-micro) test accuracy and the wall time per
     epoch. The trained model.keras is the input `dtmm prune` expects.
     """
+    check_writable_dir(out_dir)  # before TensorFlow and the training
     quiet_tensorflow()
     from ..reference.training import ReferenceOptions, train_reference as run
 

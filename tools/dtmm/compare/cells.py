@@ -76,6 +76,9 @@ def check_options(opts: CompareOptions) -> None:
     from ..prune.pipeline import check_dense_baseline
 
     check_dense_baseline(opts.dense_baseline)
+    from ..fileio import check_writable_dir
+
+    check_writable_dir(opts.out)
 
 
 def cell_name(method: str, budget: str) -> str:

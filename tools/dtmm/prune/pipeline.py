@@ -39,7 +39,7 @@ from typing import Callable
 
 from .. import __version__
 from ..errors import DtmmError
-from ..fileio import json_default, save_atomic, write_bytes_atomic, write_text_atomic
+from ..fileio import check_writable_dir, json_default, save_atomic, write_bytes_atomic, write_text_atomic
 from . import data as D
 from .distill import DistillConfig
 from .budget import budgets_text, format_bytes, format_instructions, parse_budgets
@@ -163,8 +163,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     n_stages = resolve_stages(opts.stages, opts.epochs)
     stage_epochs(opts.epochs, n_stages)  # fail fast on --epochs < --stages
     out = Path(opts.out)
-    if out.exists() and not out.is_dir():
-        raise DtmmError(f"{out}: exists and is not a directory")
+    check_writable_dir(out)  # before the model loads and hours of fine-tuning
 
     from ..pack.lowering.baseline_conv import STORAGE_OF_METHOD
     from . import checked_plan as C

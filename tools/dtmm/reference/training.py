@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import DtmmError
-from ..fileio import json_default, save_atomic, write_bytes_atomic, write_text_atomic
+from ..fileio import check_writable_dir, json_default, save_atomic, write_bytes_atomic, write_text_atomic
 
 MODEL_FILE = "model.keras"
 TFLITE_FILE = "model_int8.tflite"
@@ -55,8 +55,7 @@ def train_reference(opts: ReferenceOptions, log: Callable[[str], None] = print) 
     if opts.epochs < 1:
         raise DtmmError("--epochs must be at least 1")
     out = Path(opts.out)
-    if out.exists() and not out.is_dir():
-        raise DtmmError(f"{out}: exists and is not a directory")
+    check_writable_dir(out)
     t0 = time.perf_counter()
 
     import keras
