@@ -1,8 +1,10 @@
 """`dtmm prune` / tools/prune.py end to end on a tiny model and synthetic data, and its one-line errors."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -276,3 +278,41 @@ def test_tools_prune_script_prints_no_tensorflow_start_up_noise(workdir, tmp_pat
     assert r.stderr.splitlines()[-1].startswith("dtmm: error:")
     for noise in ("cuda", "cuInit", "absl", "oneDNN", "I0000", "E0000"):
         assert noise not in r.stderr, r.stderr
+
+
+def _consistent(out):
+    """A report is present only beside the exact files it describes."""
+    if not (out / "report.json").is_file():
+        return False
+    rep = json.loads((out / "report.json").read_text())
+    for key, name in rep["outputs"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == rep["outputs_sha256"][key], name
+    return True
+
+
+def test_killed_run_never_pairs_a_report_with_other_models(workdir, tmp_path):
+    """A finished run, then a second run into the same --out killed as soon as it starts writing: the old
+    report is gone (no stale pairing), no file is half-written, and running again completes cleanly."""
+    out = tmp_path / "out"
+
+    def args(flash):
+        return [str(a) for a in (workdir / "tiny.keras", "--data", workdir / "data.npz", "--flash", flash, "--out",
+                                 out, "--epochs", "1", "--batch-size", "16", "--calib-samples", "32", "--quiet")]
+
+    first = CliRunner().invoke(main, ["prune", *args("55%")])
+    assert first.exit_code == 0, first.stderr
+    assert _consistent(out)
+    proc = subprocess.Popen([sys.executable, "-m", "dtmm", "prune", *args("45%")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(REPO / "tools")))
+    try:
+        deadline = time.monotonic() + 300
+        while (out / "report.json").is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)  # the second run removes the old report first thing when it writes
+        proc.kill()
+    finally:
+        proc.wait()
+    assert not (out / "report.json").is_file() or _consistent(out)  # killed in time, or finished: never stale
+    again = CliRunner().invoke(main, ["prune", *args("45%")])
+    assert again.exit_code == 0, again.stderr
+    assert _consistent(out) and json.loads((out / "report.json").read_text())["flash_budget"] == "45%"
+    assert not list(out.glob(".*.tmp*"))  # debris of the killed write is cleared by the next run

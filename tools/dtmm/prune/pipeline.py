@@ -29,6 +29,7 @@ Order of work (each phase is timed in the report):
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -679,7 +680,15 @@ def _dense_layer_rows(analysis, meas: dict) -> list[dict]:
 
 def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes | None, timer: _Timer, log,
             dense_model=None) -> dict:  # fmt: skip
+    """Writes the outputs so that an interrupted run never leaves a report beside models it does not describe:
+    an earlier report goes first, each file is written atomically, and report.json, the mark of a complete
+    run, comes last with the SHA-256 of every file it describes."""
     out.mkdir(parents=True, exist_ok=True)
+    for stale in (REPORT_JSON, REPORT_MD):
+        (out / stale).unlink(missing_ok=True)
+    for name in (MODEL_FILE, TFLITE_FILE, DENSE_KERAS_FILE, DENSE_TFLITE_FILE, REPORT_JSON, REPORT_MD):
+        for debris in out.glob(f".{name}.*.tmp*"):  # temporaries of a write that was killed
+            debris.unlink(missing_ok=True)
     save_atomic(out / MODEL_FILE, final_model.save, suffix=".keras")
     write_bytes_atomic(out / TFLITE_FILE, tfl)
     outputs = {"keras": MODEL_FILE, "tflite": TFLITE_FILE}
@@ -691,10 +700,11 @@ def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes |
         outputs["dense_tflite"] = DENSE_TFLITE_FILE
     timer.lap("write")
     report["outputs"] = outputs
+    report["outputs_sha256"] = {k: hashlib.sha256((out / f).read_bytes()).hexdigest() for k, f in outputs.items()}
     report["phase_times_s"] = dict(timer.phases)
     report["wall_time_s"] = timer.total
-    write_text_atomic(out / REPORT_JSON, json.dumps(report, indent=2, default=json_default) + "\n")
     write_text_atomic(out / REPORT_MD, render_markdown(report))
+    write_text_atomic(out / REPORT_JSON, json.dumps(report, indent=2, default=json_default) + "\n")
     log(f"int8 accuracy: dense {report['accuracy_dense_int8']:.4f}, pruned {report['accuracy_pruned_int8']:.4f}; "
         + budget_summary(report) + f"; wrote {out}")  # fmt: skip
     return report
