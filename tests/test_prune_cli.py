@@ -316,3 +316,38 @@ def test_killed_run_never_pairs_a_report_with_other_models(workdir, tmp_path):
     assert again.exit_code == 0, again.stderr
     assert _consistent(out) and json.loads((out / "report.json").read_text())["flash_budget"] == "45%"
     assert not list(out.glob(".*.tmp*"))  # debris of the killed write is cleared by the next run
+
+
+def _keras2_depthwise_h5(path, groups):
+    """An .h5 whose DepthwiseConv2D config carries `groups`, as Keras 2 / tf.keras wrote it (MLPerf Tiny VWW)."""
+    import h5py
+    import keras
+
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inp)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw1")(x)
+    x = keras.layers.Conv2D(8, 1, activation="relu", name="pw1")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(inp, keras.layers.Dense(3)(x)).save(path)
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        for layer in cfg["config"]["layers"]:
+            if layer["class_name"] == "DepthwiseConv2D":
+                layer["config"]["groups"] = groups
+        f.attrs["model_config"] = json.dumps(cfg)
+
+
+def test_keras2_depthwise_with_groups_loads_and_prunes(workdir, tmp_path):
+    _keras2_depthwise_h5(tmp_path / "vww_like.h5", groups=1)
+    r = _run(tmp_path / "vww_like.h5", "--data", workdir / "data.npz", "--flash", "70%", "--out", tmp_path / "o",
+             "--epochs", "1", "--batch-size", "16", "--calib-samples", "32", "--quiet")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    import keras
+
+    again = keras.models.load_model(tmp_path / "o" / "model.keras", compile=False)  # plain Keras 3, no leftovers
+    assert "groups" not in again.get_layer("dw1").get_config()
+    _keras2_depthwise_h5(tmp_path / "grouped.h5", groups=2)
+    r = _run(tmp_path / "grouped.h5", "--data", workdir / "data.npz", "--flash", "70%", "--out", tmp_path / "o2")
+    assert r.exit_code == 2
+    assert "layer 'dw1' (DepthwiseConv2D) has arguments this Keras cannot take: {'groups': 2}" in r.stderr
+    assert len(r.stderr.strip().splitlines()[-1]) < 200

@@ -112,9 +112,50 @@ def load_keras_model(path: Path):
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # keras/h5py raise many types for unreadable files
-        lines = str(exc).strip().splitlines()
-        detail = lines[0] if lines else type(exc).__name__
-        raise DtmmError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {detail[:200]})") from None
+        if "Unrecognized keyword arguments" not in str(exc):
+            raise DtmmError(f"{path}: cannot load the Keras model ({_load_error_detail(exc)})") from None
+    try:  # a Keras 2 / tf.keras config: again, with the layers that drop its neutral leftovers
+        return keras.models.load_model(path, compile=False, custom_objects=_keras2_compat_layers())
+    except Exception as exc:
+        raise DtmmError(f"{path}: cannot load the Keras model ({_load_error_detail(exc)})") from None
+
+
+#: arguments Keras 2 / tf.keras wrote into layer configs that Keras 3 no longer takes, with the one value that
+#: means what Keras 3 does anyway (MLPerf Tiny's VWW MobileNet carries DepthwiseConv2D(groups=1))
+KERAS2_NEUTRAL_ARGUMENTS = {"DepthwiseConv2D": {"groups": 1}}
+
+
+def _keras2_compat_layers() -> dict:
+    """Keras 3 layer classes that accept the neutral Keras 2 arguments above (and drop them)."""
+    import keras
+
+    def compat(base, neutral: dict):
+        class Compat(base):
+            def __init__(self, *args, **kwargs):
+                for arg, value in neutral.items():
+                    if arg in kwargs and kwargs[arg] == value:
+                        del kwargs[arg]
+                super().__init__(*args, **kwargs)
+
+        # named and placed as the Keras class, so a model saved afterwards is plain Keras 3 (no leftovers)
+        Compat.__name__, Compat.__qualname__, Compat.__module__ = base.__name__, base.__qualname__, base.__module__
+        return Compat
+
+    return {name: compat(getattr(keras.layers, name), neutral) for name, neutral in KERAS2_NEUTRAL_ARGUMENTS.items()}
+
+
+def _load_error_detail(exc: Exception) -> str:
+    """The layer and argument Keras could not take, when its message says so; else its first line, short."""
+    import re
+
+    text = str(exc)
+    args = re.search(r"Unrecognized keyword arguments passed to (\w+): (\{.*?\})", text)
+    name = re.search(r"using config=\{'name': '([^']+)'", text)
+    if args:
+        layer = f"layer '{name.group(1)}' ({args.group(1)})" if name else f"a {args.group(1)} layer"
+        return f"{layer} has arguments this Keras cannot take: {args.group(2)}"
+    lines = text.strip().splitlines()
+    return f"{type(exc).__name__}: {(lines[0] if lines else '')[:200]}"
 
 
 def _check_model_io(model, ds: D.Dataset) -> None:
