@@ -50,9 +50,17 @@ def test_end_to_end(workdir):
     assert r.exit_code == 0, r.stderr + r.stdout
     out = workdir / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        "dense_int8.tflite", "model.keras", "model_int8.tflite", "report.json", "report.md"
+        "dense_int8.tflite", "model.keras", "model_int8.tflite", "packed", "report.json", "report.md"
     ]  # fmt: skip  (no temp files left behind)
     rep = json.loads((out / "report.json").read_text())
+    # the packed C sources are dtmm pack's output for the int8 model, ready for an app's build
+    assert sorted(p.name for p in (out / "packed").iterdir()) == ["model.c", "model.h", "model.json"]
+    assert rep["packed_sources"] == {"dir": str(out / "packed"), "name": "model",
+                                     "files": ["model.c", "model.h", "model.json"], "conv_storage": "fwcs"}
+    from dtmm.pack import pack_model
+
+    again = pack_model(TfliteModel.load(out / "model_int8.tflite"), "model")
+    assert all((out / "packed" / n).read_bytes() == data for n, data in again.files.items())
     for key in ("flash_budget_bytes", "packed_bytes", "dense_bytes", "accuracy_dense_int8", "accuracy_pruned_int8",
                 "layers", "wall_time_s", "smallest_reachable_bytes", "history", "best_epoch"):  # fmt: skip
         assert key in rep, key

@@ -34,6 +34,10 @@ def _log(msg: str) -> None:
               help="board whose cost model prices --latency (and reports predicted instructions); see `dtmm boards`")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="output directory (created; files in it are replaced atomically)")
+@click.option("--pack-dir", "pack_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="where the packed C sources of model_int8.tflite go (`dtmm pack` output: NAME.c/.h/.json) for "
+                   "an app's build to pick up [default: OUT/packed]")
+@click.option("--pack-name", default="model", show_default=True, help="C name of the packed model")
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=0), help="fine-tuning epochs")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed for splits, training and TF")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1), help="global batch size")
@@ -83,7 +87,7 @@ def _log(msg: str) -> None:
               help="scale each conv layer's importance by its measured sensitivity (loss increase when half its "
                    "filterlets go, over what the scores predicted) before planning")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, seed, batch_size, calib_samples, val_fraction, method, importance,
+def prune(model_path, data_path, flash, sram, latency, board, out_dir, pack_dir, pack_name, epochs, seed, batch_size, calib_samples, val_fraction, method, importance,
           learning_rate, preprocess, augment, dense_baseline, prune_from, max_filter_ratio, stages, test_limit, cache_dir,
           strategy, distill, distill_temperature, distill_weight, sensitivity, quiet):  # fmt: skip
     """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8.
@@ -92,7 +96,8 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
     (activation arena bytes) and --latency (instructions on --board). Every
     budget is checked on the int8 model: packed bytes and arena exactly,
     instructions by the board's cost model. Writes model.keras,
-    model_int8.tflite, dense_int8.tflite, report.json and report.md into --out.
+    model_int8.tflite, dense_int8.tflite, report.json and report.md into --out,
+    and the packed C sources of the int8 model (`dtmm pack`) into --pack-dir.
 
     \b
     Examples:
@@ -102,6 +107,8 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
     """
     parse_budgets(flash, sram, latency, board)  # one-line errors before TensorFlow is even imported
     check_writable_dir(out_dir)
+    if pack_dir is not None:
+        check_writable_dir(pack_dir, "--pack-dir")
     quiet_tensorflow()
     from ..prune.pipeline import PruneOptions, check_dense_baseline, run_prune
 
@@ -112,6 +119,6 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, epochs, s
         preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, prune_from=prune_from, max_filter_ratio=max_filter_ratio,
         stages=stages, test_limit=test_limit, cache_dir=cache_dir, strategy=strategy, progress=not quiet,
         distill=DistillConfig(enabled=distill, temperature=distill_temperature, weight=distill_weight),
-        sensitivity=sensitivity, method=method,
+        sensitivity=sensitivity, method=method, pack_dir=pack_dir, pack_name=pack_name,
     )  # fmt: skip
     run_prune(opts, log=_log)

@@ -55,6 +55,7 @@ PRUNE_FROM = ("baseline", "given")  # the dense baseline's weights, or the model
 METHODS = ("dtmm", "filter", "pattern", "unstructured")
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+PACKED_DIR = "packed"  # default place of the packed C sources, inside --out
 
 
 @dataclass
@@ -87,7 +88,14 @@ class PruneOptions:
     distill: DistillConfig = field(default_factory=DistillConfig)
     sensitivity: bool = False
     method: str = "dtmm"
+    #: where the packed C sources of model_int8.tflite go (None: OUT/packed), and their C name
+    pack_dir: Path | None = None
+    pack_name: str = "model"
     extra: dict = field(default_factory=dict)
+
+    @property
+    def packed_sources_dir(self) -> Path:
+        return Path(self.pack_dir) if self.pack_dir is not None else Path(self.out) / PACKED_DIR
 
 
 def _setup_determinism(seed: int) -> None:
@@ -206,6 +214,10 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     stage_epochs(opts.epochs, n_stages)  # fail fast on --epochs < --stages
     out = Path(opts.out)
     check_writable_dir(out)  # before the model loads and hours of fine-tuning
+    check_writable_dir(opts.packed_sources_dir, "--pack-dir")
+    from ..pack.packer import check_name
+
+    check_name(opts.pack_name)
 
     from ..pack.lowering.baseline_conv import STORAGE_OF_METHOD
     from . import checked_plan as C
@@ -322,7 +334,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
             accuracy_dense_int8=acc, accuracy_pruned_int8=acc,
             layers=_with_predictions(_dense_layer_rows(analysis, meas), figures), int8=_int8_info(E, tfl, meas, {}),
         )  # fmt: skip
-        return _finish(report, out, final, tfl, None, timer, log)
+        return _finish(report, out, final, tfl, None, timer, log, pack=opts)
 
     # ---------------------------------------------------------------- the dense baseline, which is also the teacher
     dense_model, baseline_info = _dense_baseline(opts, model, baseline_file, splits, train_kw, T, log)
@@ -439,7 +451,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         report["note"] = "warning: the int8 model misses the " + ", ".join(missed) + " budget(s)"
         log(report["note"])
     return _finish(report, out, final, tfl, dense_tfl, timer, log,
-                   dense_model=dense_model if opts.dense_baseline == "finetune" else None)
+                   dense_model=dense_model if opts.dense_baseline == "finetune" else None, pack=opts)
 
 
 #: the importance each baseline method uses (dtmm uses --importance)
@@ -719,8 +731,22 @@ def _dense_layer_rows(analysis, meas: dict) -> list[dict]:
     return _layer_rows(analysis, dense_plan, meas)
 
 
+def _write_packed_sources(tfl: bytes, conv_storage: str, opts: PruneOptions, log) -> dict:
+    """`dtmm pack` of the int8 model into the pack directory, so an app's build picks it up right after pruning."""
+    from ..pack import pack_model, write_package
+    from ..pack.lowering import StorageLowering
+    from ..tflite.model import TfliteModel
+
+    lowering = StorageLowering(conv_storage) if conv_storage != "fwcs" else None
+    packed = pack_model(TfliteModel(tfl, TFLITE_FILE), opts.pack_name, lowering=lowering)
+    paths = write_package(packed.files, opts.packed_sources_dir)
+    log(f"packed sources: {', '.join(str(p) for p in paths)}")
+    return {"dir": str(opts.packed_sources_dir), "name": opts.pack_name, "files": [Path(p).name for p in paths],
+            "conv_storage": conv_storage}
+
+
 def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes | None, timer: _Timer, log,
-            dense_model=None) -> dict:  # fmt: skip
+            dense_model=None, pack: PruneOptions | None = None) -> dict:  # fmt: skip
     """Writes the outputs so that an interrupted run never leaves a report beside models it does not describe:
     an earlier report goes first, each file is written atomically, and report.json, the mark of a complete
     run, comes last with the SHA-256 of every file it describes."""
@@ -739,6 +765,8 @@ def _finish(report: dict, out: Path, final_model, tfl: bytes, dense_tfl: bytes |
     if dense_tfl is not None:
         write_bytes_atomic(out / DENSE_TFLITE_FILE, dense_tfl)
         outputs["dense_tflite"] = DENSE_TFLITE_FILE
+    if pack is not None:
+        report["packed_sources"] = _write_packed_sources(tfl, report["conv_storage"], pack, log)
     timer.lap("write")
     report["outputs"] = outputs
     report["outputs_sha256"] = {k: hashlib.sha256((out / f).read_bytes()).hexdigest() for k, f in outputs.items()}
