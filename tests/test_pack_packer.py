@@ -318,3 +318,18 @@ def test_generated_c_with_float_io(tmp_path):
     got = _host_run(packed, xs, tmp_path)
     for x, y in zip(xs, got):
         assert np.array_equal(y, checksum_reference(model, x))
+
+
+def test_pack_board_fit_check(resnet8_tflite, tmp_path):
+    """--board: one line saying how the model fits, or a one-line refusal with nothing written."""
+    runner = CliRunner()
+    r = runner.invoke(main, ["pack", str(resnet8_tflite), "--out", str(tmp_path / "ok"), "--board", "nucleo_l4r5zi"])
+    assert r.exit_code == 0, r.output
+    assert "fits nucleo_l4r5zi: flash about " in r.output and "/ 655,360 B (arena 53,680 + " in r.output
+    r = runner.invoke(main, ["pack", str(resnet8_tflite), "--out", str(tmp_path / "no"), "--board", "qemu-m0"])
+    assert r.exit_code == 2
+    assert r.stderr.strip() == ("dtmm: error: model does not fit qemu-m0: needs about 57776 bytes of RAM "
+                                "(arena 53680 + stack and runtime 4096), the board has 16384")
+    assert not (tmp_path / "no").exists()
+    r = runner.invoke(main, ["pack", str(resnet8_tflite), "--out", str(tmp_path / "x"), "--board", "qemu-m9"])
+    assert r.exit_code == 2 and "unknown board 'qemu-m9'" in r.stderr and not (tmp_path / "x").exists()

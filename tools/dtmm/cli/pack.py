@@ -79,9 +79,13 @@ def _storage_line(s: dict) -> list[str]:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="directory for NAME.c, NAME.h and NAME.json (created if missing)")
 @click.option("--name", default=None, help="C name prefix (default: from the model file name)")
+@click.option("--board", "board_name", default=None,
+              help="refuse (writing nothing) a model that does not fit this board's flash and RAM, and say how "
+                   "it fits one that does (any board of `dtmm boards`, real ones included)")
 @conv_storage_option
 @click.option("--lowering", default=None, hidden=True, help="lowering module[:factory] (tests)")
-def pack(model: Path, out_dir: Path, name: str | None, conv_storage: str, lowering: str | None):
+def pack(model: Path, out_dir: Path, name: str | None, board_name: str | None, conv_storage: str,
+         lowering: str | None):
     """Compile MODEL (an int8 .tflite) to self-contained C: NAME.h / NAME.c plus a NAME.json summary.
 
     Weights become aligned const arrays, operators straight-line kernel calls,
@@ -92,10 +96,19 @@ def pack(model: Path, out_dir: Path, name: str | None, conv_storage: str, loweri
     Examples:
       dtmm pack model_int8.tflite --out build/model --name net
       dtmm pack model_int8.tflite --out build/model --conv-storage smallest
+      dtmm pack model_int8.tflite --out build/model --board nucleo_l4r5zi
     """
+    from ..targets.boards import get_board
+    from ..targets.model_runner import check_fit, fit_line
+
+    board = get_board(board_name) if board_name else None
     check_writable_dir(out_dir)
     packed = pack_model(model, name, lowering=resolve_lowering(lowering, conv_storage))
+    if board is not None:
+        check_fit(packed, 0, board)  # before anything is written
     paths = write_package(packed.files, out_dir)
     click.echo(f"packed {model.name} -> " + ", ".join(str(p) for p in paths))
     for line in summary_lines(packed):
         click.echo(line)
+    if board is not None:
+        click.echo("  " + fit_line(packed, board))

@@ -267,6 +267,15 @@ def check_tools() -> None:
         raise DtmmError(f"{QEMU_BINARY} not found on PATH; install qemu-system-arm (or run 'make bootstrap')")
 
 
+def fit_line(packed: PackedModel, board: Board) -> str:
+    """One line saying how the packed model fits `board`, e.g. for `dtmm pack --board` (after check_fit)."""
+    ram = packed.arena_bytes + board.stack_bytes + RUNTIME_VARIABLES_BYTES
+    flash = packed.flash_bytes + CODE_ESTIMATE_BYTES
+    return (f"fits {board.name}: flash about {flash:,} / {board.flash_bytes:,} B (weights and parameters "
+            f"{packed.flash_bytes:,} + code ~{CODE_ESTIMATE_BYTES:,}), RAM about {ram:,} / {board.ram_bytes:,} B "
+            f"(arena {packed.arena_bytes:,} + stack and runtime {board.stack_bytes + RUNTIME_VARIABLES_BYTES:,})")
+
+
 def check_fit(packed: PackedModel, n_inputs: int, board: Board) -> None:
     """Refuses up front a model that cannot fit the board (arena + stack in RAM,
     weights + inputs + code in flash); the linker's own check follows."""
