@@ -50,13 +50,13 @@ test-all: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # make demo [SHARED=/path/to/shared] [BUDGET=40KB] [LATENCY=60%|none] [EPOCHS=3] [DEMO_ARGS="--boards qemu-m4 ..."]
-# (python -m dtmm.demo --help lists every option; SHARED defaults to $$DTMM_SHARED or ../shared)
+# (dtmm demo --help lists every option; SHARED defaults to $$DTMM_SHARED or ../shared)
 DEMO_OPTS = $(if $(SHARED),--shared "$(SHARED)") $(if $(BUDGET),--budget "$(BUDGET)") \
 	$(if $(LATENCY),--latency "$(LATENCY)") \
 	$(if $(EPOCHS),--epochs "$(EPOCHS)") $(DEMO_ARGS)
 
 demo: bootstrap
-	$(PY) -m dtmm.demo $(strip $(DEMO_OPTS))
+	$(PY) -m dtmm demo $(strip $(DEMO_OPTS))
 
 # the shipped cost-model calibrations (docs/cost_model.md): models measured per board
 CALIBRATION_MODELS = qemu-m4:60 qemu-m55:60 qemu-m3:20 qemu-m7:20 qemu-m33:20 qemu-m0:60

@@ -40,6 +40,17 @@ def test_help_lists_the_options():
     assert "--budget BUDGET" in text and "(default 50% of the dense weight bytes)" in text
 
 
+def test_demo_is_a_subcommand_of_dtmm():
+    """`dtmm demo` (what make demo runs) hands every argument to the demo, --help and errors included."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "tools"))
+    run = [sys.executable, "-m", "dtmm", "demo"]
+    proc = subprocess.run([*run, "--help"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: dtmm demo ") and "--budget BUDGET" in proc.stdout
+    proc = subprocess.run([*run, "--bogus"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "dtmm demo: error: unrecognized arguments: --bogus" in proc.stderr
+    assert "$(PY) -m dtmm demo " in (REPO / "Makefile").read_text()
+
+
 # ---- errors before any work ------------------------------------------------------------------------
 def test_missing_shared_is_one_line_with_the_fix(tmp_path):
     proc = _run_demo("--shared", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"))

@@ -27,7 +27,7 @@ def main():
 
 
 def _register():
-    from . import (bench, boards, calibrate, compare, estimate, inspect, pack, prune, report, run, run_model,
+    from . import (bench, boards, calibrate, compare, demo, estimate, inspect, pack, prune, report, run, run_model,
                    train_reference)
 
     main.add_command(boards.boards)
@@ -42,6 +42,7 @@ def _register():
     main.add_command(calibrate.calibrate)
     main.add_command(estimate.estimate)
     main.add_command(train_reference.train_reference)
+    main.add_command(demo.demo)
 
 
 _register()

@@ -3,4 +3,4 @@ import sys
 
 from .run import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m dtmm.demo"))

@@ -1,6 +1,6 @@
 """`make demo`: prune, pack, build and run MLPerf Tiny ResNet-8 on emulated Cortex-M, end to end.
 
-``python -m dtmm.demo [options]`` (the Makefile's ``demo`` target):
+``dtmm demo [options]`` (the Makefile's ``demo`` target; also ``python -m dtmm.demo``):
 
 1. finds the Keras ResNet-8 and the CIFAR-10 archive in the shared
    directory (``--shared``, ``$DTMM_SHARED``, default ``../shared``);
@@ -77,7 +77,7 @@ RUN_TIMEOUT = 900.0
 PROFILE_IMAGES = 2
 SHARED_HINT = (
     "put the shared resources in ../shared, or point to them with `make demo SHARED=/path/to/shared` "
-    "(or DTMM_SHARED=/path/to/shared, or python -m dtmm.demo --shared DIR / --model FILE --data FILE)"
+    "(or DTMM_SHARED=/path/to/shared, or dtmm demo --shared DIR / --model FILE --data FILE)"
 )
 # TensorFlow / absl start-up chatter of the pruner process, dropped from the demo's output
 _NOISE = re.compile(
@@ -121,9 +121,9 @@ class Progress:
 
 
 # ---- options -------------------------------------------------------------------------------------
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None, prog: str = "dtmm demo") -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m dtmm.demo",
+        prog=prog,
         description="DTMM end to end: prune ResNet-8 to a flash budget, pack, build and run it on emulated "
         "Cortex-M, compare with the dense model.",
     )
@@ -738,9 +738,9 @@ def build_summary(cfg, report, images, packed_summary, boards, failures, progres
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "dtmm demo") -> int:
     try:
-        args = parse_args(argv)
+        args = parse_args(argv, prog)
         return run_demo(args)
     except DtmmError as exc:
         msg = str(exc)
