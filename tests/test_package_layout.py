@@ -116,7 +116,7 @@ def test_every_working_command_shows_examples_in_its_help():
 
     from dtmm.cli import main
 
-    commands = ["prune", "pack", "run", "run-model", "inspect", "estimate", "report", "compare", "calibrate",
+    commands = ["prune", "pack", "run", "run-model", "inspect", "estimate", "report", "compare", "calibrate", "profile",
                 ["bench", "kernels"], ["bench", "models"]]  # fmt: skip
     for cmd in commands:
         args = [cmd] if isinstance(cmd, str) else cmd
