@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -126,7 +125,9 @@ def models(board_name, models, as_json, model_path, baseline, seed, no_profile, 
     from ..bench.models import run_models_bench
 
     names = _model_names(models)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter (models are built with Keras)
+    from ..tf_startup import quiet_tensorflow
+
+    quiet_tensorflow()  # the models are built with Keras: no TensorFlow start-up chatter
     if baseline is not None and baseline != "stock" and not Path(baseline).is_file():
         raise click.BadParameter(f"{baseline} does not exist", param_hint="--baseline")
     report = run_models_bench(board_name, names, model_path=model_path, seed=seed, profile=not no_profile,

@@ -53,8 +53,11 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     from ..fileio import write_bytes_atomic
     from ..targets.boards import get_board
 
+    from ..tf_startup import quiet_tensorflow
+
     get_board(board_name)
     if check:
+        quiet_tensorflow()
         _check(board_name, cal_path, as_json)
         return
     out = out_path or CALIBRATIONS_DIR / f"{board_name}.json"
@@ -63,6 +66,7 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     from ..fileio import check_writable_file
 
     check_writable_file(out)
+    quiet_tensorflow()  # calibration models are built with Keras: no TensorFlow start-up chatter
     start = time.monotonic()
     if refit_path is not None:
         doc = json.loads(refit_path.read_text())
