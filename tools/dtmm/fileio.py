@@ -111,9 +111,9 @@ def check_writable_dir(path: str | os.PathLike, what: str = "--out", shown: str 
     try:
         for d in reversed(created):
             d.mkdir()
-        fd, name = tempfile.mkstemp(prefix=".dtmm-probe.", dir=out)
+        fd, probe_file = tempfile.mkstemp(prefix=".dtmm-probe.", dir=out)
         os.close(fd)
-        os.unlink(name)
+        os.unlink(probe_file)
     except OSError as exc:
         raise DtmmError(f"{what} {name}: cannot write there ({exc.strerror or exc})") from None
     finally:
