@@ -28,6 +28,7 @@ extern "C" {
 #define DTMM_FWCS_ENC_DENSE 0u
 #define DTMM_FWCS_ENC_BITMAP 1u
 #define DTMM_FWCS_ENC_LIST 2u
+#define DTMM_FWCS_ENC_GROUPS 3u /* channel groups of a 1x1 layer; `group` channels per unit */
 
 #define DTMM_FWCS_FLAG_DENSE_FALLBACK 0x0001u
 
@@ -48,7 +49,7 @@ typedef struct {
     uint8_t dilation_h;
     uint8_t dilation_w;
     uint8_t padding;
-    uint8_t reserved0;
+    uint8_t group; /* GROUPS: channels per group (cin % group == 0); 0 otherwise */
     uint16_t in_h;
     uint16_t in_w;
     uint16_t out_h;
@@ -76,7 +77,8 @@ typedef char dtmm_fwcs_header_is_80_bytes[(sizeof(dtmm_fwcs_header) == DTMM_FWCS
 typedef struct {
     const dtmm_fwcs_header *hdr;
     const uint8_t *index;      /* NULL for DENSE */
-    const int8_t *weights;     /* n_kept filterlets of cin bytes, (o, kh, kw) order */
+    const int8_t *weights;     /* n_kept filterlets of cin bytes, (o, kh, kw) order (GROUPS: n_kept groups of
+                                  `group` bytes, (o, group) order) */
     const int32_t *bias;       /* [cout] */
     const int32_t *multiplier; /* [cout] */
     const int32_t *shift;      /* [cout] */
@@ -99,6 +101,7 @@ dtmm_status dtmm_fwcs_view_init(const uint8_t *blob, dtmm_fwcs_view *view);
  * Kept-position masks of all filters: masks[o] bit p set when filterlet
  * (o, p = kh_i*kw + kw_i) is stored.  Needs kh*kw <= 32.  O(cout) for
  * BITMAP/DENSE; kernels call it once per invocation into scratch memory.
+ * For GROUPS (1x1 only) bit 0 says whether the filter stores any group.
  */
 dtmm_status dtmm_fwcs_filter_masks(const dtmm_fwcs_view *view, uint32_t *masks);
 

@@ -51,6 +51,17 @@ dtmm_status dtmm_fwcs_filter_masks(const dtmm_fwcs_view *view, uint32_t *masks)
         }
         return DTMM_OK;
     }
+    case DTMM_FWCS_ENC_GROUPS: {
+        /* 1x1: a filter's one position is kept when its bit row has any bit set */
+        const uint32_t row_bytes = ((uint32_t)hdr->cin / hdr->group + 7u) / 8u;
+        const uint8_t *p = view->index;
+        for (uint32_t o = 0; o < cout; o++) {
+            uint32_t any = 0;
+            for (uint32_t i = 0; i < row_bytes; i++) any |= *p++;
+            masks[o] = any != 0u;
+        }
+        return DTMM_OK;
+    }
     default:
         return DTMM_ERR_HEADER;
     }

@@ -98,6 +98,26 @@ static dtmm_status check_bitmap(const uint8_t *idx, uint32_t n_bits, uint32_t n_
     return count == n_kept ? DTMM_OK : DTMM_ERR_INDEX;
 }
 
+/* GROUPS: one bit row of row_bytes per filter, bits past n_groups zero, n_kept bits set in all. */
+static dtmm_status check_group_rows(const uint8_t *idx, uint32_t cout, uint32_t n_groups, uint32_t n_kept)
+{
+    const uint32_t row_bytes = (n_groups + 7u) / 8u;
+    uint32_t count = 0;
+    for (uint32_t o = 0; o < cout; o++, idx += row_bytes) {
+        for (uint32_t i = 0; i < row_bytes; i++) {
+            uint32_t byte = idx[i];
+            if (i == row_bytes - 1u && (n_groups & 7u) != 0 && (byte >> (n_groups & 7u)) != 0) {
+                return DTMM_ERR_INDEX; /* padding bits of the row */
+            }
+            while (byte) {
+                byte &= byte - 1u;
+                count++;
+            }
+        }
+    }
+    return count == n_kept ? DTMM_OK : DTMM_ERR_INDEX;
+}
+
 /* Walks the LIST strictly inside its n_bytes = cout + n_kept bytes. */
 static dtmm_status check_list(const uint8_t *idx, uint32_t n_bytes, uint32_t cout, uint32_t positions)
 {
@@ -133,9 +153,12 @@ dtmm_status dtmm_fwcs_validate(const uint8_t *blob, uint32_t size)
     /* 2. codes, flags, reserved fields */
     const uint32_t enc = blob[5];
     const uint32_t flags = rd_u16(blob + 6);
-    if (enc > DTMM_FWCS_ENC_LIST) return DTMM_ERR_HEADER;
+    if (enc > DTMM_FWCS_ENC_GROUPS) return DTMM_ERR_HEADER;
     if (flags & ~DTMM_FWCS_FLAG_DENSE_FALLBACK) return DTMM_ERR_HEADER;
-    if (blob[19] != 0 || rd_u16(blob + 42) != 0 || rd_u32(blob + 76) != 0) return DTMM_ERR_HEADER;
+    const uint32_t group = blob[19]; /* GROUPS only; reserved (0) for the other encodings */
+    if ((group != 0 && enc != DTMM_FWCS_ENC_GROUPS) || rd_u16(blob + 42) != 0 || rd_u32(blob + 76) != 0) {
+        return DTMM_ERR_HEADER;
+    }
     if (blob[18] > DTMM_FWCS_PADDING_SAME) return DTMM_ERR_HEADER;
 
     /* 3. geometry and quantization */
@@ -147,7 +170,14 @@ dtmm_status dtmm_fwcs_validate(const uint8_t *blob, uint32_t size)
     const uint32_t positions = (uint32_t)blob[12] * blob[13];
     const uint64_t n_filterlets = (uint64_t)cout * positions;
     const uint32_t n_kept = rd_u32(blob + 44);
-    if (enc == DTMM_FWCS_ENC_DENSE ? n_kept != n_filterlets : n_kept > n_filterlets) return DTMM_ERR_HEADER;
+    uint32_t n_groups = 0;
+    if (enc == DTMM_FWCS_ENC_GROUPS) {
+        if (positions != 1u || group == 0 || group > cin || cin % group != 0) return DTMM_ERR_HEADER;
+        n_groups = cin / group;
+        if (n_kept > (uint64_t)cout * n_groups) return DTMM_ERR_HEADER;
+    } else if (enc == DTMM_FWCS_ENC_DENSE ? n_kept != n_filterlets : n_kept > n_filterlets) {
+        return DTMM_ERR_HEADER;
+    }
     if (enc == DTMM_FWCS_ENC_LIST && positions > 255u) return DTMM_ERR_HEADER;
     if ((flags & DTMM_FWCS_FLAG_DENSE_FALLBACK) && enc != DTMM_FWCS_ENC_DENSE) return DTMM_ERR_HEADER;
 
@@ -159,9 +189,10 @@ dtmm_status dtmm_fwcs_validate(const uint8_t *blob, uint32_t size)
     uint64_t index_bytes = 0;
     if (enc == DTMM_FWCS_ENC_BITMAP) index_bytes = (n_filterlets + 7u) / 8u;
     if (enc == DTMM_FWCS_ENC_LIST) index_bytes = (uint64_t)cout + n_kept;
+    if (enc == DTMM_FWCS_ENC_GROUPS) index_bytes = (uint64_t)cout * ((n_groups + 7u) / 8u);
     const uint64_t index_end = index_start + index_bytes;
     const uint64_t weights_off = (index_end + 15u) & ~(uint64_t)15u;
-    const uint64_t total = weights_off + (uint64_t)n_kept * cin;
+    const uint64_t total = weights_off + (uint64_t)n_kept * (enc == DTMM_FWCS_ENC_GROUPS ? group : cin);
     const uint64_t index_off = enc == DTMM_FWCS_ENC_DENSE ? 0u : index_start;
     if (rd_u32(blob + 48) != index_off || rd_u32(blob + 52) != weights_off || rd_u32(blob + 56) != bias_off ||
         rd_u32(blob + 60) != mult_off || rd_u32(blob + 64) != shift_off || rd_u32(blob + 68) != total) {
@@ -183,6 +214,8 @@ dtmm_status dtmm_fwcs_validate(const uint8_t *blob, uint32_t size)
         status = check_bitmap(blob + index_start, (uint32_t)n_filterlets, n_kept);
     } else if (enc == DTMM_FWCS_ENC_LIST) {
         status = check_list(blob + index_start, (uint32_t)index_bytes, cout, positions);
+    } else if (enc == DTMM_FWCS_ENC_GROUPS) {
+        status = check_group_rows(blob + index_start, cout, n_groups, n_kept);
     }
     if (status != DTMM_OK) return status;
 

@@ -72,9 +72,13 @@ def describe(blob: bytes) -> str:
     """One-line summary of a valid blob, for the comment above its array."""
     h = fwcs.validate(blob)
     s = h.spec
+    if h.encoding == fwcs.ENC_GROUPS:
+        stored = f"{h.n_kept}/{s.cout * (s.cin // h.group)} channel groups of {h.group} stored"
+    else:
+        stored = f"{h.n_kept}/{s.n_filterlets} filterlets stored"
     return (
         f"FWCS v{h.version} {h.encoding_name.upper()}: {s.cout}x{s.kh}x{s.kw}x{s.cin}, "
-        f"{h.n_kept}/{s.n_filterlets} filterlets stored, index {h.index_bytes} B, total {h.total_size} B"
+        f"{stored}, index {h.index_bytes} B, total {h.total_size} B"
     )
 
 

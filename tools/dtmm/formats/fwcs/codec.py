@@ -23,7 +23,8 @@ CRC_OFFSET = 72  # the u32 crc32 field; taken as zero while computing the CRC
 ENC_DENSE = 0
 ENC_BITMAP = 1
 ENC_LIST = 2
-ENCODINGS = {"dense": ENC_DENSE, "bitmap": ENC_BITMAP, "list": ENC_LIST}
+ENC_GROUPS = 3  # channel groups of a 1x1 layer (docs/fwcs.md 5.5)
+ENCODINGS = {"dense": ENC_DENSE, "bitmap": ENC_BITMAP, "list": ENC_LIST, "groups": ENC_GROUPS}
 ENCODING_NAMES = {v: k for k, v in ENCODINGS.items()}
 
 FLAG_DENSE_FALLBACK = 0x0001  # DENSE layer that stores at least one all-zero filterlet
@@ -34,6 +35,11 @@ PADDING_SAME = 1
 _PADDING_CODES = {"valid": PADDING_VALID, "same": PADDING_SAME}
 
 LIST_MAX_POSITIONS = 255  # a LIST count is a u8, and may equal kh*kw
+GROUP_MAX = 255  # the header's group field is a u8
+# Group sizes `encode(group="auto")` tries, widest first (16 = one Helium vector, 4 = one DSP word).
+AUTO_GROUPS = (16, 8, 4)
+# ... and only where at most this fraction of the groups is kept: denser layers run faster dense.
+AUTO_GROUP_MAX_DENSITY = 0.75
 WEIGHTS_ALIGN = 16
 
 # Little-endian, no implicit padding; field order and offsets as in docs/fwcs.md.
@@ -166,6 +172,7 @@ class FwcsHeader:
     shift_off: int
     total_size: int
     crc32: int
+    group: int = 0  # channels per group (GROUPS only; 0 otherwise)
 
     @property
     def encoding_name(self) -> str:
@@ -173,22 +180,29 @@ class FwcsHeader:
 
     @property
     def index_bytes(self) -> int:
-        return index_size(self.encoding, self.spec, self.n_kept)
+        return index_size(self.encoding, self.spec, self.n_kept, self.group)
+
+    @property
+    def unit_bytes(self) -> int:
+        """Bytes of one stored unit: a filterlet (cin), or a channel group (group)."""
+        return self.group if self.encoding == ENC_GROUPS else self.spec.cin
 
 
 @dataclass(frozen=True, eq=False)
 class FwcsLayer:
-    """A decoded blob. `keep` marks the filterlets stored in the blob (all of them
+    """A decoded blob. `keep` marks the filterlets with a stored weight (all of them
     for DENSE); `positions` lists them as (o, kh_i, kw_i) in storage order and
-    `packed` holds their weights, one row of cin bytes each."""
+    `packed` holds their weights, one row of cin bytes each (for GROUPS the
+    dropped groups read as zeros; `group_keep` says which groups are stored)."""
 
     header: FwcsHeader
     keep: np.ndarray  # bool [cout, kh, kw]
-    positions: np.ndarray  # int32 [n_kept, 3]
-    packed: np.ndarray  # int8 [n_kept, cin]
+    positions: np.ndarray  # int32 [n_filterlets kept, 3]
+    packed: np.ndarray  # int8 [n_filterlets kept, cin]
     bias: np.ndarray  # int32 [cout]
     multiplier: np.ndarray  # int32 [cout]
     shift: np.ndarray  # int32 [cout]
+    group_keep: np.ndarray | None = None  # GROUPS: bool [cout, cin // group]
 
     @property
     def spec(self) -> ConvSpec:
@@ -219,8 +233,19 @@ def keep_mask(weights: np.ndarray) -> np.ndarray:
     return np.any(np.asarray(weights) != 0, axis=3)
 
 
-def index_size(encoding: int | str, spec: ConvSpec, n_kept: int) -> int:
-    """Exact bytes of the index section."""
+def group_keep_mask(weights: np.ndarray, group: int) -> np.ndarray:
+    """Channel groups worth storing in a 1x1 layer: bool [cout, cin // group], any nonzero weight."""
+    w = np.asarray(weights)
+    return np.any(w.reshape(w.shape[0], -1, group) != 0, axis=2)
+
+
+def groups_possible(spec: ConvSpec, group: int) -> bool:
+    """GROUPS applies to 1x1 layers whose cin is a multiple of the group size (docs/fwcs.md 5.5)."""
+    return spec.kh == 1 and spec.kw == 1 and 1 <= group <= min(GROUP_MAX, spec.cin) and spec.cin % group == 0
+
+
+def index_size(encoding: int | str, spec: ConvSpec, n_kept: int, group: int = 0) -> int:
+    """Exact bytes of the index section (`group`: channels per group, GROUPS only)."""
     enc = ENCODINGS[encoding] if isinstance(encoding, str) else encoding
     if enc == ENC_DENSE:
         return 0
@@ -228,19 +253,22 @@ def index_size(encoding: int | str, spec: ConvSpec, n_kept: int) -> int:
         return (spec.n_filterlets + 7) // 8
     if enc == ENC_LIST:
         return spec.cout + n_kept
+    if enc == ENC_GROUPS:
+        return spec.cout * ((spec.cin // group + 7) // 8)
     raise FwcsError(f"unknown index encoding {encoding!r}")
 
 
-def _layout(enc: int, spec: ConvSpec, n_kept: int) -> dict[str, int]:
+def _layout(enc: int, spec: ConvSpec, n_kept: int, group: int = 0) -> dict[str, int]:
     """Canonical section offsets; the only layout an encoder may produce."""
     c = spec.cout
     bias_off = HEADER_SIZE
     mult_off = bias_off + 4 * c
     shift_off = mult_off + 4 * c
     index_off = shift_off + 4 * c
-    index_end = index_off + index_size(enc, spec, n_kept)
+    index_end = index_off + index_size(enc, spec, n_kept, group)
     weights_off = _align(index_end, WEIGHTS_ALIGN)
     n_stored = spec.n_filterlets if enc == ENC_DENSE else n_kept
+    unit = group if enc == ENC_GROUPS else spec.cin
     return {
         "index_off": 0 if enc == ENC_DENSE else index_off,
         "index_end": index_end,
@@ -248,26 +276,51 @@ def _layout(enc: int, spec: ConvSpec, n_kept: int) -> dict[str, int]:
         "bias_off": bias_off,
         "multiplier_off": mult_off,
         "shift_off": shift_off,
-        "total_size": weights_off + n_stored * spec.cin,
+        "total_size": weights_off + n_stored * unit,
     }
 
 
-def encoding_costs(spec: ConvSpec, mask: np.ndarray) -> dict[str, int | None]:
-    """Exact total blob size per encoding, None where the encoding cannot express the layer."""
+def encoding_costs(
+    spec: ConvSpec, mask: np.ndarray, group: int = 0, group_mask: np.ndarray | None = None
+) -> dict[str, int | None]:
+    """Exact total blob size per encoding, None where the encoding cannot express the layer.
+
+    `mask` is the filterlet keep mask; GROUPS is costed only when `group` and its
+    `group_mask` ([cout, cin // group]) are given and the layer is 1x1.
+    """
     n_kept = int(np.count_nonzero(mask))
     costs: dict[str, int | None] = {}
     for name, enc in ENCODINGS.items():
         if enc == ENC_LIST and spec.positions > LIST_MAX_POSITIONS:
             costs[name] = None
+        elif enc == ENC_GROUPS:
+            ok = group_mask is not None and groups_possible(spec, group)
+            costs[name] = _layout(enc, spec, int(np.count_nonzero(group_mask)), group)["total_size"] if ok else None
         else:
             costs[name] = _layout(enc, spec, n_kept)["total_size"]
     return costs
 
 
-def choose_encoding(spec: ConvSpec, mask: np.ndarray) -> str:
-    """Smallest blob wins; ties go to the simpler encoding (dense < bitmap < list)."""
-    costs = encoding_costs(spec, mask)
+def choose_encoding(spec: ConvSpec, mask: np.ndarray, group: int = 0, group_mask: np.ndarray | None = None) -> str:
+    """Smallest blob wins; ties go to the simpler encoding (dense < bitmap < list < groups)."""
+    costs = encoding_costs(spec, mask, group, group_mask)
     return min((c, ENCODINGS[n], n) for n, c in costs.items() if c is not None)[2]
+
+
+def auto_group(spec: ConvSpec, weights: np.ndarray) -> int:
+    """The group size `encode(group="auto")` uses: of AUTO_GROUPS, the one giving the smallest
+    GROUPS blob among those keeping at most AUTO_GROUP_MAX_DENSITY of the groups; 0 if none."""
+    best: tuple[int, int] | None = None
+    for g in AUTO_GROUPS:
+        if not groups_possible(spec, g):
+            continue
+        gm = group_keep_mask(weights, g)
+        if gm.mean() > AUTO_GROUP_MAX_DENSITY:
+            continue
+        size = _layout(ENC_GROUPS, spec, int(np.count_nonzero(gm)), g)["total_size"]
+        if best is None or size < best[0]:
+            best = (size, g)
+    return 0 if best is None else best[1]
 
 
 # --------------------------------------------------------------------------- encode
@@ -308,6 +361,8 @@ def with_crc(blob: bytes) -> bytes:
 
 
 def _index_bytes(enc: int, mask: np.ndarray) -> bytes:
+    if enc == ENC_GROUPS:  # one byte-padded bit row per filter
+        return np.packbits(mask.astype(np.uint8), axis=1, bitorder="little").tobytes()
     if enc == ENC_BITMAP:
         return np.packbits(mask.reshape(-1).astype(np.uint8), bitorder="little").tobytes()
     if enc == ENC_LIST:
@@ -320,26 +375,54 @@ def _index_bytes(enc: int, mask: np.ndarray) -> bytes:
     return b""
 
 
-def encode(weights, bias, multiplier, shift, spec: ConvSpec, encoding: str = "auto") -> bytes:
+def _resolve_group(spec: ConvSpec, w: np.ndarray, group, encoding: str) -> int:
+    if group is None:
+        if encoding == "groups":
+            raise FwcsError("groups encoding needs a group size (group=N or group='auto')")
+        return 0
+    if group == "auto":
+        return auto_group(spec, w)
+    if not isinstance(group, (int, np.integer)) or isinstance(group, bool):
+        raise FwcsError(f"group must be a channel count or 'auto', got {group!r}")
+    if not groups_possible(spec, int(group)):
+        raise FwcsError(
+            f"groups encoding needs a 1x1 layer whose cin ({spec.cin}) is a multiple of the group size "
+            f"({group}, at most {GROUP_MAX}); layer is {spec.kh}x{spec.kw}"
+        )
+    return int(group)
+
+
+def encode(weights, bias, multiplier, shift, spec: ConvSpec, encoding: str = "auto", group=None) -> bytes:
     """Pack one conv layer. weights: int8 OHWI; bias/multiplier/shift: int32 per output channel.
 
-    Filterlets that are all zero are dropped unless the encoding is DENSE.
+    Filterlets that are all zero are dropped unless the encoding is DENSE.  `group`
+    (channels per group, or "auto") makes GROUPS a candidate for 1x1 layers: then
+    all-zero channel groups within a filter are dropped too (docs/fwcs.md 5.5).
     """
     w = _as_int_array("weights", weights, spec.weight_shape, np.int8, -128, 127)
     b = _as_int_array("bias", bias, (spec.cout,), "<i4", INT32_MIN, INT32_MAX)
     m = _as_int_array("multiplier", multiplier, (spec.cout,), "<i4", INT32_MIN, INT32_MAX)
     s = _as_int_array("shift", shift, (spec.cout,), "<i4", INT32_MIN, INT32_MAX)
     _check_requant(m, s)
+    if encoding != "auto" and encoding not in ENCODINGS:
+        raise FwcsError(f"unknown index encoding {encoding!r} (choose auto, dense, bitmap, list or groups)")
+    g = _resolve_group(spec, w, group, encoding)
+    if encoding == "groups" and g == 0:
+        raise FwcsError("groups encoding requested but no group size keeps few enough groups to pay")
     mask = keep_mask(w)
+    gmask = group_keep_mask(w, g) if g else None
     if encoding == "auto":
-        encoding = choose_encoding(spec, mask)
-    if encoding not in ENCODINGS:
-        raise FwcsError(f"unknown index encoding {encoding!r} (choose auto, dense, bitmap or list)")
+        encoding = choose_encoding(spec, mask, g, gmask)
     enc = ENCODINGS[encoding]
     if enc == ENC_LIST and spec.positions > LIST_MAX_POSITIONS:
         raise FwcsError(f"list encoding needs kh*kw <= {LIST_MAX_POSITIONS}, layer has {spec.positions}")
 
-    if enc == ENC_DENSE:
+    if enc == ENC_GROUPS:
+        n_kept = int(np.count_nonzero(gmask))
+        stored = w.reshape(spec.cout, -1, g)[gmask]  # (o, group) in C order
+        flags = 0
+        mask = gmask
+    elif enc == ENC_DENSE:
         n_kept = spec.n_filterlets
         stored = w.reshape(-1, spec.cin)
         flags = FLAG_DENSE_FALLBACK if not mask.all() else 0
@@ -347,7 +430,9 @@ def encode(weights, bias, multiplier, shift, spec: ConvSpec, encoding: str = "au
         n_kept = int(np.count_nonzero(mask))
         stored = w[mask]  # boolean indexing walks (o, kh, kw) in C order
         flags = 0
-    lay = _layout(enc, spec, n_kept)
+    if enc != ENC_GROUPS:
+        g = 0
+    lay = _layout(enc, spec, n_kept, g)
 
     blob = bytearray(lay["total_size"])
     _HEADER.pack_into(
@@ -355,7 +440,7 @@ def encode(weights, bias, multiplier, shift, spec: ConvSpec, encoding: str = "au
         MAGIC, VERSION, enc, flags,
         spec.cout, spec.cin,
         spec.kh, spec.kw, spec.stride_h, spec.stride_w, spec.dilation_h, spec.dilation_w,
-        _PADDING_CODES[spec.padding], 0,
+        _PADDING_CODES[spec.padding], g,
         spec.in_h, spec.in_w, spec.out_h, spec.out_w, spec.pad_top, spec.pad_left,
         spec.input_offset, spec.output_offset,
         spec.act_min, spec.act_max, 0,
@@ -402,7 +487,8 @@ def _parse_header(blob: bytes) -> FwcsHeader:
         raise FwcsError(f"fwcs: unknown index encoding {enc}")
     if flags & ~KNOWN_FLAGS:
         raise FwcsError(f"fwcs: unknown flag bits 0x{flags & ~KNOWN_FLAGS:04x}")
-    if res0 or res1 or res2:
+    group = res0  # byte 19: the group size for GROUPS, reserved (0) otherwise
+    if res1 or res2 or (group and enc != ENC_GROUPS):
         raise FwcsError("fwcs: reserved header fields are not zero")
     if pad not in (PADDING_VALID, PADDING_SAME):
         raise FwcsError(f"fwcs: unknown padding mode {pad}")
@@ -422,7 +508,17 @@ def _parse_header(blob: bytes) -> FwcsHeader:
         if got != want:
             raise FwcsError(f"fwcs: inconsistent {name}: header says {got}, the geometry gives {want}")
 
-    if enc == ENC_DENSE:
+    if enc == ENC_GROUPS:
+        if not groups_possible(spec, group):
+            raise FwcsError(
+                f"fwcs: inconsistent group: {group} channels per group on a {spec.kh}x{spec.kw} layer with "
+                f"cin {spec.cin} (GROUPS needs 1x1 and cin a multiple of the group)"
+            )
+        if n_kept > spec.cout * (spec.cin // group):
+            raise FwcsError(
+                f"fwcs: inconsistent n_kept: {n_kept} exceeds cout*cin/group = {spec.cout * (spec.cin // group)}"
+            )
+    elif enc == ENC_DENSE:
         if n_kept != spec.n_filterlets:
             raise FwcsError(
                 f"fwcs: inconsistent n_kept: DENSE stores all {spec.n_filterlets} filterlets, header says {n_kept}"
@@ -434,7 +530,7 @@ def _parse_header(blob: bytes) -> FwcsHeader:
     if flags & FLAG_DENSE_FALLBACK and enc != ENC_DENSE:
         raise FwcsError("fwcs: inconsistent flags: DENSE_FALLBACK set on a non-DENSE layer")
 
-    lay = _layout(enc, spec, n_kept)
+    lay = _layout(enc, spec, n_kept, group)
     for name, got in (
         ("index_off", index_off), ("weights_off", weights_off), ("bias_off", bias_off),
         ("multiplier_off", mult_off), ("shift_off", shift_off), ("total_size", total_size),
@@ -449,17 +545,30 @@ def _parse_header(blob: bytes) -> FwcsHeader:
     if actual != crc:
         raise FwcsError(f"fwcs: checksum mismatch: stored 0x{crc:08x}, computed 0x{actual:08x}")
     return FwcsHeader(
-        version, enc, flags, spec, n_kept, index_off, weights_off, bias_off, mult_off, shift_off, total_size, crc
+        version, enc, flags, spec, n_kept, index_off, weights_off, bias_off, mult_off, shift_off, total_size, crc,
+        group,
     )
 
 
 def _parse_index(h: FwcsHeader, blob: bytes) -> np.ndarray:
-    """The keep mask [cout, kh, kw] described by the index section, checked against n_kept."""
+    """The keep mask [cout, kh, kw] described by the index section ([cout, cin // group] for
+    GROUPS), checked against n_kept."""
     spec = h.spec
     P = spec.positions
     if h.encoding == ENC_DENSE:
         return np.ones((spec.cout, spec.kh, spec.kw), dtype=bool)
     raw = np.frombuffer(blob, dtype=np.uint8, count=h.index_bytes, offset=h.index_off)
+    if h.encoding == ENC_GROUPS:
+        n_groups = spec.cin // h.group
+        bits = np.unpackbits(raw.reshape(spec.cout, -1), axis=1, bitorder="little")
+        if bits[:, n_groups:].any():
+            raise FwcsError("fwcs: group bitmap padding bits are set past bit cin/group of a filter's row")
+        mask = bits[:, :n_groups].astype(bool)
+        if int(mask.sum()) != h.n_kept:
+            raise FwcsError(
+                f"fwcs: index count mismatch: group bitmap has {int(mask.sum())} bits set, n_kept is {h.n_kept}"
+            )
+        return mask
     if h.encoding == ENC_BITMAP:
         bits = np.unpackbits(raw, bitorder="little")
         if bits[spec.n_filterlets :].any():
@@ -513,7 +622,8 @@ def _check_body(h: FwcsHeader, blob: bytes) -> tuple[np.ndarray, np.ndarray, np.
     mult = np.frombuffer(blob, "<i4", c, h.multiplier_off).astype(np.int32)
     shift = np.frombuffer(blob, "<i4", c, h.shift_off).astype(np.int32)
     _check_requant(mult, shift, "fwcs: ")
-    packed = np.frombuffer(blob, np.int8, h.n_kept * h.spec.cin, h.weights_off).reshape(h.n_kept, h.spec.cin)
+    unit = h.unit_bytes
+    packed = np.frombuffer(blob, np.int8, h.n_kept * unit, h.weights_off).reshape(h.n_kept, unit)
     if h.encoding == ENC_DENSE:
         has_zero = not packed.any(axis=1).all()
         if has_zero != bool(h.flags & FLAG_DENSE_FALLBACK):
@@ -538,5 +648,13 @@ def decode(blob: bytes) -> FwcsLayer:
     h = _parse_header(blob)
     mask = _parse_index(h, blob)
     bias, mult, shift, packed = _check_body(h, blob)
+    if h.encoding == ENC_GROUPS:  # scatter the stored groups into whole (1x1) filterlets
+        spec, gmask = h.spec, mask
+        w = np.zeros((spec.cout, spec.cin // h.group, h.group), dtype=np.int8)
+        w[gmask] = packed
+        mask = gmask.any(axis=1).reshape(spec.cout, 1, 1)
+        positions = np.argwhere(mask).astype(np.int32)
+        rows = w.reshape(spec.cout, spec.cin)[positions[:, 0]]
+        return FwcsLayer(h, mask, positions, rows, bias, mult, shift, gmask.copy())
     positions = np.argwhere(mask).astype(np.int32)  # C order = storage order (o, kh, kw)
     return FwcsLayer(h, mask, positions, packed.copy(), bias, mult, shift)
