@@ -62,7 +62,9 @@ def _check_bit_exact(build, cases, name: str) -> None:
                 failures.append(f"{case.describe()} [{path}]: {mismatch}")
         # the wrapper dispatches to the portable path on the host: same scratch
         assert res["wrapper"].scratch == res["c"].scratch >= 0
-        if case.spec.positions <= 32:
+        if case.encoding == "groups":  # init[cout] (dtmm_conv_groups_internal.h)
+            assert res["c"].scratch == (4 * case.spec.cout + 15) // 16 * 16
+        elif case.spec.positions <= 32:
             runs = (2 * case.header.n_kept + 3) // 4 * 4
             want = 4 * case.spec.cout if dense else 12 * case.spec.cout + 4 + runs
             assert res["c"].scratch == want
@@ -85,6 +87,19 @@ def test_random_cases_bit_exact(build):
     assert any(not fwcs.decode(c.blob).keep.reshape(c.spec.cout, -1).any(axis=1).all() for c in cases
                if c.encoding != "dense")  # some filter has no stored filterlet
     _check_bit_exact(build, cases, "random")
+
+
+def test_group_cases_bit_exact(build):
+    """GROUPS blobs (1x1 and fully connected layers pruned by channel groups) on the portable path."""
+    cases = kc.random_group_cases(160, seed=13)
+    assert all(c.encoding == "groups" for c in cases)
+    tags = Counter(t for c in cases for t in c.tags)
+    assert tags["fc"] >= 20 and tags["1x1"] >= 60
+    sizes = Counter(c.header.group for c in cases)
+    assert set(sizes) == set(kc.GROUP_SIZES)
+    assert any(c.density == 0 for c in cases) and any(c.density == 1 for c in cases)
+    assert any(c.spec.stride_h == 2 for c in cases)
+    _check_bit_exact(build, cases, "groups")
 
 
 def test_resnet8_layers_bit_exact(build, resnet8_tflite, shared_dir):
@@ -171,6 +186,8 @@ def _base_blobs(seed: int) -> list[bytes]:
     for enc in ("dense", "bitmap", "list"):
         for density in (0.0, 0.3, 0.8, 1.0):
             blobs.append(kc.random_case(rng, "v", enc, density=density, max_macs=4000).blob)
+    for i in range(6):
+        blobs.append(kc.random_group_case(rng, "g", max_macs=4000).blob)
     return blobs
 
 

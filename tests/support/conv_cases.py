@@ -113,8 +113,11 @@ def make_case(name: str, blob: bytes, x: np.ndarray, tags: Iterable[str] = ()) -
     s = layer.spec
     x = np.asarray(x, dtype=np.int8).reshape(s.in_h, s.in_w, s.cin)
     expected = reference.conv2d(layer, x[None])[0]
-    nonzero = int(np.count_nonzero(layer.packed.any(axis=1)))
-    return KernelCase(name, bytes(blob), x, expected, nonzero / s.n_filterlets, tuple(tags))
+    if layer.group_keep is not None:  # GROUPS: the stored fraction of channel groups
+        density = int(np.count_nonzero(layer.group_keep)) / layer.group_keep.size
+    else:
+        density = int(np.count_nonzero(layer.packed.any(axis=1))) / s.n_filterlets
+    return KernelCase(name, bytes(blob), x, expected, density, tuple(tags))
 
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -127,7 +130,7 @@ def targeted_case(
     in_h: int, in_w: int, sh: int = 1, sw: int = 1, dh: int = 1, dw: int = 1, padding: str = "same",
     density: float = 1.0, encoding: str = "auto", empty: int = 0, requant: str = "normal", act: str = "none",
     zero_filterlets: bool = False, slow_kinds: Sequence[str] = SLOW_REQUANT_KINDS,
-    extreme_min_right_shift: int = 1,
+    extreme_min_right_shift: int = 1, group: int = 0,
 ) -> KernelCase:
     """One hand-shaped layer for a path's focused tests (tests/test_conv_dsp.py, test_conv_mve.py).
 
@@ -135,7 +138,9 @@ def targeted_case(
     "slow" (filters rotate through ``slow_kinds``: left shifts, shift 0 and -1, zero and non-canonical
     multipliers -- what fast epilogues do not take), or "extreme" (canonical multipliers with right shifts
     ``extreme_min_right_shift``..31 and biases near the int32 limits).  ``empty`` filters keep nothing;
-    ``zero_filterlets`` also zeroes single weights inside kept filterlets."""
+    ``zero_filterlets`` also zeroes single weights inside kept filterlets.  ``group`` (1x1 layers): prune
+    channel groups of that many channels instead of filterlets, ``density`` of them kept, and encode
+    GROUPS (docs/fwcs.md 5.5)."""
     in_off = int(rng.integers(-127, 129))
     out_off = int(rng.integers(-128, 128))
     lo, hi = -128, 127
@@ -149,10 +154,19 @@ def targeted_case(
                          output_offset=out_off, act_min=lo, act_max=hi)  # fmt: skip
     w = rng.integers(-128, 128, size=spec.weight_shape, dtype=np.int8)
     w[w == 0] = 1
-    keep = rng.random((cout, kh, kw)) < density
-    if empty:
-        keep[rng.choice(cout, size=min(empty, cout), replace=False)] = False
-    w[~keep] = 0
+    if group:
+        n_units = cout * (cin // group)  # exactly round(density * units) groups kept
+        gkeep = np.zeros(n_units, dtype=bool)
+        gkeep[rng.choice(n_units, size=int(round(density * n_units)), replace=False)] = True
+        gkeep = gkeep.reshape(cout, cin // group)
+        if empty:
+            gkeep[rng.choice(cout, size=min(empty, cout), replace=False)] = False
+        w.reshape(cout, -1, group)[~gkeep] = 0
+    else:
+        keep = rng.random((cout, kh, kw)) < density
+        if empty:
+            keep[rng.choice(cout, size=min(empty, cout), replace=False)] = False
+        w[~keep] = 0
     if zero_filterlets:
         w[rng.random(w.shape) < 0.2] = 0
     # outputs spread over the int8 range
@@ -187,7 +201,10 @@ def targeted_case(
         bias[1::4] = INT32_MIN + int(rng.integers(0, 1000))
     else:
         raise ValueError(f"unknown requant kind {requant!r}")
-    blob = fwcs.encode(w, bias, mult, shift, spec, encoding)
+    if group:
+        blob = fwcs.encode(w, bias, mult, shift, spec, "groups", group=group)
+    else:
+        blob = fwcs.encode(w, bias, mult, shift, spec, encoding)
     x = rng.integers(-128, 128, size=(in_h, in_w, cin), dtype=np.int8)
     return make_case(name, blob, x, tags)
 
@@ -309,6 +326,42 @@ def random_cases(
     return cases
 
 
+#: channel-group sizes the GROUPS cases draw from: the SIMD widths (4 DSP, 16 Helium), and odd ones the
+#: fast paths must hand on (12: words but not vectors; 3, 1: not even words; 32: two vectors)
+GROUP_SIZES = (4, 8, 16, 16, 32, 12, 3, 1)
+
+
+def random_group_case(rng: np.random.Generator, name: str, max_macs: int = 60_000) -> KernelCase:
+    """One random 1x1 or fully connected (1x1 image) layer pruned by channel groups, encoded GROUPS."""
+    g = int(rng.choice(GROUP_SIZES))
+    n_groups = int(rng.choice([1, 2, 3, 4, 6, 8, 16, 24, 32, 40]))
+    if g * n_groups > 1024:
+        n_groups = max(1, 1024 // g)
+    cin = g * n_groups
+    cout = int(rng.integers(1, 49))
+    fc = rng.random() < 0.3
+    if fc:
+        h = w = 1
+    else:
+        h, w = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    stride = 1 if fc or rng.random() < 0.7 else 2
+    while h * w * cin * cout > max_macs and (h > 1 or w > 1):
+        h, w = max(1, h - 1), max(1, w - 1)
+    cout = max(1, min(cout, max_macs // max(1, h * w * cin)))
+    density = float(rng.choice([0.0, 0.1, 0.25, 0.5, 0.75, 1.0, rng.random()]))
+    requant = str(rng.choice(["normal", "normal", "slow", "extreme"]))
+    act = str(rng.choice(["none", "relu", "relu6"]))
+    case = targeted_case(rng, name, ["random", "groups", "fc" if fc else "1x1"], cout=cout, cin=cin, kh=1, kw=1,
+                         in_h=h, in_w=w, sh=stride, sw=stride, padding=str(rng.choice(["same", "valid"])),
+                         density=density, requant=requant, act=act, group=g, empty=int(rng.integers(0, 3)))
+    return case
+
+
+def random_group_cases(n: int, seed: int = 0, max_macs: int = 60_000, prefix: str = "grp") -> list[KernelCase]:
+    rng = np.random.default_rng(seed)
+    return [random_group_case(rng, f"{prefix}{seed}_{i:03d}", max_macs) for i in range(n)]
+
+
 # --------------------------------------------------------------------------- ResNet-8
 
 
@@ -406,7 +459,7 @@ def malformed_blobs(blob: bytes) -> list[tuple[str, bytes]]:
         ("header cut at 79", blob[:79]),
         ("version 0", _set(blob, 4, "B", 0)),
         ("version 2", _set(blob, 4, "B", 2)),
-        ("encoding 3", _set(blob, 5, "B", 3)),
+        ("encoding 4", _set(blob, 5, "B", 4)),
         ("encoding 255", _set(blob, 5, "B", 255)),
         ("flag bit 1", _set(blob, 6, "H", 2)),
         ("reserved0", _set(blob, 19, "B", 1)),
@@ -446,6 +499,8 @@ def malformed_blobs(blob: bytes) -> list[tuple[str, bytes]]:
         ("shift -32", _set(blob, h.shift_off + 4 * (s.cout - 1), "i", -32)),
         ("multiplier negative", _set(blob, h.multiplier_off, "i", -1)),
     ]
+    if h.encoding != fwcs.ENC_GROUPS:
+        out.append(("GROUPS without a group size", _set(blob, 5, "B", fwcs.ENC_GROUPS)))
     if h.encoding == fwcs.ENC_DENSE:
         out.append(("dense flag toggled", _set(blob, 6, "H", h.flags ^ fwcs.FLAG_DENSE_FALLBACK)))
         out.append(("n_kept - 1", _set(blob, 44, "I", h.n_kept - 1)))
@@ -455,7 +510,9 @@ def malformed_blobs(blob: bytes) -> list[tuple[str, bytes]]:
         if pad_start < h.weights_off:
             out.append(("nonzero padding", _set(blob, h.weights_off - 1, "B", 1)))
         idx = bytearray(blob[h.index_off : h.index_off + h.index_bytes])
-        if h.encoding == fwcs.ENC_BITMAP:
+        if h.encoding == fwcs.ENC_GROUPS:
+            out.extend(_group_mutations(blob, h, idx))
+        elif h.encoding == fwcs.ENC_BITMAP:
             if s.n_filterlets % 8:
                 last = bytearray(idx)
                 last[-1] |= 0x80
@@ -465,6 +522,27 @@ def malformed_blobs(blob: bytes) -> list[tuple[str, bytes]]:
             out.append(("bitmap popcount", _with_index(blob, h, flip)))
         else:
             out.extend(_list_mutations(blob, h, idx))
+    return out
+
+
+def _group_mutations(blob: bytes, h: fwcs.FwcsHeader, idx: bytearray) -> list[tuple[str, bytes]]:
+    s, g = h.spec, h.group
+    n_groups = s.cin // g
+    out = [("group 0", _set(blob, 19, "B", 0))]
+    if g < s.cin:
+        bad_g = next((k for k in range(g + 1, s.cin + 1) if s.cin % k), None)
+        if bad_g is not None and bad_g <= 255:
+            out.append(("group not dividing cin", _set(blob, 19, "B", bad_g)))
+    out.append(("group > cin", _set(blob, 19, "B", min(255, s.cin + 1)) if s.cin < 255 else _set(blob, 12, "B", 2)))
+    out.append(("groups on 3x1", _set(blob, 12, "B", 3)))
+    if n_groups % 8:
+        bad = bytearray(idx)
+        bad[(n_groups + 7) // 8 - 1] |= 0x80
+        out.append(("group row padding bit", _with_index(blob, h, bad)))
+    if idx:
+        bad = bytearray(idx)
+        bad[0] ^= 1
+        out.append(("group popcount", _with_index(blob, h, bad)))
     return out
 
 

@@ -55,9 +55,10 @@ typedef struct dtmm_conv_variant dtmm_conv_variant;
  * the others (leftover live filters run one at a time), pair<cin>_s<step>,
  * the generic kernels gen_n<chunks>[_t] (chunks of 16 input bytes, _t: a
  * tail) and gen_loop (cin >= 128), pg_{clamp,full} (small-cin layers of
- * patch mode read by byte gathers, only kept weights: quad groups), and the element-list routine (kernels of
- * more than 32 positions).  DSP (dtmm_conv_s8_dsp.c): the band kernel and
- * the element-list routine.  portable: dtmm_conv_s8_c(), which every path
+ * patch mode read by byte gathers, only kept weights: quad groups), the element-list routine (kernels of
+ * more than 32 positions) and groups (GROUPS blobs, dtmm_conv_groups_s8_mve()).  DSP
+ * (dtmm_conv_s8_dsp.c): the band kernel, the element-list routine and groups
+ * (dtmm_conv_groups_s8_dsp()).  portable: dtmm_conv_s8_c(), which every path
  * uses for the layers its kernels decline.
  */
 #define DTMM_CONV_VARIANTS(X) DTMM_CONV_MVE_VARIANTS(X) DTMM_CONV_DSP_VARIANTS(X) X(34, portable)
@@ -106,9 +107,10 @@ typedef struct dtmm_conv_variant dtmm_conv_variant;
     X(44, mve_quad64_s64_clamp_l)                                                                  \
     X(45, mve_quad64_s64_full_l)                                                                   \
     X(46, mve_pg_clamp)                                                                            \
-    X(47, mve_pg_full)
-#define DTMM_CONV_DSP_VARIANTS(X) X(32, dsp_band) X(33, dsp_elem)
-#define DTMM_CONV_VARIANT_COUNT 48u
+    X(47, mve_pg_full)                                                                             \
+    X(49, mve_groups)
+#define DTMM_CONV_DSP_VARIANTS(X) X(32, dsp_band) X(33, dsp_elem) X(48, dsp_groups)
+#define DTMM_CONV_VARIANT_COUNT 50u
 
 #define DTMM_CONV_VARIANT_DECLARE_(id, name) extern const dtmm_conv_variant dtmm_conv_##name;
 DTMM_CONV_VARIANTS(DTMM_CONV_VARIANT_DECLARE_)

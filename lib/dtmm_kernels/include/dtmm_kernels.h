@@ -76,6 +76,17 @@ dtmm_status dtmm_conv_s8_mve(const dtmm_fwcs_view *v, const int8_t *input, int8_
 int32_t dtmm_conv_s8_mve_get_buffer_size(const dtmm_fwcs_view *v);
 
 /*
+ * GROUPS blobs (1x1 convs and fully connected layers pruned by channel
+ * groups, docs/fwcs.md 5.5): the portable kernel, as dtmm_conv_s8_c() runs
+ * it (scratch: dtmm_conv_s8_c_get_buffer_size()), and the Helium kernel,
+ * as the MVE path runs it (variant dtmm_conv_mve_groups; scratch:
+ * dtmm_conv_s8_mve_get_buffer_size(); the portable kernel off MVE).  The
+ * DSP path's is its variant dtmm_conv_dsp_groups (band kernel).
+ */
+dtmm_status dtmm_conv_groups_s8_c(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch);
+dtmm_status dtmm_conv_groups_s8_mve(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch);
+
+/*
  * The comparison baseline of the benchmarks: a plain loop in the style of
  * TFLite's reference conv (out_y, out_x, out_c, ky, kx, in_c, one bounds
  * check per tap, acc += w * (x + input_offset)).  DENSE blobs only, else

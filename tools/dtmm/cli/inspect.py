@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import DtmmError
 from ..fileio import check_writable_file, json_default, write_bytes_atomic
 from ..formats import fwcs
+from ..pack.lowering.ops import groups_blob
 from ..prune.magnitude import prune_filterlets
 from ..tflite.model import TfliteModel, conv_layer, op_macs, op_weight_tensor
 
@@ -30,10 +31,15 @@ def _conv_row(model: TfliteModel, op) -> dict:
     spec = layer.spec
     mask = fwcs.keep_mask(layer.weights)
     n_nonzero = int(mask.sum())
-    costs = fwcs.encoding_costs(spec, mask)
-    blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, spec)
+    # as `dtmm pack` packs it: channel groups where they pay (1x1 layers), else filterlets
+    blob = groups_blob(layer.weights, layer.bias, layer.multiplier, layer.shift, spec)
+    if blob is None:
+        blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, spec)
     h = fwcs.validate(blob)
-    weight_bytes = (spec.n_filterlets if h.encoding == fwcs.ENC_DENSE else h.n_kept) * spec.cin
+    group_mask = fwcs.group_keep_mask(layer.weights, h.group) if h.group else None
+    costs = fwcs.encoding_costs(spec, mask, h.group, group_mask)
+    weight_bytes = spec.n_filterlets * spec.cin if h.encoding == fwcs.ENC_DENSE else h.n_kept * h.unit_bytes
+    kept_macs = spec.out_h * spec.out_w * (h.n_kept * h.group if h.group else n_nonzero * spec.cin)
     return {
         "index": op.index,
         "name": layer.name,
@@ -43,11 +49,13 @@ def _conv_row(model: TfliteModel, op) -> dict:
         "output_shape": list(model.tensors[layer.output_tensor].shape),
         "weight_shape": list(spec.weight_shape),
         "macs": spec.macs,
-        "kept_macs": spec.out_h * spec.out_w * n_nonzero * spec.cin,
+        "kept_macs": kept_macs,
         "filterlets": spec.n_filterlets,
         "kept_filterlets": n_nonzero,
         "density": round(n_nonzero / spec.n_filterlets, 4),
         "encoding": h.encoding_name,
+        "group": h.group or None,  # channels per stored group (GROUPS), else None
+        "kept_groups": h.n_kept if h.group else None,
         "dense_fallback": bool(h.flags & fwcs.FLAG_DENSE_FALLBACK),
         "dense_bytes": costs["dense"],
         "packed_bytes": h.total_size,
@@ -139,7 +147,7 @@ def render_table(report: dict) -> str:
             f"{_shape(r['input_shape'])} -> {_shape(r['output_shape'])}",
             f"{r['macs']:,}", f"{r['dense_bytes']:,}",
             "-" if r["density"] is None else f"{r['density']:.3f}",
-            r["encoding"] + ("*" if r["dense_fallback"] else ""),
+            r["encoding"] + (f"/{r['group']}" if r.get("group") else "") + ("*" if r["dense_fallback"] else ""),
             f"{r['packed_bytes']:,}", f"{r['index_bytes']:,}", f"{r['index_overhead_pct']:.2f}",
         ))  # fmt: skip
     t = report["total"]
@@ -164,6 +172,9 @@ def render_table(report: dict) -> str:
     )
     if any(r["dense_fallback"] for r in report["layers"]):
         out.append("* dense fallback: the layer has zero filterlets but an index would not make it smaller")
+    if any(r.get("group") for r in report["layers"]):
+        out.append("groups/N: a 1x1 layer stored by channel groups of N channels (docs/fwcs.md 5.5); its "
+                   "density column counts filters with any group kept")
     if report["other_ops"]:
         counts: dict[str, int] = {}
         for o in report["other_ops"]:

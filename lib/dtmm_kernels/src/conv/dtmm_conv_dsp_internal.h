@@ -43,6 +43,7 @@
 
 #include <stdint.h>
 
+#include "dtmm_conv_groups_internal.h"
 #include "dtmm_conv_variant_internal.h"
 #include "dtmm_fwcs.h"
 
@@ -287,6 +288,9 @@ void dtmm_conv_dsp_band_plan(const dtmm_fwcs_header *h, dtmm_dsp_plan *pl);
 static inline uint32_t dtmm_dsp_variant(const dtmm_fwcs_header *h)
 {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && defined(__GNUC__)
+    if (h->encoding == DTMM_FWCS_ENC_GROUPS) {
+        return dtmm_groups_dsp_ok(h) ? DTMM_CONV_V_dsp_groups : DTMM_CONV_V_portable;
+    }
     dtmm_dsp_elem_plan ep;
     if (dtmm_dsp_choose_elem(h, &ep)) {
         return DTMM_CONV_V_dsp_elem;

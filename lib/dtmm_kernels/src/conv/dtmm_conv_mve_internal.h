@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "../common/dtmm_cold.h"
+#include "dtmm_conv_groups_internal.h"
 #include "dtmm_conv_variant_internal.h"
 #include "dtmm_fwcs.h"
 
@@ -393,6 +394,9 @@ int dtmm_conv_mve_elem_layout(const dtmm_fwcs_header *h, dtmm_mve_elem_layout *E
 static inline uint32_t dtmm_mve_variant(const dtmm_fwcs_view *v, dtmm_mve_layout *L)
 {
     const dtmm_fwcs_header *h = v->hdr;
+    if (h->encoding == DTMM_FWCS_ENC_GROUPS) {
+        return DTMM_CONV_V_mve_groups; /* any group size (narrow ones predicated) */
+    }
     if (dtmm_conv_mve_layout(h, L) != 0) {
         dtmm_mve_elem_layout E;
         return dtmm_conv_mve_elem_layout(h, &E) == 0 ? DTMM_CONV_V_mve_elem : DTMM_CONV_V_portable;

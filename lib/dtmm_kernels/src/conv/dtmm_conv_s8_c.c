@@ -415,6 +415,9 @@ dtmm_status dtmm_conv_s8_c(const dtmm_fwcs_view *v, const int8_t *input, int8_t 
         return DTMM_ERR_ARGUMENT;
     }
     const dtmm_fwcs_header *h = v->hdr;
+    if (h->encoding == DTMM_FWCS_ENC_GROUPS) {
+        return dtmm_conv_groups_s8_c(v, input, output, scratch);
+    }
     conv_ctx c;
     c.in = input;
     c.out = output;

@@ -1,6 +1,7 @@
 /* dtmm_conv_s8_c_get_buffer_size.c - scratch bytes of the portable conv path. */
 #include <stddef.h>
 
+#include "dtmm_conv_groups_internal.h"
 #include "dtmm_kernels.h"
 
 /*
@@ -10,7 +11,8 @@
  *   uint32 masks[cout]         kept positions of each filter
  *   uint32 run_first[cout + 1] start of each filter's runs
  *   uint8  runs[2 * n_kept]    (first position, filterlets) of each run, rounded up to 4 bytes
- * Larger kernels walk the index directly and need nothing.
+ * Larger kernels walk the index directly and need nothing.  GROUPS blobs:
+ * dtmm_conv_groups_internal.h.
  */
 int32_t dtmm_conv_s8_c_get_buffer_size(const dtmm_fwcs_view *v)
 {
@@ -18,6 +20,9 @@ int32_t dtmm_conv_s8_c_get_buffer_size(const dtmm_fwcs_view *v)
         return -(int32_t)DTMM_ERR_ARGUMENT;
     }
     const dtmm_fwcs_header *h = v->hdr;
+    if (h->encoding == DTMM_FWCS_ENC_GROUPS) {
+        return (int32_t)dtmm_groups_c_scratch_bytes(h);
+    }
     if ((uint32_t)h->kh * h->kw > 32u) {
         return 0;
     }

@@ -16,6 +16,9 @@ int32_t dtmm_conv_s8_dsp_get_buffer_size(const dtmm_fwcs_view *v)
         return -(int32_t)DTMM_ERR_ARGUMENT;
     }
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && defined(__GNUC__)
+    if (dtmm_groups_dsp_ok(v->hdr)) {
+        return (int32_t)dtmm_groups_dsp_scratch_bytes(v->hdr);
+    }
     dtmm_dsp_elem_plan ep;
     if (dtmm_dsp_choose_elem(v->hdr, &ep)) {
         return (int32_t)ep.total;

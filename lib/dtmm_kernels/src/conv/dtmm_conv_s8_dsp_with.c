@@ -443,6 +443,24 @@ static void expand_row(const expand_ctx *e, int32_t iy, uint32_t slot, int32_t x
     }
 }
 
+/*
+ * Filter o's record for dsp_blocks(): mask (kept positions), weights, the bias
+ * in all 4 accumulators, 2m - 2^32 and r - 1 for the epilogue.  Returns 0 for a
+ * filter the epilogue cannot requantize: its mask is 0 (nothing computed) and
+ * word 6 keeps it for the slow pass.
+ */
+static int band_record(uint32_t *r, const dtmm_fwcs_view *v, uint32_t o, uint32_t mask, const int8_t *wp)
+{
+    const int32_t mult = v->multiplier[o], shift = v->shift[o];
+    const int fast = mult >= 0x40000000 && shift <= -2;
+    r[0] = fast ? mask : 0u;
+    r[1] = (uint32_t)(uintptr_t)wp;
+    r[2] = r[3] = r[4] = r[5] = (uint32_t)v->bias[o];
+    r[6] = fast ? (uint32_t)mult * 2u : mask;
+    r[7] = fast ? (uint32_t)(-shift - 1) : 0u;
+    return fast;
+}
+
 /* ---- the slow per-filter path (requantization the fast epilogue cannot do) ---- */
 
 static void slow_filter(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, uint32_t o,
@@ -1077,17 +1095,8 @@ static __attribute__((noinline)) dtmm_status band_conv(const dtmm_fwcs_view *v, 
     int any_slow = 0;
     const int8_t *wp = v->weights;
     for (uint32_t o = 0; o < cout; o++) {
-        const uint32_t m = masks[o];
-        const int32_t mult = v->multiplier[o], shift = v->shift[o];
-        const int fast = mult >= 0x40000000 && shift <= -2;
-        uint32_t *r = rec + DTMM_DSP_RECORD_WORDS * o;
-        r[0] = fast ? m : 0u;
-        r[1] = (uint32_t)(uintptr_t)wp;
-        r[2] = r[3] = r[4] = r[5] = (uint32_t)v->bias[o];
-        r[6] = fast ? (uint32_t)mult * 2u : m; /* slow filters keep their mask here */
-        r[7] = fast ? (uint32_t)(-shift - 1) : 0u;
-        any_slow |= !fast;
-        wp += (uint32_t)__builtin_popcount(m) * cin;
+        any_slow |= !band_record(rec + DTMM_DSP_RECORD_WORDS * o, v, o, masks[o], wp);
+        wp += (uint32_t)__builtin_popcount(masks[o]) * cin;
     }
 
     expand_ctx e;
@@ -1233,6 +1242,186 @@ static __attribute__((noinline)) dtmm_status band_conv(const dtmm_fwcs_view *v, 
     return DTMM_OK;
 }
 
+/* ---- the channel-group variant (GROUPS blobs, docs/fwcs.md 5.5) -------------
+ *
+ * A GROUPS layer is 1x1, and its filters' stored channel groups play the
+ * part of kernel positions: dsp_blocks() runs it unchanged, with group j's
+ * input pointer in tbl[j], group/4 words per "position" and a filter's bit
+ * row as its mask (at most 32 groups, dtmm_groups_dsp_ok()).  The pixels of
+ * each block of 4 (any geometry: each pixel's input is addressed on its
+ * own) are expanded by expand_band() into one band block, words 32 bytes
+ * apart; a pruned group costs nothing, a stored one 7 instructions plus 14
+ * per word, the filter its 5-instruction requantization per output.  Filters
+ * whose requantization the epilogue cannot do are recomputed in C.  Layers
+ * of fewer than 4 pixels (fully connected ones) run groups_pixels() instead.
+ */
+static void groups_slow_filter(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, uint32_t o,
+                               uint32_t mask, const int8_t *w0)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t g = h->group, pixels = (uint32_t)h->out_h * h->out_w;
+    const int32_t off = h->input_offset;
+    for (uint32_t q = 0; q < pixels; q++) {
+        const int8_t *px = dtmm_groups_pixel(h, input, q);
+        const int8_t *w = w0;
+        int32_t dot = 0;
+        for (uint32_t m = mask; m != 0u; m &= m - 1u, w += g) {
+            const int8_t *x = px + (uint32_t)__builtin_ctz(m) * g;
+            for (uint32_t c = 0; c < g; c++) dot += w[c] * (x[c] + off);
+        }
+        int32_t r = dtmm_requantize(dtmm_fp_add_wrap(v->bias[o], dot), v->multiplier[o], v->shift[o]) + h->output_offset;
+        output[q * h->cout + o] = (int8_t)(r < h->act_min ? h->act_min : r > h->act_max ? h->act_max : r);
+    }
+}
+
+/* SXTB16 of the odd bytes (ROR #8 folded in). */
+static inline uint32_t sxtb16_odd(uint32_t w)
+{
+    uint32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+
+/* The band epilogue's exact requantization (see the top of this file) for one output. */
+static inline int32_t requant_fast(int32_t acc, uint32_t m2, int32_t rs1, int32_t k)
+{
+    int32_t y;
+    __asm("smmlar %0, %1, %2, %1" : "=r"(y) : "r"(acc), "r"(m2));
+    y = (int32_t)((uint32_t)y - ((uint32_t)y >> 31));
+    return __ssat(((y >> rs1) + k) >> 1, 8);
+}
+
+/* Accumulates `words` words of 4 weights against the pixel's lanes xq[2k], xq[2k+1]. */
+#define GROUP_WORD(acc, wp, xq)                                                                          \
+    do {                                                                                                 \
+        const uint32_t ww_ = *(wp)++;                                                                    \
+        (acc) = __smlad((int32_t)__sxtb16(ww_), (int32_t)(xq)[0], (acc));                                \
+        (acc) = __smlad((int32_t)sxtb16_odd(ww_), (int32_t)(xq)[1], (acc));                              \
+        (xq) += 2;                                                                                       \
+    } while (0)
+
+/*
+ * Layers of 1..3 pixels, fully connected ones above all: the pixel is
+ * expanded once (input offset added) and each filter walks its mask over
+ * it, one SMLAD per 2 channels, no block of 4 pixels to fill.
+ */
+static void groups_pixels(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, uint32_t *lanes)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    const uint32_t cout = h->cout, g = h->group, words = h->cin / 4u, gw = g / 2u;
+    const uint32_t row_bytes = (h->cin / g + 7u) / 8u, pixels = (uint32_t)h->out_h * h->out_w;
+    const uint32_t off2 = ((uint32_t)h->input_offset & 0xFFFFu) | ((uint32_t)h->input_offset << 16);
+    const int32_t k = 1 + 2 * h->output_offset, lo = h->act_min, hi = h->act_max;
+    for (uint32_t q = 0; q < pixels; q++) {
+        const int8_t *px = dtmm_groups_pixel(h, input, q);
+        for (uint32_t i = 0; i < words; i++) {
+            const uint32_t w = load_u32(px + 4u * i);
+            lanes[2u * i] = __sxtab16(off2, w);
+            lanes[2u * i + 1u] = sxtab16_ror8(off2, w);
+        }
+        const uint32_t *wp = (const uint32_t *)(const void *)v->weights; /* 16-aligned, group % 4 == 0 */
+        const uint8_t *row = v->index;
+        int8_t *out = output + q * cout;
+        for (uint32_t o = 0; o < cout; o++, row += row_bytes) {
+            int32_t acc = v->bias[o];
+            for (uint32_t m = dtmm_groups_row_word(row, row_bytes, 0u); m != 0u; m &= m - 1u) {
+                const uint32_t *xq = lanes + gw * (uint32_t)__builtin_ctz(m);
+                if (g == 4u) {
+                    GROUP_WORD(acc, wp, xq);
+                } else if (g == 16u) {
+                    GROUP_WORD(acc, wp, xq);
+                    GROUP_WORD(acc, wp, xq);
+                    GROUP_WORD(acc, wp, xq);
+                    GROUP_WORD(acc, wp, xq);
+                } else {
+                    for (uint32_t n = g / 4u; n != 0u; n--) GROUP_WORD(acc, wp, xq);
+                }
+            }
+            const int32_t mult = v->multiplier[o], shift = v->shift[o];
+            int32_t r;
+            if (mult >= 0x40000000 && shift <= -2) {
+                r = requant_fast(acc, (uint32_t)mult * 2u, -shift - 1, k);
+            } else {
+                r = dtmm_requantize(acc, mult, shift) + h->output_offset;
+            }
+            out[o] = (int8_t)(r < lo ? lo : r > hi ? hi : r);
+        }
+    }
+}
+
+static dtmm_status groups_conv(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch)
+{
+    const dtmm_fwcs_header *h = v->hdr;
+    if (!dtmm_groups_dsp_ok(h)) {
+        return DTMM_ERR_UNSUPPORTED; /* dtmm_dsp_variant() picks the portable variant for it */
+    }
+    if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0) {
+        return DTMM_ERR_ARGUMENT;
+    }
+    const uint32_t cout = h->cout, cin = h->cin, g = h->group, n_groups = cin / g;
+    const uint32_t row_bytes = (n_groups + 7u) / 8u, pixels = (uint32_t)h->out_h * h->out_w;
+    if (pixels < 4u) {
+        groups_pixels(v, input, output, (uint32_t *)scratch + 8u * cout);
+        return DTMM_OK;
+    }
+    uint32_t *rec = (uint32_t *)scratch;
+    uint8_t *band = (uint8_t *)scratch + 32u * cout;
+    int8_t *dump = (int8_t *)(band + 8u * cin);
+
+    int any_slow = 0;
+    const int8_t *wp = v->weights;
+    const uint8_t *row = v->index;
+    for (uint32_t o = 0; o < cout; o++, row += row_bytes) {
+        const uint32_t m = dtmm_groups_row_word(row, row_bytes, 0u);
+        any_slow |= !band_record(rec + DTMM_DSP_RECORD_WORDS * o, v, o, m, wp);
+        wp += (uint32_t)__builtin_popcount(m) * g;
+    }
+
+    expand_call ec;
+    ec.dst = band;
+    ec.nchunk = 1;
+    ec.groups = cin / 4u;
+    ec.bstride = 0;
+    ec.off2 = ((uint32_t)h->input_offset & 0xFFFFu) | ((uint32_t)h->input_offset << 16);
+    ec.gs_m32 = 0; /* one block: words 32 bytes apart */
+    dsp_call call;
+    call.rec = NULL; /* set by dsp_blocks */
+    call.k = 1 + 2 * h->output_offset;
+    call.groups = g / 4u;
+    call.gs_m16 = 16u;
+    call.bstep = 32u;
+    call.positions = n_groups;
+    call.par0 = rec;
+    call.pend = rec + DTMM_DSP_RECORD_WORDS * cout;
+    call.opstep = 3 * (int32_t)cout;
+    call.nblk = 1;
+    for (uint32_t q = 0; q < pixels; q += 4u) {
+        const uint32_t valid = pixels - q < 4u ? pixels - q : 4u;
+        for (uint32_t i = 0; i < 4u; i++) ec.p[i] = dtmm_groups_pixel(h, input, q + (i < valid ? i : 0u));
+        expand_band(&ec);
+        for (uint32_t j = 0; j < n_groups; j++) call.tbl[j] = band + 8u * g * j;
+        call.op = output + q * cout;
+        const int32_t to_dump = (int32_t)((uintptr_t)dump - (uintptr_t)call.op);
+        call.c1 = valid > 1u ? (int32_t)cout : to_dump;
+        call.c2 = valid > 2u ? 2 * (int32_t)cout : to_dump;
+        call.c3 = valid > 3u ? 3 * (int32_t)cout : to_dump;
+        dsp_blocks(&call);
+    }
+
+    if (h->act_min > -128 || h->act_max < 127) {
+        clamp_output(output, pixels * cout, h->act_min, h->act_max);
+    }
+    if (any_slow) {
+        for (uint32_t o = 0; o < cout; o++) {
+            const uint32_t *r = rec + DTMM_DSP_RECORD_WORDS * o;
+            if (r[7] == 0u) {
+                groups_slow_filter(v, input, output, o, r[6], (const int8_t *)(uintptr_t)r[1]);
+            }
+        }
+    }
+    return DTMM_OK;
+}
+
 /* The element-list variant (cin = 1 or kh*kw > 32, dtmm_dsp_variant()). */
 static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch)
 {
@@ -1249,6 +1438,7 @@ static dtmm_status elem_layer(const dtmm_fwcs_view *v, const int8_t *input, int8
 /* The variants (dtmm_conv_variants.h): each object is the only reference to its code. */
 const dtmm_conv_variant dtmm_conv_dsp_band = {DTMM_CONV_V_dsp_band, NULL, band_conv, NULL, NULL};
 const dtmm_conv_variant dtmm_conv_dsp_elem = {DTMM_CONV_V_dsp_elem, NULL, elem_layer, NULL, NULL};
+const dtmm_conv_variant dtmm_conv_dsp_groups = {DTMM_CONV_V_dsp_groups, NULL, groups_conv, NULL, NULL};
 
 dtmm_status dtmm_conv_s8_dsp_with(const dtmm_fwcs_view *v, const int8_t *input, int8_t *output, void *scratch,
                                   const dtmm_conv_variant *const *variants, uint32_t n_variants)

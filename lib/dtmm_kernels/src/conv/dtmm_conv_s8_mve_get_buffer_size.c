@@ -5,7 +5,8 @@
 #include "dtmm_kernels.h"
 
 /*
- * Layout in dtmm_conv_mve_internal.h (each part rounded up to 16 bytes):
+ * GROUPS blobs: dtmm_conv_groups_internal.h.  Others: layout in dtmm_conv_mve_internal.h (each part
+ * rounded up to 16 bytes):
  *   records    52*(cout+3) + 120
  *   lists      2*(kh*kw+1) DENSE, 2*(n_kept+1) packed (u16; 1 byte each for the generic kernel,
  *              which also needs a pointer table of 16*kh*kw*min(8, ceil(out_w/4)) bytes)
@@ -30,6 +31,9 @@ int32_t dtmm_conv_s8_mve_get_buffer_size(const dtmm_fwcs_view *v)
         return -(int32_t)DTMM_ERR_ARGUMENT;
     }
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+    if (v->hdr->encoding == DTMM_FWCS_ENC_GROUPS) {
+        return (int32_t)dtmm_groups_mve_scratch_bytes(v->hdr);
+    }
     dtmm_mve_layout layout;
     if (dtmm_conv_mve_layout(v->hdr, &layout) == 0) {
         return (int32_t)layout.total;

@@ -7,7 +7,7 @@ Micro computes in Prepare (via :mod:`.quant`), and returns a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -167,12 +167,42 @@ def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str, storage: str = "f
     if chosen != "fwcs":
         return _lower_baseline_conv(model, op, prefix, layer, chosen)
     try:
-        blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, s, encoding="auto")
+        blob = groups_blob(layer.weights, layer.bias, layer.multiplier, layer.shift, s)
+        if blob is None:
+            blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, s, encoding="auto")
     except fwcs.FwcsError as exc:
         raise LoweringError(f"{_where(model, op)}: {exc}") from None
+    return _fwcs_conv_op(model, op, prefix, x, blob, x.shape[0])
+
+
+def groups_blob(weights, bias, multiplier, shift, spec: fwcs.ConvSpec, group: int | None = None) -> bytes | None:
+    """A 1x1 layer pruned by channel groups as a GROUPS blob, or None when that encoding does not pay
+    (not 1x1, no group size keeps at most fwcs.AUTO_GROUP_MAX_DENSITY of the groups, or a smaller
+    encoding exists); `group` forces that group size.  The input offset is folded into the bias (bias +
+    input_offset * sum of the filter's weights, int32 wrap-around) and stored as 0: exact for 1x1
+    layers, which have no padding taps, and it spares the kernels a pass over the weights on every call
+    (docs/fwcs.md 5.5)."""
+    if spec.kh != 1 or spec.kw != 1:
+        return None
+    g = group if group is not None else fwcs.auto_group(spec, weights)
+    if not g:
+        return None
+    if group is None:
+        costs = fwcs.encoding_costs(spec, fwcs.keep_mask(weights), g, fwcs.group_keep_mask(weights, g))
+        if min(c for c in costs.values() if c is not None) < costs["groups"]:
+            return None
+    w64 = np.asarray(weights, np.int64).reshape(spec.cout, -1)
+    folded = np.asarray(bias, np.int64) + spec.input_offset * w64.sum(axis=1)
+    folded = ((folded + (1 << 31)) % (1 << 32)) - (1 << 31)
+    spec0 = replace(spec, input_offset=0)
+    return fwcs.encode(weights, folded.astype(np.int32), multiplier, shift, spec0, "groups", group=g)
+
+
+def _fwcs_conv_op(model: TfliteModel, op: OpInfo, prefix: str, x, blob: bytes, batches: int) -> LoweredOp:
+    """dtmm_conv_s8 on one FWCS blob per image of the batch (CONV_2D, and FULLY_CONNECTED as GROUPS)."""
+    s = fwcs.validate(blob).spec
     name = f"{prefix}blob"
     decls, flash = c_bytes(name, blob, describe(blob))
-    batches = x.shape[0]
     in_img = s.in_h * s.in_w * s.cin
     out_img = s.out_h * s.out_w * s.cout
     if batches == 1:
@@ -338,6 +368,14 @@ def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> Lowere
     for v in s:
         quant.check_mbqm_shift(int(v), where)
     bias = constant_bias(model, op, out_f, where, LoweringError)
+    # pruned by channel groups: a GROUPS blob run by the conv kernels (one 1x1 pixel per batch row)
+    spec = fwcs.ConvSpec(cout=out_f, cin=in_f, kh=1, kw=1, in_h=1, in_w=1, input_offset=-in_zp,
+                         output_offset=out_zp, act_min=act_min, act_max=act_max)  # fmt: skip
+    blob = groups_blob(weights.reshape(out_f, 1, 1, in_f), bias, np.broadcast_to(m, (out_f,)),
+                       np.broadcast_to(s, (out_f,)), spec)  # fmt: skip
+    dense_bytes = weights.size + 4 * (out_f + len(m) + len(s))
+    if blob is not None and len(blob) < dense_bytes:
+        return _fwcs_conv_op(model, op, prefix, x, blob, batches)
     # Fold the input offset: sum w*(x - zp) + b = sum w*x + (b - zp*sum w), exact modulo 2^32 like int32 C.
     folded = bias + (-in_zp) * weights.astype(np.int64).sum(axis=1)
     folded = ((folded + (1 << 31)) % (1 << 32)) - (1 << 31)
