@@ -13,6 +13,7 @@
 #include "bench_cases.h"
 #include "dtmm_board.h"
 #include "dtmm_kernels.h"
+#include "dtmm_ops.h"
 
 #ifndef BENCH_SCRATCH_BYTES
 #define BENCH_SCRATCH_BYTES 65536u
@@ -34,8 +35,12 @@ static uint32_t fnv1a(const uint8_t *p, uint32_t n)
 static int bench_one(const bench_run *r)
 {
     dtmm_fwcs_view view;
-    dtmm_status st = dtmm_fwcs_view_init(r->blob, &view);
-    int32_t need = r->reference ? 0 : dtmm_conv_s8_get_buffer_size(r->blob);
+    dtmm_status st = DTMM_OK;
+    int32_t need = 0;
+    if (r->kind != 2) {
+        st = dtmm_fwcs_view_init(r->blob, &view);
+        need = r->kind == 1 ? 0 : dtmm_conv_s8_get_buffer_size(r->blob);
+    }
     if (st != DTMM_OK || need < 0) {
         dtmm_printf("@bench error %s bad blob (%s)\n", r->name, dtmm_status_name(st));
         return 1;
@@ -50,7 +55,9 @@ static int bench_one(const bench_run *r)
     int8_t *out = (int8_t *)output_buf;
 
     uint64_t start = dtmm_measure_begin();
-    if (r->reference) {
+    if (r->kind == 2) {
+        st = dtmm_fully_connected_s8((const dtmm_fully_connected_s8_params *)r->fc, in, out);
+    } else if (r->kind == 1) {
         st = dtmm_conv_s8_reference(&view, in, out);
     } else {
         st = dtmm_conv_s8(r->blob, in, out, need > 0 ? scratch_buf : NULL);

@@ -72,11 +72,12 @@ class BenchRun:
     """One measured kernel call of the firmware."""
 
     name: str  # measurement name, e.g. "conv2d_3.d050"
-    kind: str  # "sparse" | "dense" | "reference"
-    blob: bytes
+    kind: str  # "sparse" | "dense" | "reference" | "fc" (dtmm_fully_connected_s8 on `fc`)
+    blob: bytes  # the FWCS blob (for "fc": empty)
     input_key: str
     output_hash: int
     output_len: int
+    fc: dict | None = None  # "fc": weights [out][in] int8, bias (offset folded), multiplier, shift, fields
 
 
 @dataclass
@@ -145,35 +146,56 @@ def split_layers(layers: Sequence[BenchLayer], flash_bytes: int, reserve: int = 
     return groups
 
 
+def _fc_params_c(ident: str, fc: dict) -> str:
+    """A dtmm_fully_connected_s8_params over the arrays {ident}_weights/_bias/_multiplier/_shift."""
+    cast = lambda part, t: f"(const {t} *)(const void *){ident}_{part}"  # noqa: E731
+    return (
+        f"static const dtmm_fully_connected_s8_params {ident}_params = {{\n"
+        f"    {cast('weights', 'int8_t')}, {cast('bias', 'int32_t')}, {cast('multiplier', 'int32_t')},\n"
+        f"    {cast('shift', 'int32_t')}, {fc['batches']}, {fc['in_features']}, {fc['out_features']},\n"
+        f"    {fc['per_channel']}, {fc['output_offset']}, {fc['act_min']}, {fc['act_max']}}};\n"
+    )
+
+
 def emit_bench_header(layers: Sequence[BenchLayer]) -> str:
     """bench_cases.h: blobs and inputs (16-byte aligned, via dtmm.formats.fwcs.c_emit) and the table of runs."""
     arrays: dict[str, bytes] = {}
     comments: dict[str, str] = {}
     blob_ident: dict[bytes, str] = {}
-    runs_c = []
+    runs_c: list[str] = []
+    fc_params: list[str] = []
     for k, layer in enumerate(layers):
         in_ident = f"l{k}_{c_emit.c_identifier(layer.name, prefix='')}_in"
         arrays[in_ident] = layer.input.tobytes()
         for r in layer.runs:
+            ident = f"l{k}_{c_emit.c_identifier(r.name, prefix='')}"
+            if r.kind == "fc":
+                for part in ("weights", "bias", "multiplier", "shift"):
+                    arrays[f"{ident}_{part}"] = np.ascontiguousarray(r.fc[part]).tobytes()
+                fc_params.append(_fc_params_c(ident, r.fc))
+                runs_c.append(f'    {{"{r.name}", 2, NULL, &{ident}_params, {in_ident}, {layer.input.size}u, '
+                              f"{r.output_len}u}},")  # fmt: skip
+                continue
             if r.blob not in blob_ident:
-                ident = f"l{k}_{c_emit.c_identifier(r.name, prefix='')}_blob"
-                blob_ident[r.blob] = ident
-                arrays[ident] = r.blob
-                comments[ident] = c_emit.describe(r.blob)
+                blob_ident[r.blob] = f"{ident}_blob"
+                arrays[f"{ident}_blob"] = r.blob
+                comments[f"{ident}_blob"] = c_emit.describe(r.blob)
             kind = 1 if r.kind == "reference" else 0
-            runs_c.append(
-                f'    {{"{r.name}", {kind}, {blob_ident[r.blob]}, {in_ident}, {layer.input.size}u, {r.output_len}u}},'
-            )
+            runs_c.append(f'    {{"{r.name}", {kind}, {blob_ident[r.blob]}, NULL, {in_ident}, {layer.input.size}u, '
+                          f"{r.output_len}u}},")  # fmt: skip
     data = c_emit.emit_header(arrays, "DTMM_BENCH_CASES_H", comments)
     body = data.rsplit("#endif", 1)[0].rstrip("\n")
+    if fc_params:
+        body += "\n\n#include \"dtmm_ops.h\"\n\n" + "\n".join(fc_params)
     all_runs = [r for layer in layers for r in layer.runs]
     lines = [
         body,
         "",
         "typedef struct {",
         "    const char *name;",
-        "    int reference; /* 1: dtmm_conv_s8_reference, 0: dtmm_conv_s8 */",
+        "    int kind; /* 0: dtmm_conv_s8, 1: dtmm_conv_s8_reference, 2: dtmm_fully_connected_s8 */",
         "    const uint8_t *blob;",
+        "    const void *fc; /* kind 2: its dtmm_fully_connected_s8_params */",
         "    const uint8_t *input;",
         "    uint32_t input_len;",
         "    uint32_t output_len;",
@@ -193,6 +215,61 @@ def emit_bench_header(layers: Sequence[BenchLayer]) -> str:
     return "\n".join(lines)
 
 
+def measure_layers(
+    layers: Sequence[BenchLayer],
+    board: str,
+    work: Path,
+    defines: Sequence[str],
+    kernels_optimization: str,
+    timeout: float,
+    say: Callable[[str, int, int], None],
+) -> tuple[dict[str, int], set[str]]:
+    """Build app/bench_kernels with the layers' runs (several firmware parts when the board's flash is
+    too small), run each under QEMU, check every output hash; returns {run name: instructions} and the
+    conv paths the firmware reported.  Raises DtmmError naming the first failures."""
+    from ..targets.platformio import build
+    from ..targets.qemu import run_firmware
+
+    b = get_board(board)
+    groups = split_layers(layers, b.flash_bytes)
+    total = 1 + 2 * len(groups)
+    work.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    hashes: dict[str, int] = {}
+    errors: list[str] = []
+    paths: set[str] = set()
+    for g, group in enumerate(groups):
+        src = work / f"src{g}"
+        if src.exists():
+            shutil.rmtree(src)
+        src.mkdir(parents=True)
+        shutil.copyfile(BENCH_FIRMWARE / "main.c", src / "main.c")
+        c_emit.write_header(src / "bench_cases.h", emit_bench_header(group))
+        say(f"building {board} part {g + 1}/{len(groups)}", 1 + 2 * g, total)
+        elf = build(src, board, build_dir=work / f"build{g}", defines=list(defines),
+                    kernels_optimization=kernels_optimization)
+        say(f"running {board} part {g + 1}/{len(groups)}", 2 + 2 * g, total)
+        result = run_firmware(elf, board, timeout=timeout)
+        counts.update(result.measurements)
+        hashes.update({m.group(1): int(m.group(2), 16) for m in _OUT_LINE.finditer(result.console)})
+        errors += [f"{m.group(1)}: {m.group(2).strip()}" for m in _ERR_LINE.finditer(result.console)]
+        paths.update(re.findall(r"^bench_kernels on \S+: path (\w+),", result.console, re.M))
+        if result.exit_code != 0 and not errors:
+            tail = result.console.strip().splitlines()[-1:] or ["(no output)"]
+            errors.append(f"firmware part {g + 1} exited with status {result.exit_code}: {tail[0]}")
+
+    say("verifying outputs", total, total)
+    for layer in layers:
+        for r in layer.runs:
+            if r.name not in counts or r.name not in hashes:
+                errors.append(f"{r.name}: not measured")
+            elif hashes[r.name] != r.output_hash:
+                errors.append(f"{r.name}: wrong output (hash {hashes[r.name]:08x}, expected {r.output_hash:08x})")
+    if errors:
+        raise DtmmError(f"benchmark on {board} failed verification:\n  " + "\n  ".join(errors[:20]))
+    return counts, paths
+
+
 def run_bench(
     board: str,
     densities: Sequence[float] = DEFAULT_DENSITIES,
@@ -209,9 +286,6 @@ def run_bench(
 
     `progress(message, steps_done, steps_total)` is called before each step (preparing the golden
     outputs, then one build and one run per firmware part)."""
-    from ..targets.platformio import build
-    from ..targets.qemu import run_firmware
-
     b = get_board(board)
     if not b.emulated:
         raise DtmmError(f"board '{board}' is real hardware; the benchmark runs on emulated boards (qemu-*)")
@@ -237,45 +311,9 @@ def run_bench(
     if ram > b.ram_bytes:
         raise DtmmError(f"the kernel benchmark needs about {ram} bytes of RAM on {board} (scratch {SCRATCH_BYTES} + "
                         f"ResNet-8's largest conv input and output + stack), the board has {b.ram_bytes}")
-    groups = split_layers(layers, b.flash_bytes)
-    total = 1 + 2 * len(groups)
     work = Path(build_dir) if build_dir else REPO_ROOT / ".pio" / "dtmm-bench" / board
-    work.mkdir(parents=True, exist_ok=True)
-
-    counts: dict[str, int] = {}
-    hashes: dict[str, int] = {}
-    errors: list[str] = []
-    paths: set[str] = set()
-    for g, group in enumerate(groups):
-        src = work / f"src{g}"
-        if src.exists():
-            shutil.rmtree(src)
-        src.mkdir(parents=True)
-        shutil.copyfile(BENCH_FIRMWARE / "main.c", src / "main.c")
-        c_emit.write_header(src / "bench_cases.h", emit_bench_header(group))
-        say(f"building {board} part {g + 1}/{len(groups)}", 1 + 2 * g, total)
-        elf = build(src, board, build_dir=work / f"build{g}",
-                    defines=[f"BENCH_SCRATCH_BYTES={SCRATCH_BYTES}", *defines],
-                    kernels_optimization=kernels_optimization)
-        say(f"running {board} part {g + 1}/{len(groups)}", 2 + 2 * g, total)
-        result = run_firmware(elf, board, timeout=timeout)
-        counts.update(result.measurements)
-        hashes.update({m.group(1): int(m.group(2), 16) for m in _OUT_LINE.finditer(result.console)})
-        errors += [f"{m.group(1)}: {m.group(2).strip()}" for m in _ERR_LINE.finditer(result.console)]
-        paths.update(re.findall(r"^bench_kernels on \S+: path (\w+),", result.console, re.M))
-        if result.exit_code != 0 and not errors:
-            tail = result.console.strip().splitlines()[-1:] or ["(no output)"]
-            errors.append(f"firmware part {g + 1} exited with status {result.exit_code}: {tail[0]}")
-
-    say("verifying outputs", total, total)
-    for layer in layers:
-        for r in layer.runs:
-            if r.name not in counts or r.name not in hashes:
-                errors.append(f"{r.name}: not measured")
-            elif hashes[r.name] != r.output_hash:
-                errors.append(f"{r.name}: wrong output (hash {hashes[r.name]:08x}, expected {r.output_hash:08x})")
-    if errors:
-        raise DtmmError(f"benchmark on {board} failed verification:\n  " + "\n  ".join(errors[:20]))
+    counts, paths = measure_layers(layers, board, work, [f"BENCH_SCRATCH_BYTES={SCRATCH_BYTES}", *defines],
+                                   kernels_optimization, timeout, say)
 
     rows = []
     for layer in layers:

@@ -80,6 +80,62 @@ def kernels(board_name, densities, as_json, model_path, images_path, kernels_opt
         click.echo(render_table(report))
 
 
+def _ints(value: str, what: str) -> list[int]:
+    try:
+        return [int(v) for v in value.replace(",", " ").split()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a list of {what}") from None
+
+
+@bench.command("groups")
+@click.option("--board", "board_name", default="qemu-m4", show_default=True,
+              help="emulated board (qemu-m0, qemu-m3, qemu-m4, qemu-m7, qemu-m33, qemu-m55)")
+@click.option("--groups", "group_sizes", default="4,16", show_default=True,
+              help="channel-group sizes in channels, comma-separated (4 = one DSP word, 16 = one Helium vector)")
+@click.option("--densities", default="1,0.75,0.5,0.25", show_default=True,
+              help="fractions of channel groups kept, comma-separated, in (0, 1]")
+@click.option("--layers", "shapes", default=None,
+              help="layer shapes, comma-separated (default: all of dscnn_pw64, mbnet_pw128, mbnet_pw32, fc256, "
+                   "fc128)")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where generated sources and builds go (default: .pio/dtmm-bench-groups/BOARD)")
+@click.option("--timeout", default=900.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="seconds per firmware run")
+def groups(board_name, group_sizes, densities, shapes, as_json, build_dir, timeout):
+    """Channel-group pruned 1x1 convs and fully connected layers against their dense kernels.
+
+    For each layer shape, group size and density: dtmm_conv_s8 on the GROUPS
+    blob the packer writes, against the unpruned layer's DENSE blob and, for
+    fully connected shapes, dtmm_fully_connected_s8; every output verified.
+
+    \b
+    Examples:
+      dtmm bench groups --board qemu-m4 --groups 4,8,16
+      dtmm bench groups --board qemu-m55 --groups 16 --layers dscnn_pw64,fc256 --json
+    """
+    from ..bench.groups import SHAPES, render_group_table, run_group_bench
+
+    dens = _densities(densities)
+    sizes = _ints(group_sizes, "channel counts")
+    names = [s.strip() for s in shapes.split(",") if s.strip()] if shapes else list(SHAPES)
+    from tqdm import tqdm
+
+    bar = tqdm(total=3, desc=f"bench groups {board_name}", unit="step", file=sys.stderr, disable=None, leave=False)
+
+    def progress(message: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(message)
+
+    try:
+        report = run_group_bench(board_name, names, sizes, dens, build_dir=build_dir, timeout=timeout,
+                                 progress=progress)
+    finally:
+        bar.close()
+    click.echo(json.dumps(report, indent=2) if as_json else render_group_table(report))
+
+
 def _model_names(value: str) -> list[str]:
     from ..bench.models import CONV_SHAPES_SUITE, MODEL_NAMES, SHAPE_NAMES, expand_model_names
 
