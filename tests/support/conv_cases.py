@@ -327,8 +327,8 @@ def random_cases(
 
 
 #: channel-group sizes the GROUPS cases draw from: the SIMD widths (4 DSP, 16 Helium), and odd ones the
-#: fast paths must hand on (12: words but not vectors; 3, 1: not even words; 32: two vectors)
-GROUP_SIZES = (4, 8, 16, 16, 32, 12, 3, 1)
+#: fast paths must hand on (12: words but not vectors; 3, 1: not even words; 32, 64: two and four vectors)
+GROUP_SIZES = (4, 8, 16, 16, 32, 64, 12, 3, 1)
 
 
 def random_group_case(rng: np.random.Generator, name: str, max_macs: int = 60_000) -> KernelCase:
@@ -462,7 +462,6 @@ def malformed_blobs(blob: bytes) -> list[tuple[str, bytes]]:
         ("encoding 4", _set(blob, 5, "B", 4)),
         ("encoding 255", _set(blob, 5, "B", 255)),
         ("flag bit 1", _set(blob, 6, "H", 2)),
-        ("reserved0", _set(blob, 19, "B", 1)),
         ("reserved1", _set(blob, 42, "H", 1)),
         ("reserved2", _set(blob, 76, "I", 1)),
         ("padding mode 2", _set(blob, 18, "B", 2)),
@@ -499,7 +498,8 @@ def malformed_blobs(blob: bytes) -> list[tuple[str, bytes]]:
         ("shift -32", _set(blob, h.shift_off + 4 * (s.cout - 1), "i", -32)),
         ("multiplier negative", _set(blob, h.multiplier_off, "i", -1)),
     ]
-    if h.encoding != fwcs.ENC_GROUPS:
+    if h.encoding != fwcs.ENC_GROUPS:  # byte 19 is the group size of GROUPS blobs, reserved in the others
+        out.append(("reserved0", _set(blob, 19, "B", 1)))
         out.append(("GROUPS without a group size", _set(blob, 5, "B", fwcs.ENC_GROUPS)))
     if h.encoding == fwcs.ENC_DENSE:
         out.append(("dense flag toggled", _set(blob, 6, "H", h.flags ^ fwcs.FLAG_DENSE_FALLBACK)))

@@ -9,7 +9,7 @@
  *                      weights: inner loops then multiply raw int8 inputs)
  *   Helium:            init[cout], the rows as uint32 masks[cout][ceil(groups/32)], a block
  *                      buffer of 4*cin bytes (four pixels' inputs, group-major) and, for its
- *                      assembly kernel (groups of 16), 4 words per filter
+ *                      assembly kernels (groups of 16, 32, 64), 4 words per filter
  *   DSP:               the band kernel's filter records (8 words per filter), one band block
  *                      of 8*cin bytes and cout bytes where the last block's missing pixels go
  * The paths' get_buffer_size functions and the packer's host probe read the sizes here.
@@ -52,17 +52,17 @@ static inline uint32_t dtmm_groups_mve_masks_bytes(const dtmm_fwcs_header *h)
     return (4u * h->cout * dtmm_groups_mask_words(h) + 15u) & ~15u;
 }
 
-/* Helium's assembly kernel: groups of 16 channels, at most 32 of them (one mask word per filter). */
-static inline int dtmm_groups_mve_g16(const dtmm_fwcs_header *h)
+/* Helium's assembly kernels: groups of 16, 32 or 64 channels, at most 32 of them (one mask word). */
+static inline int dtmm_groups_mve_asm(const dtmm_fwcs_header *h)
 {
-    return h->group == 16u && h->cin <= 512u;
+    return (h->group == 16u || h->group == 32u || h->group == 64u) && h->cin / h->group <= 32u;
 }
 
 /* Helium: init, masks, the block buffer, and for the assembly kernel 4 words per filter. */
 static inline uint32_t dtmm_groups_mve_scratch_bytes(const dtmm_fwcs_header *h)
 {
     return dtmm_groups_init_bytes(h) + dtmm_groups_mve_masks_bytes(h) + 4u * h->cin +
-           (dtmm_groups_mve_g16(h) ? 16u * h->cout : 0u);
+           (dtmm_groups_mve_asm(h) ? 16u * h->cout : 0u);
 }
 
 /* The DSP path runs GROUPS on its band kernel, which needs whole words of 4 channels per group and at

@@ -38,13 +38,21 @@ typedef struct {
     int right_only; /* every shift <= 0: the requantization needs no left shift */
 } groups_ctx;
 
-/* Copies pixel p's input into its slots of the block buffer ([group][4 pixels][g]). */
-static void copy_pixel(const int8_t *px, uint32_t g, uint32_t n_groups, int8_t *slot)
+/*
+ * Copies pixel p (0..3) of a block into the block buffer.  Layers the assembly
+ * runs (groups of 16, 32 or 64 channels) use it chunk-major: chunk k of 16
+ * channels of pixel p at k*64 + p*16, so group j starts at j*4*group and each
+ * chunk's four pixels are four loads at immediate offsets.  Other group sizes
+ * use it group-major ([group][pixel][group bytes]), for block_any().
+ */
+static void copy_pixel(const int8_t *px, uint32_t p, uint32_t g, uint32_t n_groups, int asm_layout, int8_t *buf)
 {
-    if (g == 16u) { /* one vector per group */
-        for (uint32_t j = n_groups; j != 0u; j--, px += 16, slot += 64) vstrbq_s8(slot, vldrbq_s8(px));
+    if (asm_layout) {
+        int8_t *slot = buf + 16u * p;
+        for (uint32_t k = n_groups * g / 16u; k != 0u; k--, px += 16, slot += 64) vstrbq_s8(slot, vldrbq_s8(px));
         return;
     }
+    int8_t *slot = buf + p * g;
     for (uint32_t j = 0; j < n_groups; j++, px += g, slot += 4u * g) {
         for (uint32_t c = 0; c < g; c += 16u) {
             const mve_pred16_t pr = vctp8q(g - c);
@@ -80,18 +88,20 @@ static void finish_quad(const groups_ctx *c, uint32_t o0, uint32_t n, const int3
 }
 
 /*
- * Four pixels, groups of exactly 16 channels, at most 32 groups: the common
- * Helium case, in assembly (VMLADAVA wants even accumulators: r4, r6, r8,
- * r10; C cannot keep the loop in registers).  Per stored group 15
- * instructions (RBIT/CLZ/ADD/SUB/ANDS walk the mask, 5 loads, 4 VMLADAVA,
- * BNE); per filter 19 more: the four sums go to one vector, are
+ * Four pixels, groups of 16, 32 or 64 channels, at most 32 groups: the
+ * common Helium case, in assembly (VMLADAVA wants even accumulators: r4,
+ * r6, r8, r10; C cannot keep the loop in registers).  Per stored group 5
+ * instructions walk the mask (RBIT/CLZ/ADD/SUB/ANDS) and 1 branches; per
+ * chunk of 16 channels one VLDRB of weights and four VLDRB + VMLADAVA of
+ * the pixels (chunk-major block buffer, copy_pixel()), an ADD between
+ * chunks.  Per filter 19 more: the four sums go to one vector, are
  * requantized on lanes (VQRDMULH, the half-away-from-zero fix, VRSHL by the
  * filter's right shift), clamped and stored by one byte scatter.  Filters
  * with a shift >= 0 get wrong outputs here and are recomputed afterwards.
  */
 typedef struct {
     const uint32_t *rec; /* 0: per filter {mask, init, multiplier, shift (< 0)} */
-    const int8_t *buf;   /* 4: block buffer, [group][4 pixels][16] */
+    const int8_t *buf;   /* 4: block buffer, chunk-major */
     const int8_t *w;     /* 8: first filter's weights */
     int8_t *out;         /* 12: output of pixel 0, filter 0 */
     int32_t out_off;     /* 16 */
@@ -99,61 +109,80 @@ typedef struct {
     int32_t lo[4];       /* 24: act_min in every lane */
     int32_t hi[4];       /* 40: act_max */
     uint32_t offs[4];    /* 56: 0, cout, 2*cout, 3*cout */
-} g16_call;
+} block_call;
 
-__attribute__((naked, noinline)) static void g16_block(__attribute__((unused)) const g16_call *call)
+/* One chunk of 16 channels for the four pixels at r7; ADD.W leaves the flags of the mask walk alone. */
+#define MVE_CHUNK                                                                                        \
+    "vldrb.8 q4, [r2], #16\n\t"                                                                          \
+    "vldrb.8 q0, [r7]\n\t"                                                                               \
+    "vmladava.s8 r4, q0, q4\n\t"                                                                         \
+    "vldrb.8 q1, [r7, #16]\n\t"                                                                          \
+    "vmladava.s8 r6, q1, q4\n\t"                                                                         \
+    "vldrb.8 q2, [r7, #32]\n\t"                                                                          \
+    "vmladava.s8 r8, q2, q4\n\t"                                                                         \
+    "vldrb.8 q3, [r7, #48]\n\t"                                                                          \
+    "vmladava.s8 r10, q3, q4\n\t"
+#define MVE_NEXT_CHUNK "add.w r7, r7, #64\n\t"
+/* The whole block for groups of 4 << shift bytes per pixel set (shift 6, 7, 8: 16, 32, 64 channels); `skip`
+ * jumps over the group loop of a filter with nothing stored (CBZ reaches only 126 bytes ahead). */
+#define MVE_SKIP_NEAR "cbz r3, 3f\n\t"
+#define MVE_SKIP_FAR "cmp r3, #0\n\tbeq.w 3f\n\t"
+#define MVE_BLOCK_ASM(shift, skip, chunks)                                                               \
+    "push {r4-r11, lr}\n\t"                                                                              \
+    "vpush {d8-d15}\n\t"                                                                                 \
+    "ldm r0, {r1, r2, r3, r11, r12, lr}\n\t" /* rec, buf, w, out, out_off, nf */                         \
+    "mov r9, r1\n\t"                                                                                     \
+    "mov r1, r2\n\t"                                                                                     \
+    "mov r2, r3\n\t"                                                                                     \
+    "add r3, r0, #24\n\t"                                                                                \
+    "vldrw.32 q6, [r3]\n\t"                                                                              \
+    "vldrw.32 q7, [r3, #16]\n\t"                                                                         \
+    "vldrw.32 q5, [r3, #32]\n\t"                                                                         \
+    "1:\n\t"                                                                                             \
+    "ldr r3, [r9], #4\n\t"                                                                               \
+    "movs r4, #0\n\t"                                                                                    \
+    "movs r6, #0\n\t"                                                                                    \
+    "movs r8, #0\n\t"                                                                                    \
+    "movs r10, #0\n\t" skip                                                                              \
+    "2:\n\t"                                                                                             \
+    "rbit r5, r3\n\t"                                                                                    \
+    "clz r5, r5\n\t"                                                                                     \
+    "add r7, r1, r5, lsl #" shift "\n\t"                                                                 \
+    "sub r5, r3, #1\n\t"                                                                                 \
+    "ands r3, r3, r5\n\t" chunks "bne 2b\n\t"                                                            \
+    "3:\n\t"                                                                                             \
+    "ldmia r9!, {r3, r5, r7}\n\t"    /* init, multiplier, shift */                                       \
+    "vmov q0[2], q0[0], r4, r8\n\t"  /* lane 0 = r4, lane 2 = r8 */                                      \
+    "vmov q0[3], q0[1], r6, r10\n\t" /* lane 1 = r6, lane 3 = r10 */                                     \
+    "vadd.i32 q0, q0, r3\n\t"                                                                            \
+    "vqrdmulh.s32 q0, q0, r5\n\t"                                                                        \
+    "vshr.s32 q1, q0, #31\n\t"                                                                           \
+    "vqadd.s32 q0, q0, q1\n\t"                                                                           \
+    "vrshl.s32 q0, r7\n\t"                                                                               \
+    "vadd.i32 q0, q0, r12\n\t"                                                                           \
+    "vmax.s32 q0, q0, q6\n\t"                                                                            \
+    "vmin.s32 q0, q0, q7\n\t"                                                                            \
+    "vstrb.32 q0, [r11, q5]\n\t"                                                                         \
+    "adds r11, #1\n\t"                                                                                   \
+    "subs lr, lr, #1\n\t"                                                                                \
+    "bne 1b\n\t"                                                                                         \
+    "vpop {d8-d15}\n\t"                                                                                  \
+    "pop {r4-r11, pc}\n\t"
+
+__attribute__((naked, noinline)) static void block_g16(__attribute__((unused)) const block_call *call)
 {
-    __asm__ volatile("push {r4-r11, lr}\n\t"
-                     "vpush {d8-d15}\n\t"
-                     "ldm r0, {r1, r2, r3, r11, r12, lr}\n\t" /* rec, buf, w, out, out_off, nf */
-                     "mov r9, r1\n\t"
-                     "mov r1, r2\n\t"
-                     "mov r2, r3\n\t"
-                     "add r3, r0, #24\n\t"
-                     "vldrw.32 q6, [r3]\n\t"
-                     "vldrw.32 q7, [r3, #16]\n\t"
-                     "vldrw.32 q5, [r3, #32]\n\t"
-                     "1:\n\t"
-                     "ldr r3, [r9], #4\n\t"
-                     "movs r4, #0\n\t"
-                     "movs r6, #0\n\t"
-                     "movs r8, #0\n\t"
-                     "movs r10, #0\n\t"
-                     "cbz r3, 3f\n\t"
-                     "2:\n\t"
-                     "rbit r5, r3\n\t"
-                     "clz r5, r5\n\t"
-                     "add r7, r1, r5, lsl #6\n\t"
-                     "sub r5, r3, #1\n\t"
-                     "ands r3, r3, r5\n\t"
-                     "vldrb.8 q4, [r2], #16\n\t"
-                     "vldrb.8 q0, [r7]\n\t"
-                     "vmladava.s8 r4, q0, q4\n\t"
-                     "vldrb.8 q1, [r7, #16]\n\t"
-                     "vmladava.s8 r6, q1, q4\n\t"
-                     "vldrb.8 q2, [r7, #32]\n\t"
-                     "vmladava.s8 r8, q2, q4\n\t"
-                     "vldrb.8 q3, [r7, #48]\n\t"
-                     "vmladava.s8 r10, q3, q4\n\t"
-                     "bne 2b\n\t"
-                     "3:\n\t"
-                     "ldmia r9!, {r3, r5, r7}\n\t" /* init, multiplier, shift */
-                     "vmov q0[2], q0[0], r4, r8\n\t" /* lane 0 = r4, lane 2 = r8 */
-                     "vmov q0[3], q0[1], r6, r10\n\t"
-                     "vadd.i32 q0, q0, r3\n\t"
-                     "vqrdmulh.s32 q0, q0, r5\n\t"
-                     "vshr.s32 q1, q0, #31\n\t"
-                     "vqadd.s32 q0, q0, q1\n\t"
-                     "vrshl.s32 q0, r7\n\t"
-                     "vadd.i32 q0, q0, r12\n\t"
-                     "vmax.s32 q0, q0, q6\n\t"
-                     "vmin.s32 q0, q0, q7\n\t"
-                     "vstrb.32 q0, [r11, q5]\n\t"
-                     "adds r11, #1\n\t"
-                     "subs lr, lr, #1\n\t"
-                     "bne 1b\n\t"
-                     "vpop {d8-d15}\n\t"
-                     "pop {r4-r11, pc}\n\t");
+    __asm__ volatile(MVE_BLOCK_ASM("6", MVE_SKIP_NEAR, MVE_CHUNK));
+}
+
+__attribute__((naked, noinline)) static void block_g32(__attribute__((unused)) const block_call *call)
+{
+    __asm__ volatile(MVE_BLOCK_ASM("7", MVE_SKIP_FAR, MVE_CHUNK MVE_NEXT_CHUNK MVE_CHUNK));
+}
+
+__attribute__((naked, noinline)) static void block_g64(__attribute__((unused)) const block_call *call)
+{
+    __asm__ volatile(MVE_BLOCK_ASM("8", MVE_SKIP_FAR, MVE_CHUNK MVE_NEXT_CHUNK MVE_CHUNK MVE_NEXT_CHUNK MVE_CHUNK MVE_NEXT_CHUNK
+                                            MVE_CHUNK));
 }
 
 /*
@@ -221,12 +250,6 @@ __attribute__((naked, noinline)) static void dot4_g64(__attribute__((unused)) do
 {
     __asm__ volatile(DOT4_PROLOGUE DOT1_G64("r4", "0", "2") DOT1_G64("r6", "4", "3") DOT1_G64("r8", "8", "4")
                          DOT1_G64("r10", "12", "5") DOT4_EPILOGUE);
-}
-
-/* Whether the one-pixel assembly takes this layer. */
-static inline int dot4_ok(const dtmm_fwcs_header *h)
-{
-    return (h->group == 16u || h->group == 32u || h->group == 64u) && h->cin / h->group <= 32u;
 }
 
 static void block1_asm(const groups_ctx *c, const int8_t *px, int8_t *out)
@@ -328,9 +351,9 @@ static void slow_filter(const groups_ctx *c, const int8_t *input, int8_t *output
     for (uint32_t q = 0; q < pixels; q++) {
         const int8_t *px = dtmm_groups_pixel(h, input, q), *w = w0;
         int32_t dot = 0;
-        for (uint32_t m = c->masks[o]; m != 0u; m &= m - 1u, w += 16) {
-            const int8_t *x = px + 16u * (uint32_t)__builtin_ctz(m);
-            for (uint32_t i = 0; i < 16u; i++) dot += w[i] * x[i];
+        for (uint32_t m = c->masks[o]; m != 0u; m &= m - 1u, w += c->g) {
+            const int8_t *x = px + c->g * (uint32_t)__builtin_ctz(m);
+            for (uint32_t i = 0; i < c->g; i++) dot += w[i] * x[i];
         }
         const int32_t acc =
             dtmm_fp_requantize(dtmm_fp_add_wrap(c->init[o], dot), v->multiplier[o], v->shift[o]) + h->output_offset;
@@ -350,16 +373,16 @@ dtmm_status dtmm_conv_groups_s8_mve(const dtmm_fwcs_view *v, const int8_t *input
     int32_t *init = (int32_t *)scratch;
     uint32_t *masks = (uint32_t *)(void *)((uint8_t *)scratch + dtmm_groups_init_bytes(h));
     int8_t *buf = (int8_t *)masks + dtmm_groups_mve_masks_bytes(h);
-    uint32_t *rec = (uint32_t *)(void *)(buf + 4u * h->cin); /* g16 only */
+    uint32_t *rec = (uint32_t *)(void *)(buf + 4u * h->cin); /* the assembly block kernels only */
     const int32_t *init_or_bias = prepare(v, init, masks, nw);
     int right_only = 1;
     for (uint32_t o = 0; o < cout; o++) right_only &= v->shift[o] <= 0;
     const groups_ctx c = {v, init_or_bias, masks, nw, g, cout, right_only};
 
-    const int g16 = dtmm_groups_mve_g16(h) && pixels >= 4u;
+    const int use_asm = dtmm_groups_mve_asm(h) && pixels >= 4u; /* the assembly block kernels take the layer */
     int any_slow = 0;
-    g16_call call;
-    if (g16) {
+    block_call call;
+    if (use_asm) {
         for (uint32_t o = 0; o < cout; o++) {
             const int fast = v->shift[o] < 0;
             rec[4u * o] = masks[o]; /* slow filters still walk theirs: the weights pointer must advance */
@@ -381,16 +404,16 @@ dtmm_status dtmm_conv_groups_s8_mve(const dtmm_fwcs_view *v, const int8_t *input
     }
     uint32_t q = 0;
     for (; q + 4u <= pixels; q += 4u) {
-        for (uint32_t p = 0; p < 4u; p++) copy_pixel(dtmm_groups_pixel(h, input, q + p), g, n_groups, buf + p * g);
-        if (g16) {
+        for (uint32_t p = 0; p < 4u; p++) copy_pixel(dtmm_groups_pixel(h, input, q + p), p, g, n_groups, use_asm, buf);
+        if (use_asm) {
             call.out = output + q * cout;
-            g16_block(&call);
+            (g == 16u ? block_g16 : g == 32u ? block_g32 : block_g64)(&call);
         } else {
             block_any(&c, buf, 4u, output + q * cout);
         }
     }
     for (; q < pixels; q++) {
-        if (dot4_ok(h)) {
+        if (dtmm_groups_mve_asm(h)) {
             block1_asm(&c, dtmm_groups_pixel(h, input, q), output + q * cout);
         } else {
             block_any(&c, dtmm_groups_pixel(h, input, q), 1u, output + q * cout);
@@ -400,7 +423,7 @@ dtmm_status dtmm_conv_groups_s8_mve(const dtmm_fwcs_view *v, const int8_t *input
         const int8_t *w = v->weights;
         for (uint32_t o = 0; o < cout; o++) {
             if (v->shift[o] >= 0) slow_filter(&c, input, output, o, w);
-            w += 16u * (uint32_t)__builtin_popcount(masks[o]);
+            w += g * (uint32_t)__builtin_popcount(masks[o]);
         }
     }
     return DTMM_OK;

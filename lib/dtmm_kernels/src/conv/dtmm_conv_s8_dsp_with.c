@@ -1328,6 +1328,9 @@ static void groups_pixels(const dtmm_fwcs_view *v, const int8_t *input, int8_t *
                 const uint32_t *xq = lanes + gw * (uint32_t)__builtin_ctz(m);
                 if (g == 4u) {
                     GROUP_WORD(acc, wp, xq);
+                } else if (g == 8u) {
+                    GROUP_WORD(acc, wp, xq);
+                    GROUP_WORD(acc, wp, xq);
                 } else if (g == 16u) {
                     GROUP_WORD(acc, wp, xq);
                     GROUP_WORD(acc, wp, xq);
