@@ -60,8 +60,8 @@ def test_groups_round_trip(g):
 
 def test_auto_group_picks_the_pruned_size_and_only_when_it_pays():
     rng = np.random.default_rng(1)
-    for g in (4, 8, 16):
-        spec, w, b, m, s, _ = _layer(rng, cout=16, cin=64, g=g, density=0.4)
+    for g in (4, 8, 16, 64):
+        spec, w, b, m, s, _ = _layer(rng, cout=16, cin=128, g=g, density=0.4)
         assert fwcs.auto_group(spec, w) == g  # coarser groups keep more, finer ones cost more index
         blob = fwcs.encode(w, b, m, s, spec, group="auto")
         assert fwcs.validate(blob).encoding_name == "groups"

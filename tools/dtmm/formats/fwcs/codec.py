@@ -36,8 +36,9 @@ _PADDING_CODES = {"valid": PADDING_VALID, "same": PADDING_SAME}
 
 LIST_MAX_POSITIONS = 255  # a LIST count is a u8, and may equal kh*kw
 GROUP_MAX = 255  # the header's group field is a u8
-# Group sizes `encode(group="auto")` tries, widest first (16 = one Helium vector, 4 = one DSP word).
-AUTO_GROUPS = (16, 8, 4)
+# Group sizes `encode(group="auto")` tries, widest first (64 = what Helium fully connected layers want,
+# 16 = one Helium vector, 4 = one DSP word); ties in size go to the wider group.
+AUTO_GROUPS = (64, 32, 16, 8, 4)
 # ... and only where at most this fraction of the groups is kept: denser layers run faster dense.
 AUTO_GROUP_MAX_DENSITY = 0.75
 WEIGHTS_ALIGN = 16
