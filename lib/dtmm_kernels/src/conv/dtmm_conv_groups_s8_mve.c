@@ -25,6 +25,7 @@
 
 #include <arm_mve.h>
 
+#include "../common/dtmm_cold.h"
 #include "../common/dtmm_fixedpoint.h"
 #include "../common/dtmm_fixedpoint_mve.h"
 
@@ -276,7 +277,8 @@ static void block1_asm(const groups_ctx *c, const int8_t *px, int8_t *out)
  * Any group size and count, in C: `npix` pixels (4: the block buffer, groups 4*g bytes apart; 1: a pixel
  * read in place, groups g bytes apart), predicated loads (lanes past the group read zeros).
  */
-static void block_any(const groups_ctx *c, const int8_t *buf, uint32_t npix, int8_t *out)
+static DTMM_COLD __attribute__((noinline)) void block_any(const groups_ctx *c, const int8_t *buf, uint32_t npix,
+                                                          int8_t *out)
 {
     const uint32_t g = c->g, nw = c->nw, gstride = npix * g;
     const int8_t *w = c->v->weights;
@@ -306,7 +308,8 @@ static void block_any(const groups_ctx *c, const int8_t *buf, uint32_t npix, int
 /* The filters' mask words from their bit rows and, when the input offset is not folded into the bias,
  * init[o] = bias + input_offset * (sum of filter o's stored weights); returns init (the blob's bias when
  * the offset is 0). */
-static const int32_t *prepare(const dtmm_fwcs_view *v, int32_t *init, uint32_t *masks, uint32_t nw)
+static DTMM_COLD __attribute__((noinline)) const int32_t *prepare(const dtmm_fwcs_view *v, int32_t *init,
+                                                                  uint32_t *masks, uint32_t nw)
 {
     const dtmm_fwcs_header *h = v->hdr;
     const uint32_t g = h->group, row_bytes = ((uint32_t)h->cin / g + 7u) / 8u, cout = h->cout;
@@ -343,7 +346,8 @@ static const int32_t *prepare(const dtmm_fwcs_view *v, int32_t *init, uint32_t *
 }
 
 /* Filter o over every pixel in plain C (filters the assembly epilogue cannot requantize). */
-static void slow_filter(const groups_ctx *c, const int8_t *input, int8_t *output, uint32_t o, const int8_t *w0)
+static DTMM_COLD __attribute__((noinline)) void slow_filter(const groups_ctx *c, const int8_t *input,
+                                                            int8_t *output, uint32_t o, const int8_t *w0)
 {
     const dtmm_fwcs_view *v = c->v;
     const dtmm_fwcs_header *h = v->hdr;
