@@ -11,12 +11,15 @@ test_conv_host.py).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from dtmm.cli import main
 from dtmm.formats import fwcs
 from dtmm.formats.fwcs import reference
 from dtmm.pack.lowering import lower_model
@@ -196,6 +199,14 @@ def test_packer_lowers_group_pruned_layers_bit_exact(tf, g, tmp_path):
     assert kinds["FULLY_CONNECTED"] == [True, False]  # the pruned dense layer runs as GROUPS
     rng = np.random.default_rng(g)
     check_cases([Case(f"kws_groups_{g}", data, random_inputs(model, rng, 4))], tmp_path)
+    # dtmm inspect reports the pointwise conv as the packer packs it
+    path = tmp_path / "kws.tflite"
+    path.write_bytes(data)
+    result = CliRunner().invoke(main, ["inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    convs = [r for r in json.loads(result.stdout)["layers"] if r["op"] == "CONV_2D"]
+    assert [(r["encoding"], r["group"]) for r in convs][1] == ("groups", g)
+    assert convs[1]["packed_bytes"] < convs[1]["dense_bytes"] and convs[1]["kept_groups"] > 0
 
 
 # --------------------------------------------------------------------------- every board
