@@ -30,10 +30,10 @@ from ..formats import fwcs
 from ..formats.fwcs import reference
 from ..pack.lowering.conv_scratch import conv_scratch_bytes
 from ..pack.lowering.ops import groups_blob
-from ..pack.lowering.quant import conv_multipliers
+from ..pack.lowering.quant import conv_multipliers, fold_input_offset
 from ..paths import REPO_ROOT
 from ..targets.boards import get_board
-from .kernels import DEFAULT_KERNELS_OPTIMIZATION, BenchLayer, BenchRun, _fnv1a_np, measure_layers
+from .kernels import DEFAULT_KERNELS_OPTIMIZATION, BenchLayer, BenchRun, output_hash, measure_layers
 
 
 @dataclass(frozen=True)
@@ -93,14 +93,13 @@ def _layer(shape: GroupShape, groups: Sequence[int], densities: Sequence[float],
     x = rng.integers(-128, 128, size=(shape.h, shape.w, shape.cin), dtype=np.int8)
     n_out = shape.h * shape.w * shape.cout
 
-    def run(name, kind, blob, fc=None):
-        want = reference.conv2d(blob if blob else dense_blob, x[None])[0]
-        return BenchRun(name, kind, blob, shape.name, _fnv1a_np(want), n_out, fc)
+    def run(name, kind, blob):
+        return BenchRun(name, kind, blob, shape.name, output_hash(reference.conv2d(blob, x[None])[0]), n_out)
 
     dense_blob = fwcs.encode(w, bias, mult, shift, spec, "dense")
     runs = [run(f"{shape.name}.dense", "dense", dense_blob)]
     if shape.fully_connected:
-        folded = bias.astype(np.int64) + spec.input_offset * w.reshape(shape.cout, -1).astype(np.int64).sum(axis=1)
+        folded = fold_input_offset(bias, w, spec.input_offset)
         fc = {"weights": w.reshape(shape.cout, -1), "bias": folded.astype("<i4"), "multiplier": mult.astype("<i4"),
               "shift": shift.astype("<i4"), "batches": 1, "in_features": shape.cin, "out_features": shape.cout,
               "per_channel": 1, "output_offset": spec.output_offset, "act_min": spec.act_min,

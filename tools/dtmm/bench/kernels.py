@@ -62,8 +62,8 @@ def fnv1a(data: bytes) -> int:
     return h
 
 
-def _fnv1a_np(arr: np.ndarray) -> int:
-    # vectorising FNV is not possible; the outputs are small (<= 16 KiB), plain loop is fine
+def output_hash(arr: np.ndarray) -> int:
+    """The FNV-1a hash the firmware prints for an output array (outputs are small: a plain loop)."""
     return fnv1a(arr.tobytes())
 
 
@@ -107,7 +107,7 @@ def prepare_layers(model_path, densities: Sequence[float], image: np.ndarray | N
         name = short_layer_name(layer)
         x = acts[layer.op_index].reshape(s.in_h, s.in_w, s.cin)
         dense_blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, s, "dense")
-        dense_hash = _fnv1a_np(reference.conv2d(dense_blob, x[None])[0])
+        dense_hash = output_hash(reference.conv2d(dense_blob, x[None])[0])
         n_out = s.out_h * s.out_w * s.cout
         runs = [
             BenchRun(f"{name}.dense", "dense", dense_blob, name, dense_hash, n_out),
@@ -120,7 +120,7 @@ def prepare_layers(model_path, densities: Sequence[float], image: np.ndarray | N
             blob = fwcs.encode(w, layer.bias, layer.multiplier, layer.shift, s)
             h = fwcs.validate(blob)
             kept = int(fwcs.keep_mask(w).sum())
-            expected = _fnv1a_np(reference.conv2d(blob, x[None])[0])
+            expected = output_hash(reference.conv2d(blob, x[None])[0])
             runs.append(BenchRun(f"{name}.{_density_tag(d)}", "sparse", blob, name, expected, n_out))
             info.append((d, h.encoding_name, kept))
         out.append(BenchLayer(name, s, x, runs, info))

@@ -191,11 +191,8 @@ def groups_blob(weights, bias, multiplier, shift, spec: fwcs.ConvSpec, group: in
         costs = fwcs.encoding_costs(spec, fwcs.keep_mask(weights), g, fwcs.group_keep_mask(weights, g))
         if min(c for c in costs.values() if c is not None) < costs["groups"]:
             return None
-    w64 = np.asarray(weights, np.int64).reshape(spec.cout, -1)
-    folded = np.asarray(bias, np.int64) + spec.input_offset * w64.sum(axis=1)
-    folded = ((folded + (1 << 31)) % (1 << 32)) - (1 << 31)
-    spec0 = replace(spec, input_offset=0)
-    return fwcs.encode(weights, folded.astype(np.int32), multiplier, shift, spec0, "groups", group=g)
+    folded = quant.fold_input_offset(bias, weights, spec.input_offset)
+    return fwcs.encode(weights, folded, multiplier, shift, replace(spec, input_offset=0), "groups", group=g)
 
 
 def _fwcs_conv_op(model: TfliteModel, op: OpInfo, prefix: str, x, blob: bytes, batches: int) -> LoweredOp:
@@ -377,8 +374,7 @@ def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> Lowere
     if blob is not None and len(blob) < dense_bytes:
         return _fwcs_conv_op(model, op, prefix, x, blob, batches)
     # Fold the input offset: sum w*(x - zp) + b = sum w*x + (b - zp*sum w), exact modulo 2^32 like int32 C.
-    folded = bias + (-in_zp) * weights.astype(np.int64).sum(axis=1)
-    folded = ((folded + (1 << 31)) % (1 << 32)) - (1 << 31)
+    folded = quant.fold_input_offset(bias, weights, -in_zp)
 
     decls = []
     flash = 0

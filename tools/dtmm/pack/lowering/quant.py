@@ -69,6 +69,14 @@ def check_mbqm_shift(shift: int, what: str) -> None:
         raise LoweringError(f"{what}: requantization shift {shift} is outside [-31, 30]")
 
 
+def fold_input_offset(bias, weights, input_offset: int) -> np.ndarray:
+    """bias + input_offset * (sum of each output's weights), int32 wrap-around like the C code: with it
+    sum w*(x + input_offset) + bias becomes the plain sum w*x + folded (weights: [cout, ...])."""
+    w = np.asarray(weights, np.int64).reshape(len(bias), -1)
+    folded = np.asarray(bias, np.int64) + int(input_offset) * w.sum(axis=1)
+    return (((folded + (1 << 31)) % (1 << 32)) - (1 << 31)).astype(np.int32)
+
+
 def conv_multipliers(in_scale: float, filter_scales, out_scale: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """PopulateConvolutionQuantizationParams: per-channel double(in)*double(f)/double(out)."""
     scales = list(filter_scales) if len(filter_scales) > 1 else [filter_scales[0]] * n
