@@ -207,6 +207,12 @@ def test_packer_lowers_group_pruned_layers_bit_exact(tf, g, tmp_path):
     convs = [r for r in json.loads(result.stdout)["layers"] if r["op"] == "CONV_2D"]
     assert [(r["encoding"], r["group"]) for r in convs][1] == ("groups", g)
     assert convs[1]["packed_bytes"] < convs[1]["dense_bytes"] and convs[1]["kept_groups"] > 0
+    # ... and the group-pruned fully connected layer as the GROUPS blob it becomes, the other one dense
+    fcs = [r for r in json.loads(result.stdout)["layers"] if r["op"] == "FULLY_CONNECTED"]
+    assert [r["encoding"] for r in fcs] == ["groups", "dense"] and fcs[0]["group"] == g
+    assert fcs[0]["packed_bytes"] < fcs[0]["dense_bytes"] and fcs[0]["kept_macs"] < fcs[0]["macs"]
+    lowered_fc = [lo for op, lo in zip(model.operators, lowered) if op.opcode == "FULLY_CONNECTED"][0]
+    assert fcs[0]["packed_bytes"] == lowered_fc.flash_bytes  # the blob is the lowered op's only constant data
 
 
 # --------------------------------------------------------------------------- every board

@@ -2,7 +2,9 @@
 
 It packs every CONV_2D from the model's actual zero filterlets (optionally
 after magnitude-pruning 3x3 filterlets first), so the figures are exact blob
-sizes, not estimates. Other weighted ops are listed as dense TFLite tensors.
+sizes, not estimates. A FULLY_CONNECTED pruned by channel groups is listed as
+the GROUPS blob the packer stores it as; other weighted ops as dense TFLite
+tensors.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 from ..errors import DtmmError
 from ..fileio import check_writable_file, json_default, write_bytes_atomic
 from ..formats import fwcs
-from ..pack.lowering.ops import groups_blob
+from ..pack.lowering.ops import fc_groups_size, groups_blob
 from ..prune.magnitude import prune_filterlets
 from ..tflite.model import TfliteModel, conv_layer, op_macs, op_weight_tensor
 
@@ -79,7 +81,7 @@ def _other_row(model: TfliteModel, op) -> dict:
         span = model.buffer_span(b.buffer)
         nbytes += span[1] if span else 0
     macs = op_macs(model, op)
-    return {
+    row = {
         "index": op.index,
         "name": w.name,
         "op": op.opcode,
@@ -101,6 +103,18 @@ def _other_row(model: TfliteModel, op) -> dict:
         "index_overhead_pct": 0.0,
         "encoding_bytes": None,
     }
+    if op.opcode == "FULLY_CONNECTED":  # pruned by channel groups: `dtmm pack` stores a GROUPS blob
+        data = model.tensor_data(w.index)
+        grouped = fc_groups_size(data, len(w.scales))
+        if grouped is not None:
+            size, g = grouped
+            kept = int(fwcs.group_keep_mask(data, g).sum())
+            spec = fwcs.ConvSpec(cout=data.shape[0], cin=data.shape[1], kh=1, kw=1, in_h=1, in_w=1)
+            index = fwcs.index_size("groups", spec, kept, g)
+            row.update(format="fwcs", encoding="groups", group=g, kept_groups=kept, packed_bytes=size,
+                       kept_macs=macs * kept * g // data.size, weight_bytes=kept * g, index_bytes=index,
+                       index_overhead_pct=_pct(index, kept * g))  # fmt: skip
+    return row
 
 
 def build_report(model: TfliteModel) -> dict:
@@ -115,11 +129,11 @@ def build_report(model: TfliteModel) -> dict:
             others.append({"index": op.index, "op": op.opcode})
     summed = ("macs", "kept_macs", "dense_bytes", "packed_bytes", "weight_bytes", "index_bytes")
     total = {k: sum(r[k] for r in rows) for k in summed}
-    conv = [r for r in rows if r["format"] == "fwcs"]
+    conv = [r for r in rows if r["op"] == "CONV_2D"]
     conv_weight = sum(r["weight_bytes"] for r in conv)
     total.update(
         layers=len(rows),
-        packed_layers=sum(r["encoding"] != "dense" for r in conv),
+        packed_layers=sum(r["encoding"] != "dense" for r in rows if r["format"] == "fwcs"),
         saved_bytes=total["dense_bytes"] - total["packed_bytes"],
         index_overhead_pct=_pct(total["index_bytes"], total["weight_bytes"]),
         conv_weight_bytes=conv_weight,
@@ -173,8 +187,8 @@ def render_table(report: dict) -> str:
     if any(r["dense_fallback"] for r in report["layers"]):
         out.append("* dense fallback: the layer has zero filterlets but an index would not make it smaller")
     if any(r.get("group") for r in report["layers"]):
-        out.append("groups/N: a 1x1 layer stored by channel groups of N channels (docs/fwcs.md 5.5); its "
-                   "density column counts filters with any group kept")
+        out.append("groups/N: a 1x1 conv or fully connected layer stored by channel groups of N channels "
+                   "(docs/fwcs.md 5.5); a conv's density column counts filters with any group kept")
     if report["other_ops"]:
         counts: dict[str, int] = {}
         for o in report["other_ops"]:

@@ -32,6 +32,7 @@ from .codec import (
     FwcsHeader,
     FwcsLayer,
     auto_group,
+    best_encoding,
     blob_crc,
     choose_encoding,
     decode,
@@ -39,6 +40,7 @@ from .codec import (
     encoding_costs,
     group_keep_mask,
     groups_possible,
+    groups_size,
     index_size,
     keep_mask,
     validate,
@@ -48,6 +50,6 @@ from .codec import (
 __all__ = [
     "CRC_OFFSET", "ENC_BITMAP", "ENC_DENSE", "ENC_GROUPS", "ENC_LIST", "ENCODING_NAMES", "ENCODINGS",
     "FLAG_DENSE_FALLBACK", "GROUP_MAX", "HEADER_SIZE", "INT32_MAX", "INT32_MIN", "KNOWN_FLAGS", "LIST_MAX_POSITIONS", "MAGIC", "PADDING_SAME",
-    "PADDING_VALID", "VERSION", "WEIGHTS_ALIGN", "ConvSpec", "FwcsError", "FwcsHeader", "FwcsLayer", "auto_group", "blob_crc",
-    "choose_encoding", "decode", "encode", "encoding_costs", "group_keep_mask", "groups_possible", "index_size", "keep_mask", "validate", "with_crc",
+    "PADDING_VALID", "VERSION", "WEIGHTS_ALIGN", "ConvSpec", "FwcsError", "FwcsHeader", "FwcsLayer", "auto_group", "best_encoding", "blob_crc",
+    "choose_encoding", "decode", "encode", "encoding_costs", "group_keep_mask", "groups_possible", "groups_size", "index_size", "keep_mask", "validate", "with_crc",
 ]  # fmt: skip

@@ -281,6 +281,15 @@ def _layout(enc: int, spec: ConvSpec, n_kept: int, group: int = 0) -> dict[str, 
     }
 
 
+def groups_size(spec: ConvSpec, n_groups: int, group: int) -> int:
+    """Exact GROUPS blob bytes of a 1x1 layer keeping `n_groups` groups of `group` channels (over all
+    filters): what a planner that counts groups, rather than holding a mask, needs."""
+    if not groups_possible(spec, group):
+        raise FwcsError(f"GROUPS cannot store a {spec.kh}x{spec.kw} layer of {spec.cin} input channels "
+                        f"in groups of {group}")  # fmt: skip
+    return _layout(ENC_GROUPS, spec, int(n_groups), group)["total_size"]
+
+
 def encoding_costs(
     spec: ConvSpec, mask: np.ndarray, group: int = 0, group_mask: np.ndarray | None = None
 ) -> dict[str, int | None]:
@@ -322,6 +331,17 @@ def auto_group(spec: ConvSpec, weights: np.ndarray) -> int:
         if best is None or size < best[0]:
             best = (size, g)
     return 0 if best is None else best[1]
+
+
+def best_encoding(spec: ConvSpec, weights: np.ndarray) -> tuple[str, int, int]:
+    """(encoding, exact blob bytes, group size or 0) of the smallest blob for int8 OHWI `weights` --
+    GROUPS costed at ``auto_group``'s size for a 1x1 layer, ties to the simpler encoding: what
+    ``encode(encoding="auto")`` after ``auto_group`` stores, and what `dtmm pack` emits."""
+    g = auto_group(spec, weights) if spec.kh == 1 and spec.kw == 1 else 0
+    mask = keep_mask(weights)
+    costs = encoding_costs(spec, mask, g, group_keep_mask(weights, g) if g else None)
+    size, _, name = min((c, ENCODINGS[n], n) for n, c in costs.items() if c is not None)
+    return name, int(size), g if name == "groups" else 0
 
 
 # --------------------------------------------------------------------------- encode

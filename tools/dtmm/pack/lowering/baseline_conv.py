@@ -23,8 +23,7 @@ def offered_bytes(spec: fwcs.ConvSpec, weights: np.ndarray, storage: str) -> dic
     baselines' storage where it can hold the layer."""
     if storage not in CONV_STORAGES:
         raise ValueError(f"unknown conv storage {storage!r} (choose {', '.join(CONV_STORAGES)})")
-    mask = fwcs.keep_mask(weights)
-    out = {"fwcs": int(fwcs.encoding_costs(spec, mask)[fwcs.choose_encoding(spec, mask)])}
+    out = {"fwcs": fwcs.best_encoding(spec, weights)[1]}
     if storage in ("sparse", "smallest"):
         out["sparse"] = sparse.layer_bytes(spec, int(np.count_nonzero(weights)))
     if storage in ("pattern", "smallest"):

@@ -184,15 +184,28 @@ def groups_blob(weights, bias, multiplier, shift, spec: fwcs.ConvSpec, group: in
     (docs/fwcs.md 5.5)."""
     if spec.kh != 1 or spec.kw != 1:
         return None
-    g = group if group is not None else fwcs.auto_group(spec, weights)
-    if not g:
-        return None
-    if group is None:
-        costs = fwcs.encoding_costs(spec, fwcs.keep_mask(weights), g, fwcs.group_keep_mask(weights, g))
-        if min(c for c in costs.values() if c is not None) < costs["groups"]:
+    g = group
+    if g is None:
+        encoding, _, g = fwcs.best_encoding(spec, weights)
+        if encoding != "groups":
             return None
     folded = quant.fold_input_offset(bias, weights, spec.input_offset)
     return fwcs.encode(weights, folded, multiplier, shift, replace(spec, input_offset=0), "groups", group=g)
+
+
+def fc_dense_bytes(in_features: int, out_features: int, n_multipliers: int) -> int:
+    """Flash of a FULLY_CONNECTED lowered dense: int8 weights, int32 bias, multipliers and shifts (one per
+    output channel, or one when per-tensor) -- what a GROUPS blob must beat to replace it."""
+    return int(in_features) * int(out_features) + 4 * (int(out_features) + 2 * int(n_multipliers))
+
+
+def fc_groups_size(weights: np.ndarray, n_multipliers: int) -> tuple[int, int] | None:
+    """(blob bytes, group size) of the GROUPS blob a FULLY_CONNECTED with int8 weights [out, in] is lowered
+    to -- smallest FWCS encoding and smaller than the dense operator (`fc_dense_bytes`) -- else None."""
+    out_f, in_f = weights.shape
+    spec = fwcs.ConvSpec(cout=out_f, cin=in_f, kh=1, kw=1, in_h=1, in_w=1)
+    encoding, size, g = fwcs.best_encoding(spec, np.asarray(weights).reshape(out_f, 1, 1, in_f))
+    return (size, g) if encoding == "groups" and size < fc_dense_bytes(in_f, out_f, n_multipliers) else None
 
 
 def _fwcs_conv_op(model: TfliteModel, op: OpInfo, prefix: str, x, blob: bytes, batches: int) -> LoweredOp:
@@ -370,8 +383,7 @@ def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> Lowere
                          output_offset=out_zp, act_min=act_min, act_max=act_max)  # fmt: skip
     blob = groups_blob(weights.reshape(out_f, 1, 1, in_f), bias, np.broadcast_to(m, (out_f,)),
                        np.broadcast_to(s, (out_f,)), spec)  # fmt: skip
-    dense_bytes = weights.size + 4 * (out_f + len(m) + len(s))
-    if blob is not None and len(blob) < dense_bytes:
+    if blob is not None and len(blob) < fc_dense_bytes(in_f, out_f, len(m)):
         return _fwcs_conv_op(model, op, prefix, x, blob, batches)
     # Fold the input offset: sum w*(x - zp) + b = sum w*x + (b - zp*sum w), exact modulo 2^32 like int32 C.
     folded = quant.fold_input_offset(bias, weights, -in_zp)
