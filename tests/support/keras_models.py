@@ -105,6 +105,27 @@ def tiny_sequential(input_shape=(8, 8, 3), classes: int = 3, seed: int = 0):
     )
 
 
+def tiny_dscnn(input_shape=(8, 8, 3), classes: int = 3, width: int = 16, seed: int = 0):
+    """A keyword-spotting DS-CNN in miniature: conv, two depthwise + pointwise (1x1) blocks, global pooling,
+    a hidden Dense layer and logits -- the layers channel groups are for."""
+    import keras
+    from keras import layers as L
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(input_shape, name="image")
+    x = L.Conv2D(width, 3, padding="same", use_bias=False, name="conv")(inp)
+    x = L.ReLU(name="conv_relu")(L.BatchNormalization(name="conv_bn")(x))
+    for k, c in enumerate((2 * width, 2 * width)):
+        x = L.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"dw{k}")(x)
+        x = L.ReLU(name=f"dw{k}_relu")(L.BatchNormalization(name=f"dw{k}_bn")(x))
+        x = L.Conv2D(c, 1, use_bias=False, name=f"pw{k}")(x)
+        x = L.ReLU(name=f"pw{k}_relu")(L.BatchNormalization(name=f"pw{k}_bn")(x))
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    x = L.Dense(2 * width, activation="relu", name="fc")(x)
+    out = L.Dense(classes, name="logits")(x)
+    return keras.Model(inp, out, name="tiny_dscnn")
+
+
 def randomize_batchnorm(model, seed: int = 0) -> None:
     """Give every BatchNorm non-trivial statistics so equivalence tests are meaningful."""
     rng = np.random.default_rng(seed)

@@ -12,6 +12,7 @@ from ..fileio import check_writable_dir
 from ..prune.budget import parse_budgets
 from ..prune.data import PREPROCESS
 from ..prune.distill import DistillConfig
+from ..prune.groups import parse_group_size
 from ..tf_startup import quiet_tensorflow
 
 
@@ -31,7 +32,11 @@ def _log(msg: str) -> None:
               help="latency budget: QEMU-retired instructions per inference on --board (12M = 12,000,000; "
                    "k, M, G) or N% of the dense model's, as the board's cost model predicts them")
 @click.option("--board", default=None, metavar="BOARD",
-              help="board whose cost model prices --latency (and reports predicted instructions); see `dtmm boards`")
+              help="board whose cost model prices --latency (and reports predicted instructions), and whose kernel "
+                   "path picks the channel-group size (64 on Helium, 16 on DSP and portable C); see `dtmm boards`")
+@click.option("--group-size", default="auto", show_default=True, metavar="auto|off|N",
+              help="channel groups in 1x1 convs and Dense layers (--method dtmm): auto: per layer for --board's "
+                   "kernel path (16 without a board); off: filters and filterlets only; N: N input channels")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="output directory (created; files in it are replaced atomically)")
 @click.option("--pack-dir", "pack_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
@@ -87,7 +92,7 @@ def _log(msg: str) -> None:
               help="scale each conv layer's importance by its measured sensitivity (loss increase when half its "
                    "filterlets go, over what the scores predicted) before planning")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def prune(model_path, data_path, flash, sram, latency, board, out_dir, pack_dir, pack_name, epochs, seed, batch_size, calib_samples, val_fraction, method, importance,
+def prune(model_path, data_path, flash, sram, latency, board, group_size, out_dir, pack_dir, pack_name, epochs, seed, batch_size, calib_samples, val_fraction, method, importance,
           learning_rate, preprocess, augment, dense_baseline, prune_from, max_filter_ratio, stages, test_limit, cache_dir,
           strategy, distill, distill_temperature, distill_weight, sensitivity, quiet):  # fmt: skip
     """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8.
@@ -106,6 +111,7 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, pack_dir,
       dtmm prune model.keras --data data.npz --sram 40KB --flash 50% --method filter --out out/f50
     """
     parse_budgets(flash, sram, latency, board)  # one-line errors before TensorFlow is even imported
+    group_size = parse_group_size(group_size)
     check_writable_dir(out_dir)
     if pack_dir is not None:
         check_writable_dir(pack_dir, "--pack-dir")
@@ -119,6 +125,6 @@ def prune(model_path, data_path, flash, sram, latency, board, out_dir, pack_dir,
         preprocess=preprocess, augment=augment, dense_baseline=dense_baseline, prune_from=prune_from, max_filter_ratio=max_filter_ratio,
         stages=stages, test_limit=test_limit, cache_dir=cache_dir, strategy=strategy, progress=not quiet,
         distill=DistillConfig(enabled=distill, temperature=distill_temperature, weight=distill_weight),
-        sensitivity=sensitivity, method=method, pack_dir=pack_dir, pack_name=pack_name,
+        sensitivity=sensitivity, method=method, pack_dir=pack_dir, pack_name=pack_name, group_size=group_size,
     )  # fmt: skip
     run_prune(opts, log=_log)

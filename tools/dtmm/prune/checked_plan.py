@@ -127,11 +127,12 @@ def check_floor(analysis, budgets: Budgets, *, max_filter_ratio: float, preproce
 
 def make_checked_plan(analysis, imp, budgets: Budgets, *, resources=None, max_filter_ratio: float,
                       initial_keep=None, min_keep_by_producer=None, preprocess_mode: str = "raw",
-                      progress: bool = False, log=None, filterlets: bool = True) -> tuple[P.Plan, Measured | None]:  # fmt: skip
+                      progress: bool = False, log=None, filterlets: bool = True, group_sizes=None,
+                      initial_groups=None) -> tuple[P.Plan, Measured | None]:  # fmt: skip
     """A plan meeting every budget, and (with SRAM/latency budgets) its measured figures.
-    `filterlets=False`: filters only (the `filter` baseline)."""
+    `filterlets=False`: filters only (the `filter` baseline); `group_sizes`: channel groups offered (see plan)."""
     kw = dict(max_filter_ratio=max_filter_ratio, initial_keep=initial_keep, min_keep_by_producer=min_keep_by_producer,
-              progress=progress, filterlets=filterlets)  # fmt: skip
+              progress=progress, filterlets=filterlets, group_sizes=group_sizes, initial_groups=initial_groups)  # fmt: skip
     if not budgets.needs_resources:
         return P.make_plan(analysis, imp, budgets.flash, **kw), None
     from . import surgery as S

@@ -6,6 +6,11 @@
   DENSE as a candidate so a layer is never counted larger than dense.
 * Dense, DepthwiseConv2D: int8 weights plus an int32 bias per output (what
   TFLite's FULLY_CONNECTED / DEPTHWISE_CONV_2D store).
+* A 1x1 Conv2D or a Dense layer pruned by channel groups: the FWCS GROUPS blob
+  (docs/fwcs.md 5.5) when `dtmm pack` would store it -- at most
+  ``fwcs.AUTO_GROUP_MAX_DENSITY`` of the groups kept and smaller than the layer
+  stored otherwise (for Dense: the dense FULLY_CONNECTED with its per-channel
+  multipliers, ``fc_dense_bytes``) -- else the layer's figure above.
 * BatchNormalization that directly follows a conv/dense/depthwise layer is
   folded into it by the converter and costs nothing; any other BatchNorm is
   counted as two int8 vectors (TFLite's MUL + ADD constants).
@@ -21,6 +26,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..formats import fwcs
+from ..formats.fwcs.codec import AUTO_GROUP_MAX_DENSITY
+from ..pack.lowering.ops import fc_dense_bytes
 from .graph import K_BN, K_CONV, K_DENSE, K_DEPTHWISE, K_OPAQUE, ConvGeometry, GraphAnalysis
 
 
@@ -66,6 +73,24 @@ def conv_bytes_for_mask(g: ConvGeometry, keep: np.ndarray, cin: int) -> tuple[in
     return int(costs[enc]), enc
 
 
+def _groups_spec(cout: int, cin: int) -> fwcs.ConvSpec:
+    """A 1x1 layer's spec for sizing: a blob's size does not depend on the map it runs on."""
+    return fwcs.ConvSpec(cout=int(cout), cin=int(cin), kh=1, kw=1, in_h=1, in_w=1)
+
+
+def grouped_bytes(otherwise: int, cout: int, cin: int, group: int, n_groups: int, *, dense_layer: bool) -> int | None:
+    """Bytes of a 1x1 Conv2D or Dense layer keeping `n_groups` channel groups of `group` channels when
+    `dtmm pack` stores it as a GROUPS blob, None when it stores the layer as it would without groups
+    (`otherwise` bytes: all its filterlets, or its dense weights)."""
+    total = int(cout) * (int(cin) // group)
+    if not cout or not fwcs.groups_possible(_groups_spec(cout, cin), group) or n_groups > AUTO_GROUP_MAX_DENSITY * total:
+        return None
+    size = fwcs.groups_size(_groups_spec(cout, cin), n_groups, group)
+    if dense_layer:  # the packer replaces a (per-channel quantized) FULLY_CONNECTED by a smaller blob only
+        return size if size < fc_dense_bytes(cin, cout, cout) else None
+    return size if size < otherwise else None  # a conv blob is GROUPS when smaller than every other encoding
+
+
 def dense_bytes(n_in: int, n_out: int, use_bias: bool = True) -> int:
     """FULLY_CONNECTED: int8 weights + int32 bias."""
     return int(n_in) * int(n_out) + (4 * int(n_out) if use_bias else 0)
@@ -95,13 +120,13 @@ def layer_weight_bytes(analysis: GraphAnalysis, name: str, cout: int | None = No
         cin = g.cin if cin is None else cin
         n_kept = cout * g.kh * g.kw if n_kept is None else n_kept
         return conv_bytes(g, cout, cin, n_kept)
-    if info.kind == K_DENSE:
+    if info.kind == K_DENSE:  # a folded BatchNorm brings a bias
         n_in, n_out = (int(d) for d in layer.kernel.shape)
-        return dense_bytes(n_in if cin is None else cin, n_out if cout is None else cout, layer.use_bias)
-    if info.kind == K_DEPTHWISE:
-        kh, kw = (int(d) for d in layer.kernel.shape[:2])
-        ch = int(layer.kernel.shape[2]) if cin is None else cin
-        return depthwise_bytes(kh, kw, ch, layer.use_bias)
+        return dense_bytes(n_in if cin is None else cin, n_out if cout is None else cout,
+                           layer.use_bias or info.folded_bn is not None)  # fmt: skip
+    if info.kind == K_DEPTHWISE:  # the converter gives DEPTHWISE_CONV_2D a bias even without use_bias
+        kh, kw, c0, mult = (int(d) for d in layer.kernel.shape)
+        return depthwise_bytes(kh, kw, (c0 if cin is None else cin) * mult)
     if info.kind == K_BN:
         if info.bn_of is not None:
             return 0

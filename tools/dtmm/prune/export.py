@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..formats import fwcs
+from ..pack.lowering.ops import fc_groups_size
 from ..tflite.convert import ConversionError, keras_to_int8_tflite
 from ..tflite.model import TfliteModel, conv_layers, op_weight_tensor
 from .data import preprocess
@@ -146,6 +147,32 @@ def verify_filterlets(tfl: bytes, model, keep_masks: dict[str, np.ndarray]) -> d
     return out
 
 
+def verify_groups(tfl: bytes, model, keep_masks: dict[str, tuple[np.ndarray, int]]) -> dict[str, dict]:
+    """Per group-pruned layer: channel groups the plan removed that are nonzero in the int8 model (must be 0).
+
+    `keep_masks` maps Keras 1x1 Conv2D / Dense names to (keep mask [cout, cin // g], g) in the model's own
+    coordinates."""
+    tm = TfliteModel(tfl)
+    matched = match_layers(tfl, model)
+    out = {}
+    for name, (keep, g) in keep_masks.items():
+        if name not in matched:
+            raise ExportError(f"converted model has no operator matching Keras layer {name}")
+        op = tm.operators[matched[name]]
+        w = tm.tensor_data(op_weight_tensor(tm, op).index)
+        rows = w.reshape(w.shape[0], -1)  # [out, in] for a 1x1 CONV_2D (OHWI) and FULLY_CONNECTED alike
+        if rows.shape != (keep.shape[0], keep.shape[1] * g):
+            raise ExportError(f"{name}: int8 weights are {list(rows.shape)}, the plan's groups {list(keep.shape)} of {g}")
+        actual = fwcs.group_keep_mask(rows, g)
+        violations = int(np.count_nonzero(actual & ~keep))
+        out[name] = {"group_size": g, "pruned": int((~keep).sum()), "zero_in_int8": int((~actual).sum()),
+                     "violations": violations}  # fmt: skip
+    bad = {n: r["violations"] for n, r in out.items() if r["violations"]}
+    if bad:
+        raise ExportError(f"pruned channel groups are nonzero after int8 conversion: {bad}")
+    return out
+
+
 def verify_weight_masks(tfl: bytes, model, keep_masks: dict[str, np.ndarray]) -> dict[str, dict]:
     """Per pruned conv: single weights the plan removed that are nonzero in the int8 model (must be 0).
 
@@ -168,8 +195,9 @@ def verify_weight_masks(tfl: bytes, model, keep_masks: dict[str, np.ndarray]) ->
 
 def measured_bytes(tfl: bytes, model=None, conv_storage: str = "fwcs") -> dict:
     """Exact flash bytes of the exported weights: every CONV_2D as `dtmm pack --conv-storage` stores it
-    (FWCS blob from its actual zero filterlets by default), int8 weights + int32 bias of
-    FULLY_CONNECTED / DEPTHWISE_CONV_2D."""
+    (FWCS blob from its actual zero filterlets or channel groups by default), int8 weights + int32 bias of
+    FULLY_CONNECTED / DEPTHWISE_CONV_2D -- or the GROUPS blob `dtmm pack` stores a group-pruned
+    FULLY_CONNECTED as."""
     from ..pack.lowering.baseline_conv import candidates, choose_storage
 
     tm = TfliteModel(tfl)
@@ -183,7 +211,7 @@ def measured_bytes(tfl: bytes, model=None, conv_storage: str = "fwcs") -> dict:
             layer = convs[op.index]
             mask = fwcs.keep_mask(layer.weights)
             costs = fwcs.encoding_costs(layer.spec, mask)
-            enc = fwcs.choose_encoding(layer.spec, mask)
+            enc = fwcs.best_encoding(layer.spec, layer.weights)[0]
             name = names.get(op.index, layer.name)
             offered = candidates(layer, conv_storage)
             storage = choose_storage(offered)
@@ -201,10 +229,16 @@ def measured_bytes(tfl: bytes, model=None, conv_storage: str = "fwcs") -> dict:
             if len(op.inputs) > 2 and op.inputs[2] >= 0:
                 span = tm.buffer_span(tm.tensors[op.inputs[2]].buffer)
                 n += span[1] if span else 0
-            rows.append({"op": op.index, "name": names.get(op.index, w.name), "bytes": n, "dense_bytes": n,
-                         "encoding": "tflite"})  # fmt: skip
+            dense_n = n
+            enc = "tflite"
+            if op.opcode == "FULLY_CONNECTED":
+                grouped = fc_groups_size(tm.tensor_data(w.index), len(w.scales))
+                if grouped is not None:  # `dtmm pack` stores it as a GROUPS blob run by the conv kernels
+                    n, enc = grouped[0], "groups"
+            rows.append({"op": op.index, "name": names.get(op.index, w.name), "bytes": n, "dense_bytes": dense_n,
+                         "encoding": enc})  # fmt: skip
             total += n
-            dense_total += n
+            dense_total += dense_n
     return {"packed_bytes": total, "dense_bytes": dense_total, "ops": rows, "file_bytes": len(tfl)}
 
 

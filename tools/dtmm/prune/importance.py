@@ -5,6 +5,9 @@ of weights is set to zero is ``-sum(w * dL/dw)`` over the group. Per
 calibration sample (BatchNorm in inference mode) we compute it for
 
 * every filterlet of every Conv2D: ``sum_c W[kh, kw, c, o] * g[kh, kw, c, o]``;
+* every channel group of a layer offered that unit (``groups``: a 1x1 Conv2D
+  or Dense layer, g input channels of one filter): the same sum over its g
+  weights;
 * every channel class: the sum over its producers of the channel's
   contribution ``sum(a * dL/da)`` over the channel's activation ``a``, which
   is ``gamma*g_gamma + beta*g_beta`` when a BatchNorm follows the producer
@@ -24,12 +27,12 @@ compare directly.
 a Dense layer: its mean output column), so each layer's average filterlet --
 or Dense unit -- scores 1. A filterlet scores its own norm; a channel class
 the norms of everything its removal deletes: its producers' filters and its
-consumers' input-channel slices. Cheap and data-free, but blind to what the
-weights do.
+consumers' input-channel slices; a channel group its own norm. Cheap and
+data-free, but blind to what the weights do.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,6 +50,14 @@ class Importance:
     channel: np.ndarray  # per channel class id
     samples: int = 0
     batches: int = 0
+    group: dict[str, np.ndarray] = field(default_factory=dict)  # 1x1 Conv2D / Dense name -> [cout, cin // g]
+
+
+def group_sums(kernel_values: np.ndarray, group: int) -> np.ndarray:
+    """[cout, cin // group] sums of a 1x1 Conv2D (HWIO) or Dense ([in, out]) kernel-shaped array over
+    each filter's groups of `group` consecutive input channels."""
+    k2 = kernel_values.reshape(-1, kernel_values.shape[-1])
+    return k2.reshape(k2.shape[0] // group, group, k2.shape[1]).sum(axis=1).T
 
 
 def output_is_probability(analysis: GraphAnalysis) -> bool:
@@ -80,8 +91,9 @@ def _producer_params(analysis: GraphAnalysis, name: str):
     return layer.kernel, bias, gamma, beta
 
 
-def magnitude_importance(analysis: GraphAnalysis) -> Importance:
+def magnitude_importance(analysis: GraphAnalysis, groups: dict[str, int] | None = None) -> Importance:
     filterlet: dict[str, np.ndarray] = {}
+    group: dict[str, np.ndarray] = {}
     channel = np.zeros(len(analysis.classes))
     for name in analysis.order:
         info = analysis.layers[name]
@@ -98,17 +110,21 @@ def magnitude_importance(analysis: GraphAnalysis) -> Importance:
             unit = max(float(w.sum(axis=0).mean()), 1e-12)
             per_out = w.sum(axis=0) / unit
             per_in = w.sum(axis=1) / unit
+        if groups and name in groups:
+            group[name] = group_sums(w, groups[name]) / unit
         # a class loses its producers' filters and its consumers' input slices
         np.add.at(channel, analysis.class_ids(info.out_maps[0]), per_out)
         cin_ids = analysis.class_ids(info.in_maps[0])
         ok = cin_ids >= 0
         np.add.at(channel, cin_ids[ok], per_in[ok])
-    return Importance("magnitude", filterlet, channel)
+    return Importance("magnitude", filterlet, channel, group=group)
 
 
 def taylor_importance(analysis: GraphAnalysis, x, y, *, batch_size: int = 1, preprocess_mode: str = "raw",
-                      progress: bool = True, squared: bool = True) -> Importance:  # fmt: skip
-    """Taylor scores; `squared=False` accumulates |sum w*g| instead of its square ("taylor-abs")."""
+                      progress: bool = True, squared: bool = True, groups: dict[str, int] | None = None) -> Importance:  # fmt: skip
+    """Taylor scores; `squared=False` accumulates |sum w*g| instead of its square ("taylor-abs").
+    `groups` (layer name -> group size) adds channel-group scores for those layers."""
+    groups = groups or {}
     import tensorflow as tf
 
     acc = np.square if squared else np.abs
@@ -136,6 +152,8 @@ def taylor_importance(analysis: GraphAnalysis, x, y, *, batch_size: int = 1, pre
     values = [v.numpy() for v in var_list]
     filterlet = {n: np.zeros((analysis.geometry(n).cout, analysis.geometry(n).kh, analysis.geometry(n).kw))
                  for n in convs}  # fmt: skip
+    group = {n: np.zeros_like(group_sums(analysis.model.get_layer(n).kernel.numpy(), g), dtype=np.float64)
+             for n, g in groups.items()}  # fmt: skip
     channel = np.zeros(len(analysis.classes))
     class_ids = {n: analysis.class_ids(analysis.layers[n].out_maps[0]) for n in producers}
     starts = range(0, len(x), batch_size)
@@ -156,6 +174,8 @@ def taylor_importance(analysis: GraphAnalysis, x, y, *, batch_size: int = 1, pre
             wg = values[k] * (g[k] if g[k] is not None else 0.0)
             if n in filterlet:
                 filterlet[n] += acc(wg.sum(axis=2)).transpose(2, 0, 1)
+            if n in group:
+                group[n] += acc(group_sums(np.asarray(wg), groups[n]))
             if (n, "gamma") in index and (n, "beta") in index:
                 ig, ib = index[(n, "gamma")], index[(n, "beta")]
                 t = values[ig] * _z(g[ig]) + values[ib] * _z(g[ib])
@@ -167,16 +187,18 @@ def taylor_importance(analysis: GraphAnalysis, x, y, *, batch_size: int = 1, pre
             np.add.at(per_class, class_ids[n], t)
         channel += acc(per_class)
     kind = "taylor" if squared else "taylor-abs"
-    return Importance(kind, filterlet, channel, samples=int(len(x)), batches=n_batches)
+    return Importance(kind, filterlet, channel, samples=int(len(x)), batches=n_batches, group=group)
 
 
 def _z(g):
     return 0.0 if g is None else g
 
 
-def compute_importance(kind: str, analysis: GraphAnalysis, x=None, y=None, **kw) -> Importance:
+def compute_importance(kind: str, analysis: GraphAnalysis, x=None, y=None, groups: dict[str, int] | None = None,
+                       **kw) -> Importance:  # fmt: skip
+    """`groups`: layer name -> channel-group size of the layers offered that unit (scored as well)."""
     if kind == "magnitude":
-        return magnitude_importance(analysis)
+        return magnitude_importance(analysis, groups)
     if kind in ("taylor", "taylor-abs"):
-        return taylor_importance(analysis, x, y, squared=kind == "taylor", **kw)
+        return taylor_importance(analysis, x, y, squared=kind == "taylor", groups=groups, **kw)
     raise DtmmError(f"unknown importance {kind!r} (choose {', '.join(IMPORTANCE_KINDS)})")

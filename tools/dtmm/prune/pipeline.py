@@ -88,6 +88,8 @@ class PruneOptions:
     distill: DistillConfig = field(default_factory=DistillConfig)
     sensitivity: bool = False
     method: str = "dtmm"
+    #: channel groups in 1x1 convs / Dense layers: "auto" (per --board's kernel path), "off", or channels per group
+    group_size: str | int = "auto"
     #: where the packed C sources of model_int8.tflite go (None: OUT/packed), and their C name
     pack_dir: Path | None = None
     pack_name: str = "model"
@@ -207,6 +209,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     check_method_options(opts, budget_spec)
     weight_level = opts.method in ("pattern", "unstructured")
     filterlets = opts.method == "dtmm"
+    group_choice = opts.group_size if filterlets else "off"  # the baselines keep their own units
+    if group_choice not in ("auto", "off") and not (isinstance(group_choice, int) and 1 <= group_choice <= 255):
+        raise DtmmError(f"--group-size {group_choice!r}: choose auto, off or a number of channels from 1 to 255")
     timer = _Timer()
     if opts.epochs < 0:
         raise DtmmError("--epochs must be >= 0")
@@ -284,6 +289,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     from . import export as E
     from . import importance as I
     from . import sensitivity as SENS
+    from . import groups as G
     from . import surgery as S
     from . import train as T
 
@@ -352,8 +358,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     stage_targets = _stage_targets(budgets, n_stages, dense_bytes, resources)
     epochs_per_stage = stage_epochs(opts.epochs, n_stages)
     floors = P.min_keep_by_producer(analysis, opts.max_filter_ratio)
-    cur_analysis, initial = start, None
-    stages, steps = [], {"filter": 0, "filterlet": 0, "filterlets_removed": 0}
+    cur_analysis, initial, initial_groups = start, None, None
+    group_path = group_kernel_path(opts.board)
+    stages, steps = [], dict.fromkeys(P.STEP_KEYS, 0)
     history, best_epoch, best_val = [], 0, None
     wplan = None
     if weight_level:
@@ -367,6 +374,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         if k > 1:
             cur_analysis = GraphAnalysis(final)
             initial = P.kernel_keep_masks(cur_analysis)
+        group_sizes = G.layer_group_sizes(cur_analysis, group_choice, group_path)
+        if k > 1:
+            initial_groups = G.kernel_group_masks(cur_analysis, group_sizes)
             if resources is not None:  # the per-layer model, refitted on the model as pruned so far
                 resources = C.resource_model(cur_analysis, opts.board, calibration=resources.calibration,
                                              preprocess_mode=opts.preprocess)  # fmt: skip
@@ -375,7 +385,8 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
                                        progress=opts.progress)  # fmt: skip
         else:
             imp = I.compute_importance(opts.importance, cur_analysis, splits.x_calib, splits.y_calib,
-                                       preprocess_mode=opts.preprocess, progress=opts.progress)  # fmt: skip
+                                       groups=group_sizes, preprocess_mode=opts.preprocess,
+                                       progress=opts.progress)  # fmt: skip
         factors = {}
         if opts.sensitivity:
             factors = SENS.layer_factors(cur_analysis, imp, splits.x_calib, splits.y_calib,
@@ -386,13 +397,14 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         plan, checked = C.make_checked_plan(cur_analysis, imp, b, resources=resources, progress=opts.progress,
                                             max_filter_ratio=opts.max_filter_ratio, initial_keep=initial,
                                             min_keep_by_producer=floors, preprocess_mode=opts.preprocess,
-                                            log=lambda m: log(tag + m), filterlets=filterlets)  # fmt: skip
+                                            log=lambda m: log(tag + m), filterlets=filterlets,
+                                            group_sizes=group_sizes, initial_groups=initial_groups)  # fmt: skip
         for key in steps:
             steps[key] += plan.steps[key]
-        log(f"{tag}plan: {plan.steps['filter']} filters and {plan.steps['filterlets_removed']} filterlets removed; "
-            f"planned {format_bytes(plan.packed_bytes)}")  # fmt: skip
+        log(f"{tag}plan: {plan.steps['filter']} filters, {plan.steps['filterlets_removed']} filterlets and "
+            f"{plan.steps['groups_removed']} channel groups removed; planned {format_bytes(plan.packed_bytes)}")  # fmt: skip
         slim = S.slim_model(cur_analysis, plan)
-        masks = S.slim_filterlet_masks(cur_analysis, plan)
+        masks = S.slim_masks(cur_analysis, plan)
         timer.lap("plan")
         final, trained = fine_tune_stage(slim, masks, ep, opts.seed + 1000 * (k - 1), splits, train_kw, dense_model,
                                          distill_cfg, tag, log)  # fmt: skip
@@ -413,6 +425,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     else:
         keep_slim = {n: k[plan.keep_out(cur_analysis, n)] for n, k in plan.filterlet_masks().items()}
         fl_check = E.verify_filterlets(tfl, final, keep_slim)
+        groups_slim = {n: (k[plan.keep_out(cur_analysis, n)], plan.layers[n].group)
+                       for n, k in plan.group_masks().items()}  # fmt: skip
+        fl_check.update({f"{n} (channel groups)": r for n, r in E.verify_groups(tfl, final, groups_slim).items()})
     meas = E.measured_bytes(tfl, final, conv_storage=STORAGE_OF_METHOD[opts.method])
     figures = _checked_figures(tfl, final, opts.board, budgets, STORAGE_OF_METHOD[opts.method])
     if budget is not None:
@@ -436,7 +451,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         rows = WL.layer_rows(cur_analysis, wplan, meas)
     else:
         plan_info = {"steps": steps, "importance_lost": plan.importance_lost, "other_bytes": plan.other_bytes,
-                     "importance_samples": imp.samples, "stages": stages}  # fmt: skip
+                     "importance_samples": imp.samples, "stages": stages,
+                     "channel_groups": {"choice": group_choice, "kernel_path": group_path,
+                                        "offered": dict(group_sizes)}}  # fmt: skip
         rows = _with_predictions(_rebase_rows(_layer_rows(cur_analysis, plan, meas), analysis), figures)
     report.update(
         pruned=True,
@@ -452,6 +469,17 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         log(report["note"])
     return _finish(report, out, final, tfl, dense_tfl, timer, log,
                    dense_model=dense_model if opts.dense_baseline == "finetune" else None, pack=opts)
+
+
+def group_kernel_path(board: str | None) -> str:
+    """The kernel path whose channel-group sizes the plan uses: the board's ('mve', 'dsp', 'c'), 'dsp'
+    without a board (16-channel groups, fine for portable C too)."""
+    if board is None:
+        return "dsp"
+    from ..cost.features import board_path
+    from ..targets.boards import get_board
+
+    return board_path(get_board(board))
 
 
 #: the importance each baseline method uses (dtmm uses --importance)
@@ -704,6 +732,8 @@ def _rebase_rows(rows: list[dict], original) -> list[dict]:
             r["filterlets"] = o["filterlets"]
         if r["beta_filter_ratio"] is not None:
             r["beta_filter_ratio"] = round(1.0 - r["cout_kept"] / r["cout"], 4)
+            if r["cout_kept"] < r["cout"] and "filters" not in r["units"]:  # removed in an earlier stage
+                r["units"] = ["filters", *r["units"]]
     return rows
 
 
@@ -854,8 +884,13 @@ def render_markdown(r: dict) -> str:
             lines.append(
                 f"- plan: method {r.get('method', 'dtmm')}, importance {r['importance']}, "
                 f"{r['plan']['steps']['filter']} filter steps, {r['plan']['steps']['filterlets_removed']} "
-                "filterlets removed"
+                f"filterlets and {r['plan']['steps'].get('groups_removed', 0)} channel groups removed"
             )
+            cg = r["plan"].get("channel_groups") or {}
+            if cg:
+                offered = ", ".join(f"{n} {g}" for n, g in cg["offered"].items()) or "none"
+                lines.append(f"- channel groups (--group-size {cg['choice']}, {cg['kernel_path']} kernel path): "
+                             f"offered in {offered} (input channels per group)")  # fmt: skip
         else:
             lines.append(f"- plan: method {r['method']} (conv storage {r['conv_storage']}), {r['plan']['ratio_of']} "
                          f"{r['plan']['ratio']:.3f} in every layer it prunes")  # fmt: skip
@@ -867,19 +902,22 @@ def render_markdown(r: dict) -> str:
         return "\n".join(lines + _weight_level_table(r)) + "\n"
     lines += [
         "",
-        "| layer | type | filters kept | in-channels kept | beta (filters removed) | alpha (filterlets removed) "
-        "| encoding | dense B | planned B | int8 B | predicted instructions |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| layer | type | units pruned | filters kept | in-channels kept | beta (filters removed) "
+        "| alpha (filterlets removed) | channel groups removed (size) | encoding | dense B | planned B | int8 B "
+        "| predicted instructions |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for L in r["layers"]:
+        grp = f"{_fmt(L.get('group_ratio'), 3)} ({L['group_size']})" if L.get("group_size") else "-"
         lines.append(
-            f"| {L['name']} | {L['type']} | {L['cout_kept']}/{L['cout']} | {L['cin_kept']}/{L['cin']} "
-            f"| {_fmt(L['beta_filter_ratio'], 3)} | {_fmt(L['alpha_filterlet_ratio'], 3)} | {L['encoding']} "
+            f"| {L['name']} | {L['type']} | {', '.join(L.get('units') or []) or '-'} "
+            f"| {L['cout_kept']}/{L['cout']} | {L['cin_kept']}/{L['cin']} "
+            f"| {_fmt(L['beta_filter_ratio'], 3)} | {_fmt(L['alpha_filterlet_ratio'], 3)} | {grp} | {L['encoding']} "
             f"| {L['dense_bytes']:,} | {L['planned_bytes']:,} | {_fmt(L.get('int8_bytes'))} "
             f"| {_fmt(L.get('predicted_instructions'))} |"
         )
     groups = r["graph"]["groups"]
-    lines += ["", "Channel groups (filters removed together):", ""]
+    lines += ["", "Filter groups (producers whose filters are removed together):", ""]
     for g in groups:
         state = f"frozen: {g['reason']}" if g["frozen"] else "prunable"
         lines.append(f"- group {g['id']}: {', '.join(g['producers'])} ({g['channels']} channels, {state})")

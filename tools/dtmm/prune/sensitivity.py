@@ -73,11 +73,12 @@ def layer_factors(analysis, imp: Importance, x, y, *, probe: float = PROBE_FRACT
 
 
 def fold_sensitivity(analysis, imp: Importance, factors: dict[str, float]) -> Importance:
-    """`imp` with each Conv2D's filterlet scores, and its channel classes' scores, scaled by its factor.
+    """`imp` with each Conv2D's filterlet and channel-group scores, and its channel classes' scores, scaled by its factor.
 
     A channel class produced by several layers (a residual group) takes the mean of their factors; classes
     no Conv2D produces (Dense units) keep theirs."""
     filterlet = {k: v * factors.get(k, 1.0) for k, v in imp.filterlet.items()}
+    group = {k: v * factors.get(k, 1.0) for k, v in imp.group.items()}
     total = np.zeros(len(imp.channel))
     count = np.zeros(len(imp.channel))
     for name, f in factors.items():
@@ -86,4 +87,4 @@ def fold_sensitivity(analysis, imp: Importance, factors: dict[str, float]) -> Im
         total[ids] += f
         count[ids] += 1
     scale = np.where(count > 0, total / np.maximum(count, 1), 1.0)
-    return replace(imp, filterlet=filterlet, channel=imp.channel * scale)
+    return replace(imp, filterlet=filterlet, channel=imp.channel * scale, group=group)

@@ -12,12 +12,15 @@ the pruned filterlets. Removed channels then still exist but nothing reads
 them, so the two models compute the same function; the tests check that.
 
 Filterlet masks are expressed on Keras kernels (HWIO): ``kernel[kh, kw, :, o]``
-is kept iff ``keep[o, kh, kw]``.
+is kept iff ``keep[o, kh, kw]``. Channel-group masks likewise on 1x1 Conv2D
+(HWIO) and Dense ([in, out]) kernels: input channel ``c`` of filter ``o`` is
+kept iff ``keep[o, c // g]`` (a grouped layer's input channels are all there).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import groups as G
 from .graph import K_BN, K_CONV, K_DENSE, K_DEPTHWISE, GraphAnalysis
 from .plan import Plan
 
@@ -67,15 +70,14 @@ def slim_model(analysis: GraphAnalysis, plan: Plan, *, apply_filterlet_masks: bo
     import keras
 
     new = keras.Model.from_config(slim_config(analysis, plan))
-    masks = plan.filterlet_masks() if apply_filterlet_masks else {}
+    masks = slim_masks(analysis, plan) if apply_filterlet_masks else {}
     for name in analysis.order:
         old_layer = analysis.model.get_layer(name)
         if not old_layer.weights:
             continue
         w = _slice_layer_weights(analysis, plan, name, [np.asarray(v) for v in old_layer.get_weights()])
         if name in masks:
-            keep = masks[name][plan.keep_out(analysis, name)]
-            w[0] = w[0] * kernel_mask(keep, w[0].shape[2])
+            w[0] = w[0] * masks[name]
         new.get_layer(name).set_weights(w)
     return new
 
@@ -90,12 +92,29 @@ def slim_filterlet_masks(analysis: GraphAnalysis, plan: Plan) -> dict[str, np.nd
     return out
 
 
+def slim_group_masks(analysis: GraphAnalysis, plan: Plan) -> dict[str, np.ndarray]:
+    """Layer name -> float32 kernel mask in the *slim* model's coordinates, for layers that lost channel groups."""
+    out = {}
+    for name, keep in plan.group_masks().items():
+        st = plan.layers[name]
+        k = keep[plan.keep_out(analysis, name)]
+        shape = (st.cin0, k.shape[0]) if st.kind == K_DENSE else (1, 1, st.cin0, k.shape[0])
+        out[name] = G.kernel_mask(k, st.group, shape)
+    return out
+
+
+def slim_masks(analysis: GraphAnalysis, plan: Plan) -> dict[str, np.ndarray]:
+    """Every mask the slim model's fine-tuning holds: filterlets and channel groups (never the same layer)."""
+    return {**slim_filterlet_masks(analysis, plan), **slim_group_masks(analysis, plan)}
+
+
 def masked_reference(analysis: GraphAnalysis, plan: Plan):
     """Same-shape copy of the original with removed channels unread and pruned filterlets zeroed."""
     import keras
 
     ref = keras.Model.from_config(analysis.model.get_config())
     masks = plan.filterlet_masks()
+    groups = plan.group_masks()
     for name in analysis.order:
         old = analysis.model.get_layer(name)
         if not old.weights:
@@ -111,6 +130,9 @@ def masked_reference(analysis: GraphAnalysis, plan: Plan):
         if name in masks:
             keep = masks[name] | ~plan.keep_out(analysis, name)[:, None, None]  # removed filters: nothing reads them
             w[0] = w[0] * kernel_mask(keep, w[0].shape[2])
+        if name in groups:
+            keep = groups[name] | ~plan.keep_out(analysis, name)[:, None]
+            w[0] = w[0] * G.kernel_mask(keep, plan.layers[name].group, w[0].shape)
         ref.get_layer(name).set_weights(w)
     return ref
 
