@@ -181,6 +181,23 @@ def test_slim_model_with_groups_computes_the_masked_reference(dscnn, scores):
     assert all(v == 0 for v in surgery.check_masks(slim, masks).values())
 
 
+def test_group_masks_hold_through_fine_tuning(dscnn, scores):
+    from dtmm.prune import train
+
+    sizes, imp = scores
+    plan = P.make_plan(dscnn, _free_groups(imp), int(0.7 * P.bytes_summary(dscnn)[0]), group_sizes=sizes)
+    slim = surgery.slim_model(dscnn, plan)
+    masks = surgery.slim_masks(dscnn, plan)
+    grouped = set(plan.group_masks())
+    assert grouped and all(masks[n].shape == tuple(slim.get_layer(n).kernel.shape) for n in grouped)
+    x, y = synthetic_images(64, seed=7)
+    res = train.fine_tune(slim, masks, x, y, x[:16], y[:16], epochs=1, batch_size=16, learning_rate=1e-2,
+                          from_logits=True, progress=False, check_every_step=True)  # fmt: skip
+    for name in grouped:
+        k = np.asarray(res.model.get_layer(name).kernel)
+        assert not k[masks[name] == 0].any() and k[masks[name] == 1].all()
+
+
 def test_planned_group_bytes_survive_int8_export_and_pack_bit_exact(dscnn, scores, tmp_path):
     pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     from support.op_cases import Case, check_cases, random_inputs
