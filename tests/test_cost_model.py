@@ -258,3 +258,72 @@ def test_estimate_cli_bad_input(tmp_path):
     assert res.exit_code != 0 and "Traceback" not in res.output
     res = CliRunner().invoke(main, ["estimate", str(junk), "--board", "nope"])
     assert res.exit_code == 2 and "unknown board" in res.output
+
+
+# --------------------------------------------------------------------------- channel groups (GROUPS blobs)
+
+
+def test_group_models_lose_channel_groups_and_are_priced_as_groups():
+    from dtmm.cost.calibration_set import GROUP_SEEDS
+    from dtmm.cost.features import GROUPS_COUNTS, groups_blob_of
+    from dtmm.formats import fwcs
+
+    variants = list(calibration_models([GROUP_SEEDS[1]]))
+    assert [v.name for v in variants] == [f"cal{GROUP_SEEDS[1]}_v{k}" for k in range(3)]
+    expect = {"qemu-m0": ("GROUPS/portable",), "qemu-m4": ("GROUPS/dsp_groups",),
+              "qemu-m55": ("GROUPS/mve_groups/asm", "GROUPS/mve_groups/any")}  # fmt: skip
+    for k, v in enumerate(variants):
+        model = TfliteModel(v.data)
+        summary = pack_model(model, "t").summary
+        for board, groups in expect.items():
+            feats = [f for f in op_features(model, summary, get_board(board)) if f.op == "GROUPS"]
+            if k == 0:
+                assert not feats  # the dense variant has no GROUPS blob
+                continue
+            assert feats and all(f.group in groups and f.kind == "groups" for f in feats), board
+            for f in feats:
+                d = dict(zip(GROUPS_COUNTS, f.counts))
+                op = model.operators[int(f.label[2:].split("_")[0])]
+                layer = fwcs.decode(groups_blob_of(model, op))
+                assert d["kept_groups"] == layer.group_keep.sum() * d["calls"]
+                assert d["kept_weights"] == d["kept_groups"] * layer.header.group
+                assert d["filters"] == layer.spec.cout * d["calls"]
+
+
+@pytest.mark.parametrize("board", [b.name for b in emulated_boards()])
+def test_shipped_calibrations_price_groups_blobs(board):
+    from dtmm.cost.calibration_set import GROUP_SEEDS
+
+    cal = C.load_calibration(board)
+    assert set(GROUP_SEEDS) <= set(cal.data["seeds"])
+    own = {"c": "GROUPS/portable", "dsp": "GROUPS/dsp_groups", "mve": "GROUPS/mve_groups/asm"}[cal.data["path"]]
+    g = cal.data["groups"][own]
+    assert g["kind"] == "groups" and g["samples"] >= 8 and g["rms_relative_error"] < 0.1, g
+    assert cal.data["groups"]["GROUPS"]["kind"] == "groups"  # the umbrella of every GROUPS variant
+
+
+def test_extend_measures_only_the_models_a_calibration_lacks(monkeypatch):
+    """qemu-m3's shipped file without its channel-group models, extended: only those are measured (served
+    here from the file's own measurements), and the result is the shipped file again."""
+    from dtmm.cost import calibrate as cal
+    from dtmm.cost import measure as M
+    from dtmm.cost.calibration_set import GROUP_SEEDS
+
+    shipped = C.load_calibration("qemu-m3").data
+    group_names = {f"cal{s}_v{v}" for s in GROUP_SEEDS for v in range(3)}
+    older = dict(shipped, seeds=[s for s in shipped["seeds"] if s not in GROUP_SEEDS],
+                 measurements=[m for m in shipped["measurements"] if m["name"] not in group_names],
+                 skipped_models=[n for n in shipped["skipped_models"] if n not in group_names])  # fmt: skip
+    by_name = {m["name"]: m for m in shipped["measurements"]}
+    asked = []
+
+    def served(models, board, **kw):
+        models = list(models)
+        asked.extend(cm.name for cm in models)
+        return [by_name[cm.name] for cm in models]
+
+    monkeypatch.setattr(M, "measure", served)
+    again = cal.extend(older, list(shipped["seeds"]))
+    assert set(asked) <= group_names and asked
+    assert again["seeds"] == shipped["seeds"] and again["groups"] == shipped["groups"]
+    assert cal.extend(again, list(shipped["seeds"]))["groups"] == shipped["groups"] and len(asked) == len(set(asked))

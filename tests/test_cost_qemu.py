@@ -45,3 +45,25 @@ def test_predictions_of_held_out_models(board, shared_dir):
         assert abs(r["error"]) <= bound, f"{r['model']}: {100 * r['error']:+.1f}%\n{report}"
         assert r["ops"] and all(o["group"] for o in r["ops"])  # every operator priced by a fit of its own
     assert validate.worst(rows)[1] <= CONV_BOUND[board], report
+
+
+#: bounds on held-out channel-group models: the whole model, and one operator stored as GROUPS
+GROUPS_MODEL_BOUND = {"qemu-m0": 0.15, "qemu-m4": 0.08, "qemu-m55": 0.15}
+GROUPS_OP_BOUND = {"qemu-m0": 0.08, "qemu-m4": 0.20, "qemu-m55": 0.20}
+
+
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4", "qemu-m55"])
+def test_predictions_of_held_out_channel_group_models(board):
+    from dtmm.cost.calibration_set import max_activation_bytes_for
+    from dtmm.targets.boards import get_board
+
+    models = validate.held_out_models(seeds=validate.HELD_OUT_GROUP_SEEDS,
+                                      max_activation_bytes=max_activation_bytes_for(get_board(board)))  # fmt: skip
+    rows = validate.compare(models, board, calibration=load_calibration(board))
+    report = validate.render(rows, board)
+    grouped = [o for r in rows for o in r["ops"] if (o["group"] or "").startswith("GROUPS/")]
+    assert len(grouped) >= 4, report  # the pruned variants are stored as GROUPS blobs and priced as such
+    for r in rows:
+        assert abs(r["error"]) <= GROUPS_MODEL_BOUND[board], f"{r['model']}: {100 * r['error']:+.1f}%\n{report}"
+    worst = max(grouped, key=lambda o: abs(o["error"]))
+    assert abs(worst["error"]) <= GROUPS_OP_BOUND[board], f"{worst}\n{report}"

@@ -23,6 +23,9 @@ def _progress(msg: str) -> None:
                    "each runs dense and pruned twice")
 @click.option("--refit", "refit_path", default=None, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="refit the cost model from the measurements in this calibration file, without QEMU")
+@click.option("--extend", is_flag=True,
+              help="measure only the calibration set's models BOARD's calibration lacks (such as the channel-group "
+                   "models, added later) and refit; the other measurements are kept")
 @click.option("--check", is_flag=True,
               help="do not calibrate: measure held-out models (other seeds, DS-CNN, MobileNetV1-0.25, the FC "
                    "autoencoder, ResNet-8 dense/50%/25% when ../shared has it) and compare with the predictions")
@@ -31,8 +34,8 @@ def _progress(msg: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="with --check: print JSON")
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=1.0),
               help="seconds per firmware run")
-def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refit_path: Path | None, check: bool,
-              cal_path: Path | None, as_json: bool, timeout: float):
+def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refit_path: Path | None, extend: bool,
+              check: bool, cal_path: Path | None, as_json: bool, timeout: float):
     """Fit BOARD's cost model: instructions per operator from its shape and kept filterlets.
 
     Builds seeded random CNNs and MLPs (dense and with pruned filterlets),
@@ -47,9 +50,11 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     Examples:
       dtmm calibrate --board qemu-m4 --out my-m4.json
       dtmm calibrate --board qemu-m0 --check
+      dtmm calibrate --board qemu-m55 --extend
     """
     from ..cost import calibrate as cal
     from ..cost.calibration import CALIBRATIONS_DIR
+    from ..cost.calibration_set import GROUP_SEEDS
     from ..fileio import write_bytes_atomic
     from ..targets.boards import get_board
 
@@ -73,8 +78,13 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
         if doc.get("board") != board_name:
             raise DtmmError(f"{refit_path} is a calibration of {doc.get('board')}, not {board_name}")
         doc = cal.refit(doc, progress=_progress)
+    elif extend:
+        from ..cost.calibration import load_calibration
+
+        doc = cal.extend(load_calibration(board_name, out if out.is_file() else None).data,
+                         _shipped_seeds(board_name) + GROUP_SEEDS, timeout=timeout, progress=_progress)  # fmt: skip
     else:
-        seeds = _shipped_seeds(board_name) if n_models is None else tuple(range(n_models))
+        seeds = _shipped_seeds(board_name) if n_models is None else tuple(range(n_models)) + GROUP_SEEDS
         doc = cal.calibrate(board_name, seeds, timeout=timeout, progress=_progress)
     write_bytes_atomic(out, cal.dumps(doc).encode())
     worst = max((g["rms_relative_error"], name) for name, g in doc["groups"].items() if not name.startswith("kind:"))
@@ -96,7 +106,7 @@ def _check(board_name: str, cal_path: Path | None, as_json: bool) -> None:
     bench = [CalibrationModel(bm.name, bm.data)
              for bm in load_models(["ds_cnn", "mobilenet_v1_025", "fc_autoencoder"], progress=_progress)]
     cap = max_activation_bytes_for(get_board(board_name))
-    models = validate.held_out_models(max_activation_bytes=cap,
+    models = validate.held_out_models(seeds=validate.HELD_OUT_SEEDS + validate.HELD_OUT_GROUP_SEEDS, max_activation_bytes=cap,
                                       resnet8=resnet.read_bytes() if resnet.is_file() else None, extra=bench,
                                       progress=_progress)
     rows = validate.compare(models, board_name, calibration=cal, progress=_progress)

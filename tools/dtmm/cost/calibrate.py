@@ -20,8 +20,9 @@ from . import calibration_set
 from .calibration import FORMAT, VERSION, fit_calibration, kernels_digest
 from .features import OpFeatures, board_path, op_features
 
-#: the calibration set: seeds of the generated models (each measured dense and pruned)
-DEFAULT_SEEDS = tuple(range(40))
+#: the calibration set: seeds of the generated models (each measured dense and pruned), and the channel-group
+#: models every calibration measures besides them
+DEFAULT_SEEDS = tuple(range(40)) + calibration_set.GROUP_SEEDS
 
 
 def fitting_models(models, board: str) -> tuple[list, list[str]]:
@@ -100,6 +101,29 @@ def calibrate(board: str, seeds: Sequence[int] = DEFAULT_SEEDS, *, timeout: floa
                  f"measuring the other {len(models)}")
     measured = measure(models, board, timeout=timeout, progress=progress)
     return calibration_document(board, seeds, measured, training_rows(models, measured, board), skipped)
+
+
+def extend(document: dict, seeds: Sequence[int], *, timeout: float = 600.0,
+           progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
+    """`document` with the models of `seeds` it lacks measured on its board and every group refitted; its
+    other measurements (and the kernel digest they were made on) are kept. This is how a calibration
+    gains models added to the set later -- the channel-group models -- without measuring the rest again."""
+    from .measure import measure
+
+    board = document["board"]
+    if document.get("generator_version") != calibration_set.GENERATOR_VERSION:
+        raise DtmmError("the calibration's models came from another generator version; measure again")
+    new = [int(s) for s in seeds if int(s) not in document["seeds"]]
+    out = dict(document)
+    if new:
+        cap = document.get("max_activation_bytes", calibration_set.MAX_ACTIVATION_BYTES)
+        generated = calibration_set.calibration_models(new, max_activation_bytes=cap, progress=progress)
+        models, skipped = fitting_models(generated, board)
+        measured = measure(models, board, timeout=timeout, progress=progress) if models else []
+        out["seeds"] = list(document["seeds"]) + new
+        out["measurements"] = list(document["measurements"]) + measured
+        out["skipped_models"] = list(document.get("skipped_models", [])) + skipped
+    return refit(out, progress)
 
 
 def refit(document: dict, progress: Callable[[str], None] | None = None) -> dict:

@@ -17,8 +17,12 @@ operators of larger models (PAD, CONCATENATION) still appear in models they can 
 Each converted model is measured dense and in ``VARIANTS_PER_MODEL - 1``
 pruned versions: every CONV_2D keeps a random share of its filterlets (drawn
 per layer from :data:`DENSITIES`, some layers also losing whole filters), so
-the fit sees the kept-filterlet counts the pruner produces. Weights are random:
-instruction counts do not depend on what the weights learned.
+the fit sees the kept-filterlet counts the pruner produces. Seeds from
+:data:`GROUP_SEEDS_FROM` on build 1x1-conv and dense branches instead whose
+pruned versions lose channel groups of 4-64 channels (:func:`group_prune`),
+which `dtmm pack` stores as GROUPS blobs (the ``GROUPS`` groups of
+``features``). Weights are random: instruction counts do not depend on what
+the weights learned.
 
 Everything is seeded: the same seed gives the same .tflite bytes.
 """
@@ -43,6 +47,14 @@ DENSITIES = (1.0, 0.8, 0.6, 0.45, 0.3, 0.2, 0.1)
 VARIANTS_PER_MODEL = 3
 #: seeds from here on build multi-branch models (build_branches), the ones below chains and MLPs
 BRANCH_SEEDS_FROM = 40
+#: seeds from here on build channel-group models (build_groups): 1x1 convs and dense layers whose pruned
+#: variants lose channel groups, so `dtmm pack` stores them as FWCS GROUPS blobs
+GROUP_SEEDS_FROM = 2000
+#: the channel-group seeds every calibration measures besides its generated CNNs and MLPs
+GROUP_SEEDS = tuple(range(GROUP_SEEDS_FROM, GROUP_SEEDS_FROM + 8))
+#: group sizes and kept-group shares the group models' pruned variants draw from
+GROUP_SIZES = (4, 8, 16, 32, 64)
+GROUP_DENSITIES = (0.7, 0.55, 0.4, 0.25, 0.1)
 #: largest activation tensor a generated model may have (bytes): keeps the arena small on every board
 MAX_ACTIVATION_BYTES = 48 * 1024
 #: boards with less RAM than this get a set with smaller activations (max_activation_bytes_for)
@@ -233,6 +245,63 @@ def build_branches(rng: np.random.Generator, name: str, cap: int = MAX_ACTIVATIO
     return keras.Model(inp, layers.Softmax()(x), name=name)
 
 
+def build_groups(rng: np.random.Generator, name: str, cap: int = MAX_ACTIVATION_BYTES):
+    """Branches of 1x1 convs (stride 1 or 2, pooled to a vector) and dense layers (on the pooled or
+    flattened input) on one input: the layers channel groups are for, over maps from 1x1 to 12x12."""
+    import keras
+    from keras import layers
+
+    maps = [m for m in ((1, 1), (2, 2), (3, 3), (4, 4), (6, 6), (8, 8), (12, 12), (5, 10)) if m[0] * m[1] * 16 <= cap]
+    h, w = maps[rng.integers(len(maps))]
+    c = int(rng.choice((16, 32, 48, 64, 96, 128, 256)))
+    c = max(16, min(c, cap // (h * w)) // 16 * 16)
+    inp = keras.Input((h, w, c))
+    heads = []
+    for _ in range(int(rng.integers(4, 8))):
+        cout = int(rng.choice((4, 8, 12, 16, 24, 32, 48, 64, 96)))
+        if rng.random() < 0.6:
+            stride = 2 if min(h, w) >= 4 and rng.random() < 0.25 else 1
+            while cout > 4 and (cout * c > MAX_LAYER_WEIGHTS or -(-h // stride) * -(-w // stride) * cout > cap):
+                cout //= 2
+            y = layers.Conv2D(cout, 1, strides=stride, use_bias=bool(rng.random() < 0.5))(inp)
+            if rng.random() < 0.5:
+                y = layers.BatchNormalization()(y)
+            heads.append(layers.GlobalAveragePooling2D()(layers.ReLU()(y) if rng.random() < 0.5 else y))
+        else:
+            x = layers.Flatten()(inp) if h * w * c <= 1024 and rng.random() < 0.5 else layers.GlobalAveragePooling2D()(inp)
+            while cout > 4 and cout * int(x.shape[-1]) > MAX_LAYER_WEIGHTS:
+                cout //= 2
+            heads.append(layers.Dense(cout, activation="relu" if rng.random() < 0.5 else None)(x))
+    x = layers.Concatenate()(heads)
+    x = layers.Dense(int(rng.choice((2, 10, 12))))(x)
+    return keras.Model(inp, layers.Softmax()(x), name=name)
+
+
+def group_prune(dense: bytes, rng: np.random.Generator, sizes: dict[int, int] | None = None,
+                density: float | None = None) -> bytes:
+    """`dense` with 1x1 CONV_2Ds and FULLY_CONNECTEDs keeping a random share of channel groups (at least one
+    per filter), as channel-group pruning leaves them: every such operator, in groups of a random size with
+    a random share kept, or the operators of `sizes` ({op index: group size}) keeping `density`."""
+    model = TfliteModel(dense)
+    new = {}
+    for op in model.operators:
+        if op.opcode not in ("CONV_2D", "FULLY_CONNECTED") or (sizes is not None and op.index not in sizes):
+            continue
+        w = model.tensor_data(op.inputs[1])
+        if w is None or w.dtype != np.int8 or (w.ndim == 4 and w.shape[1:3] != (1, 1)):
+            continue
+        rows = w.reshape(w.shape[0], -1)
+        cout, cin = rows.shape
+        choices = [sizes[op.index]] if sizes is not None else [g for g in GROUP_SIZES if cin % g == 0 and cin // g >= 2]
+        if not choices or cin % choices[0]:
+            continue
+        g = int(rng.choice(choices))
+        keep = rng.random((cout, cin // g)) < (density if density is not None else float(rng.choice(GROUP_DENSITIES)))
+        keep[np.arange(cout), rng.integers(0, cin // g, cout)] = True
+        new[op.index] = (rows * np.repeat(keep, g, axis=1)).astype(np.int8).reshape(w.shape)
+    return replace_conv_weights(model, new)
+
+
 def _randomize_batchnorm(model, rng: np.random.Generator) -> None:
     for layer in model.layers:
         if layer.__class__.__name__ == "BatchNormalization":
@@ -254,7 +323,9 @@ def convert(seed: int, max_activation_bytes: int = MAX_ACTIVATION_BYTES) -> byte
     rng = np.random.default_rng(seed)
     name = f"cal{seed}"
     cap = max_activation_bytes
-    if seed >= BRANCH_SEEDS_FROM:
+    if seed >= GROUP_SEEDS_FROM:
+        model = build_groups(rng, name, cap)
+    elif seed >= BRANCH_SEEDS_FROM:
         model = build_branches(rng, name, cap)
     else:
         model = build_mlp(rng, name) if rng.random() < 0.25 else build_cnn(rng, name, cap)
@@ -287,10 +358,13 @@ def prune_to_density(dense: bytes, density: float, seed: int = 0) -> bytes:
 
 
 def pruned_variant(dense: bytes, seed: int, variant: int) -> bytes:
-    """`dense` with a random share of each CONV_2D's filterlets zeroed (variant 0: `dense` itself)."""
+    """`dense` with a random share of each CONV_2D's filterlets zeroed (variant 0: `dense` itself); a
+    channel-group model's 1x1 convs and dense layers lose channel groups instead."""
     if variant == 0:
         return dense
     rng = np.random.default_rng([seed, variant])
+    if seed >= GROUP_SEEDS_FROM:
+        return group_prune(dense, rng)
     model = TfliteModel(dense)
     new = {}
     for layer in conv_layers(model):

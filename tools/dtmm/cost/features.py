@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..formats import fwcs
-from ..pack.lowering.ops import ADD_TABLE_MIN_ELEMENTS
+from ..pack.lowering.ops import ADD_TABLE_MIN_ELEMENTS, fc_groups_blob, groups_blob
 from ..targets.boards import Board
 from ..tflite.model import TfliteModel, _schema, conv_layer
 
@@ -54,8 +54,18 @@ MVE_CONV_COUNTS = ("calls", "filters", "kept_filters", "kept_chunks16", "pixels"
                    "elem_pixel_chunks", "patch_block_kept_chunks",
                    "elem_filter_blocks", "elem_chunk_blocks", "elem_patch_elements")
 
+#: a 1x1 conv or fully connected layer stored as an FWCS GROUPS blob: per call a pass over the group masks and
+#: kept weights, 4-pixel blocks (the input copied, filters in quads, each kept group in 4- or 16-lane chunks),
+#: leftover pixels one at a time, filters with a slow requantization in a scalar pass; portable C per pixel
+GROUPS_COUNTS = ("calls", "filters", "kept_groups", "kept_weights", "pixels", "blocks4", "block_input_elements",
+                 "block_quads", "block_filters", "block_kept_groups", "block_kept_chunks4", "block_kept_chunks16",
+                 "tail_pixels", "tail_filters", "tail_kept_groups", "tail_kept_chunks4", "tail_kept_chunks16",
+                 "pixel_filters", "pixel_mask_bytes", "pixel_kept_groups", "pixel_kept_weights",
+                 "slow_outputs", "slow_kept_weights", "clamp_outputs", "input_elements", "filter_group_slots",
+                 "block_mask_bytes", "block_group_slots")
+
 COUNTS_OF_KIND = {"conv": CONV_COUNTS, "conv_mve": MVE_CONV_COUNTS, "depthwise": DEPTHWISE_COUNTS, "fc": FC_COUNTS, "pool": POOL_COUNTS,
-                  "elementwise": ELEMENTWISE_COUNTS, "reduce": REDUCE_COUNTS}  # fmt: skip
+                  "elementwise": ELEMENTWISE_COUNTS, "reduce": REDUCE_COUNTS, "groups": GROUPS_COUNTS}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -390,6 +400,54 @@ def _elementwise(model: TfliteModel, op, row: dict) -> tuple[str, str, tuple]:
     return group, "elementwise", (1, n_out, n_in, rows, n_inputs), variant, f"{list(out_shape)}"
 
 
+#: dtmm_conv_groups_internal.h: group sizes with Helium assembly bodies, most groups per filter of the SIMD paths
+_MVE_ASM_GROUPS, _SIMD_MAX_GROUPS = (16, 32, 64), 32
+
+
+def groups_blob_of(model: TfliteModel, op) -> bytes | None:
+    """The FWCS GROUPS blob `dtmm pack` lowers a CONV_2D or FULLY_CONNECTED to, None if it lowers it otherwise."""
+    if op.opcode == "FULLY_CONNECTED":
+        return fc_groups_blob(model, op)
+    layer = conv_layer(model, op)
+    return groups_blob(layer.weights, layer.bias, layer.multiplier, layer.shift, layer.spec)
+
+
+def _groups(model: TfliteModel, op, path: str, row: dict, blob: bytes) -> tuple[str, str, tuple, str]:
+    """A GROUPS blob's loops (dtmm_conv_groups_s8_c.c, groups_conv in dtmm_conv_s8_dsp_with.c,
+    dtmm_conv_groups_s8_mve.c); a FULLY_CONNECTED runs it once per batch row."""
+    layer = fwcs.decode(blob)
+    s, g = layer.spec, layer.header.group
+    keep = layer.group_keep
+    n_groups = s.cin // g
+    kept = int(keep.sum())
+    calls = 1
+    if op.opcode == "FULLY_CONNECTED":
+        calls = prod(_shape(model, op.outputs[0])) // s.cout
+    pixels = s.out_h * s.out_w
+    if path == "dsp":  # 4-pixel blocks over the whole map, the last one padded; under 4 pixels one at a time
+        blocks, tail = (ceil(pixels / 4), 0) if pixels >= 4 else (0, pixels)
+    else:  # Helium: 4-pixel blocks, then the leftover pixels one at a time (portable C: pixel counts only)
+        blocks, tail = pixels // 4, pixels % 4
+    fast = (layer.multiplier >= (1 << 30)) & (layer.shift <= -2)
+    slow_kept = int(keep[~fast].sum())
+    clamp = int(s.act_min > -128 or s.act_max < 127)
+    c4, c16 = ceil(g / 4), ceil(g / 16)
+    row_bytes = (n_groups + 7) // 8
+    counts = (1, s.cout, kept, kept * g, pixels, blocks, blocks * 4 * s.cin, blocks * ceil(s.cout / 4),
+              blocks * s.cout, blocks * kept, blocks * kept * c4, blocks * kept * c16,
+              tail, tail * s.cout, tail * kept, tail * kept * c4, tail * kept * c16,
+              pixels * s.cout, pixels * s.cout * row_bytes, pixels * kept, pixels * kept * g,
+              pixels * int((~fast).sum()), pixels * slow_kept * g, pixels * s.cout * clamp,
+              pixels * s.cin, s.cout * n_groups, blocks * s.cout * row_bytes, blocks * n_groups)  # fmt: skip
+    variant = (row.get("conv_variants") or {}).get(path, "portable")
+    group = f"GROUPS/{variant}"
+    if variant == "mve_groups":
+        group += "/asm" if g in _MVE_ASM_GROUPS and n_groups <= _SIMD_MAX_GROUPS else "/any"
+    shape = (f"{op.opcode} 1x1/{s.stride_h} {s.in_h}x{s.in_w}x{s.cin} -> {s.cout} groups of {g}: "
+             f"kept {kept}/{s.cout * n_groups}")  # fmt: skip
+    return group, "groups", tuple(calls * c for c in counts), shape
+
+
 def op_features(model: TfliteModel, summary: dict, board: Board) -> list[OpFeatures]:
     """Features of every operator of a packed model that runs code (pure reshapes cost nothing).
 
@@ -401,6 +459,12 @@ def op_features(model: TfliteModel, summary: dict, board: Board) -> list[OpFeatu
             continue
         op = model.operators[row["index"]]
         name = op.opcode
+        blob = groups_blob_of(model, op) if row.get("conv_variants") and name in ("CONV_2D", "FULLY_CONNECTED") \
+            and row.get("conv_storage", "fwcs") == "fwcs" else None
+        if blob is not None:  # a 1x1 conv or FC stored by channel groups: its own operator for the cost model
+            group, kind, counts, shape = _groups(model, op, path, row, blob)
+            out.append(OpFeatures(row["label"], "GROUPS", group, kind, tuple(float(c) for c in counts), shape))
+            continue
         if name == "CONV_2D":
             group, kind, counts, shape = _conv(model, op, path, row)
         elif name == "DEPTHWISE_CONV_2D":

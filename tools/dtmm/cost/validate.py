@@ -1,7 +1,8 @@
 """How well a calibration predicts models it was never fitted on, measured on QEMU.
 
 The held-out set: generated models from seeds outside the calibration set
-(:data:`HELD_OUT_SEEDS`, dense and pruned), models the caller adds (`dtmm calibrate
+(:data:`HELD_OUT_SEEDS`, dense and pruned; :data:`HELD_OUT_GROUP_SEEDS`,
+channel-group models), models the caller adds (`dtmm calibrate
 --check` adds the benchmark models shaped like the MLPerf Tiny workloads:
 DS-CNN, MobileNetV1-0.25, the FC autoencoder), and ResNet-8 dense and keeping
 50% / 25% of its filterlets when the shared model is at hand; models too large
@@ -23,6 +24,8 @@ from .measure import measure
 
 #: generated models never used by a shipped calibration (DEFAULT_SEEDS is range(40))
 HELD_OUT_SEEDS = (1000, 1001, 1002, 1003)
+#: channel-group models (1x1 convs and dense layers stored as GROUPS) outside every calibration's GROUP_SEEDS
+HELD_OUT_GROUP_SEEDS = (3000, 3001)
 MODEL_TOLERANCE = 0.03
 CONV_TOLERANCE = 0.05
 

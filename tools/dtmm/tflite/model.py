@@ -397,8 +397,11 @@ def op_macs(model: TfliteModel, op: OpInfo) -> int:
 # --------------------------------------------------------------------------- patching
 
 
+_WEIGHTED_REPLACEABLE = ("CONV_2D", "FULLY_CONNECTED")
+
+
 def replace_conv_weights(model: TfliteModel | bytes, new_weights: Mapping[int, np.ndarray]) -> bytes:
-    """A copy of the model bytes with CONV_2D filters replaced, keyed by operator index.
+    """A copy of the model bytes with CONV_2D (or FULLY_CONNECTED) filters replaced, keyed by operator index.
 
     Buffers are patched in place, so the file keeps its size and every offset;
     a filter buffer shared with any other tensor is refused.
@@ -410,8 +413,8 @@ def replace_conv_weights(model: TfliteModel | bytes, new_weights: Mapping[int, n
     for t in model.tensors:
         users[t.buffer] = users.get(t.buffer, 0) + 1
     for op_index, w in sorted(new_weights.items()):
-        if not 0 <= op_index < len(model.operators) or model.operators[op_index].opcode != "CONV_2D":
-            raise TfliteError(f"{model.source}: operator #{op_index} is not a CONV_2D")
+        if not 0 <= op_index < len(model.operators) or model.operators[op_index].opcode not in _WEIGHTED_REPLACEABLE:
+            raise TfliteError(f"{model.source}: operator #{op_index} is not a CONV_2D or FULLY_CONNECTED")
         f = model.tensors[model.operators[op_index].inputs[1]]
         arr = np.asarray(w)
         if arr.shape != f.shape or arr.dtype != np.int8:
@@ -419,12 +422,13 @@ def replace_conv_weights(model: TfliteModel | bytes, new_weights: Mapping[int, n
                 f"{model.source}: new weights for #{op_index} must be int8 {list(f.shape)}, "
                 f"got {arr.dtype} {list(arr.shape)}"
             )
+        what = f"{model.source}: {model.operators[op_index].opcode} #{op_index}"
         if f.dtype != "INT8":
-            raise TfliteError(f"{model.source}: CONV_2D #{op_index} filter is {f.dtype}, not INT8")
+            raise TfliteError(f"{what} filter is {f.dtype}, not INT8")
         if users.get(f.buffer, 0) != 1:
-            raise TfliteError(f"{model.source}: CONV_2D #{op_index} filter buffer is shared; refusing to patch it")
+            raise TfliteError(f"{what} filter buffer is shared; refusing to patch it")
         span = model.buffer_span(f.buffer)
         if span is None or span[1] != arr.size:
-            raise TfliteError(f"{model.source}: CONV_2D #{op_index} filter buffer has no {arr.size}-byte data")
+            raise TfliteError(f"{what} filter buffer has no {arr.size}-byte data")
         out[span[0] : span[0] + span[1]] = np.ascontiguousarray(arr).tobytes()
     return bytes(out)

@@ -343,7 +343,18 @@ def lower_depthwise_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> Lowe
 # --------------------------------------------------------------------------- FULLY_CONNECTED
 
 
-def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+@dataclass(frozen=True)
+class _FcOperands:
+    x: TensorInfo
+    weights: np.ndarray  # int8 [out, in]
+    bias: np.ndarray
+    multiplier: np.ndarray  # one per output channel, or one (per-tensor)
+    shift: np.ndarray
+    spec: fwcs.ConvSpec  # the layer as a 1x1 conv on a 1x1 image (what a GROUPS blob stores)
+    batches: int
+
+
+def _fc_operands(model: TfliteModel, op: OpInfo) -> _FcOperands:
     where = _where(model, op)
     x = _activation_input(model, op, 0, "input")
     w = _input(model, op, 1, "weights")
@@ -369,8 +380,7 @@ def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> Lowere
     in_s, in_zp = _quant1(model, op, x, "input")
     out_s, out_zp = _quant1(model, op, y, "output")
     act_min, act_max = _clamp(model, op, y)
-    per_channel = len(w.scales) > 1
-    if per_channel:
+    if len(w.scales) > 1:
         m, s = quant.conv_multipliers(in_s, w.scales, out_s, out_f)
     else:
         m0, s0 = quant.fc_per_tensor_multiplier(in_s, w.scales[0], out_s)
@@ -378,12 +388,33 @@ def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> Lowere
     for v in s:
         quant.check_mbqm_shift(int(v), where)
     bias = constant_bias(model, op, out_f, where, LoweringError)
-    # pruned by channel groups: a GROUPS blob run by the conv kernels (one 1x1 pixel per batch row)
     spec = fwcs.ConvSpec(cout=out_f, cin=in_f, kh=1, kw=1, in_h=1, in_w=1, input_offset=-in_zp,
                          output_offset=out_zp, act_min=act_min, act_max=act_max)  # fmt: skip
-    blob = groups_blob(weights.reshape(out_f, 1, 1, in_f), bias, np.broadcast_to(m, (out_f,)),
-                       np.broadcast_to(s, (out_f,)), spec)  # fmt: skip
-    if blob is not None and len(blob) < fc_dense_bytes(in_f, out_f, len(m)):
+    return _FcOperands(x, weights, bias, m, s, spec, batches)
+
+
+def _fc_groups_blob(f: _FcOperands) -> bytes | None:
+    out_f, in_f = f.weights.shape
+    blob = groups_blob(f.weights.reshape(out_f, 1, 1, in_f), f.bias, np.broadcast_to(f.multiplier, (out_f,)),
+                       np.broadcast_to(f.shift, (out_f,)), f.spec)  # fmt: skip
+    return blob if blob is not None and len(blob) < fc_dense_bytes(in_f, out_f, len(f.multiplier)) else None
+
+
+def fc_groups_blob(model: TfliteModel, op: OpInfo) -> bytes | None:
+    """The GROUPS blob a FULLY_CONNECTED is lowered to (one 1x1 pixel per batch row), None when it runs
+    dense (see `fc_groups_size`)."""
+    return _fc_groups_blob(_fc_operands(model, op))
+
+
+def lower_fully_connected(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    f = _fc_operands(model, op)
+    x, weights, bias, m, s, batches = f.x, f.weights, f.bias, f.multiplier, f.shift, f.batches
+    out_f, in_f = weights.shape
+    per_channel = len(m) > 1
+    out_zp, act_min, act_max, in_zp = f.spec.output_offset, f.spec.act_min, f.spec.act_max, -f.spec.input_offset
+    # pruned by channel groups: a GROUPS blob run by the conv kernels (one 1x1 pixel per batch row)
+    blob = _fc_groups_blob(f)
+    if blob is not None:
         return _fwcs_conv_op(model, op, prefix, x, blob, batches)
     # Fold the input offset: sum w*(x - zp) + b = sum w*x + (b - zp*sum w), exact modulo 2^32 like int32 C.
     folded = quant.fold_input_offset(bias, weights, -in_zp)
