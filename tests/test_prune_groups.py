@@ -283,3 +283,32 @@ def test_bad_group_size_is_a_one_line_error(workdir, value):
     err = [ln for ln in r.stderr.splitlines() if ln.startswith("dtmm: error:")]
     assert len(err) == 1 and "--group-size" in err[0] and "Traceback" not in r.stderr
     assert not (workdir / "bad").exists()
+
+
+# --------------------------------------------------------------------------- instructions
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
+def test_resource_model_prices_grouped_layers_like_the_cost_model(dscnn, scores, board):
+    from dtmm.cost.estimate import estimate_model
+    from dtmm.prune.resources import ResourceModel
+
+    sizes = G.layer_group_sizes(dscnn, "auto", "mve" if board == "qemu-m55" else "dsp")
+    x, y = synthetic_images(16, seed=4)
+    imp = importance.compute_importance("taylor", dscnn, x, y, groups=sizes, progress=False)
+    dense_tfl = export.to_int8_tflite(dscnn.model, x)
+    res = ResourceModel(dscnn, board, dense_tfl, group_sizes=sizes)
+    fitted = [n for n in sizes if res.layers[n].group_base is not None]
+    assert fitted and all(res.layers[n].per_group > 0 for n in fitted)
+    plan = P.make_plan(dscnn, _free_groups(imp), int(0.7 * P.bytes_summary(dscnn)[0]), group_sizes=sizes,
+                       resources=res)  # fmt: skip
+    grouped = [n for n in plan.group_masks() if n in fitted]
+    assert grouped
+    slim = surgery.slim_model(dscnn, plan)
+    tfl = export.to_int8_tflite(slim, x)
+    est = estimate_model(tfl, board)["layers"]
+    ops = export.match_layers(tfl, slim)
+    for name in grouped:  # the plan's GROUPS line agrees with the cost model on the layer it planned
+        entry = est[ops[name]]
+        assert entry["group"].startswith("GROUPS/")
+        assert plan.layers[name].instructions == pytest.approx(entry["instructions"], rel=0.15), name

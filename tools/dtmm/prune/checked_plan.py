@@ -77,11 +77,14 @@ def measure_model(model, board: str | None, *, calibration=None, preprocess_mode
     return Measured(int(est["arena_bytes"]), int(est["instructions"]), tfl, est)
 
 
-def resource_model(analysis, board: str | None, *, calibration=None, preprocess_mode: str = "raw"):
+def resource_model(analysis, board: str | None, *, calibration=None, preprocess_mode: str = "raw",
+                   group_sizes: dict[str, int] | None = None):  # fmt: skip
+    """The plan's instruction and arena model of `analysis` on `board` (`group_sizes`: the layers offered
+    channel groups, whose GROUPS cost is probed too)."""
     from .resources import ResourceModel
 
     m = measure_model(analysis.model, board, calibration=calibration, preprocess_mode=preprocess_mode)
-    return ResourceModel(analysis, board, m.tflite, calibration=calibration)
+    return ResourceModel(analysis, board, m.tflite, calibration=calibration, group_sizes=group_sizes)
 
 
 def _misses(b: Budgets, m: Measured) -> dict:

@@ -226,6 +226,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
 
     from ..pack.lowering.baseline_conv import STORAGE_OF_METHOD
     from . import checked_plan as C
+    from . import groups as G
     from . import plan as P
     from . import weight_level as WL
     from .graph import GraphAnalysis
@@ -249,7 +250,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
                                                          filterlets))  # fmt: skip
     resources, dense_cost = None, {}
     if sram_budget is not None or latency_spec is not None:
-        resources = C.resource_model(analysis, opts.board, preprocess_mode=opts.preprocess)
+        resources = C.resource_model(analysis, opts.board, preprocess_mode=opts.preprocess,
+                                     group_sizes=G.layer_group_sizes(analysis, group_choice,
+                                                                     group_kernel_path(opts.board)))  # fmt: skip
         dense_cost = {"arena_bytes": resources.dense_arena_bytes, "instructions": resources.dense_instructions}
     latency_budget = latency_spec.resolve(resources.dense_instructions) if latency_spec is not None else None
     budgets = C.Budgets(budget, sram_budget, latency_budget, opts.board)
@@ -289,7 +292,6 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     from . import export as E
     from . import importance as I
     from . import sensitivity as SENS
-    from . import groups as G
     from . import surgery as S
     from . import train as T
 
@@ -379,7 +381,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
             initial_groups = G.kernel_group_masks(cur_analysis, group_sizes)
             if resources is not None:  # the per-layer model, refitted on the model as pruned so far
                 resources = C.resource_model(cur_analysis, opts.board, calibration=resources.calibration,
-                                             preprocess_mode=opts.preprocess)  # fmt: skip
+                                             preprocess_mode=opts.preprocess, group_sizes=group_sizes)  # fmt: skip
         if opts.method == "filter":
             imp = CHIP.chip_importance(cur_analysis, splits.x_calib, preprocess_mode=opts.preprocess,
                                        progress=opts.progress)  # fmt: skip

@@ -38,10 +38,11 @@ each as a fraction of how far that budget still is: ``sum_k saved_k /
 excess_k``. The step with the least importance lost per unit of gain is
 taken until every budget is met; with the flash budget alone that is the
 least importance per byte. Without a flash budget a filterlet or group step removes
-a few at a time (a 64th of the layer's kept ones, at least one). The cost
-model has no GROUPS family yet, so a group step saves no *predicted*
-instructions: latency budgets are met by filters and filterlets, and group
-steps are taken for flash. Limits: a channel group loses at most ``max_filter_ratio`` (default
+a few at a time (a 64th of the layer's kept ones, at least one). A group
+step can *cost* instructions (a layer just stored as GROUPS may run slower
+than dense): its negative saving counts against its gain, and a step that
+would push a met budget back over its target is not taken. Limits: a filter
+group loses at most ``max_filter_ratio`` (default
 0.75) of its channels and keeps at least one; a kept filter keeps at least
 one filterlet (a kept filter of a grouped layer one group). ``floor_bytes``
 is the size when every limit binds with filters and filterlets -- the
@@ -265,7 +266,7 @@ class _Greedy:
                 st.grp_per_filter = st.keep_grp.sum(axis=1).astype(np.int64)
             st.dense_bytes = self._bytes(st, st.cout, st.cin, st.cout * st.kh * st.kw if info.kind == K_CONV else 0)
             st.bytes = self._bytes(st, st.cout, st.cin, st.n_kept if info.kind == K_CONV else 0, st.n_groups)
-            st.instructions = self._instr(st, st.cout, st.cin, st.n_kept)
+            st.instructions = self._instr(st, st.cout, st.cin, st.n_kept, st.n_groups)
             self.layers[name] = st
         self.other_bytes = sum(
             costs.layer_weight_bytes(analysis, n) for n in analysis.order if n not in self.layers
@@ -315,12 +316,13 @@ class _Greedy:
     def total(self) -> int:
         return sum(s.bytes for s in self.layers.values()) + self.other_bytes
 
-    def _instr(self, st: LayerState, cout: int, cin: int, n_kept: int) -> float:
+    def _instr(self, st: LayerState, cout: int, cin: int, n_kept: int, n_groups: int | None = None) -> float:
         if self.res is None:
             return 0.0
         if st.kind == K_DEPTHWISE:
             cout = cin
-        return self.res.layer_instructions(st.name, cout, cin, n_kept)
+        grouped = st.group and n_groups is not None and layer_bytes(self.a, st, cout, cin, n_kept, n_groups)[1] == "groups"
+        return self.res.layer_instructions(st.name, cout, cin, n_kept, n_groups if grouped else None)
 
     def total_instructions(self) -> float:
         return sum(s.instructions for s in self.layers.values()) + (self.res.fixed_instructions if self.res else 0.0)
@@ -395,11 +397,12 @@ class _Greedy:
             score += sc
             new = self._bytes(st, st.cout, st.cin, st.n_kept, n_groups - len(taken))
             if (by_bytes and new < st.bytes) or (not by_bytes and len(taken) >= chunk):
-                return score, {FLASH: st.bytes - new, INSTRUCTIONS: 0.0, ARENA: 0}, taken
-        if taken and not by_bytes:
-            new = self._bytes(st, st.cout, st.cin, st.n_kept, n_groups - len(taken))
-            return score, {FLASH: st.bytes - new, INSTRUCTIONS: 0.0, ARENA: 0}, taken
-        return None
+                break
+        else:
+            if not (taken and not by_bytes):
+                return None
+        saved_instr = st.instructions - self._instr(st, st.cout, st.cin, st.n_kept, n_groups - len(taken))
+        return score, {FLASH: st.bytes - new, INSTRUCTIONS: saved_instr, ARENA: 0}, taken
 
     def class_candidate(self, cid: int, with_arena: bool = False):
         """(lost, {budget: saved}, new (bytes, dout, din, instructions) per layer) for removing channel class cid."""
@@ -425,7 +428,7 @@ class _Greedy:
                 dout = din = max(dout, din)
             kept = (st.n_kept - dkept) if st.kind == K_CONV else 0
             nb = self._bytes(st, st.cout - dout, st.cin - din, kept, st.n_groups - dgroups if st.group else None)
-            ni = self._instr(st, st.cout - dout, st.cin - din, kept)
+            ni = self._instr(st, st.cout - dout, st.cin - din, kept, st.n_groups - dgroups if st.group else None)
             new_bytes[name] = (nb, dout, din, ni)
             saved += st.bytes - nb
             saved_instr += st.instructions - ni
@@ -448,7 +451,7 @@ class _Greedy:
                 self.imp.filterlet[name][o, i, j]
             )
         st.bytes = self._bytes(st, st.cout, st.cin, st.n_kept, st.n_groups)
-        st.instructions = self._instr(st, st.cout, st.cin, st.n_kept)
+        st.instructions = self._instr(st, st.cout, st.cin, st.n_kept, st.n_groups)
         self.lost += score
         self.steps["filterlet"] += 1
         self.steps["filterlets_removed"] += len(taken)
@@ -463,6 +466,7 @@ class _Greedy:
             )
         st.groups_removed += len(taken)
         st.bytes = self._bytes(st, st.cout, st.cin, st.n_kept, st.n_groups)
+        st.instructions = self._instr(st, st.cout, st.cin, st.n_kept, st.n_groups)
         self.lost += score
         self.steps["group"] += 1
         self.steps["groups_removed"] += len(taken)
@@ -518,13 +522,13 @@ class _Greedy:
             if s.kind == K_CONV:
                 kept = cout[n] * (1 if s.filterlets else s.kh * s.kw)
                 total += self._bytes(s, cout[n], cin[n], kept, cout[n] if s.groups_removed else None)
-                instr += self._instr(s, cout[n], cin[n], kept)
+                instr += self._instr(s, cout[n], cin[n], kept, cout[n] if s.groups_removed else None)
             elif s.kind == K_DEPTHWISE:
                 total += self._bytes(s, cin[n], cin[n], 0)
                 instr += self._instr(s, cin[n], cin[n], 0)
             else:
                 total += self._bytes(s, cout[n], cin[n], 0, cout[n] if s.groups_removed else None)
-                instr += self._instr(s, cout[n], cin[n], 0)
+                instr += self._instr(s, cout[n], cin[n], 0, cout[n] if s.groups_removed else None)
         out = {FLASH: total, INSTRUCTIONS: instr + (self.res.fixed_instructions if self.res else 0.0), ARENA: 0}
         if self.res is not None:
             out[ARENA] = self.res.arena_proxy(removed)
@@ -556,7 +560,11 @@ class _Greedy:
             best = None  # (key, action)
 
             def gain(saved: dict) -> float:
-                return sum(max(saved[k], 0) / e for k, e in excess.items())
+                """Saved over excess, summed over the budgets not yet met; 0 for a step that would push a
+                budget over its target (a GROUPS layer can cost more instructions than dense)."""
+                if any(saved[k] < 0 and cur[k] - saved[k] > v for k, v in targets.items()):
+                    return 0.0
+                return sum(saved[k] / e for k, e in excess.items())
 
             for kind, cache, candidate in (("fl", fl_cache, self.filterlet_candidate),
                                            ("grp", grp_cache, self.group_candidate)):  # fmt: skip

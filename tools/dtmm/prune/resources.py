@@ -18,7 +18,12 @@ of its filterlets zeroed, which gives the instructions of one kept filterlet
 A 1x1 Conv2D or a Dense layer has no filterlets to measure that split on; its
 multiply-accumulate share is taken as ``MAC_SHARE``:
 ``I = I_dense * ((1 - MAC_SHARE) * cout / cout0 + MAC_SHARE * cout * cin / (cout0 * cin0))``.
-A depthwise layer scales with its channels. Every other operator (ADD,
+A depthwise layer scales with its channels. A layer offered channel groups
+(``groups``) is also predicted with its groups pruned to two densities
+(``_GROUP_PROBES``, in the plan's group size): stored as GROUPS it costs
+``I = b * cout / cout0 + t * kept_groups``, the line through the two (the
+GROUPS kernels' cost model is linear in kept groups); stored otherwise, the
+formula above. Every other operator (ADD,
 pooling, softmax, ...) is counted at its dense cost, which over-states a
 pruned model a little -- the check on the converted model corrects that.
 
@@ -46,6 +51,8 @@ _ALIAS_CLASSES = {"Activation", "ReLU", "Dropout", "SpatialDropout2D", "Gaussian
                   "AlphaDropout", "Identity", "ActivityRegularization", "Flatten", "Reshape"}  # fmt: skip
 #: filterlet density of the variant that measures a filterlet's instructions
 _PROBE_DENSITY = 0.5
+#: kept-group shares of the two variants that measure a GROUPS layer's line
+_GROUP_PROBES = (0.5, 0.25)
 
 
 @dataclass
@@ -58,10 +65,15 @@ class LayerInstructions:
     per_filterlet: float  # s at the full cin (conv with filterlets) -- else 0; r = I_dense - s * kept filterlets
     cout0: int
     cin0: int
+    group_base: float | None = None  # b: stored as GROUPS, instructions per call at cout0 besides the kept groups
+    per_group: float = 0.0  # t: instructions per kept group
 
-    def at(self, cout: int, cin: int, kept: int) -> float:
+    def at(self, cout: int, cin: int, kept: int, groups: int | None = None) -> float:
+        """Instructions at this shape; `groups`: kept channel groups when the layer is stored as GROUPS."""
         if self.cout0 == 0 or cout <= 0:
             return 0.0
+        if groups is not None and self.group_base is not None:
+            return self.group_base * cout / self.cout0 + self.per_group * groups
         if self.kind == K_CONV and self.per_filterlet > 0:
             return self.per_output * cout + self.per_filterlet * kept * cin / self.cin0
         if self.kind == K_DEPTHWISE:
@@ -73,7 +85,8 @@ class LayerInstructions:
 class ResourceModel:
     """Instructions and arena of plan states of one analysed Keras model on one board."""
 
-    def __init__(self, analysis: GraphAnalysis, board: str | None, dense_tfl: bytes, *, calibration=None):
+    def __init__(self, analysis: GraphAnalysis, board: str | None, dense_tfl: bytes, *, calibration=None,
+                 group_sizes: dict[str, int] | None = None):  # fmt: skip
         from ..pack.packer import pack_model
 
         self.analysis = analysis
@@ -85,13 +98,13 @@ class ResourceModel:
         if board is None:  # an SRAM budget alone: the arena does not depend on the board
             self.dense_arena_bytes = int(pack_model(dense_tfl, "plan").arena_bytes)
         else:
-            self._fit_instructions(dense_tfl, calibration)
+            self._fit_instructions(dense_tfl, calibration, group_sizes or {})
         self._build_buffers()
         self.arena_offset = self.dense_arena_bytes - self.arena_proxy(np.zeros(len(analysis.classes), dtype=bool))
 
     # ------------------------------------------------------------------ instructions
 
-    def _fit_instructions(self, dense_tfl: bytes, calibration) -> None:
+    def _fit_instructions(self, dense_tfl: bytes, calibration, group_sizes: dict[str, int]) -> None:
         from ..cost.calibration import load_calibration
         from ..cost.calibration_set import prune_to_density
         from ..cost.estimate import estimate_model
@@ -133,11 +146,40 @@ class ResourceModel:
                 entry.per_output = (per_op[op] - s * kept) / cout0
             self.layers[name] = entry
         self.fixed_instructions = float(sum(per_op) - sum(e.dense for e in self.layers.values()))
+        self._fit_groups(dense_tfl, matched, group_sizes)
+
+    def _fit_groups(self, dense_tfl: bytes, matched: dict[str, int], group_sizes: dict[str, int]) -> None:
+        """Each layer offered channel groups: its GROUPS line from two probes with its groups pruned."""
+        from ..cost.calibration_set import group_prune
+        from ..cost.estimate import estimate_model
+        from ..tflite.model import TfliteModel
+
+        sizes = {matched[n]: g for n, g in group_sizes.items() if n in matched and n in self.layers}
+        if not sizes:
+            return
+        probes = []  # per probe: {op index: (instructions, kept groups)} of the operators stored as GROUPS
+        for k, density in enumerate(_GROUP_PROBES):
+            probe = group_prune(dense_tfl, np.random.default_rng([7, k]), sizes, density)
+            layers = estimate_model(probe, self.board, calibration=self.calibration)["layers"]  # one per operator
+            model = TfliteModel(probe)
+            points = {}
+            for op, g in sizes.items():
+                if layers[op].get("group", "").startswith("GROUPS"):
+                    w = model.tensor_data(model.operators[op].inputs[1])
+                    points[op] = (layers[op]["instructions"], int(np.any(w.reshape(w.shape[0], -1, g) != 0, axis=2).sum()))
+            probes.append(points)
+        for name, op in matched.items():
+            if op in probes[0] and op in probes[1] and probes[0][op][1] != probes[1][op][1]:
+                (i1, k1), (i2, k2) = probes[0][op], probes[1][op]
+                e = self.layers[name]
+                e.per_group = max(0.0, (i1 - i2) / (k1 - k2))
+                e.group_base = max(0.0, i1 - e.per_group * k1)
 
 
-    def layer_instructions(self, name: str, cout: int, cin: int, kept: int) -> float:
+    def layer_instructions(self, name: str, cout: int, cin: int, kept: int, groups: int | None = None) -> float:
+        """Predicted instructions of layer `name` at this shape (`groups`: kept groups, stored as GROUPS)."""
         e = self.layers.get(name)
-        return e.at(cout, cin, kept) if e is not None else 0.0
+        return e.at(cout, cin, kept, groups) if e is not None else 0.0
 
     # ------------------------------------------------------------------ arena
 
