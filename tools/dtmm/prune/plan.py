@@ -25,7 +25,8 @@ Which comes first matters -- one free (dead) filter of the producer costs the
 consumer its groups -- so with channel groups offered the plan is made with
 every step competing, then again with the input channels of one more layer
 offered groups kept (layers in model order, each kept when the plan then
-loses less importance), then with all of them kept, and without new groups;
+loses less importance and every kept layer lost groups), then with all of
+them kept, and without new groups;
 the plan losing least is taken (3 + one greedy run per such layer), so
 offering groups never gives a plan the scores rate worse than filters and
 filterlets alone.
@@ -671,13 +672,18 @@ def make_plan(analysis: GraphAnalysis, imp: Importance, budget: int | None, *, p
     best = g if met(g) else None
     chosen: frozenset = frozenset()
     layers = list(g.grp_order) if FLASH in targets else []  # group steps save flash only
+
+    def better(x: _Greedy) -> bool:  # kept inputs must have served groups: blocking filters alone is no plan
+        return met(x) and all(x.layers[n].groups_removed for n in x.keep_inputs_of) and (
+            best is None or x.lost < best.lost)
+
     for name in layers:
         trial = run(greedy(chosen | {name}))
-        if met(trial) and (best is None or trial.lost < best.lost):
+        if better(trial):
             best, chosen = trial, chosen | {name}
     if layers and chosen != frozenset(layers):
         trial = run(greedy(frozenset(layers)))
-        if met(trial) and (best is None or trial.lost < best.lost):
+        if better(trial):
             best = trial
     fallback = g
     if layers:  # and without new groups: a group step taken early can block filters that lose less
@@ -696,7 +702,7 @@ def make_plan(analysis: GraphAnalysis, imp: Importance, budget: int | None, *, p
                 g.other_bytes, g.lost, dict(g.steps),
                 instructions=cur[INSTRUCTIONS] if resources is not None else None,
                 arena_proxy=cur[ARENA] if resources is not None else None, targets=targets,
-                inputs_kept_for_groups=sorted(n for n in g.keep_inputs_of if g.layers[n].groups_removed))  # fmt: skip
+                inputs_kept_for_groups=sorted(g.keep_inputs_of))  # fmt: skip
 
 
 def budget_below_floor_message(budget: int, floor: int, dense: int, max_filter_ratio: float,
