@@ -383,25 +383,31 @@ class _Greedy:
         if st.cin != st.cin0 or st.cout == 0:
             return None
         n_groups = st.n_groups
-        chunk = max(1, n_groups // 64)
-        taken: list[tuple[int, int]] = []
+        taken: list[tuple[int, int]] = []  # every group that may go, least important first
         left: dict[int, int] = {}
-        score = 0.0
-        for o, j, sc in self.grp_order[name]:
-            if not (st.keep_out[o] and st.keep_grp[o, j]):
-                continue
-            rem = left.get(o, int(st.grp_per_filter[o]))
-            if rem <= 1:
-                continue
-            left[o] = rem - 1
-            taken.append((o, j))
-            score += sc
-            new = self._bytes(st, st.cout, st.cin, st.n_kept, n_groups - len(taken))
-            if (by_bytes and new < st.bytes) or (not by_bytes and len(taken) >= chunk):
-                break
-        else:
-            if not (taken and not by_bytes):
+        for o, j, _ in self.grp_order[name]:
+            if st.keep_out[o] and st.keep_grp[o, j]:
+                rem = left.get(o, int(st.grp_per_filter[o]))
+                if rem > 1:  # a kept filter keeps a group
+                    left[o] = rem - 1
+                    taken.append((o, j))
+        if not taken:
+            return None
+        if by_bytes:  # the fewest that make the bytes drop (bytes fall monotonically with the groups kept)
+            lo, hi = 1, len(taken)
+            if self._bytes(st, st.cout, st.cin, st.n_kept, n_groups - hi) >= st.bytes:
                 return None
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._bytes(st, st.cout, st.cin, st.n_kept, n_groups - mid) < st.bytes:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            taken = taken[:lo]
+        else:
+            taken = taken[: max(1, n_groups // 64)]
+        score = float(sum(self.imp.group[name][o, j] for o, j in taken))
+        new = self._bytes(st, st.cout, st.cin, st.n_kept, n_groups - len(taken))
         saved_instr = st.instructions - self._instr(st, st.cout, st.cin, st.n_kept, n_groups - len(taken))
         return score, {FLASH: st.bytes - new, INSTRUCTIONS: saved_instr, ARENA: 0}, taken
 
