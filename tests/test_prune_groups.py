@@ -277,9 +277,10 @@ def test_prune_group_size_choice_follows_the_board(workdir):
     assert [group_kernel_path(b) for b in (None, "qemu-m0", "qemu-m4", "qemu-m55")] == ["dsp", "c", "dsp", "mve"]
 
 
-@pytest.mark.parametrize("value", ["0", "300", "sixteen"])
-def test_bad_group_size_is_a_one_line_error(workdir, value):
-    r = _prune(workdir, "bad", "--group-size", value)
+@pytest.mark.parametrize("extra", [("--group-size", "0"), ("--group-size", "300"), ("--group-size", "sixteen"),
+                                   ("--group-size", "16", "--method", "filter")])
+def test_bad_group_size_is_a_one_line_error(workdir, extra):
+    r = _prune(workdir, "bad", *extra)
     assert r.exit_code == 2
     err = [ln for ln in r.stderr.splitlines() if ln.startswith("dtmm: error:")]
     assert len(err) == 1 and "--group-size" in err[0] and "Traceback" not in r.stderr

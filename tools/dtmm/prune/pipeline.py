@@ -500,6 +500,9 @@ def check_method_options(opts: PruneOptions, budget_spec) -> None:
             raise DtmmError(f"--method {opts.method} needs a --flash budget")
     if opts.sensitivity and opts.method != "dtmm":
         raise DtmmError("--sensitivity scales DTMM's filterlet scores: use it with --method dtmm")
+    if isinstance(opts.group_size, int) and opts.method != "dtmm":
+        raise DtmmError(f"--group-size {opts.group_size}: channel groups are a unit of --method dtmm; the baselines "
+                        "keep their own units")  # fmt: skip
 
 
 def fine_tune_stage(model, masks: dict, epochs: int, seed: int, splits, train_kw: dict, teacher, distill_cfg,
