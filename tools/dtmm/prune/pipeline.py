@@ -455,7 +455,8 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         plan_info = {"steps": steps, "importance_lost": plan.importance_lost, "other_bytes": plan.other_bytes,
                      "importance_samples": imp.samples, "stages": stages,
                      "channel_groups": {"choice": group_choice, "kernel_path": group_path,
-                                        "offered": dict(group_sizes)}}  # fmt: skip
+                                        "offered": dict(group_sizes),
+                                        "inputs_kept_for_groups": list(plan.inputs_kept_for_groups)}}  # fmt: skip
         rows = _with_predictions(_rebase_rows(_layer_rows(cur_analysis, plan, meas), analysis), figures)
     report.update(
         pruned=True,
