@@ -408,6 +408,8 @@ def groups_blob_of(model: TfliteModel, op) -> bytes | None:
     """The FWCS GROUPS blob `dtmm pack` lowers a CONV_2D or FULLY_CONNECTED to, None if it lowers it otherwise."""
     if op.opcode == "FULLY_CONNECTED":
         return fc_groups_blob(model, op)
+    if _shape(model, op.inputs[1])[1:3] != (1, 1):  # GROUPS stores 1x1 layers only: no need to read the weights
+        return None
     layer = conv_layer(model, op)
     return groups_blob(layer.weights, layer.bias, layer.multiplier, layer.shift, layer.spec)
 

@@ -209,9 +209,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     check_method_options(opts, budget_spec)
     weight_level = opts.method in ("pattern", "unstructured")
     filterlets = opts.method == "dtmm"
-    group_choice = opts.group_size if filterlets else "off"  # the baselines keep their own units
-    if group_choice not in ("auto", "off") and not (isinstance(group_choice, int) and 1 <= group_choice <= 255):
-        raise DtmmError(f"--group-size {group_choice!r}: choose auto, off or a number of channels from 1 to 255")
+    from .groups import parse_group_size
+
+    group_choice = parse_group_size(opts.group_size) if filterlets else "off"  # the baselines keep their own units
     timer = _Timer()
     if opts.epochs < 0:
         raise DtmmError("--epochs must be >= 0")
