@@ -13,8 +13,10 @@ BUDGET ?=
 LATENCY ?=
 EPOCHS ?=
 DEMO_ARGS ?=
+# make fuzz: seconds per libFuzzer target
+FUZZ_SECONDS ?= 60
 
-.PHONY: all bootstrap system-deps python-deps pio-bootstrap test test-all demo calibrations lock clean help
+.PHONY: all bootstrap system-deps python-deps pio-bootstrap test test-all demo calibrations fuzz lock clean help
 
 all: help
 
@@ -24,6 +26,7 @@ help:
 	@echo "make test-all   the test suite including slow tests"
 	@echo "make bootstrap  only the set-up: system packages, .venv, PlatformIO offline"
 	@echo "make calibrations  measure the cost models of the six QEMU boards again (dtmm calibrate)"
+	@echo "make fuzz       libFuzzer on the C validator and conv kernels, FUZZ_SECONDS=N per target (default 60)"
 	@echo "make lock       re-pin requirements.lock from requirements.in"
 
 bootstrap: system-deps python-deps pio-bootstrap
@@ -65,6 +68,10 @@ calibrations: bootstrap
 	@for bm in $(CALIBRATION_MODELS); do \
 		$(PY) -m dtmm calibrate --board $${bm%%:*} --models $${bm##*:} || exit 1; \
 	done
+
+# the C fuzz targets (tests/fuzz): FUZZ_SECONDS per target; crash inputs land in build/fuzz/crashes/
+fuzz: bootstrap
+	$(PY) tests/fuzz/run_fuzz.py --seconds $(FUZZ_SECONDS)
 
 lock: system-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

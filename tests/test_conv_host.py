@@ -224,6 +224,23 @@ def test_validate_fuzz_never_reads_out_of_bounds_or_accepts_bad_blobs(build):
     assert verdicts["DTMM_ERR_CHECKSUM"] > 100 and verdicts["DTMM_ERR_HEADER"] > 100 and verdicts["DTMM_OK"] >= 12
 
 
+def test_validate_refuses_layers_whose_int32_sums_could_overflow(build, monkeypatch):
+    """docs/fwcs.md 10 rule 9: cin*kh*kw above 65,793 is DTMM_ERR_UNSUPPORTED in C as in Python."""
+    monkeypatch.setattr("dtmm.formats.fwcs.codec._check_taps", lambda spec: None)  # make such blobs at all
+    rng = np.random.default_rng(9)
+    blobs = []
+    for cin, kh, kw in ((7311, 3, 3), (7310, 3, 3), (65535, 1, 1), (2631, 5, 5)):
+        spec = fwcs.ConvSpec(cout=2, cin=cin, kh=kh, kw=kw, in_h=kh, in_w=kw, padding="valid")
+        w = rng.integers(-128, 128, size=spec.weight_shape, dtype=np.int8)
+        w[w == 0] = 1
+        ones = np.ones(2, np.int32)
+        blobs.append(fwcs.encode(w, ones, ones << 30, -ones, spec, "dense"))
+    monkeypatch.undo()
+    want = ["DTMM_ERR_UNSUPPORTED", "DTMM_OK", "DTMM_OK", "DTMM_OK"]
+    assert [kc.python_status(b) for b in blobs] == want
+    assert _validate_in_c(build, blobs, "taps") == want
+
+
 # --------------------------------------------------------------------------- library hygiene
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system tools DTMM needs (Arm GCC + newlib, QEMU, host C build
-# tools) with apt-get when they are missing: directly as root, through sudo
+# tools, clang for the fuzzers) with apt-get when they are missing: directly as root, through sudo
 # otherwise, else says what to install.  Fast no-op when all are present.
 set -euo pipefail
 
@@ -16,6 +16,11 @@ have qemu-system-arm || missing+=(qemu-system-arm)
 have cmake || missing+=(cmake)
 have gcc || missing+=(gcc)
 have make || missing+=(make)
+# clang with its sanitizer and libFuzzer runtimes: the C fuzz targets (tests/fuzz, make fuzz)
+have clang || missing+=(clang)
+if ! have clang || [ ! -f "$(clang -print-file-name=libclang_rt.fuzzer-$(uname -m).a 2>/dev/null)" ]; then
+  missing+=(libclang-rt-dev)
+fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -414,6 +414,7 @@ _STATUS_RULES = [
     (r"unsupported version", "DTMM_ERR_VERSION"),
     (r"trailing bytes", "DTMM_ERR_ARGUMENT"),
     (r"checksum mismatch", "DTMM_ERR_CHECKSUM"),
+    (r"unsupported layer", "DTMM_ERR_UNSUPPORTED"),
     (r"bitmap padding bits|index count mismatch|index out of range|index not increasing", "DTMM_ERR_INDEX"),
     (
         r"unknown index encoding|unknown flag bits|reserved header fields|unknown padding mode|"

@@ -32,6 +32,10 @@ extern "C" {
 
 #define DTMM_FWCS_FLAG_DENSE_FALLBACK 0x0001u
 
+/* Most multiply-accumulates per output, cin * kh * kw: 65,793 products of at most
+ * 128 * 255 in magnitude keep every int32 partial sum exact (docs/fwcs.md 10). */
+#define DTMM_FWCS_MAX_TAPS 65793u
+
 #define DTMM_FWCS_PADDING_VALID 0u
 #define DTMM_FWCS_PADDING_SAME 1u
 

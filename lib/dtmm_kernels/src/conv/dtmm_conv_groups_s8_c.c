@@ -22,7 +22,8 @@ dtmm_status dtmm_conv_groups_s8_c(const dtmm_fwcs_view *v, const int8_t *input, 
 
     const uint32_t g = h->group, cout = h->cout, pixels = (uint32_t)h->out_h * h->out_w;
     const uint32_t row_bytes = ((uint32_t)h->cin / g + 7u) / 8u;
-    const int32_t lo = h->act_min, hi = h->act_max, out_off = h->output_offset;
+    /* clamp before adding the output offset: the requantized value may be near INT32_MAX */
+    const int32_t out_off = h->output_offset, lo = h->act_min - out_off, hi = h->act_max - out_off;
     int8_t *out = output;
     for (uint32_t q = 0; q < pixels; q++) {
         const int8_t *px = dtmm_groups_pixel(h, input, q);
@@ -40,7 +41,7 @@ dtmm_status dtmm_conv_groups_s8_c(const dtmm_fwcs_view *v, const int8_t *input, 
                 }
             }
             const int32_t acc = dtmm_fp_requantize(dtmm_fp_add_wrap(init[o], dot), v->multiplier[o], v->shift[o]);
-            *out++ = dtmm_fp_clamp_s8(acc + out_off, lo, hi);
+            *out++ = (int8_t)((acc < lo ? lo : (acc > hi ? hi : acc)) + out_off);
         }
     }
     return DTMM_OK;

@@ -169,10 +169,17 @@ static inline void dot2_x4(const int8_t *w, const int8_t *a, const int8_t *b, ui
 
 #undef DTMM_MAC2
 
-static inline int8_t finish(const conv_ctx *c, uint32_t o, int32_t acc)
+/*
+ * base (bias, or init on interior pixels) + acc, requantized, clamped, offset.
+ * The dot products start from 0 and meet the base only here, with int32
+ * wrap-around: a base near the int32 limits (extreme biases, hostile blobs)
+ * never makes a partial sum overflow, and the sums themselves are bounded by
+ * the validator (cin * kh * kw <= 65,793: |sum| < 2^31).
+ */
+static inline int8_t finish(const conv_ctx *c, uint32_t o, int32_t base, int32_t acc)
 {
     /* clamp before adding the output offset: the requantized value may be near INT32_MAX */
-    int32_t r = dtmm_fp_requantize(acc, c->mult[o], c->shift[o]);
+    int32_t r = dtmm_fp_requantize(dtmm_fp_add_wrap(base, acc), c->mult[o], c->shift[o]);
     r = r < c->out_lo ? c->out_lo : r;
     r = r > c->out_hi ? c->out_hi : r;
     return (int8_t)(r + c->out_off);
@@ -199,10 +206,10 @@ static inline void pair_sparse_body(const conv_ctx *c, const int8_t *xa, const i
     const uint32_t cin = c->cin;
     const uint8_t *run = c->runs;
     for (uint32_t o = 0; o < c->cout; o++) {
-        int32_t acc0 = c->init[o], acc1 = acc0;
+        int32_t acc0 = 0, acc1 = 0;
         const uint8_t *end = c->runs + 2u * c->run_first[o + 1u];
         if (run == end) { /* empty filter: init holds its constant output */
-            out[o] = out[c->cout + o] = (int8_t)acc0;
+            out[o] = out[c->cout + o] = (int8_t)c->init[o];
             continue;
         }
         for (; run != end; run += 2) {
@@ -215,8 +222,8 @@ static inline void pair_sparse_body(const conv_ctx *c, const int8_t *xa, const i
             }
             w += len;
         }
-        out[o] = finish(c, o, acc0);
-        out[c->cout + o] = finish(c, o, acc1);
+        out[o] = finish(c, o, c->init[o], acc0);
+        out[c->cout + o] = finish(c, o, c->init[o], acc1);
     }
 }
 
@@ -226,7 +233,7 @@ static inline void pair_dense_body(const conv_ctx *c, const int8_t *xa, const in
     const int8_t *w = c->weights;
     const uint32_t len = c->run_len;
     for (uint32_t o = 0; o < c->cout; o++) {
-        int32_t acc0 = c->init[o], acc1 = acc0;
+        int32_t acc0 = 0, acc1 = 0;
         for (uint32_t r = 0; r < c->n_runs; r++) {
             int32_t off = c->run_off[r];
             if (x4) {
@@ -236,8 +243,8 @@ static inline void pair_dense_body(const conv_ctx *c, const int8_t *xa, const in
             }
             w += len;
         }
-        out[o] = finish(c, o, acc0);
-        out[c->cout + o] = finish(c, o, acc1);
+        out[o] = finish(c, o, c->init[o], acc0);
+        out[c->cout + o] = finish(c, o, c->init[o], acc1);
     }
 }
 
@@ -267,7 +274,7 @@ static DTMM_NOINLINE void single_interior(const conv_ctx *c, const int8_t *x, in
 {
     const int8_t *w = c->weights;
     for (uint32_t o = 0; o < c->cout; o++) {
-        int32_t acc = c->init[o];
+        int32_t acc = 0;
         if (c->masks == NULL) {
             for (uint32_t r = 0; r < c->n_runs; r++) {
                 acc = dot1(w, x + c->run_off[r], c->run_len, acc);
@@ -276,7 +283,7 @@ static DTMM_NOINLINE void single_interior(const conv_ctx *c, const int8_t *x, in
         } else {
             const uint8_t *run = c->runs + 2u * c->run_first[o], *end = c->runs + 2u * c->run_first[o + 1u];
             if (run == end) { /* empty filter: init holds its constant output */
-                out[o] = (int8_t)acc;
+                out[o] = (int8_t)c->init[o];
                 continue;
             }
             for (; run != end; run += 2) {
@@ -285,7 +292,7 @@ static DTMM_NOINLINE void single_interior(const conv_ctx *c, const int8_t *x, in
                 w += len;
             }
         }
-        out[o] = finish(c, o, acc);
+        out[o] = finish(c, o, c->init[o], acc);
     }
 }
 
@@ -296,7 +303,7 @@ static DTMM_NOINLINE void single_border(const conv_ctx *c, int32_t base, uint32_
     const int8_t *w = c->weights;
     const uint32_t cin = c->cin;
     for (uint32_t o = 0; o < c->cout; o++) {
-        int32_t acc = c->bias[o];
+        int32_t acc = 0;
         if (c->masks == NULL) {
             /* DENSE: filterlet p of this filter is at w + p*cin, no index to walk */
             for (uint32_t m = valid; m != 0; m &= m - 1u) {
@@ -317,7 +324,7 @@ static DTMM_NOINLINE void single_border(const conv_ctx *c, int32_t base, uint32_
                 w += cin;
             }
         }
-        out[o] = finish(c, o, acc);
+        out[o] = finish(c, o, c->bias[o], acc);
     }
 }
 
@@ -384,7 +391,7 @@ static dtmm_status run_generic(const conv_ctx *c, const dtmm_fwcs_view *v, uint3
             const uint8_t *list = v->index;
             uint32_t bit = 0;
             for (uint32_t o = 0; o < c->cout; o++) {
-                int32_t acc = c->bias[o];
+                int32_t acc = 0;
                 uint32_t count = enc == DTMM_FWCS_ENC_LIST ? *list++ : c->positions;
                 for (uint32_t k = 0; k < count; k++) {
                     uint32_t p = k;
@@ -402,7 +409,7 @@ static dtmm_status run_generic(const conv_ctx *c, const dtmm_fwcs_view *v, uint3
                     }
                     w += cin;
                 }
-                out[o] = finish(c, o, acc);
+                out[o] = finish(c, o, c->bias[o], acc);
             }
         }
     }
@@ -484,7 +491,7 @@ dtmm_status dtmm_conv_s8_c(const dtmm_fwcs_view *v, const int8_t *input, int8_t 
         }
         init[o] = (int32_t)((uint32_t)c.bias[o] + (uint32_t)c.in_off * (uint32_t)sum);
         if (!dense && masks[o] == 0) {
-            init[o] = finish(&c, o, c.bias[o]); /* a filter with nothing stored outputs a constant */
+            init[o] = finish(&c, o, c.bias[o], 0); /* a filter with nothing stored outputs a constant */
         }
     }
 

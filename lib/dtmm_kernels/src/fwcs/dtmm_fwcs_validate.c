@@ -240,5 +240,8 @@ dtmm_status dtmm_fwcs_validate(const uint8_t *blob, uint32_t size)
         }
         if (has_zero != ((flags & DTMM_FWCS_FLAG_DENSE_FALLBACK) != 0)) return DTMM_ERR_HEADER;
     }
+
+    /* 9. a layer whose int32 sums could overflow is valid but cannot run exactly */
+    if ((uint64_t)cin * positions > DTMM_FWCS_MAX_TAPS) return DTMM_ERR_UNSUPPORTED;
     return DTMM_OK;
 }

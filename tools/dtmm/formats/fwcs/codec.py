@@ -35,6 +35,9 @@ PADDING_SAME = 1
 _PADDING_CODES = {"valid": PADDING_VALID, "same": PADDING_SAME}
 
 LIST_MAX_POSITIONS = 255  # a LIST count is a u8, and may equal kh*kw
+#: most multiply-accumulates per output (cin*kh*kw): 65,793 products of magnitude <= 128*255 keep every int32
+#: partial sum of every kernel exact; a larger layer is valid FWCS but no kernel runs it (docs/fwcs.md 10)
+MAX_TAPS = 65793
 GROUP_MAX = 255  # the header's group field is a u8
 # Group sizes `encode(group="auto")` tries, widest first (64 = what Helium fully connected layers want,
 # 16 = one Helium vector, 4 = one DSP word); ties in size go to the wider group.
@@ -425,6 +428,7 @@ def encode(weights, bias, multiplier, shift, spec: ConvSpec, encoding: str = "au
     m = _as_int_array("multiplier", multiplier, (spec.cout,), "<i4", INT32_MIN, INT32_MAX)
     s = _as_int_array("shift", shift, (spec.cout,), "<i4", INT32_MIN, INT32_MAX)
     _check_requant(m, s)
+    _check_taps(spec)
     if encoding != "auto" and encoding not in ENCODINGS:
         raise FwcsError(f"unknown index encoding {encoding!r} (choose auto, dense, bitmap, list or groups)")
     g = _resolve_group(spec, w, group, encoding)
@@ -634,6 +638,13 @@ def _parse_index(h: FwcsHeader, blob: bytes) -> np.ndarray:
     return mask.reshape(spec.cout, spec.kh, spec.kw)
 
 
+def _check_taps(spec: ConvSpec) -> None:
+    taps = spec.cin * spec.positions
+    if taps > MAX_TAPS:
+        raise FwcsError(f"fwcs: unsupported layer: cin*kh*kw = {taps} multiply-accumulates per output exceed "
+                        f"{MAX_TAPS} (its int32 sums could overflow)")
+
+
 def _check_body(h: FwcsHeader, blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     c = h.spec.cout
     index_end = h.index_off + h.index_bytes if h.index_off else h.shift_off + 4 * c
@@ -651,6 +662,7 @@ def _check_body(h: FwcsHeader, blob: bytes) -> tuple[np.ndarray, np.ndarray, np.
             raise FwcsError(
                 "fwcs: inconsistent flags: DENSE_FALLBACK must be set exactly when a stored filterlet is all zero"
             )
+    _check_taps(h.spec)
     return bias, mult, shift, packed
 
 
