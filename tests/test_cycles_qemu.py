@@ -80,7 +80,7 @@ def test_cli_shows_estimated_cycles(residual, tmp_path):
     lines = r.stdout.splitlines()
     assert lines[0].startswith(f"[0] {instructions} instructions, {cycles} estimated cycles  output: ")
     assert any(line.startswith("estimated cycles per inference (mean): ") and "an estimate" in line for line in lines)
-    assert any("op00_CONV_2D" in line and line.endswith(f"{per_op['op00_CONV_2D']} est. cycles") for line in lines)
+    assert any("op00_TANH" in line and line.endswith(f"{per_op['op00_TANH']} est. cycles") for line in lines)
 
 
 def test_stripped_firmware_is_a_one_line_error(residual, tmp_path):

@@ -77,7 +77,7 @@ def test_profile_reports_every_operator_with_code(residual):
     result = run_model(residual, "qemu-m4", xs, lowering=checksum_lowering(), profile=True)
     assert len(result.profile) == 2
     labels = list(result.profile[0])
-    assert labels == ["op00_CONV_2D", "op01_CONV_2D", "op02_ADD", "op04_FULLY_CONNECTED"]  # RESHAPE is free
+    assert labels == ["op00_TANH", "op01_LOGISTIC", "op02_ADD", "op04_FULLY_CONNECTED"]  # RESHAPE is free
     for total, per_op in zip(result.instructions, result.profile):
         assert 0 < sum(per_op.values()) <= total
     assert result.as_dict()["profile"] == result.profile
@@ -144,8 +144,8 @@ def _status_lowering(where: str):
 @needs_qemu
 @pytest.mark.qemu
 @pytest.mark.parametrize("where, message", [
-    ("invoke", r"invoke failed: invoke 0 DTMM_ERR_UNSUPPORTED \(operator 1 CONV_2D\)"),
-    ("init", r"init failed: init DTMM_ERR_HEADER \(operator 1 CONV_2D\)"),
+    ("invoke", r"invoke failed: invoke 0 DTMM_ERR_UNSUPPORTED \(operator 1 LOGISTIC\)"),
+    ("init", r"init failed: init DTMM_ERR_HEADER \(operator 1 LOGISTIC\)"),
 ])
 def test_runner_failures_are_reported(residual, where, message):
     with pytest.raises(DtmmError, match=f"model runner on qemu-m4: {message}"):

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..formats.fwcs import ConvSpec
+from .verify import FlatbufferCorrupt, verify_model
 
 try:
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as _fb
@@ -39,6 +40,28 @@ def _schema():
     if _fb is None:
         raise TfliteError("the tflite-micro Python package is not installed (pip install tflite-micro)")
     return _fb
+
+
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32: scales below it overflow TFLite's math
+
+#: Operands of the operators DTMM reads, as tflite-micro's kernels check them: (fewest inputs, most inputs
+#: -- optional ones count, as -1 --, rank of input 1 -- the weights -- or None); each has exactly one output.
+OPERANDS_OF = {
+    "CONV_2D": (2, 3, 4), "DEPTHWISE_CONV_2D": (2, 3, 4), "FULLY_CONNECTED": (2, 3, 2), "ADD": (2, 2, None),
+    "AVERAGE_POOL_2D": (1, 1, None), "MAX_POOL_2D": (1, 1, None), "MEAN": (2, 2, None), "RESHAPE": (1, 2, None),
+    "SOFTMAX": (1, 1, None), "CONCATENATION": (1, 10, None), "PAD": (2, 3, None), "PADV2": (2, 3, None),
+    "QUANTIZE": (1, 1, None), "DEQUANTIZE": (1, 1, None),
+}  # fmt: skip
+
+#: The BuiltinOptions table the schema gives each operator DTMM reads; another table there is a corrupt model
+#: (its fields would be read as the wrong options).  Missing options are left to the op's reader.
+OPTIONS_OF = {
+    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions", "ADD": "AddOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
+    "MAX_POOL_2D": "Pool2DOptions", "MEAN": "ReducerOptions", "RESHAPE": "ReshapeOptions",
+    "SOFTMAX": "SoftmaxOptions", "CONCATENATION": "ConcatenationOptions", "PAD": "PadOptions",
+    "PADV2": "PadV2Options", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
+}  # fmt: skip
 
 
 def _enum_names(cls) -> dict[int, str]:
@@ -80,6 +103,10 @@ class TfliteModel:
         self.source = source
         if len(self.data) < 8 or self.data[4:8] != FILE_IDENTIFIER:
             raise TfliteError(f"{source}: not a TFLite flatbuffer (missing 'TFL3' identifier)")
+        try:
+            verify_model(self.data)
+        except FlatbufferCorrupt as exc:
+            raise TfliteError(f"{source}: truncated or corrupt TFLite flatbuffer: {exc}") from None
         try:
             self._parse(fb)
         except TfliteError:
@@ -145,13 +172,22 @@ class TfliteModel:
                 )
             )
         self.operators: list[OpInfo] = []
+        option_names = _enum_names(fb.BuiltinOptions)
         for k in range(sg.OperatorsLength()):
             op = sg.Operators(k)
-            options = fb.BuiltinOptionsCreator(op.BuiltinOptionsType(), op.BuiltinOptions())
+            if not 0 <= op.OpcodeIndex() < len(codes):
+                raise TfliteError(f"{self.source}: operator #{k} refers to missing operator code {op.OpcodeIndex()}")
+            opcode = codes[op.OpcodeIndex()]
+            options_type = op.BuiltinOptionsType()
+            want = OPTIONS_OF.get(opcode)
+            if options_type != 0 and want is not None and option_names.get(options_type) != want:
+                got = option_names.get(options_type, f"unknown options type {options_type}")
+                raise TfliteError(f"{self.source}: operator #{k} ({opcode}) carries {got}, not {want}")
+            options = fb.BuiltinOptionsCreator(options_type, op.BuiltinOptions())
             self.operators.append(
                 OpInfo(
                     index=k,
-                    opcode=codes[op.OpcodeIndex()],
+                    opcode=opcode,
                     inputs=tuple(int(i) for i in op.InputsAsNumpy()) if not op.InputsIsNone() else (),
                     outputs=tuple(int(i) for i in op.OutputsAsNumpy()) if not op.OutputsIsNone() else (),
                     options=options,
@@ -170,6 +206,52 @@ class TfliteModel:
         for op in self.operators:
             if any(not -1 <= i < n_t for i in op.inputs + op.outputs) or any(i < 0 for i in op.outputs):
                 raise TfliteError(f"{self.source}: operator #{op.index} refers to a missing tensor")
+            if not op.outputs:
+                raise TfliteError(f"{self.source}: operator #{op.index} ({op.opcode}) has no output")
+        for what, lst in (("input", self.inputs), ("output", self.outputs)):
+            bad = [i for i in lst if not 0 <= i < n_t]
+            if bad:
+                raise TfliteError(f"{self.source}: model {what} {bad[0]} is not a tensor of the subgraph")
+        self._check_operands()
+        self._check_quantization()
+
+    def _check_operands(self) -> None:
+        """The operators dtmm lowers have the operands tflite-micro's kernels accept (OPERANDS_OF)."""
+        for op in self.operators:
+            if op.opcode not in OPERANDS_OF:
+                continue
+            fewest, most, weight_rank = OPERANDS_OF[op.opcode]
+            if len(op.inputs) < fewest or len(op.inputs) > most or any(i < 0 for i in op.inputs[:fewest]):
+                want = f"{fewest}" if fewest == most else f"{fewest} to {most}"
+                raise TfliteError(f"{self.source}: operator #{op.index} ({op.opcode}) takes {want} input tensors, "
+                                  f"has {list(op.inputs)}")
+            if len(op.outputs) != 1:
+                raise TfliteError(f"{self.source}: operator #{op.index} ({op.opcode}) has {len(op.outputs)} outputs, "
+                                  "not 1")
+            if weight_rank is not None and len(self.tensors[op.inputs[1]].shape) != weight_rank:
+                raise TfliteError(f"{self.source}: operator #{op.index} ({op.opcode}) has "
+                                  f"{len(self.tensors[op.inputs[1]].shape)}-D weights, expected {weight_rank}-D")
+
+    def _check_quantization(self) -> None:
+        """Types and quantization parameters tflite-micro can run (and TFLite's arithmetic stays defined on)."""
+        for t in self.tensors:
+            where = f"{self.source}: tensor {t.index} ({t.name!r})"
+            if t.dtype.startswith("TYPE_"):
+                raise TfliteError(f"{where} has unknown type {t.dtype[5:]}")
+            bad = [s for s in t.scales if not (math.isfinite(s) and s >= _FLOAT32_TINY)]
+            if bad:
+                raise TfliteError(f"{where} has quantization scale {bad[0]}; scales must be positive, finite, normal "
+                                  "float32 numbers")
+            if t.dtype == "INT8" and any(not -128 <= z <= 127 for z in t.zero_points):
+                bad_zp = next(z for z in t.zero_points if not -128 <= z <= 127)
+                raise TfliteError(f"{where} is INT8 with zero point {bad_zp} outside [-128, 127]")
+            if len(t.zero_points) != len(t.scales):  # tflite-micro reads such a tensor as not quantized at all
+                raise TfliteError(f"{where} has {len(t.scales)} quantization scales but {len(t.zero_points)} zero "
+                                  "points")
+            if len(t.scales) > 1 and not (0 <= t.quantized_dimension < len(t.shape)
+                                          and t.shape[t.quantized_dimension] == len(t.scales)):
+                raise TfliteError(f"{where} has {len(t.scales)} scales along dimension {t.quantized_dimension} of "
+                                  f"shape {list(t.shape)}")
 
     def _buffer_span(self, buf) -> tuple[int, int] | None:
         """Absolute (offset, length) of a buffer's bytes in the file, or None if empty."""
@@ -224,6 +306,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     """TFLite QuantizeMultiplier: real = q * 2^(shift - 31) with q a Q31 value in [2^30, 2^31)."""
     if real == 0.0:
         return 0, 0
+    if not math.isfinite(real):
+        raise TfliteError(f"a requantization scale (input * weight / output scale) is {real}: the model's "
+                          "quantization scales are out of range")
     frac, shift = math.frexp(real)
     q = _round_half_away(frac * (1 << 31))  # exact: scaling by a power of two
     if q == 1 << 31:
@@ -236,11 +321,24 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q, shift
 
 
+def weighted_op_multiplier(real: float, where: str) -> tuple[int, int]:
+    """quantize_multiplier of a conv / fully connected scale ratio, refusing the ones TFLite saturates (2^30 and
+    above: shift 30, then int32 arithmetic that overflows, so no result is defined)."""
+    if real >= 2.0**30:
+        raise TfliteError(f"{where}: requantization scale {real:.3g} (input * weight / output scale) is 2^30 or "
+                          "more; TFLite saturates it and its int32 arithmetic overflows")
+    return quantize_multiplier(real)
+
+
 def activation_range(fused: str, scale: float, zero_point: int) -> tuple[int, int]:
     """int8 clamp for a fused activation, from the output quantization (as TFLite's Prepare does)."""
 
     def quantize(f: float) -> int:
-        return zero_point + _round_half_away(float(np.float32(f) / np.float32(scale)))
+        with np.errstate(over="ignore", divide="ignore"):
+            q = float(np.float32(f) / np.float32(scale))
+        if not math.isfinite(q):
+            raise TfliteError(f"output scale {scale} is too small for a {fused} clamp ({f} / scale overflows float32)")
+        return zero_point + _round_half_away(q)
 
     if fused == "NONE":
         return -128, 127
@@ -272,6 +370,18 @@ class ConvLayer:
     output_tensor: int
 
 
+def check_bias_type(model: TfliteModel, op: OpInfo, where: str, error: type[DtmmError] | None = None) -> None:
+    """Conv2D / FullyConnected options may name the bias type (quantized_bias_type); tflite-micro refuses a bias
+    of another type, so must we."""
+    want = getattr(op.options, "quantizedBiasType", 0) if op.options is not None else 0
+    if want == 0:  # FLOAT32, the schema's default: not specified
+        return
+    names = _enum_names(_schema().TensorType)
+    have = model.tensors[op.inputs[2]].dtype if len(op.inputs) > 2 and op.inputs[2] >= 0 else "none"
+    if names.get(want, f"TYPE_{want}") != have:
+        raise (error or TfliteError)(f"{where}: the options say the bias is {names.get(want, want)}, it is {have}")
+
+
 def constant_bias(model: TfliteModel, op: OpInfo, channels: int, where: str,
                   error: type[DtmmError] | None = None) -> np.ndarray:
     """The int32 bias (input 2) of a conv-like op as int64[channels]; zeros when absent.
@@ -285,6 +395,8 @@ def constant_bias(model: TfliteModel, op: OpInfo, channels: int, where: str,
     b = model.tensor_data(bt.index)
     if b is None:
         raise error(f"{where}: the bias must be a constant tensor")
+    if b.size != channels:
+        raise error(f"{where}: the bias has {b.size} values for {channels} output channels")
     return b.reshape(channels).astype(np.int64)
 
 
@@ -349,9 +461,10 @@ def conv_layer(model: TfliteModel, op: OpInfo) -> ConvLayer:
         padding="same" if opts.padding == fb.Padding.SAME else "valid",
         input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max,
     )  # fmt: skip
-    if (y.shape[1], y.shape[2], y.shape[3]) != (spec.out_h, spec.out_w, cout):
+    if (y.shape[0], y.shape[1], y.shape[2], y.shape[3]) != (x.shape[0], spec.out_h, spec.out_w, cout):
         raise TfliteError(f"{where}: output shape {list(y.shape)} disagrees with the conv geometry")
 
+    check_bias_type(model, op, where)
     bias = constant_bias(model, op, cout, where).astype(np.int32)
 
     f_scales = f.scales if len(f.scales) == cout else f.scales * cout
@@ -359,7 +472,7 @@ def conv_layer(model: TfliteModel, op: OpInfo) -> ConvLayer:
     shift = np.zeros(cout, dtype=np.int32)
     for o, fs in enumerate(f_scales):
         # double(input_scale) * double(filter_scale) / double(output_scale), as TFLite does
-        mult[o], shift[o] = quantize_multiplier(float(in_scale) * float(fs) / float(out_scale))
+        mult[o], shift[o] = weighted_op_multiplier(float(in_scale) * float(fs) / float(out_scale), where)
     return ConvLayer(op.index, f.name, spec, w.astype(np.int8), bias, mult, shift, x.index, f.index, y.index)
 
 

@@ -22,6 +22,7 @@ from ...tflite.model import (
     _enum_names,
     _schema,
     activation_range,
+    check_bias_type,
     constant_bias,
     conv_layer,
 )
@@ -286,7 +287,7 @@ def lower_depthwise_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> Lowe
     opts = op.options
     if opts is None:
         raise LoweringError(f"{where}: missing DepthwiseConv2DOptions")
-    if opts.depthMultiplier not in (0, mult):
+    if opts.depthMultiplier != mult:  # tflite-micro loops over depth_multiplier: 0 computes nothing
         raise LoweringError(f"{where}: depth_multiplier {opts.depthMultiplier} disagrees with the shapes ({mult})")
     weights = model.tensor_data(w.index)
     if weights is None or w.sparse:
@@ -301,6 +302,8 @@ def lower_depthwise_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> Lowe
     same = _padding_same(opts)
     sh, sw = opts.strideH, opts.strideW
     dh, dw = opts.dilationHFactor, opts.dilationWFactor
+    if not (1 <= min(sh, sw, dh, dw) and max(sh, sw, dh, dw) <= 255):  # as FWCS convs: int32 tap arithmetic
+        raise LoweringError(f"{where}: strides ({sh}, {sw}) and dilations ({dh}, {dw}) must be in [1, 255]")
     out_h, out_w = _out_size(in_h, kh, sh, dh, same), _out_size(in_w, kw, sw, dw, same)
     if tuple(y.shape) != (batches, out_h, out_w, out_ch):
         raise LoweringError(f"{where}: output shape {list(y.shape)} disagrees with the geometry")
@@ -385,8 +388,16 @@ def _fc_operands(model: TfliteModel, op: OpInfo) -> _FcOperands:
     else:
         m0, s0 = quant.fc_per_tensor_multiplier(in_s, w.scales[0], out_s)
         m, s = np.array([m0]), np.array([s0])
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:  # GetQuantizedConvolutionMultipler's bias check
+            bt = model.tensors[op.inputs[2]]
+            product = float(np.float32(in_s) * np.float32(w.scales[0]))
+            bias_scale = float(np.float32(bt.scales[0])) if bt.scales else 0.0
+            if abs(product - bias_scale) / float(np.float32(out_s)) > 0.02:
+                raise LoweringError(f"{where}: bias scale {bias_scale:.6g} is not input scale x weight scale "
+                                    f"({product:.6g}), as TFLite requires")
     for v in s:
         quant.check_mbqm_shift(int(v), where)
+    check_bias_type(model, op, where, LoweringError)
     bias = constant_bias(model, op, out_f, where, LoweringError)
     spec = fwcs.ConvSpec(cout=out_f, cin=in_f, kh=1, kw=1, in_h=1, in_w=1, input_offset=-in_zp,
                          output_offset=out_zp, act_min=act_min, act_max=act_max)  # fmt: skip
@@ -468,6 +479,8 @@ def _lower_pool(model: TfliteModel, op: OpInfo, prefix: str, fn: str) -> Lowered
         raise LoweringError(f"{where}: missing Pool2DOptions")
     b, in_h, in_w, ch = x.shape
     fh, fw, sh, sw = opts.filterHeight, opts.filterWidth, opts.strideH, opts.strideW
+    if not (1 <= min(fh, fw, sh, sw) and max(sh, sw) <= 255 and max(fh, fw) <= 65535):
+        raise LoweringError(f"{where}: filter ({fh}, {fw}) must be in [1, 65535] and strides ({sh}, {sw}) in [1, 255]")
     same = _padding_same(opts)
     out_h, out_w = _out_size(in_h, fh, sh, 1, same), _out_size(in_w, fw, sw, 1, same)
     if tuple(y.shape) != (b, out_h, out_w, ch):
@@ -501,6 +514,8 @@ def lower_max_pool_2d(model, op, prefix):
 def broadcast_layout(shape1, shape2, out_shape) -> tuple[list, list, list] | None:
     """Collapsed (dims, strides1, strides2) of a numpy-style broadcast, or None if no broadcast is needed."""
     if tuple(shape1) == tuple(shape2):
+        if tuple(out_shape) != tuple(shape1):
+            raise ValueError(f"inputs of shape {list(shape1)} cannot make an output of shape {list(out_shape)}")
         return None
     rank = len(out_shape)
     s1 = [1] * (rank - len(shape1)) + list(shape1)
@@ -712,7 +727,9 @@ def lower_softmax(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
         raise LoweringError(f"{where}: int8 output must have scale 1/256 and zero point -128 (TFLite requires it)")
     if not x.shape or tuple(x.shape) != tuple(y.shape):
         raise LoweringError(f"{where}: input and output shapes differ")
-    beta = float(op.options.beta) if op.options is not None else 1.0
+    if op.options is None:  # tflite-micro aborts on a SOFTMAX without them
+        raise LoweringError(f"{where}: missing SoftmaxOptions")
+    beta = float(op.options.beta)
     p = quant.softmax_params(beta, in_s, where)
     depth = x.shape[-1]
     text, flash = c_struct(
@@ -819,7 +836,7 @@ def lower_pad(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
         raise LoweringError(f"{where}: output shape {list(y.shape)} disagrees with the paddings")
     _, out_zp = _quant1(model, op, y, "output")  # TFLite copies the input bytes as they are
     pad_value = out_zp
-    if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:  # tflite-micro reads a third input of PAD as PADV2's
         cv = model.tensors[op.inputs[2]]
         data = model.tensor_data(cv.index)
         if cv.dtype != "INT8" or data is None or np.asarray(data).size != 1:

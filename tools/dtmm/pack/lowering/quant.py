@@ -77,20 +77,29 @@ def fold_input_offset(bias, weights, input_offset: int) -> np.ndarray:
     return (((folded + (1 << 31)) % (1 << 32)) - (1 << 31)).astype(np.int32)
 
 
+def _weighted_multiplier(real: float) -> tuple[int, int]:
+    """A conv / fully connected scale ratio: refused from 2^30 up (TFLite's shift would exceed 30 and its int32
+    arithmetic overflow: no result is defined)."""
+    if not (math.isfinite(real) and real < 2.0**30):
+        raise LoweringError(f"requantization scale {real:.3g} (input * weight / output scale) is 2^30 or more; "
+                            "TFLite's int32 arithmetic overflows there")
+    return quantize_multiplier(real)
+
+
 def conv_multipliers(in_scale: float, filter_scales, out_scale: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """PopulateConvolutionQuantizationParams: per-channel double(in)*double(f)/double(out)."""
     scales = list(filter_scales) if len(filter_scales) > 1 else [filter_scales[0]] * n
     mult = np.zeros(n, dtype=np.int64)
     shift = np.zeros(n, dtype=np.int64)
     for i, fs in enumerate(scales):
-        mult[i], shift[i] = quantize_multiplier(float(in_scale) * float(fs) / float(out_scale))
+        mult[i], shift[i] = _weighted_multiplier(float(in_scale) * float(fs) / float(out_scale))
     return mult, shift
 
 
 def fc_per_tensor_multiplier(in_scale: float, filter_scale: float, out_scale: float) -> tuple[int, int]:
     """GetQuantizedConvolutionMultipler: the scale product is taken in float32, then divided in double."""
     product = float(np.float32(in_scale) * np.float32(filter_scale))
-    return quantize_multiplier(product / float(out_scale))
+    return _weighted_multiplier(product / float(out_scale))
 
 
 def add_params(s1: float, s2: float, s_out: float, what: str) -> dict:
