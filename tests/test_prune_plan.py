@@ -134,3 +134,34 @@ def test_second_stage_plan_starts_from_existing_zeros(resnet):
         if not g.frozen:
             left = int(p2.keep_out(a2, g.producers[0]).sum())
             assert left >= floors[g.producers[0]]
+
+
+def test_budget_base_is_what_pack_stores_for_the_model_as_given():
+    """Issue 19 item 5: a model published with all-zero filters and filterlets is based on what `dtmm pack`
+    stores for it, not on the dense byte model -- checked against the measured int8 export."""
+    from dtmm.prune.export import measured_bytes, to_int8_tflite
+    from dtmm.prune.plan import given_bytes
+
+    m = tiny_resnet(width=6)
+    randomize_batchnorm(m, seed=2)
+    rng = np.random.default_rng(3)
+    zeroed = 0
+    for name in ("b1_conv1", "b2_conv2"):
+        layer = m.get_layer(name)
+        k = layer.kernel.numpy()
+        k[..., 0] = 0  # a whole filter
+        keep = rng.random(k.shape[:2] + k.shape[3:]) < 0.6  # (kh, kw, cout): some filterlets
+        k = np.where(keep[:, :, None, :], k, 0)
+        zeroed += int((~np.any(k != 0, axis=2)).sum())
+        layer.kernel.assign(k)
+    analysis = GraphAnalysis(m)
+    dense, _ = bytes_summary(analysis)
+    base, zero = given_bytes(analysis)
+    assert zero == zeroed and base < dense
+    x, _ = synthetic_images(16, size=8, seed=4)
+    tfl = to_int8_tflite(analysis.model, x)
+    assert measured_bytes(tfl, analysis.model)["packed_bytes"] == base  # (the head's all-zero bias is dropped too)
+    trained = tiny_resnet(width=6)
+    trained.get_layer("head").bias.assign(np.full(3, 0.1, np.float32))
+    dense_model = GraphAnalysis(trained)
+    assert given_bytes(dense_model) == (bytes_summary(dense_model)[0], 0)  # nothing zero: the dense byte model

@@ -239,11 +239,14 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
     dense_bytes, floor = P.bytes_summary(analysis, opts.max_filter_ratio, filterlets)
     if weight_level:
         floor = WL.floor_bytes(analysis, opts.method)
-    budget = budget_spec.resolve(dense_bytes) if budget_spec is not None else None
-    log(f"model {opts.model}: dense weights {format_bytes(dense_bytes)}; "
+    base_bytes, zero_filterlets = P.given_bytes(analysis)  # what `dtmm pack` stores for the model as given
+    budget = budget_spec.resolve(base_bytes) if budget_spec is not None else None
+    log(f"model {opts.model}: dense weights {format_bytes(dense_bytes)}"
+        + (f", {format_bytes(base_bytes)} as dtmm pack stores them ({zero_filterlets:,} all-zero filterlets)"
+           if base_bytes != dense_bytes else "") + "; "
         + (f"flash budget {format_bytes(budget)}; " if budget is not None else "no flash budget; ")
         + f"smallest reachable {format_bytes(floor)}")  # fmt: skip
-    if budget is not None and budget < dense_bytes and budget < floor:
+    if budget is not None and budget < base_bytes and budget < floor:
         if weight_level:
             WL.make_weight_plan(analysis, opts.method, budget)  # raises the method's own one-line error
         raise P.BudgetError(P.budget_below_floor_message(budget, floor, dense_bytes, opts.max_filter_ratio,
@@ -263,7 +266,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
             + "".join(f"; {C.BUDGET_NAMES[k]} {C.describe(k, v)}"
                       for k, v in ((P.ARENA, sram_budget), (P.INSTRUCTIONS, latency_budget)) if v is not None))
     prune_needed = (
-        (budget is not None and budget < dense_bytes)
+        (budget is not None and budget < base_bytes)
         or (sram_budget is not None and sram_budget < resources.dense_arena_bytes)
         or (latency_budget is not None and latency_budget < resources.dense_instructions)
     )  # fmt: skip
@@ -312,6 +315,9 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         "smallest_reachable": {k: v for k, v in floors_exact.items()},
         "size_units": "KB = 1000 B, KiB = 1024 B",
         "dense_bytes": dense_bytes, "smallest_reachable_bytes": floor,
+        "budget_base_bytes": base_bytes, "zero_filterlets_given": zero_filterlets,
+        "budget_base": "packed bytes of the model as given: dtmm pack's storage of its weights, all-zero "
+                       "filterlets not stored (a percentage --flash is of this)",
         "seed": opts.seed, "epochs": opts.epochs, "batch_size": opts.batch_size,
         "learning_rate": opts.learning_rate, "augment": augment, "preprocess": opts.preprocess,
         "method": opts.method, "conv_storage": STORAGE_OF_METHOD[opts.method],
@@ -338,7 +344,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         report.update({k: v for k, v in figures.items() if k != "layer_instructions"})
         report.update(
             pruned=False, note="every budget at or above the dense model's figure: no pruning needed",
-            packed_bytes=meas["packed_bytes"], planned_bytes=dense_bytes,
+            packed_bytes=meas["packed_bytes"], planned_bytes=base_bytes,
             accuracy_dense_int8=acc, accuracy_pruned_int8=acc,
             layers=_with_predictions(_dense_layer_rows(analysis, meas), figures), int8=_int8_info(E, tfl, meas, {}),
         )  # fmt: skip
@@ -862,7 +868,11 @@ def render_markdown(r: dict) -> str:
         f"- model: `{r['model']}`",
         f"- data: `{r['data']}` -- splits {r['splits']}, test images evaluated: {r['test_samples_evaluated']}",
         f"- budgets: {budgets_text(r, values=True)} ({r['size_units']})",
-        f"- dense weights: {r['dense_bytes']:,} B; planned: {r['planned_bytes']:,} B; "
+        f"- dense weights: {r['dense_bytes']:,} B"
+        + (f" ({r['budget_base_bytes']:,} B as dtmm pack stores the model as given, the budget base: "
+           f"{r.get('zero_filterlets_given', 0):,} all-zero filterlets)"
+           if r.get("budget_base_bytes") not in (None, r["dense_bytes"]) else "")
+        + f"; planned: {r['planned_bytes']:,} B; "
         f"**packed int8: {r['packed_bytes']:,} B** ({_pct(r['packed_bytes'], r['dense_bytes'])} of dense); "
         f"smallest reachable: {r['smallest_reachable_bytes']:,} B",
         f"- int8 arena: {_fmt(r.get('arena_bytes'))} B (dense {_fmt(r.get('dense_arena_bytes'))} B); predicted "

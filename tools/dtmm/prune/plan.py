@@ -774,6 +774,30 @@ def kernel_keep_masks(analysis: GraphAnalysis) -> dict[str, np.ndarray]:
     return out
 
 
+def given_bytes(analysis: GraphAnalysis) -> tuple[int, int]:
+    """(bytes, all-zero filterlets): what `dtmm pack` stores for the model's weights as they are.
+
+    Published models sometimes carry all-zero filters or filterlets; the packer stores none of them, so
+    the model never cost the dense byte model's figure.  This is the base of a percentage flash budget.
+    (The TFLite converter also drops an all-zero Dense bias: a FULLY_CONNECTED without one.)"""
+    g = _Greedy(analysis, zero_importance(analysis))
+    total, zero = g.other_bytes, 0
+    for name, st in g.layers.items():
+        layer = analysis.model.get_layer(name)
+        if st.kind == K_CONV:
+            kernel = np.asarray(layer.kernel)  # (kh, kw, cin, cout)
+            stored = np.any(kernel != 0, axis=2)
+            zero += int(stored.size - stored.sum())
+            total += layer_bytes(analysis, st, st.cout, st.cin, int(stored.sum()))[0]
+        else:
+            total += st.bytes
+            bias = getattr(layer, "bias", None)
+            if st.kind == K_DENSE and bias is not None and not np.any(np.asarray(bias)) and \
+                    analysis.layers[name].folded_bn is None:
+                total -= 4 * st.cout
+    return total, zero
+
+
 def bytes_summary(analysis: GraphAnalysis, max_filter_ratio: float = DEFAULT_MAX_FILTER_RATIO,
                   filterlets: bool = True) -> tuple[int, int]:  # fmt: skip
     """(dense bytes, smallest reachable bytes) -- for checking a budget before any data is read."""
