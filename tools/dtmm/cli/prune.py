@@ -22,8 +22,9 @@ def _log(msg: str) -> None:
 
 @click.command("prune")
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
-@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
-              help="image folder (train/, test/), .tar.gz of one, or .npz with x, y")
+@click.option("--data", "data_path", default=None, type=click.Path(path_type=Path),
+              help="image folder (train/, test/), .tar.gz of one, or .npz with x, y (required for a Keras MODEL; "
+                   "for a .tflite MODEL optional: calibration images for the importance, test images for accuracy)")
 @click.option("--flash", default=None, metavar="SIZE",
               help="flash budget for the weights: bytes, or KB (1000), KiB (1024), MB, MiB, or N% of the dense size")
 @click.option("--sram", default=None, metavar="SIZE",
@@ -95,7 +96,8 @@ def _log(msg: str) -> None:
 def prune(model_path, data_path, flash, sram, latency, board, group_size, out_dir, pack_dir, pack_name, epochs, seed, batch_size, calib_samples, val_fraction, method, importance,
           learning_rate, preprocess, augment, dense_baseline, prune_from, max_filter_ratio, stages, test_limit, cache_dir,
           strategy, distill, distill_temperature, distill_weight, sensitivity, quiet):  # fmt: skip
-    """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8.
+    """Prune MODEL (.h5 or .keras) to fit its budgets, fine-tune, and export int8; or an int8 MODEL.tflite, after
+    training.
 
     Budgets, any combination (at least one): --flash (weight bytes), --sram
     (activation arena bytes) and --latency (instructions on --board). Every
@@ -104,13 +106,26 @@ def prune(model_path, data_path, flash, sram, latency, board, group_size, out_di
     model_int8.tflite, dense_int8.tflite, report.json and report.md into --out,
     and the packed C sources of the int8 model (`dtmm pack`) into --pack-dir.
 
+    A .tflite MODEL (no Keras model, no training data needed) is pruned after
+    training, without fine-tuning: whole filterlets of its convs by weight
+    magnitude (times input activity with --data) to --flash; it writes
+    model_int8.tflite, the packed sources and the reports, and with --data
+    measures int8 accuracy before and after (--test-limit images).
+
     \b
     Examples:
       dtmm prune model.h5 --data cifar10-images.tar.gz --flash 50% --out out/m50
       dtmm prune model.h5 --data images/ --flash 40KB --latency 60% --board qemu-m4 --out out/m40
       dtmm prune model.keras --data data.npz --sram 40KB --flash 50% --method filter --out out/f50
+      dtmm prune model_int8.tflite --flash 70% --data images/ --out out/t70
     """
     parse_budgets(flash, sram, latency, board)  # one-line errors before TensorFlow is even imported
+    if model_path.suffix.lower() == ".tflite":
+        _prune_tflite(model_path, data_path, flash, sram, latency, method, out_dir, pack_dir, pack_name, seed,
+                      calib_samples, test_limit, preprocess, cache_dir, quiet)
+        return
+    if data_path is None:
+        raise click.UsageError("--data is required to prune (and fine-tune) a Keras model")
     group_size = parse_group_size(group_size)
     check_writable_dir(out_dir)
     if pack_dir is not None:
@@ -128,3 +143,29 @@ def prune(model_path, data_path, flash, sram, latency, board, group_size, out_di
         sensitivity=sensitivity, method=method, pack_dir=pack_dir, pack_name=pack_name, group_size=group_size,
     )  # fmt: skip
     run_prune(opts, log=_log)
+
+
+def _prune_tflite(model_path, data_path, flash, sram, latency, method, out_dir, pack_dir, pack_name, seed,
+                  calib_samples, test_limit, preprocess, cache_dir, quiet):
+    """Post-training pruning of an int8 .tflite (dtmm.prune.post_training)."""
+    from ..errors import DtmmError
+    from ..prune.budget import parse_flash
+    from ..prune.post_training import PostTrainingOptions, run
+
+    if flash is None or sram is not None or latency is not None:
+        raise DtmmError("a .tflite MODEL is pruned to a --flash budget only (--sram and --latency need the Keras "
+                        "model's fine-tuning)")
+    if method != "dtmm":
+        raise DtmmError(f"--method {method} needs a Keras model; a .tflite MODEL is pruned by filterlets (dtmm)")
+    if not model_path.is_file():
+        raise DtmmError(f"{model_path}: no such file")
+    if data_path is not None and not data_path.exists():
+        raise DtmmError(f"{data_path}: no such file or directory")
+    check_writable_dir(out_dir)
+    if pack_dir is not None:
+        check_writable_dir(pack_dir, "--pack-dir")
+    opts = PostTrainingOptions(model=model_path, out=out_dir, flash=parse_flash(flash), data=data_path,
+                               calib_samples=min(calib_samples, 256), test_limit=test_limit, preprocess=preprocess,
+                               seed=seed, cache_dir=cache_dir, pack_dir=pack_dir, pack_name=pack_name,
+                               progress=not quiet)  # fmt: skip
+    run(opts, log=_log)

@@ -519,29 +519,41 @@ def replace_conv_weights(model: TfliteModel | bytes, new_weights: Mapping[int, n
     Buffers are patched in place, so the file keeps its size and every offset;
     a filter buffer shared with any other tensor is refused.
     """
+    return _replace_operands(model, new_weights, 1, "filter", "INT8", np.int8)
+
+
+def replace_conv_biases(model: TfliteModel | bytes, new_biases: Mapping[int, np.ndarray]) -> bytes:
+    """The same for the int32 biases (input 2) of CONV_2D / FULLY_CONNECTED operators."""
+    return _replace_operands(model, new_biases, 2, "bias", "INT32", np.dtype("<i4"))
+
+
+def _replace_operands(model, new: Mapping[int, np.ndarray], slot: int, what_name: str, dtype: str, np_dtype) -> bytes:
     if not isinstance(model, TfliteModel):
         model = TfliteModel(model)
     out = bytearray(model.data)
     users: dict[int, int] = {}
     for t in model.tensors:
         users[t.buffer] = users.get(t.buffer, 0) + 1
-    for op_index, w in sorted(new_weights.items()):
+    for op_index, w in sorted(new.items()):
         if not 0 <= op_index < len(model.operators) or model.operators[op_index].opcode not in _WEIGHTED_REPLACEABLE:
             raise TfliteError(f"{model.source}: operator #{op_index} is not a CONV_2D or FULLY_CONNECTED")
-        f = model.tensors[model.operators[op_index].inputs[1]]
+        op = model.operators[op_index]
+        what = f"{model.source}: {op.opcode} #{op_index}"
+        if len(op.inputs) <= slot or op.inputs[slot] < 0:
+            raise TfliteError(f"{what} has no {what_name} tensor")
+        f = model.tensors[op.inputs[slot]]
         arr = np.asarray(w)
-        if arr.shape != f.shape or arr.dtype != np.int8:
+        if arr.shape != f.shape or arr.dtype != np_dtype:
             raise TfliteError(
-                f"{model.source}: new weights for #{op_index} must be int8 {list(f.shape)}, "
+                f"{model.source}: new {what_name} for #{op_index} must be {dtype.lower()} {list(f.shape)}, "
                 f"got {arr.dtype} {list(arr.shape)}"
             )
-        what = f"{model.source}: {model.operators[op_index].opcode} #{op_index}"
-        if f.dtype != "INT8":
-            raise TfliteError(f"{what} filter is {f.dtype}, not INT8")
+        if f.dtype != dtype:
+            raise TfliteError(f"{what} {what_name} is {f.dtype}, not {dtype}")
         if users.get(f.buffer, 0) != 1:
-            raise TfliteError(f"{what} filter buffer is shared; refusing to patch it")
+            raise TfliteError(f"{what} {what_name} buffer is shared; refusing to patch it")
         span = model.buffer_span(f.buffer)
-        if span is None or span[1] != arr.size:
-            raise TfliteError(f"{what} filter buffer has no {arr.size}-byte data")
-        out[span[0] : span[0] + span[1]] = np.ascontiguousarray(arr).tobytes()
+        if span is None or span[1] != arr.nbytes:
+            raise TfliteError(f"{what} {what_name} buffer has no {arr.nbytes}-byte data")
+        out[span[0] : span[0] + span[1]] = np.ascontiguousarray(arr).astype(np_dtype).tobytes()
     return bytes(out)
