@@ -58,7 +58,7 @@ def test_budget_met_in_the_methods_storage(pruned, method):
     d, reports = pruned
     rep = reports[method]
     assert rep["method"] == rep["recipe"]["method"] == method and rep["conv_storage"] == STORAGE_OF_METHOD[method]
-    assert rep["packed_bytes"] <= rep["planned_bytes"] <= rep["flash_budget_bytes"] == int(0.5 * rep["dense_bytes"])
+    assert rep["packed_bytes"] <= rep["planned_bytes"] <= rep["flash_budget_bytes"] == int(0.5 * rep["budget_base_bytes"])
     # `dtmm pack --conv-storage` stores exactly what the report counts for every conv
     r = _run("pack", d / method / "model_int8.tflite", "--out", d / method / "c", "--conv-storage",
              rep["conv_storage"])  # fmt: skip
