@@ -160,7 +160,6 @@ def plan_removal(layers, scores: dict[int, np.ndarray], budget: int, fixed_bytes
 
 def run(opts: PostTrainingOptions, log) -> dict:
     """Prune, write OUT/model_int8.tflite, the packed sources, report.json and report.md; returns the report."""
-    from ..pack.lowering.ops import LOWERINGS  # noqa: F401  (the packer's rules, loaded before any work)
     from .export import evaluate_tflite, measured_bytes
 
     t0 = time.monotonic()
