@@ -46,6 +46,7 @@ def test_prune_tflite_without_data_meets_the_budget_and_says_no_accuracy(tiny, t
     assert r["budget_base_bytes"] == given and r["flash_budget_bytes"] == int(0.7 * given)
     assert r["packed_bytes"] == measured_bytes(out)["packed_bytes"] == r["planned_bytes"] <= r["flash_budget_bytes"]
     assert r["accuracy_dense_int8"] is None and "no --data" in r["accuracy_note"]
+    assert r["wall_time_s"] >= 0  # recorded in the file, not only in the returned dict
     assert sorted(r["packed_sources"]["files"]) == ["model.c", "model.h", "model.json"]
     assert (tmp_path / "o" / "packed" / "model.c").is_file()
     # only conv filterlets changed: whole (o, kh, kw) rows zeroed, every other byte as given

@@ -234,8 +234,8 @@ def run(opts: PostTrainingOptions, log) -> dict:
         "accuracy_note": None if acc_dense is not None else "not measured: no --data given",
         "layers": rows, "seed": opts.seed, "preprocess": opts.preprocess,
     }  # fmt: skip
+    report["wall_time_s"] = round(time.monotonic() - t0, 1)  # up to the writes, which follow
     _write(report, opts, pruned, log)
-    report["wall_time_s"] = round(time.monotonic() - t0, 1)
     acc = (f"int8 accuracy {acc_dense:.4f} given, {acc_pruned:.4f} pruned ({len(y_test)} test images)"
            if acc_dense is not None else "accuracy not measured (no --data)")
     log(f"packed {format_bytes(meas['packed_bytes'])} of budget {format_bytes(budget)}; {acc}; wrote {opts.out}")
