@@ -58,6 +58,26 @@ dtmm_status dtmm_conv_s8(const uint8_t *blob, const int8_t *input, int8_t *outpu
 /* Scratch bytes dtmm_conv_s8() needs for this blob (>= 0), or -(dtmm_status) on a bad blob. */
 int32_t dtmm_conv_s8_get_buffer_size(const uint8_t *blob);
 
+/*
+ * The tensors a host runtime hands one conv node (NHWC int8, N images).
+ * dtmm_conv_s8_check_tensors() checks an untrusted blob of `size` bytes
+ * against them: 16-byte alignment, dtmm_fwcs_validate(), the input and
+ * output shapes and the output zero point the blob was made for, and that
+ * this build's kernels run it.  On DTMM_OK *scratch_bytes is what
+ * dtmm_conv_s8() needs (per call; images run one after another); otherwise
+ * *problem (when not NULL) names the mismatch in one phrase.  The TFLM
+ * adapter's Prepare calls it (lib/dtmm_kernels/tflm/, docs/tflm.md).
+ */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t output_zero_point;
+} dtmm_conv_tensors;
+
+dtmm_status dtmm_conv_s8_check_tensors(const uint8_t *blob, uint32_t size, const dtmm_conv_tensors *tensors,
+                                       int32_t *scratch_bytes, const char **problem);
+
 /* The path dtmm_conv_s8() dispatches to in this build: "c", "dsp" or "mve". */
 const char *dtmm_conv_s8_path(void);
 
