@@ -37,6 +37,19 @@ if missing:
         "Error: %s lists files that do not exist: %s" % (SOURCES_TXT, ", ".join(missing))
     )
 
+def tflm_headers_found():
+    """True when TFLM's headers are on this build's include path (an app built against TFLM put them there)."""
+    for d in env.get("CPPPATH", []):  # noqa: F821
+        if os.path.isfile(os.path.join(env.subst(str(d)), "tensorflow", "lite", "micro", "micro_common.h")):  # noqa: F821
+            return True
+    return False
+
+
+# The TFLM adapter (tflm/sources.txt) compiles only against TFLM's headers.
+if tflm_headers_found():
+    sources += read_sources(os.path.join(LIB_DIR, "tflm", "sources.txt"))
+    env.Append(CPPPATH=[os.path.join(LIB_DIR, "tflm")])  # noqa: F821
+
 env.Replace(SRC_FILTER=["-<*>"] + ["+<%s>" % s for s in sources])  # noqa: F821
 
 kernels_opt = os.environ.get("DTMM_KERNELS_OPTIMIZATION", "").strip() or env.GetProjectOption(  # noqa: F821
