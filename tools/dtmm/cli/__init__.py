@@ -27,8 +27,8 @@ def main():
 
 
 def _register():
-    from . import (bench, boards, calibrate, compare, demo, estimate, inspect, pack, profile, prune, report, run,
-                   run_model, train_reference)
+    from . import (bench, boards, calibrate, compare, convert, demo, estimate, inspect, pack, profile, prune, report,
+                   run, run_model, train_reference)
 
     main.add_command(boards.boards)
     main.add_command(run.run)
@@ -44,6 +44,7 @@ def _register():
     main.add_command(train_reference.train_reference)
     main.add_command(demo.demo)
     main.add_command(profile.profile)
+    main.add_command(convert.convert)
 
 
 _register()

@@ -176,6 +176,33 @@ def lower_conv_2d(model: TfliteModel, op: OpInfo, prefix: str, storage: str = "f
     return _fwcs_conv_op(model, op, prefix, x, blob, x.shape[0])
 
 
+def lower_dtmm_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    """The custom op of a `dtmm convert`ed model (input 1: its FWCS blob): run as the CONV_2D it replaced,
+    after the checks the TFLM adapter makes in Prepare (valid blob, tensors of its shapes and offsets)."""
+    where = _where(model, op)
+    if len(op.inputs) != 2 or len(op.outputs) != 1 or min(op.inputs) < 0:
+        raise LoweringError(f"{where}: expects inputs [input, blob] and one output")
+    x, b, y = (model.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    span = model.buffer_span(b.buffer)
+    if span is None or b.dtype not in ("UINT8", "INT8"):
+        raise LoweringError(f"{where}: input 1 must be a constant UINT8 tensor holding an FWCS blob")
+    blob = model.data[span[0] : span[0] + span[1]]
+    try:
+        s = fwcs.validate(blob).spec
+    except fwcs.FwcsError as exc:
+        raise LoweringError(f"{where}: {exc}") from None
+    for t, what, (h, w, c) in ((x, "input", (s.in_h, s.in_w, s.cin)), (y, "output", (s.out_h, s.out_w, s.cout))):
+        if t.dtype != "INT8":
+            raise LoweringError(f"{where}: {what} is {t.dtype}, only INT8 is supported")
+        if len(t.shape) != 4 or tuple(t.shape[1:]) != (h, w, c) or t.shape[0] != x.shape[0]:
+            raise LoweringError(f"{where}: {what} shape {list(t.shape)} does not match the blob's [N, {h}, {w}, {c}]")
+    if len(y.zero_points) != 1 or int(y.zero_points[0]) != s.output_offset:
+        raise LoweringError(f"{where}: the output zero point differs from the blob's output offset {s.output_offset}")
+    if _is_const(model, x.index):
+        raise LoweringError(f"{where}: a constant input tensor is not supported")
+    return _fwcs_conv_op(model, op, prefix, x, blob, x.shape[0])
+
+
 def groups_blob(weights, bias, multiplier, shift, spec: fwcs.ConvSpec, group: int | None = None) -> bytes | None:
     """A 1x1 layer pruned by channel groups as a GROUPS blob, or None when that encoding does not pay
     (not 1x1, no group size keeps at most fwcs.AUTO_GROUP_MAX_DENSITY of the groups, or a smaller
@@ -932,4 +959,5 @@ LOWERINGS = {
     "PADV2": lower_pad,
     "QUANTIZE": lower_quantize,
     "DEQUANTIZE": lower_dequantize,
+    "CUSTOM:" + fwcs.CUSTOM_OP: lower_dtmm_conv_2d,
 }
