@@ -12,6 +12,10 @@ have arm-none-eabi-gcc || missing+=(gcc-arm-none-eabi)
 if ! have arm-none-eabi-gcc || [ ! -f "$(arm-none-eabi-gcc -print-file-name=libc_nano.a 2>/dev/null)" ]; then
   missing+=(libnewlib-arm-none-eabi)
 fi
+# C++ headers and libstdc++ for the Arm compiler: TFLM apps and the TFLM adapter (docs/tflm.md)
+if ! have arm-none-eabi-g++ || ! printf '#include <cstdint>\n' | arm-none-eabi-g++ -x c++ -fsyntax-only - >/dev/null 2>&1; then
+  missing+=(libstdc++-arm-none-eabi-newlib)
+fi
 have qemu-system-arm || missing+=(qemu-system-arm)
 have cmake || missing+=(cmake)
 have gcc || missing+=(gcc)

@@ -15,11 +15,17 @@ typedef struct {
     char pad;       /* ' ' or '0' */
     int width;
     int count;      /* characters written so far */
+    char *buf;      /* NULL: to the console; else into buf[0, cap - 1], NUL-terminated */
+    size_t cap;
 } fmt_state;
 
 static void emit(fmt_state *st, char c)
 {
-    dtmm_board_putc(c);
+    if (st->buf == NULL) {
+        dtmm_board_putc(c);
+    } else if ((size_t)st->count + 1u < st->cap) {
+        st->buf[st->count] = c;
+    }
     st->count++;
 }
 
@@ -53,9 +59,8 @@ static void emit_unsigned(fmt_state *st, uint64_t v, unsigned base, int upper, i
     emit_padded(st, &buf[sizeof buf - n], n, negative);
 }
 
-int dtmm_vprintf(const char *fmt, va_list ap)
+static int format(fmt_state st, const char *fmt, va_list ap)
 {
-    fmt_state st = {0, ' ', 0, 0};
     for (const char *p = fmt; *p; p++) {
         if (*p != '%') {
             emit(&st, *p);
@@ -114,14 +119,30 @@ int dtmm_vprintf(const char *fmt, va_list ap)
             emit(&st, '%');
             break;
         case '\0':
-            return st.count;
+            p--; /* a '%' ending the format: stop at the terminator */
+            break;
         default:
             emit(&st, '%');
             emit(&st, *p);
             break;
         }
     }
+    if (st.buf != NULL && st.cap > 0u) {
+        st.buf[(size_t)st.count < st.cap ? (size_t)st.count : st.cap - 1u] = '\0';
+    }
     return st.count;
+}
+
+int dtmm_vprintf(const char *fmt, va_list ap)
+{
+    fmt_state st = {0, ' ', 0, 0, NULL, 0u};
+    return format(st, fmt, ap);
+}
+
+int dtmm_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    fmt_state st = {0, ' ', 0, 0, buf, buf != NULL ? size : 0u};
+    return format(st, fmt, ap);
 }
 
 int dtmm_printf(const char *fmt, ...)

@@ -9,6 +9,7 @@
 #define DTMM_BOARD_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -55,6 +56,8 @@ void dtmm_exit(int status) __attribute__((noreturn));
 /* printf subset: %d %i %u %x %X %c %s %% with l/ll/z, width and '0'/'-' flags. */
 int dtmm_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int dtmm_vprintf(const char *fmt, va_list ap);
+/* the same into buf (at most size - 1 characters and a NUL); returns the length it would have had */
+int dtmm_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 void dtmm_puts(const char *s);
 
 /*

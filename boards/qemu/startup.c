@@ -15,6 +15,8 @@
 extern uint32_t __data_load__, __data_start__, __data_end__;
 extern uint32_t __bss_start__, __bss_end__;
 extern uint32_t __stack_top__;
+extern void (*__init_array_start[])(void);
+extern void (*__init_array_end[])(void);
 
 int main(void);
 void Reset_Handler(void);
@@ -90,5 +92,7 @@ __attribute__((noreturn, used)) void Reset_Handler(void)
 #endif
 #endif
     dtmm_board_init();
+    /* C++ static constructors (and C constructors), after the console is up: TFLM apps need them */
+    for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ++ctor) (*ctor)();
     dtmm_exit(main());
 }
