@@ -21,7 +21,7 @@ STAGES = {
     "formats": 1,
     "tflite": 2,
     "pack": 3,
-    "targets": 4,
+    "targets": 4, "tflm": 4,
     "cost": 5,
     "prune": 6,
     "bench": 7, "report": 7, "reference": 7, "compare": 7,
@@ -117,7 +117,7 @@ def test_every_working_command_shows_examples_in_its_help():
     from dtmm.cli import main
 
     commands = ["prune", "pack", "run", "run-model", "inspect", "estimate", "report", "compare", "calibrate", "profile",
-                ["bench", "kernels"], ["bench", "models"]]  # fmt: skip
+                "convert", ["bench", "kernels"], ["bench", "models"], ["bench", "tflm"]]  # fmt: skip
     for cmd in commands:
         args = [cmd] if isinstance(cmd, str) else cmd
         result = CliRunner().invoke(main, [*args, "--help"])

@@ -286,6 +286,8 @@ def build(
     kernels_optimization: str | None = None,
     verbose: bool = False,
     repo_root: str | os.PathLike | None = None,
+    env_name: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Path:
     """Builds the application in ``src_dir`` for ``board`` with PlatformIO.
 
@@ -299,10 +301,12 @@ def build(
     directory when the configuration changes (other defines, for example), so
     it must be empty or one PlatformIO created.  ``verbose`` echoes PlatformIO's
     output (with full command lines).  Returns the ELF path; raises DtmmError
-    with the compiler's error lines when the build fails.
+    with the compiler's error lines when the build fails.  ``env_name`` picks another
+    platformio.ini environment for the board (e.g. ``tflm-qemu-m4``, whose pre: hook
+    builds against TFLM); ``extra_env`` adds environment variables for the hooks.
     """
     b = get_board(board)
-    env_name = b.pio_env or b.name
+    env_name = env_name or b.pio_env or b.name
     root = Path(repo_root).resolve() if repo_root else find_repo_root()
     src = Path(src_dir).resolve()
     if not src.is_dir():
@@ -332,6 +336,7 @@ def build(
                 f"bad kernels optimization {kernels_optimization!r} (expected -O0..-O3, -Os, -Oz, -Og or -Ofast)"
             )
         env["DTMM_KERNELS_OPTIMIZATION"] = kernels_optimization
+    env.update(extra_env or {})
     env["PLATFORMIO_SRC_DIR"] = str(src)
     env["PLATFORMIO_BUILD_DIR"] = str(project_build)
     if flags:
