@@ -193,3 +193,34 @@ def models(board_name, models, as_json, model_path, baseline, seed, no_profile, 
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(render_models(report))
+
+
+@bench.command("tflm")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--tflm-dir", envvar="TFLM_DIR", default=None,
+              help="tflite-micro tree with its downloads (default: $TFLM_DIR; docs/tflm.md)")
+@click.option("--boards", default="qemu-m4,qemu-m55", show_default=True, help="comma-separated: qemu-m4, qemu-m55")
+@click.option("--all", "convert_all", is_flag=True,
+              help="convert every CONV_2D (dtmm convert --all), not only those whose blob is smaller")
+@click.option("--inputs", "n_inputs", default=2, show_default=True, type=click.IntRange(min=1),
+              help="seeded random int8 inputs to run")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--timeout", default=900.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="seconds per firmware run")
+def tflm(model, tflm_dir, boards, convert_all, n_inputs, as_json, timeout):
+    """MODEL on stock TensorFlow Lite Micro (reference and CMSIS-NN kernels), on TFLM with DTMM_CONV_2D
+    (`dtmm convert`) and on `dtmm pack`'s runtime: instructions per inference, arena, bit-exactness.
+
+    TFLM's library is compiled once per board and kernel set (minutes); later runs reuse it.
+
+    \b
+    Examples:
+      TFLM_DIR=~/tflite-micro dtmm bench tflm pruned/model_int8.tflite
+      dtmm bench tflm model_int8.tflite --tflm-dir ~/tflite-micro --boards qemu-m55 --all --json
+    """
+    from ..bench.tflm import render_tflm_table, run_tflm_bench
+
+    names = [b.strip() for b in boards.split(",") if b.strip()]
+    report = run_tflm_bench(model, names, tflm_dir, n_inputs=n_inputs, convert_all=convert_all, timeout=timeout,
+                            progress=lambda m: click.echo(f"dtmm bench tflm: {m} ...", err=True))
+    click.echo(json.dumps(report, indent=2) if as_json else render_tflm_table(report))
