@@ -98,7 +98,9 @@ def all_ops_model(seed: int = 0) -> bytes:
 def test_all_ops_chain_bit_exact(tmp_path):
     data = all_ops_model()
     model = TfliteModel(data, "all_ops")
-    assert {op.opcode for op in model.operators} == SUPPORTED_OPS - {"PADV2"}
+    # PADV2 has its own tests; DTMM_CONV_2D (dtmm convert's custom op) cannot run in tflite-micro:
+    # tests/test_tflm_convert.py checks it against the model before conversion
+    assert {op.opcode for op in model.operators} == SUPPORTED_OPS - {"PADV2", "CUSTOM:DTMM_CONV_2D"}
     samples = random_inputs(model, np.random.default_rng(1), 4)
     check_cases([Case("all_ops", data, samples)], tmp_path)
 

@@ -182,7 +182,8 @@ def converted_models():
 
 def test_generated_models_cover_every_supported_op(converted_models):
     used = {op.opcode for data in converted_models.values() for op in TfliteModel(data).operators}
-    missing = set(lowering.SUPPORTED_OPS) - used
+    # dtmm convert's custom op runs end to end in tests/test_tflm_convert.py (tflite-micro cannot run it)
+    missing = set(lowering.SUPPORTED_OPS) - used - {"CUSTOM:DTMM_CONV_2D"}
     assert not missing, f"no end-to-end model uses {sorted(missing)}"
 
 

@@ -219,3 +219,18 @@ def test_pack_checks_a_custom_op_blob_against_its_tensors():
     builder.Finish(mt.Pack(builder), file_identifier=b"TFL3")
     with pytest.raises(LoweringError, match="does not match the blob"):
         lower_model(TfliteModel(bytes(builder.Output()), "swapped"), prefix="s_")
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
+def test_converted_model_runs_bit_exact_on_the_boards(board):
+    """dtmm pack's runtime on QEMU runs DTMM_CONV_2D with the board's kernels (DSP / Helium), per operator
+    labelled by the op's name."""
+    from dtmm.targets.model_runner import run_model
+
+    original = two_conv_model(seed=4)
+    converted = convert_model(original, "two_conv", convert_all=True).data
+    x = np.random.default_rng(9).integers(-128, 128, size=(2, 2, 9, 9, 8), dtype=np.int8)
+    want = tflm_outputs(original, x)
+    run = run_model(converted, board, x, profile=True, timeout=300)
+    assert all(np.array_equal(np.asarray(g).reshape(-1), np.asarray(w).reshape(-1)) for g, w in zip(run.outputs, want))
+    assert any(label.endswith("_DTMM_CONV_2D") for label in run.profile[0]), run.profile[0]

@@ -145,7 +145,8 @@ def configure():
             if not os.path.isdir(d):
                 fail("custom_tflm_kernels = cmsis_nn needs %s (TFLM's CMSIS-NN downloads; docs/tflm.md)" % d)
         includes += [cmsis, cmsis_nn, os.path.join(cmsis, "CMSIS", "Core", "Include"), os.path.join(cmsis_nn, "Include")]
-        defines.append("CMSIS_NN")
+        # as TFLM's cmsis_nn.inc by default: integer kernels only (ARM_NN_ENABLE_F16/F32 = 0)
+        defines += ["CMSIS_NN", ("ARM_NN_ENABLE_F16", 0), ("ARM_NN_ENABLE_F32", 0)]
     app_src = project_path("app/tflm_image_classification/src")
     if not os.environ.get("PLATFORMIO_SRC_DIR"):
         env.Replace(PROJECT_SRC_DIR=app_src)  # noqa: F821
@@ -159,7 +160,8 @@ def configure():
     libs = [lib]
     if kernels == "cmsis_nn":
         nn = env.BuildLibrary(  # noqa: F821
-            os.path.join("$BUILD_DIR", "cmsis_nn"), os.path.join(downloads, "cmsis_nn", "Source"), src_filter="+<*/*.c>"
+            os.path.join("$BUILD_DIR", "cmsis_nn"), os.path.join(downloads, "cmsis_nn", "Source"),
+            src_filter=["+<*/*.c>", "-<*/*_f16.c>", "-<*/*_f32.c>", "-<*/arm_nntables_flt.c>"],
         )
         libs.append(nn)
     env.Prepend(LIBS=libs)  # noqa: F821

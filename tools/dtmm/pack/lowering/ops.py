@@ -200,7 +200,8 @@ def lower_dtmm_conv_2d(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp
         raise LoweringError(f"{where}: the output zero point differs from the blob's output offset {s.output_offset}")
     if _is_const(model, x.index):
         raise LoweringError(f"{where}: a constant input tensor is not supported")
-    return _fwcs_conv_op(model, op, prefix, x, blob, x.shape[0])
+    # named without the "CUSTOM:" prefix: op names become C strings and profile labels (opNN_DTMM_CONV_2D)
+    return replace(_fwcs_conv_op(model, op, prefix, x, blob, x.shape[0]), op_name=fwcs.CUSTOM_OP)
 
 
 def groups_blob(weights, bias, multiplier, shift, spec: fwcs.ConvSpec, group: int | None = None) -> bytes | None:
