@@ -156,6 +156,16 @@ def configure():
     env.Append(CPPPATH=includes + [out_dir, adapter], CPPDEFINES=defines)  # noqa: F821
 
     filters = ["-<*>"] + ["+<%s>" % s for s in library_sources(tflm, kernels)]
+    if env.BoardConfig().get("build.cpu", "") == "cortex-m55":  # noqa: F821
+        # arm-none-eabi-gcc 12.2 at -O2 puts a float VCVT in an IT block (e.g. TFLM's
+        # resize_nearest_neighbor.cc), which the assembler refuses with MVE: skip that
+        # if-conversion in TFLM's sources only.  A build middleware, and through CPPFLAGS (which the
+        # platform leaves empty): this pre: script runs before the platform sets CCFLAGS/CXXFLAGS, so
+        # overriding those here (or cloning the environment) would drop the machine flags.
+        env.AddBuildMiddleware(  # noqa: F821
+            lambda e, node: e.Object(node, CPPFLAGS=list(e.get("CPPFLAGS", [])) + ["-fno-if-conversion2"]),
+            os.path.join(tflm, "*"),
+        )
     lib = env.BuildLibrary(os.path.join("$BUILD_DIR", "tflm"), tflm, src_filter=filters)  # noqa: F821
     libs = [lib]
     if kernels == "cmsis_nn":
