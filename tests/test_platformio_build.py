@@ -247,3 +247,19 @@ def test_stm32_board_support_compiles(define, flags):
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+
+@needs_qemu
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4", "qemu-m55"])
+def test_runtime_runs_constructors_and_formats_into_buffers(board, tmp_path):
+    """C++ apps (app/tflm_image_classification) rely on both: static constructors before main(), after the
+    console is up, and dtmm_vsnprintf for TFLM's DebugVsnprintf."""
+    elf = build(REPO / "tests" / "firmware" / "runtime_check", board, build_dir=tmp_path)
+    run = _qemu_run(elf, board)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines.index("constructor ran") < lines.index("constructed 42")
+    assert "vsnprintf 11 [v=-1234]" in lines  # 11 characters formatted, 7 and a NUL stored
+    assert "vsnprintf 2 [7%]" in lines and "vsnprintf 1 7" in lines  # size 0: nothing written
