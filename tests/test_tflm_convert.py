@@ -234,3 +234,15 @@ def test_converted_model_runs_bit_exact_on_the_boards(board):
     run = run_model(converted, board, x, profile=True, timeout=300)
     assert all(np.array_equal(np.asarray(g).reshape(-1), np.asarray(w).reshape(-1)) for g, w in zip(run.outputs, want))
     assert any(label.endswith("_DTMM_CONV_2D") for label in run.profile[0]), run.profile[0]
+
+
+def test_inspect_reads_a_converted_model_like_the_original():
+    """`dtmm inspect` shows each DTMM_CONV_2D as the packed layer it carries: same totals as before conversion."""
+    from dtmm.cli.inspect import build_report
+
+    original = two_conv_model()
+    before = build_report(TfliteModel(original, "m"))
+    after = build_report(TfliteModel(convert_model(original, "m").data, "m_dtmm"))
+    assert [r["op"] for r in after["layers"]] == ["DTMM_CONV_2D", "CONV_2D"]
+    for key in ("macs", "kept_macs", "dense_bytes", "packed_bytes", "weight_bytes", "index_bytes"):
+        assert after["total"][key] == before["total"][key], key

@@ -30,25 +30,39 @@ def _pct(num: int, den: int) -> float:
 
 def _conv_row(model: TfliteModel, op) -> dict:
     layer = conv_layer(model, op)
-    spec = layer.spec
-    mask = fwcs.keep_mask(layer.weights)
-    n_nonzero = int(mask.sum())
     # as `dtmm pack` packs it: channel groups where they pay (1x1 layers), else filterlets
-    blob = groups_blob(layer.weights, layer.bias, layer.multiplier, layer.shift, spec)
+    blob = groups_blob(layer.weights, layer.bias, layer.multiplier, layer.shift, layer.spec)
     if blob is None:
-        blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, spec)
+        blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, layer.spec)
+    return _fwcs_row(model, op, "CONV_2D", layer.name, layer.weights, blob)
+
+
+def _custom_conv_row(model: TfliteModel, op) -> dict:
+    """A `dtmm convert`ed layer: the blob it carries, as stored."""
+    t = model.tensors[op.inputs[1]]
+    span = model.buffer_span(t.buffer)
+    if span is None:
+        raise DtmmError(f"{model.source}: {fwcs.CUSTOM_OP} #{op.index} has no blob data")
+    blob = model.data[span[0] : span[0] + span[1]]
+    return _fwcs_row(model, op, fwcs.CUSTOM_OP, t.name, fwcs.decode(blob).weights, blob)
+
+
+def _fwcs_row(model: TfliteModel, op, op_name: str, name: str, weights, blob: bytes) -> dict:
     h = fwcs.validate(blob)
-    group_mask = fwcs.group_keep_mask(layer.weights, h.group) if h.group else None
+    spec = h.spec
+    mask = fwcs.keep_mask(weights)
+    n_nonzero = int(mask.sum())
+    group_mask = fwcs.group_keep_mask(weights, h.group) if h.group else None
     costs = fwcs.encoding_costs(spec, mask, h.group, group_mask)
     weight_bytes = spec.n_filterlets * spec.cin if h.encoding == fwcs.ENC_DENSE else h.n_kept * h.unit_bytes
     kept_macs = spec.out_h * spec.out_w * (h.n_kept * h.group if h.group else n_nonzero * spec.cin)
     return {
         "index": op.index,
-        "name": layer.name,
-        "op": op.opcode,
+        "name": name,
+        "op": op_name,
         "format": "fwcs",
-        "input_shape": list(model.tensors[layer.input_tensor].shape),
-        "output_shape": list(model.tensors[layer.output_tensor].shape),
+        "input_shape": list(model.tensors[op.inputs[0]].shape),
+        "output_shape": list(model.tensors[op.outputs[0]].shape),
         "weight_shape": list(spec.weight_shape),
         "macs": spec.macs,
         "kept_macs": kept_macs,
@@ -123,13 +137,15 @@ def build_report(model: TfliteModel) -> dict:
     for op in model.operators:
         if op.opcode == "CONV_2D":
             rows.append(_conv_row(model, op))
+        elif op.opcode == "CUSTOM:" + fwcs.CUSTOM_OP:
+            rows.append(_custom_conv_row(model, op))
         elif op.opcode in _OTHER_WEIGHTED and op_weight_tensor(model, op) is not None:
             rows.append(_other_row(model, op))
         else:
             others.append({"index": op.index, "op": op.opcode})
     summed = ("macs", "kept_macs", "dense_bytes", "packed_bytes", "weight_bytes", "index_bytes")
     total = {k: sum(r[k] for r in rows) for k in summed}
-    conv = [r for r in rows if r["op"] == "CONV_2D"]
+    conv = [r for r in rows if r["op"] in ("CONV_2D", fwcs.CUSTOM_OP)]
     conv_weight = sum(r["weight_bytes"] for r in conv)
     total.update(
         layers=len(rows),
