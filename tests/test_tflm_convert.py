@@ -32,8 +32,9 @@ def _scale(rng, lo=0.004, hi=0.25) -> float:
 
 
 def two_conv_model(seed: int = 0, batch: int = 2) -> bytes:
-    """int8 [batch,9,9,8] -> CONV 3x3 (most filterlets pruned) -> CONV 1x1 (dense) -> MAX_POOL: the first conv
-    gains from DTMM_CONV_2D, the second does not."""
+    """int8 [batch,9,9,8] -> CONV 3x3 (most filterlets pruned) -> CONV 1x1 (dense, per-tensor quantized) ->
+    MAX_POOL: the first conv gains from DTMM_CONV_2D, the second does not (its blob adds per-channel
+    requantization arrays that the per-tensor layer does not store)."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     x = b.tensor([batch, 9, 9, 8], scale=_scale(rng), zero_point=-5)
@@ -45,8 +46,8 @@ def two_conv_model(seed: int = 0, batch: int = 2) -> bytes:
     b.op("CONV_2D", [x, t1, b1], [y1], "Conv2DOptions", padding=padding_code("same"), strideW=1, strideH=1,
          dilationWFactor=1, dilationHFactor=1, fusedActivationFunction=activation_code("RELU"))
     w2 = rng.integers(-127, 128, size=(6, 1, 1, 16))
-    t2 = b.tensor([6, 1, 1, 16], scale=[_scale(rng, 0.002, 0.05) for _ in range(6)], zero_point=0, data=w2)
-    b2 = b.tensor([6], "INT32", scale=[1e-4] * 6, zero_point=0, data=rng.integers(-900, 900, size=6))
+    t2 = b.tensor([6, 1, 1, 16], scale=_scale(rng, 0.002, 0.05), zero_point=0, data=w2)
+    b2 = b.tensor([6], "INT32", scale=1e-4, zero_point=0, data=rng.integers(-900, 900, size=6))
     y2 = b.tensor([batch, 9, 9, 6], scale=_scale(rng, 0.05, 0.3), zero_point=-2)
     b.op("CONV_2D", [y1, t2, b2], [y2], "Conv2DOptions", padding=padding_code("valid"), strideW=1, strideH=1,
          dilationWFactor=1, dilationHFactor=1, fusedActivationFunction=activation_code("NONE"))
@@ -54,6 +55,20 @@ def two_conv_model(seed: int = 0, batch: int = 2) -> bytes:
     b.op("MAX_POOL_2D", [y2], [y3], "Pool2DOptions", padding=padding_code("valid"), strideW=2, strideH=2,
          filterWidth=2, filterHeight=2, fusedActivationFunction=activation_code("NONE"))
     return b.build([x], [y3])
+
+
+def _only_second_conv() -> bytes:
+    """One dense, per-tensor quantized 1x1 CONV_2D: nothing to gain from DTMM_CONV_2D."""
+    rng = np.random.default_rng(11)
+    b = ModelBuilder()
+    x = b.tensor([1, 9, 9, 16], scale=_scale(rng), zero_point=4)
+    t = b.tensor([6, 1, 1, 16], scale=_scale(rng, 0.002, 0.05), zero_point=0,
+                 data=rng.integers(-127, 128, size=(6, 1, 1, 16)))  # fmt: skip
+    bias = b.tensor([6], "INT32", scale=1e-4, zero_point=0, data=rng.integers(-900, 900, size=6))
+    y = b.tensor([1, 9, 9, 6], scale=_scale(rng, 0.05, 0.3), zero_point=-2)
+    b.op("CONV_2D", [x, t, bias], [y], "Conv2DOptions", padding=padding_code("valid"), strideW=1, strideH=1,
+         dilationWFactor=1, dilationHFactor=1, fusedActivationFunction=activation_code("NONE"))
+    return b.build([x], [y])
 
 
 def prune_half_of_resnet8(data: bytes) -> bytes:
@@ -174,12 +189,27 @@ def test_cli_writes_the_model_and_reports_each_layer(tmp_path):
     assert doc["converted"] == 1 and doc["output_bytes"] == out.stat().st_size < doc["input_bytes"]
 
 
-def test_cli_model_with_nothing_to_gain_comes_out_unchanged(resnet8_tflite, tmp_path):
+def test_cli_model_with_nothing_to_gain_comes_out_unchanged(tmp_path):
+    kept = tmp_path / "dense.tflite"
+    kept.write_bytes(_only_second_conv())
     out = tmp_path / "same.tflite"
-    res = CliRunner().invoke(main, ["convert", str(resnet8_tflite), "--out", str(out)])
+    res = CliRunner().invoke(main, ["convert", str(kept), "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "no CONV_2D gains" in res.output and "unchanged" in res.output
-    assert out.read_bytes() == resnet8_tflite.read_bytes()
+    assert out.read_bytes() == kept.read_bytes()
+
+
+def test_a_dense_per_channel_model_still_gains_in_size():
+    """Dropping a per-channel filter's quantization record (12 B per channel, twice) outweighs the blob's
+    header and requantization arrays: dense ResNet-8-like layers are converted and the file shrinks."""
+    rng = np.random.default_rng(0)
+    from support.op_cases import conv_model
+
+    data, _ = conv_model(rng, (16, 3, 3, 8), lambda r: r.integers(-127, 128, size=(16, 3, 3, 8)), 1, (8, 8), 1, 1,
+                         "same", "RELU", _scale)  # fmt: skip
+    result = convert_model(data, "dense")
+    assert [c.converted for c in result.layers] == [True] and result.output_bytes < result.input_bytes
+    check_converted(data, result.data)
 
 
 @pytest.mark.parametrize("content, message", [

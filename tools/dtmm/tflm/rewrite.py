@@ -1,8 +1,9 @@
 """`.tflite` -> `.tflite` for stock TensorFlow Lite Micro: CONV_2D becomes the custom op DTMM_CONV_2D.
 
-Each CONV_2D that gains from it (its FWCS blob is smaller than the filter and
-bias it replaces, or every convertible one with ``convert_all``) is rewritten
-in place in the first subgraph:
+Each CONV_2D that gains from it (its FWCS blob is smaller than what dropping
+its filter and bias frees: their data and per-channel quantization records),
+or every convertible one with ``convert_all``, is rewritten in place in the
+first subgraph:
 
     inputs  [input, filter, bias]  ->  [input, blob]
     op      CONV_2D + Conv2DOptions ->  CUSTOM "DTMM_CONV_2D", no custom options
@@ -44,7 +45,7 @@ class LayerChange:
     name: str  # the filter tensor's name
     converted: bool
     reason: str  # why it was or was not converted
-    replaced_bytes: int  # filter + bias bytes in the input model
+    replaced_bytes: int  # bytes dropping the filter and bias frees: data + quantization records
     blob_bytes: int = 0  # FWCS blob bytes (0 when not converted)
     encoding: str = ""
 
@@ -66,47 +67,59 @@ class Conversion:
         return len(self.data)
 
 
-def _buffer_bytes(model: TfliteModel, tensor_index: int) -> int:
-    span = model.buffer_span(model.tensors[tensor_index].buffer)
-    return 0 if span is None else int(span[1])
+def _freed_bytes(model: TfliteModel, tensor_index: int, users: dict[int, int]) -> int:
+    """What dropping this tensor saves in the file when nothing else uses it: its data and its quantization
+    record (a float32 scale and an int64 zero point per channel).  Names and shapes are not counted."""
+    if tensor_index < 0 or users.get(tensor_index, 0) != 1:
+        return 0
+    t = model.tensors[tensor_index]
+    span = model.buffer_span(t.buffer)
+    return (0 if span is None else int(span[1])) + 4 * len(t.scales) + 8 * len(t.zero_points)
 
 
-def _blob_for(model: TfliteModel, op) -> tuple[bytes, int]:
-    """The FWCS blob `dtmm pack` would store for this CONV_2D, and the filter + bias bytes it replaces."""
+def _blob_for(model: TfliteModel, op, users: dict[int, int]) -> tuple[bytes, int]:
+    """The FWCS blob `dtmm pack` would store for this CONV_2D, and the bytes dropping its filter and bias frees."""
     layer = conv_layer(model, op)
     blob = groups_blob(layer.weights, layer.bias, layer.multiplier, layer.shift, layer.spec)
     if blob is None:
         blob = fwcs.encode(layer.weights, layer.bias, layer.multiplier, layer.shift, layer.spec, encoding="auto")
-    replaced = _buffer_bytes(model, op.inputs[1])
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        replaced += _buffer_bytes(model, op.inputs[2])
-    return blob, replaced
+    freed = sum(_freed_bytes(model, i, users) for i in op.inputs[1:3])
+    return blob, freed
+
+
+def _tensor_users(model: TfliteModel) -> dict[int, int]:
+    """How many operator inputs, outputs and subgraph I/O refer to each tensor of the first subgraph."""
+    users: dict[int, int] = {}
+    for i in [*model.inputs, *model.outputs, *(j for op in model.operators for j in (*op.inputs, *op.outputs))]:
+        users[i] = users.get(i, 0) + 1
+    return users
 
 
 def _plan(model: TfliteModel, convert_all: bool) -> tuple[list[LayerChange], dict[int, bytes]]:
     """Which CONV_2D operators to rewrite, with their blobs; every CONV_2D gets a LayerChange."""
     changes: list[LayerChange] = []
     blobs: dict[int, bytes] = {}
+    users = _tensor_users(model)
     for op in model.operators:
         if op.opcode != "CONV_2D":
             continue
         name = model.tensors[op.inputs[1]].name if len(op.inputs) > 1 and op.inputs[1] >= 0 else f"op{op.index}"
         try:
-            blob, replaced = _blob_for(model, op)
+            blob, freed = _blob_for(model, op, users)
         except DtmmError as exc:  # TfliteError / FwcsError name the operator and the reason
             changes.append(LayerChange(op.index, name, False, f"not convertible: {exc}", 0))
             continue
         enc = fwcs.validate(blob).encoding_name
-        gains = len(blob) < replaced
+        gains = len(blob) < freed
         if gains or convert_all:
-            why = (f"saves {replaced - len(blob):,} B" if gains
-                   else f"converted on request (--all), {len(blob) - replaced:,} B larger")
-            changes.append(LayerChange(op.index, name, True, why, replaced, len(blob), enc))
+            why = (f"saves {freed - len(blob):,} B" if gains
+                   else f"converted on request (--all), {len(blob) - freed:,} B larger")
+            changes.append(LayerChange(op.index, name, True, why, freed, len(blob), enc))
             blobs[op.index] = blob
         else:
             changes.append(LayerChange(op.index, name, False,
-                                       f"nothing to gain: blob {len(blob):,} B >= filter + bias {replaced:,} B",
-                                       replaced, len(blob), enc))
+                                       f"nothing to gain: blob {len(blob):,} B >= {freed:,} B freed",
+                                       freed, len(blob), enc))
     return changes, blobs
 
 
