@@ -17,12 +17,12 @@ from ..tflite.model import TfliteModel
               help="the converted .tflite (written atomically; not written when the input cannot be converted)")
 @click.option("--all", "convert_all", is_flag=True,
               help="convert every CONV_2D the op supports, also those whose blob is not smaller "
-                   "(for DTMM's kernels on an unpruned model)")
+                   "(e.g. per-tensor quantized layers, for DTMM's kernels)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of text")
 def convert(model: Path, out_path: Path, convert_all: bool, as_json: bool):
-    """Rewrite MODEL for stock TensorFlow Lite Micro: each CONV_2D whose FWCS blob is smaller than its filter
-    and bias becomes the custom op DTMM_CONV_2D, the blob in a 16-byte aligned buffer of its own; every other
-    operator is untouched.  The application registers the op once (docs/tflm.md):
+    """Rewrite MODEL for stock TensorFlow Lite Micro: each CONV_2D whose FWCS blob is smaller than what its
+    filter and bias take (data and quantization records) becomes the custom op DTMM_CONV_2D, the blob in a
+    16-byte aligned buffer of its own; every other operator is untouched.  The application registers the op once (docs/tflm.md):
 
         resolver.AddCustom("DTMM_CONV_2D", dtmm::Register_DTMM_CONV_2D());
 
