@@ -54,6 +54,7 @@ from ..fileio import json_default
 from ..paths import REPO_ROOT
 from ..targets import platformio
 from ..targets.boards import get_board
+from .eta import FineTuneEta
 
 SUMMARY_FORMAT = "dtmm-demo"
 SUMMARY_VERSION = 1
@@ -265,9 +266,9 @@ def _rel(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _stream_filtered(proc: subprocess.Popen, sink, heartbeat=None, every: float = 60.0) -> None:
+def _stream_filtered(proc: subprocess.Popen, sink, heartbeat=None, every: float = 60.0, on_line=None) -> None:
     """Copies the pruner's stderr to ours as it comes (progress bars included), minus TF start-up noise;
-    calls ``heartbeat()`` after every ``every`` seconds of silence."""
+    calls ``heartbeat()`` after every ``every`` seconds of silence and ``on_line(text)`` after each line."""
     import select
 
     assert proc.stderr is not None
@@ -289,6 +290,9 @@ def _stream_filtered(proc: subprocess.Popen, sink, heartbeat=None, every: float 
             text = part.decode("utf-8", errors="replace")
             if not _NOISE.match(text.lstrip("\r")):
                 sink.write(text)
+                if on_line is not None:
+                    sink.flush()
+                    on_line(text)
         sink.flush()
     if pending:
         text = pending.decode("utf-8", errors="replace")
@@ -346,12 +350,13 @@ def run_prune(cfg: dict, progress: Progress, *, force: bool = False, quiet: bool
         cmd.append("--quiet")
     progress.say("$ " + " ".join(_rel(Path(c), REPO_ROOT) if c.startswith("/") else c for c in cmd[1:]))
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")  # the demo's default: oneDNN on (see _prune_once)
-    code = _prune_once(cmd, progress, onednn)
+    epochs = cfg["epochs"] * (2 if cfg["dense_baseline"] == "finetune" else 1)  # the dense baseline's too
+    code = _prune_once(cmd, progress, onednn, epochs)
     if code < 0 and onednn != "0":  # killed by a signal: the oneDNN crash dtmm avoids by default
         progress.say(f"dtmm prune died with signal {-code} under TensorFlow's oneDNN kernels; "
                      "running it again with the stock kernels (TF_ENABLE_ONEDNN_OPTS=0), about 2.4x slower")
         onednn = "0"
-        code = _prune_once(cmd, progress, onednn)
+        code = _prune_once(cmd, progress, onednn, epochs)
     if code != 0:
         raise DtmmError(f"dtmm prune failed (exit status {code}); its message is above")
     report = json.loads(report_file.read_text())
@@ -359,8 +364,10 @@ def run_prune(cfg: dict, progress: Progress, *, force: bool = False, quiet: bool
     return report
 
 
-def _prune_once(cmd: list[str], progress: Progress, onednn: str) -> int:
-    """Run the pruner once; its exit status (negative: killed by that signal).
+def _prune_once(cmd: list[str], progress: Progress, onednn: str, epochs: int) -> int:
+    """Run the pruner once; its exit status (negative: killed by that signal).  After each fine-tuning epoch
+    and after a minute of silence it says how many of the `epochs` are done and about how long the rest
+    takes (demo/eta.py).
 
     The demo fine-tunes with TensorFlow's oneDNN kernels (TF_ENABLE_ONEDNN_OPTS=1), 2.4x faster on ResNet-8
     than the stock ones dtmm defaults to; they crash on some small residual models (tools/dtmm/__init__.py),
@@ -368,14 +375,17 @@ def _prune_once(cmd: list[str], progress: Progress, onednn: str) -> int:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", TF_ENABLE_ONEDNN_OPTS=onednn)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=None, stderr=subprocess.PIPE, env=env,
                             cwd=REPO_ROOT)  # fmt: skip
-    started = time.monotonic()
+    eta = FineTuneEta(epochs)
 
     def heartbeat():
-        progress.say(f"... dtmm prune still working ({time.monotonic() - started:.0f} s so far; fine-tuning, "
-                     "int8 export and the tflite-micro evaluation of the test split take minutes)")
+        progress.say(eta.status())
+
+    def on_line(text: str) -> None:
+        if eta.feed(text):
+            progress.say(eta.status())
 
     try:
-        _stream_filtered(proc, sys.stderr, heartbeat)
+        _stream_filtered(proc, sys.stderr, heartbeat, on_line=on_line)
     finally:
         code = proc.wait()
     return code
