@@ -276,6 +276,17 @@ def test_hook_prunes_a_new_budget_and_report_shows_both(small_run, tmp_path):
     assert "has not been pruned yet" in log
     new = run / "prune" / budget_slug("80%")
     assert (new / "model_int8.tflite").is_file()
+    # same recipe but the budget: the 60% run's fine-tuned dense baseline is reused, not fine-tuned again
+    first = run / "prune" / budget_slug(BUDGET)
+    assert "reusing the dense baseline fine-tuned for" in log
+    r_new, r_first = (json.loads((d / "report.json").read_text()) for d in (new, first))
+    assert Path(r_new["dense_baseline_reused_from"]) == first
+    assert r_new["dense_baseline_val_accuracy"] == r_first["dense_baseline_val_accuracy"]
+    from dtmm.prune.export import unnamed_model_bytes
+
+    dense_new, dense_first = ((d / "dense_int8.tflite").read_bytes() for d in (new, first))
+    assert unnamed_model_bytes(dense_new) == unnamed_model_bytes(dense_first)  # the same model, so its
+    assert r_new["accuracy_dense_int8"] == r_first["accuracy_dense_int8"]  # evaluation is read back
     flash = pack_model(new / "model_int8.tflite", "classifier").flash_bytes
     assert _weights_line(elf) == flash
     assert json.loads((run / "demo.json").read_text())["budget"] == BUDGET  # the demo's own budget is kept

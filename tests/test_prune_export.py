@@ -68,3 +68,27 @@ def test_runs_in_tflite_micro_and_agrees_with_keras(pruned):
         agree += int(interp.get_output(0).reshape(-1).argmax() == keras_pred[i])
     assert agree >= 0.8 * len(x)  # int8 tracks float
     assert acc == export.evaluate_tflite(tfl, x, y, progress=False)  # deterministic
+
+
+def test_evaluation_is_cached_by_model_content_not_names(pruned, tmp_path, monkeypatch):
+    """The same int8 model on the same test set is evaluated once; tensor names do not count, the weights do."""
+    import flatbuffers
+
+    from dtmm.tflite.model import _schema
+
+    *_, tfl, x, y = pruned
+    calls = []
+    real = export._evaluate_tflite
+    monkeypatch.setattr(export, "_evaluate_tflite", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = export.evaluate_tflite(tfl, x, y, progress=False, cache_dir=tmp_path)
+    fb = _schema()
+    m = fb.ModelT.InitFromObj(fb.Model.GetRootAs(tfl, 0))
+    for t in m.subgraphs[0].tensors:
+        t.name = b"renamed_" + (t.name or b"")
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    renamed = bytes(builder.Output())
+    assert export.evaluate_tflite(renamed, x, y, progress=False, cache_dir=tmp_path) == first and len(calls) == 1
+    export.evaluate_tflite(tfl, x[:-1], y[:-1], progress=False, cache_dir=tmp_path)  # another test set
+    assert len(calls) == 2
+    assert export.evaluate_tflite(tfl, x, y, progress=False) == first and len(calls) == 3  # no cache_dir: evaluates

@@ -52,6 +52,7 @@ import numpy as np
 from ..errors import DtmmError
 from ..fileio import json_default
 from ..paths import REPO_ROOT
+from ..prune.pipeline import DENSE_KERAS_FILE
 from ..targets import platformio
 from ..targets.boards import get_board
 from .eta import FineTuneEta
@@ -337,9 +338,16 @@ def run_prune(cfg: dict, progress: Progress, *, force: bool = False, quiet: bool
                          "(--force-prune to redo)")
             return json.loads(report_file.read_text())
     recipe_file.unlink(missing_ok=True)
+    dense_baseline, reused = cfg["dense_baseline"], None
+    if dense_baseline == "finetune":
+        reused = earlier_dense_baseline(cfg, recipe)
+        if reused is not None:
+            dense_baseline = str(reused / DENSE_KERAS_FILE)
+            progress.say(f"reusing the dense baseline fine-tuned for {_rel(reused, Path.cwd())} (same model, data, "
+                         f"epochs and seed): its {cfg['epochs']} epoch(s) are not run again")  # fmt: skip
     cmd = [sys.executable, str(REPO_ROOT / "tools" / "prune.py"), str(cfg["model"]), "--data", str(cfg["data"]),
            "--flash", cfg["budget"], "--epochs", str(cfg["epochs"]), "--seed", str(cfg["seed"]),
-           "--out", str(out), "--dense-baseline", cfg["dense_baseline"]]  # fmt: skip
+           "--out", str(out), "--dense-baseline", dense_baseline]  # fmt: skip
     if cfg.get("latency"):
         cmd += ["--latency", cfg["latency"], "--board", cfg["latency_board"]]
     if cfg["test_limit"]:
@@ -350,7 +358,7 @@ def run_prune(cfg: dict, progress: Progress, *, force: bool = False, quiet: bool
         cmd.append("--quiet")
     progress.say("$ " + " ".join(_rel(Path(c), REPO_ROOT) if c.startswith("/") else c for c in cmd[1:]))
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")  # the demo's default: oneDNN on (see _prune_once)
-    epochs = cfg["epochs"] * (2 if cfg["dense_baseline"] == "finetune" else 1)  # the dense baseline's too
+    epochs = cfg["epochs"] * (2 if dense_baseline == "finetune" else 1)  # the dense baseline's too
     code = _prune_once(cmd, progress, onednn, epochs)
     if code < 0 and onednn != "0":  # killed by a signal: the oneDNN crash dtmm avoids by default
         progress.say(f"dtmm prune died with signal {-code} under TensorFlow's oneDNN kernels; "
@@ -360,8 +368,35 @@ def run_prune(cfg: dict, progress: Progress, *, force: bool = False, quiet: bool
     if code != 0:
         raise DtmmError(f"dtmm prune failed (exit status {code}); its message is above")
     report = json.loads(report_file.read_text())
+    if reused is not None:  # what the dense fine-tune measured, from the run that did it
+        earlier = json.loads((reused / "report.json").read_text())
+        for key in ("dense_baseline_val_accuracy", "dense_baseline_history"):
+            if key in earlier and key not in report:
+                report[key] = earlier[key]
+        report["dense_baseline_reused_from"] = str(reused)
+        _write_json_if_changed(report_file, report)
+        if not (out / DENSE_KERAS_FILE).is_file():
+            shutil.copyfile(reused / DENSE_KERAS_FILE, out / DENSE_KERAS_FILE)  # later budgets can reuse it here too
     _write_json_if_changed(recipe_file, recipe)
     return report
+
+
+def earlier_dense_baseline(cfg: dict, recipe: dict) -> Path | None:
+    """The prune/<budget>/ directory of an earlier run whose recipe differs from this one only in its budgets
+    and holds the fine-tuned dense baseline: fine-tuning it again would give the same model."""
+    budget_keys = ("budget", "latency", "latency_board")
+    mine = {k: v for k, v in json.loads(json.dumps(recipe, default=json_default)).items() if k not in budget_keys}
+    root = cfg["out"] / "prune"
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        if d == prune_dir(cfg) or not (d / DENSE_KERAS_FILE).is_file() or not (d / "report.json").is_file():
+            continue
+        try:
+            theirs = json.loads((d / "recipe.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if {k: v for k, v in theirs.items() if k not in budget_keys} == mine:
+            return d
+    return None
 
 
 def _prune_once(cmd: list[str], progress: Progress, onednn: str, epochs: int) -> int:

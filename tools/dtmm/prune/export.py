@@ -242,9 +242,72 @@ def measured_bytes(tfl: bytes, model=None, conv_storage: str = "fwcs") -> dict:
     return {"packed_bytes": total, "dense_bytes": dense_total, "ops": rows, "file_bytes": len(tfl)}
 
 
+#: bump when evaluate_tflite's result for the same inputs could change (invalidates cached accuracies)
+EVALUATION_VERSION = 1
+
+
+def unnamed_model_bytes(tfl: bytes) -> bytes:
+    """The model re-serialized without tensor names, signature defs, description and metadata: what its
+    outputs depend on.  The converter names tensors after Keras' per-process counters (keras_tensor_561),
+    so the same weights exported in two processes differ only there."""
+    import flatbuffers
+
+    from ..tflite.model import _schema
+
+    fb = _schema()
+    m = fb.ModelT.InitFromObj(fb.Model.GetRootAs(tfl, 0))
+    for sg in m.subgraphs or []:
+        sg.name = None
+        for t in sg.tensors or []:
+            t.name = None
+    m.signatureDefs, m.metadata, m.metadataBuffer, m.description = None, None, None, None
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _evaluation_key(tfl: bytes, x: np.ndarray, y: np.ndarray, preprocess_mode: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256(f"v{EVALUATION_VERSION}|{EVALUATOR}|{preprocess_mode}|{x.dtype}|{x.shape}|".encode())
+    for part in (unnamed_model_bytes(tfl), np.ascontiguousarray(x).tobytes(),
+                 np.ascontiguousarray(y, dtype=np.int64).tobytes()):  # fmt: skip
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()[:32]
+
+
 def evaluate_tflite(tfl: bytes, x: np.ndarray, y: np.ndarray, *, preprocess_mode: str = "raw",
-                    progress: bool = True, desc: str = "int8 eval") -> float:  # fmt: skip
-    """Top-1 accuracy of an int8 .tflite in the tflite-micro interpreter (batch 1)."""
+                    progress: bool = True, desc: str = "int8 eval", cache_dir=None) -> float:  # fmt: skip
+    """Top-1 accuracy of an int8 .tflite in the tflite-micro interpreter (batch 1).
+
+    With `cache_dir` the result is kept in <cache_dir>/accuracy/, keyed by the model bytes, the test
+    images, labels and preprocessing: the same int8 model on the same test set (a dense baseline reused
+    for a new budget, an identical rerun) is read back instead of evaluated again (minutes on CIFAR-10)."""
+    if cache_dir is None:
+        return _evaluate_tflite(tfl, x, y, preprocess_mode=preprocess_mode, progress=progress, desc=desc)
+    import json
+    from pathlib import Path
+
+    from ..fileio import write_text_atomic
+
+    path = Path(cache_dir) / "accuracy" / f"{_evaluation_key(tfl, x, y, preprocess_mode)}.json"
+    try:
+        cached = json.loads(path.read_text())
+        if cached.get("images") == len(y):
+            return float(cached["accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no entry, or a damaged one: evaluate
+    acc = _evaluate_tflite(tfl, x, y, preprocess_mode=preprocess_mode, progress=progress, desc=desc)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps({"accuracy": acc, "images": len(y), "evaluator": EVALUATOR}))
+    except OSError:
+        pass  # an unwritable cache costs the next run time, not this one its result
+    return acc
+
+
+def _evaluate_tflite(tfl: bytes, x: np.ndarray, y: np.ndarray, *, preprocess_mode: str, progress: bool,
+                     desc: str) -> float:  # fmt: skip
     from tflite_micro.python.tflite_micro import runtime
 
     scale, zp = input_quantization(tfl)

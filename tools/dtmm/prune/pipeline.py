@@ -447,10 +447,11 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         figures["dense_layer_instructions"] = dense_layers
     timer.lap("export")
 
+    eval_cache = opts.cache_dir or D.default_cache_dir()  # the same int8 model on the same test set: read back
     acc_p = E.evaluate_tflite(tfl, x_test, y_test, preprocess_mode=opts.preprocess, progress=opts.progress,
-                              desc="int8 eval (pruned)")  # fmt: skip
+                              desc="int8 eval (pruned)", cache_dir=eval_cache)  # fmt: skip
     acc_d = E.evaluate_tflite(dense_tfl, x_test, y_test, preprocess_mode=opts.preprocess, progress=opts.progress,
-                              desc="int8 eval (dense)")  # fmt: skip
+                              desc="int8 eval (dense)", cache_dir=eval_cache)  # fmt: skip
     timer.lap("evaluate")
 
     if weight_level:

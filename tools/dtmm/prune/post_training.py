@@ -205,10 +205,13 @@ def run(opts: PostTrainingOptions, log) -> dict:
 
     acc_dense = acc_pruned = None
     if x_test is not None:
+        from .data import default_cache_dir
+
+        cache = opts.cache_dir or default_cache_dir()  # the model as given is the same for every budget
         acc_dense = evaluate_tflite(data, x_test, y_test, preprocess_mode=opts.preprocess, progress=opts.progress,
-                                    desc="int8 eval (given)")  # fmt: skip
+                                    desc="int8 eval (given)", cache_dir=cache)  # fmt: skip
         acc_pruned = evaluate_tflite(pruned, x_test, y_test, preprocess_mode=opts.preprocess,
-                                     progress=opts.progress, desc="int8 eval (pruned)")  # fmt: skip
+                                     progress=opts.progress, desc="int8 eval (pruned)", cache_dir=cache)  # fmt: skip
     rows = []
     for L in layers:
         k = keep[L.op_index]
