@@ -153,19 +153,23 @@ def configure():
     out_dir = os.path.join(env.subst("$BUILD_DIR"), "tflm_app")  # noqa: F821
     generate_app_headers(out_dir)
     adapter = os.path.join(PROJECT_DIR, "lib", "dtmm_kernels", "tflm")
-    env.Append(CPPPATH=includes + [out_dir, adapter], CPPDEFINES=defines)  # noqa: F821
+    # TFLM's headers as system headers too (-isystem wins over -I): the app and the adapter are built
+    # with -Wall -Wextra, which TFLM's headers do not pass
+    env.Append(CPPPATH=includes + [out_dir, adapter], CPPDEFINES=defines,  # noqa: F821
+               CCFLAGS=["-isystem" + d for d in includes])
 
     filters = ["-<*>"] + ["+<%s>" % s for s in library_sources(tflm, kernels)]
+    # TFLM's sources are third-party code: built without our warnings (-w). On cortex-m55 also
+    # -fno-if-conversion2: arm-none-eabi-gcc 12.2 at -O2 puts a float VCVT in an IT block (e.g. in TFLM's
+    # resize_nearest_neighbor.cc), which the assembler refuses with MVE.  Both through a build middleware
+    # and CPPFLAGS (which the platform leaves empty), for TFLM's files only: this pre: script runs
+    # before the platform sets CCFLAGS/CXXFLAGS, so overriding those here would drop the machine flags.
+    tflm_flags = ["-w"]
     if env.BoardConfig().get("build.cpu", "") == "cortex-m55":  # noqa: F821
-        # arm-none-eabi-gcc 12.2 at -O2 puts a float VCVT in an IT block (e.g. TFLM's
-        # resize_nearest_neighbor.cc), which the assembler refuses with MVE: skip that
-        # if-conversion in TFLM's sources only.  A build middleware, and through CPPFLAGS (which the
-        # platform leaves empty): this pre: script runs before the platform sets CCFLAGS/CXXFLAGS, so
-        # overriding those here (or cloning the environment) would drop the machine flags.
-        env.AddBuildMiddleware(  # noqa: F821
-            lambda e, node: e.Object(node, CPPFLAGS=list(e.get("CPPFLAGS", [])) + ["-fno-if-conversion2"]),
-            os.path.join(tflm, "*"),
-        )
+        tflm_flags.append("-fno-if-conversion2")
+    env.AddBuildMiddleware(  # noqa: F821
+        lambda e, node: e.Object(node, CPPFLAGS=list(e.get("CPPFLAGS", [])) + tflm_flags), os.path.join(tflm, "*")
+    )
     lib = env.BuildLibrary(os.path.join("$BUILD_DIR", "tflm"), tflm, src_filter=filters)  # noqa: F821
     libs = [lib]
     if kernels == "cmsis_nn":
