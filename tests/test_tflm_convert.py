@@ -276,3 +276,21 @@ def test_inspect_reads_a_converted_model_like_the_original():
     assert [r["op"] for r in after["layers"]] == ["DTMM_CONV_2D", "CONV_2D"]
     for key in ("macs", "kept_macs", "dense_bytes", "packed_bytes", "weight_bytes", "index_bytes"):
         assert after["total"][key] == before["total"][key], key
+
+
+def test_malformed_custom_op_gets_one_line_from_inspect_and_pack(tmp_path):
+    """Found by the .tflite fuzzer: a DTMM_CONV_2D without its blob input made `dtmm inspect` crash."""
+    data = convert_model(two_conv_model(), "m").data
+    fb = _schema()
+    mt = fb.ModelT.InitFromObj(fb.Model.GetRootAs(data, 0))
+    op = next(o for o in mt.subgraphs[0].operators if mt.operatorCodes[o.opcodeIndex].customCode)
+    op.inputs = [int(op.inputs[0])]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(mt.Pack(builder), file_identifier=b"TFL3")
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(bytes(builder.Output()))
+    for args in (["inspect", str(path)], ["pack", str(path), "--out", str(tmp_path / "p")]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2 and res.exc_info[0] is SystemExit, res.output
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and "expects inputs [input, blob]" in lines[0], res.output

@@ -39,10 +39,13 @@ def _conv_row(model: TfliteModel, op) -> dict:
 
 def _custom_conv_row(model: TfliteModel, op) -> dict:
     """A `dtmm convert`ed layer: the blob it carries, as stored."""
+    where = f"{model.source}: {fwcs.CUSTOM_OP} #{op.index}"
+    if len(op.inputs) != 2 or len(op.outputs) != 1 or min(op.inputs) < 0:
+        raise DtmmError(f"{where}: expects inputs [input, blob] and one output")
     t = model.tensors[op.inputs[1]]
     span = model.buffer_span(t.buffer)
     if span is None:
-        raise DtmmError(f"{model.source}: {fwcs.CUSTOM_OP} #{op.index} has no blob data")
+        raise DtmmError(f"{where}: input 1 holds no blob data")
     blob = model.data[span[0] : span[0] + span[1]]
     return _fwcs_row(model, op, fwcs.CUSTOM_OP, t.name, fwcs.decode(blob).weights, blob)
 
