@@ -209,7 +209,7 @@ def test_prune_runs_with_onednn_and_reruns_with_stock_kernels_after_a_crash(tmp_
     cfg = _prune_cfg(tmp_path)
     calls = []
 
-    def fake_prune_once(cmd, progress, onednn):
+    def fake_prune_once(cmd, progress, onednn, epochs):
         calls.append(onednn)
         if onednn != "0":
             return -11  # SIGSEGV, as TensorFlow's oneDNN kernels do on some small residual models
@@ -229,7 +229,7 @@ def test_prune_failure_is_not_retried(tmp_path, monkeypatch):
     cfg = _prune_cfg(tmp_path)
     calls = []
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
-    monkeypatch.setattr(demo, "_prune_once", lambda cmd, progress, onednn: calls.append(onednn) or 2)
+    monkeypatch.setattr(demo, "_prune_once", lambda cmd, progress, onednn, epochs: calls.append(onednn) or 2)
     with pytest.raises(DtmmError, match="exit status 2"):
         demo.run_prune(cfg, demo.Progress(), force=True, quiet=True)
     assert calls == ["1"]  # an ordinary error (bad input, ...) is reported, not retried

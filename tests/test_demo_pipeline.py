@@ -295,3 +295,14 @@ def test_hook_prunes_a_new_budget_and_report_shows_both(small_run, tmp_path):
     paths = render_report(run, tmp_path / "report")
     md = paths[0].read_text()
     assert "| flash `60%`" in md and "| flash `80%`" in md
+
+
+def test_demo_budget_above_the_dense_size_says_nothing_was_pruned(small_run, tmp_path):
+    """A flash budget at or above the dense model and no latency budget: the demo says no pruning and no
+    fine-tune ran, not "pruned"."""
+    _run, _proc, model, data = small_run
+    proc = _demo(["--model", str(model), "--data", str(data), "--budget", "200%", "--latency", "none", "--epochs", "1",
+                  "--images", str(N_IMAGES), "--out", str(tmp_path / "run"), "--prune-only", "--quiet"])  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "nothing pruned: the budget" in proc.stdout and "no fine-tuning ran" in proc.stdout
+    assert "pruned: weights" not in proc.stdout

@@ -604,9 +604,14 @@ def run_demo(args: argparse.Namespace) -> int:
     dense_tfl = pdir / "dense_int8.tflite"
     if not dense_tfl.is_file():  # budget at or above the dense size: nothing was pruned
         dense_tfl = pruned_tfl
-    progress.say(f"pruned: weights {report['dense_bytes']:,} B -> {report['packed_bytes']:,} B "
-                 f"(budget {report['flash_budget_bytes']:,} B); int8 test accuracy dense "
-                 f"{report['accuracy_dense_int8']:.4f}, pruned {report['accuracy_pruned_int8']:.4f}")
+    if report.get("pruned") is False:  # say what really ran: no pruning, no fine-tune, one model
+        progress.say(f"nothing pruned: the budget ({report['flash_budget_bytes']:,} B) is at or above the dense "
+                     f"model's {report['dense_bytes']:,} B; no fine-tuning ran and the model as given is used for "
+                     f"both variants (int8 test accuracy {report['accuracy_dense_int8']:.4f})")  # fmt: skip
+    else:
+        progress.say(f"pruned: weights {report['dense_bytes']:,} B -> {report['packed_bytes']:,} B "
+                     f"(budget {report['flash_budget_bytes']:,} B); int8 test accuracy dense "
+                     f"{report['accuracy_dense_int8']:.4f}, pruned {report['accuracy_pruned_int8']:.4f}")
 
     # 2. images
     progress.phase("images")

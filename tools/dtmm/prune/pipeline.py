@@ -337,7 +337,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         tfl = E.to_int8_tflite(final, rep, preprocess_mode=opts.preprocess)
         timer.lap("export")
         acc = E.evaluate_tflite(tfl, x_test, y_test, preprocess_mode=opts.preprocess, progress=opts.progress,
-                                desc="int8 eval (dense)")  # fmt: skip
+                                desc="int8 eval (dense)", cache_dir=opts.cache_dir or D.default_cache_dir())  # fmt: skip
         timer.lap("evaluate")
         meas = E.measured_bytes(tfl, final)
         figures = _checked_figures(tfl, final, opts.board, budgets)
