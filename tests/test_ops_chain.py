@@ -2,7 +2,8 @@
 
 A float-in/float-out model built with ModelBuilder strings every supported
 operator together (QUANTIZE, PAD, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D,
-AVERAGE_POOL_2D, CONCATENATION, broadcasting ADD with a constant, MEAN,
+AVERAGE_POOL_2D, CONCATENATION, broadcasting ADD with a constant, broadcasting
+MUL, SUB, LEAKY_RELU, RELU, RELU6, HARD_SWISH, TANH, LOGISTIC, MEAN,
 RESHAPE, FULLY_CONNECTED, SOFTMAX, int8 QUANTIZE, DEQUANTIZE).  Its lowered C
 (and ResNet-8's) must compile with -Wall -Wextra -Werror for cortex-m3,
 cortex-m4 (FPU) and cortex-m55 (MVE), like the kernels themselves.
@@ -33,12 +34,36 @@ CPUS = {
 OP_FUNCTIONS = (
     "fully_connected_s8", "depthwise_conv_s8", "avg_pool_s8", "max_pool_s8", "add_s8", "mean_s8",
     "softmax_s8", "concatenation_s8", "pad_s8", "quantize_f32_s8", "quantize_s8_s8", "dequantize_s8_f32",
+    "sub_s8", "mul_s8", "lookup_s8",
 )  # fmt: skip
 
 
 def _listed_sources() -> list[str]:
     lines = (KERNELS_DIR / "sources.txt").read_text().splitlines()
     return [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+
+
+def _elementwise_tail(b: ModelBuilder, rng, x: int, shape: list) -> int:
+    """MUL by a broadcast constant, SUB, then every table-driven activation; returns the last tensor."""
+    k = b.tensor([1, 1, 1, shape[-1]], scale=0.02, zero_point=-3, data=rng.integers(-127, 128, size=(1, 1, 1, shape[-1])))
+    mul = b.tensor(shape, scale=0.05, zero_point=4)
+    b.op("MUL", [x, k], [mul], "MulOptions", fusedActivationFunction=activation_code("NONE"))
+    sub = b.tensor(shape, scale=0.09, zero_point=-2)
+    b.op("SUB", [x, mul], [sub], "SubOptions", fusedActivationFunction=activation_code("NONE"))
+    steps = [
+        ("LEAKY_RELU", (0.06, -20), "LeakyReluOptions", {"alpha": 0.2}),
+        ("RELU", (0.05, -128), None, {}),
+        ("RELU6", (0.05, -128), None, {}),
+        ("HARD_SWISH", (0.04, -100), "HardSwishOptions", {}),
+        ("TANH", (1.0 / 128, 0), None, {}),
+        ("LOGISTIC", (1.0 / 256, -128), None, {}),
+    ]
+    t = sub
+    for opcode, (scale, zp), options, fields in steps:
+        y = b.tensor(shape, scale=scale, zero_point=zp)
+        b.op(opcode, [t], [y], options, **fields)
+        t = y
+    return t
 
 
 def all_ops_model(seed: int = 0) -> bytes:
@@ -76,9 +101,10 @@ def all_ops_model(seed: int = 0) -> bytes:
     k = b.tensor([1, 1, 1, 16], scale=0.02, zero_point=3, data=i8((1, 1, 1, 16)))
     add = b.tensor([1, 4, 4, 16], scale=0.07, zero_point=-20)
     b.op("ADD", [cat, k], [add], "AddOptions", fusedActivationFunction=activation_code("NONE"))
+    act = _elementwise_tail(b, rng, add, [1, 4, 4, 16])
     axes = b.tensor([2], "INT32", data=np.array([1, 2], np.int32))
     mean = b.tensor([1, 1, 1, 16], scale=0.04, zero_point=-10)
-    b.op("MEAN", [add, axes], [mean], "ReducerOptions", keepDims=True)
+    b.op("MEAN", [act, axes], [mean], "ReducerOptions", keepDims=True)
     shape = b.tensor([2], "INT32", data=np.array([1, 16], np.int32))
     flat = b.tensor([1, 16], scale=0.04, zero_point=-10)
     b.op("RESHAPE", [mean, shape], [flat], "ReshapeOptions", newShape=[1, 16])

@@ -23,6 +23,7 @@ def test_lowered_op_fields_are_the_documented_ones():
     assert SUPPORTED_OPS == {
         "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
         "RESHAPE", "SOFTMAX", "CONCATENATION", "PAD", "PADV2", "QUANTIZE", "DEQUANTIZE", "CUSTOM:DTMM_CONV_2D",
+        "SUB", "MUL", "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH",
     }  # fmt: skip
 
 
@@ -58,10 +59,10 @@ def test_bad_prefix_and_unknown_ops():
     x = b.tensor([1, 4], scale=0.1, zero_point=0)
     t = b.tensor([1, 4], scale=0.1, zero_point=0)
     y = b.tensor([1, 4], scale=0.1, zero_point=0)
-    b.op("LOGISTIC", [x], [t])
-    b.op("TANH", [t], [y])
-    b.op("LOGISTIC", [y], [t])
+    b.op("EXP", [x], [t])
+    b.op("LOG", [t], [y])
+    b.op("EXP", [y], [t])
     m = TfliteModel(b.build([x], [t]), "m.tflite")
-    assert unsupported_ops(m) == ["LOGISTIC", "TANH"]
-    with pytest.raises(LoweringError, match=r"m.tflite: operator #1 TANH is not supported"):
+    assert unsupported_ops(m) == ["EXP", "LOG"]
+    with pytest.raises(LoweringError, match=r"m.tflite: operator #1 LOG is not supported"):
         lower_op(m, m.operators[1], "p_")

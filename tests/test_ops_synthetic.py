@@ -14,23 +14,26 @@ import pytest
 
 from dtmm.pack.lowering import LoweringError, lower_model
 from dtmm.tflite.model import TfliteModel
-from support.op_cases import Case, ModelBuilder, activation_code, check_cases, conv_model, padding_code
+from support.op_cases import (
+    Case,
+    ModelBuilder,
+    activation_code,
+    check_cases,
+    conv_model,
+    padding_code,
+    random_int8,
+    random_scale,
+    random_zero_point,
+)
 
 pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 
 ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
 
-def _scale(rng, lo=0.004, hi=0.25) -> float:
-    return float(np.float32(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
-
-
-def _zp(rng) -> int:
-    return int(rng.integers(-128, 128))
-
-
-def _i8(rng, shape) -> np.ndarray:
-    return rng.integers(-128, 128, size=shape, dtype=np.int8)
+_scale = random_scale
+_zp = random_zero_point
+_i8 = random_int8
 
 
 def _run(cases, tmp_path, min_cases=None):
@@ -516,10 +519,10 @@ def test_unsupported_options_are_refused():
     b = ModelBuilder()
     x = b.tensor([1, 4], scale=0.1, zero_point=0)
     y = b.tensor([1, 4], scale=0.1, zero_point=0)
-    b.op("TANH", [x], [y])
+    b.op("EXP", [x], [y])
     m = TfliteModel(b.build([x], [y]), "m.tflite")
     from dtmm.pack.lowering import unsupported_ops
 
-    assert unsupported_ops(m) == ["TANH"]
-    with pytest.raises(LoweringError, match="unsupported operators: TANH"):
+    assert unsupported_ops(m) == ["EXP"]
+    with pytest.raises(LoweringError, match="unsupported operators: EXP"):
         lower_model(m)

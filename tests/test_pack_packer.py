@@ -36,7 +36,7 @@ def random_model(seed: int) -> bytes:
     live = [0]
     ops = []
     # operators the model reader does not check the arity of (it checks the ones dtmm lowers); SQUEEZE aliases
-    opnames = ["SUB", "MUL", "MAXIMUM", "LOGISTIC", "PACK", "SQUEEZE", "TANH"]
+    opnames = ["MINIMUM", "SQUARED_DIFFERENCE", "MAXIMUM", "EXP", "PACK", "SQUEEZE", "LOG"]
     for _ in range(rng.randint(2, 14)):
         name = rng.choice(opnames)
         if name == "SQUEEZE":

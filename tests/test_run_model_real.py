@@ -169,7 +169,20 @@ def converted_models():
     y = L.Lambda(lambda t: t + tf.constant(np.linspace(-1, 1, 6, dtype=np.float32)))(y)  # broadcast ADD
     y = L.Dense(5)(L.Flatten()(y))  # RESHAPE, FULLY_CONNECTED
     floatnet = convert(keras.Model(x, y), (6, 6, 4), 1, float_io=True)  # QUANTIZE ... DEQUANTIZE
-    models = {"convnet": convnet, "floatnet": floatnet}
+
+    keras.utils.set_random_seed(2)
+    x = keras.Input((8, 8, 4), batch_size=1)
+    a = L.Conv2D(8, 3, padding="same")(x)
+    b = L.Conv2D(8, 1)(x)
+    y = L.Subtract()([L.Multiply()([a, b]), a])  # MUL, SUB
+    y = L.LeakyReLU(negative_slope=0.1)(y)  # LEAKY_RELU
+    y = L.ReLU()(L.Concatenate()([y, b]))  # RELU (nothing to fuse it into)
+    y = L.Activation("hard_swish")(L.Conv2D(8, 1)(y))  # HARD_SWISH
+    y = L.ReLU(max_value=6.0)(L.Concatenate()([y, a]))  # RELU6
+    y = L.Activation("tanh")(y)  # TANH
+    y = L.Activation("sigmoid")(L.Dense(6)(L.Flatten()(y)))  # LOGISTIC
+    actnet = convert(keras.Model(x, y), (8, 8, 4), 2)
+    models = {"convnet": convnet, "floatnet": floatnet, "actnet": actnet}
     # the ops engineer's chain of every operator (adds int8 -> int8 QUANTIZE), when available
     try:
         from test_ops_chain import all_ops_model
@@ -188,7 +201,7 @@ def test_generated_models_cover_every_supported_op(converted_models):
 
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55", pytest.param("qemu-m3", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("name", ["convnet", "floatnet", "all_ops"])
+@pytest.mark.parametrize("name", ["convnet", "floatnet", "actnet", "all_ops"])
 def test_generated_models_bit_exact_with_tflm(converted_models, name, board):
     if name not in converted_models:
         pytest.skip(f"{name} model not available")

@@ -147,6 +147,22 @@ def padding_code(name: str) -> int:
     return getattr(_schema().Padding, name.upper())
 
 
+# --------------------------------------------------------------------------- random parameters
+
+
+def random_scale(rng, lo=0.004, hi=0.25) -> float:
+    """A float32 scale, log-uniform in [lo, hi]."""
+    return float(np.float32(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+
+
+def random_zero_point(rng) -> int:
+    return int(rng.integers(-128, 128))
+
+
+def random_int8(rng, shape) -> np.ndarray:
+    return rng.integers(-128, 128, size=shape, dtype=np.int8)
+
+
 # --------------------------------------------------------------------------- golden
 
 

@@ -214,6 +214,48 @@ dtmm_status dtmm_add_s8_with(const dtmm_add_s8_params *p, const int8_t *input1, 
  * values) runs for these parameters, on any target (the packer's rule, tested against it). */
 int32_t dtmm_add_s8_variant(const dtmm_add_s8_params *p, int32_t path);
 
+/* ---- SUB ------------------------------------------------------------------
+ * TFLite int8 SUB: ADD's rule with the second input's rescaled value
+ * subtracted instead of added.  TFLite computes SUB's parameters exactly as
+ * ADD's, so SUB takes dtmm_add_s8_params (tables included) and the same
+ * broadcasting; the output may alias either input when ndims == 0.  One
+ * portable path (SUB is rare in TinyML models).
+ */
+dtmm_status dtmm_sub_s8(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* ---- MUL ------------------------------------------------------------------
+ * TFLite int8 MUL:
+ *   out = clamp(MBQM((in1 + input1_offset) * (in2 + input2_offset),
+ *                    output_multiplier, output_shift) + output_offset)
+ * with ADD's broadcasting fields (ndims == 0: both inputs have `size`
+ * elements; the output may then alias either input).
+ */
+typedef struct {
+    int32_t input1_offset, input2_offset;
+    int32_t output_offset, output_multiplier, output_shift;  /* shift in [-31, 30] */
+    int32_t act_min, act_max;
+    int32_t size;               /* output elements */
+    int32_t ndims;              /* 0: no broadcasting */
+    int32_t shape[DTMM_OPS_MAX_DIMS];
+    int32_t stride1[DTMM_OPS_MAX_DIMS];
+    int32_t stride2[DTMM_OPS_MAX_DIMS];
+} dtmm_mul_s8_params;
+
+dtmm_status dtmm_mul_s8(const dtmm_mul_s8_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* ---- RELU / RELU6 / LEAKY_RELU / LOGISTIC / TANH / HARD_SWISH -------------
+ * Every int8 -> int8 elementwise function is a 256-entry table: the lowering
+ * evaluates TFLite Micro's integer rule for each input value x and stores the
+ * result at table[x + 128]; the kernel is one load per element.  The output
+ * may alias the input.
+ */
+typedef struct {
+    int32_t size;               /* elements */
+    const int8_t *table;        /* [256]: output for input x at [x + 128] */
+} dtmm_lookup_s8_params;
+
+dtmm_status dtmm_lookup_s8(const dtmm_lookup_s8_params *p, const int8_t *input, int8_t *output);
+
 /* ---- MEAN -----------------------------------------------------------------
  * TFLite int8 MEAN (QuantizedMeanOrSum): int32 sum over the reduced axes,
  * minus input_zero_point * count, MultiplyByQuantizedMultiplier with the

@@ -50,7 +50,9 @@ OPERANDS_OF = {
     "CONV_2D": (2, 3, 4), "DEPTHWISE_CONV_2D": (2, 3, 4), "FULLY_CONNECTED": (2, 3, 2), "ADD": (2, 2, None),
     "AVERAGE_POOL_2D": (1, 1, None), "MAX_POOL_2D": (1, 1, None), "MEAN": (2, 2, None), "RESHAPE": (1, 2, None),
     "SOFTMAX": (1, 1, None), "CONCATENATION": (1, 10, None), "PAD": (2, 3, None), "PADV2": (2, 3, None),
-    "QUANTIZE": (1, 1, None), "DEQUANTIZE": (1, 1, None),
+    "QUANTIZE": (1, 1, None), "DEQUANTIZE": (1, 1, None), "SUB": (2, 2, None), "MUL": (2, 2, None),
+    "RELU": (1, 1, None), "RELU6": (1, 1, None), "LEAKY_RELU": (1, 1, None), "LOGISTIC": (1, 1, None),
+    "TANH": (1, 1, None), "HARD_SWISH": (1, 1, None),
 }  # fmt: skip
 
 #: The BuiltinOptions table the schema gives each operator DTMM reads; another table there is a corrupt model
@@ -61,6 +63,7 @@ OPTIONS_OF = {
     "MAX_POOL_2D": "Pool2DOptions", "MEAN": "ReducerOptions", "RESHAPE": "ReshapeOptions",
     "SOFTMAX": "SoftmaxOptions", "CONCATENATION": "ConcatenationOptions", "PAD": "PadOptions",
     "PADV2": "PadV2Options", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
+    "SUB": "SubOptions", "MUL": "MulOptions", "LEAKY_RELU": "LeakyReluOptions", "HARD_SWISH": "HardSwishOptions",
 }  # fmt: skip
 
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "dtmm_ops.h"
+#include "../common/dtmm_broadcast_walk.h"
 #include "../common/dtmm_fixedpoint.h"
 
 static inline int dtmm_add_s8_args_ok(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2,
@@ -59,8 +60,7 @@ static inline int8_t dtmm_add_one(const dtmm_add_s8_params *p, int32_t x1, int32
 }
 
 /* out[i] = add(a[i*st1], b[i*st2]) for i < n; ctx is the path's own precomputed state. */
-typedef void (*dtmm_add_row_fn)(const void *ctx, const int8_t *a, int32_t st1, const int8_t *b, int32_t st2,
-                                int8_t *y, int32_t n);
+typedef dtmm_broadcast_row_fn dtmm_add_row_fn;
 
 /*
  * The reference rule element by element (ctx: the params): the SIMD paths' row for what their
@@ -77,51 +77,11 @@ static inline void dtmm_add_scalar_row(const void *ctx, const int8_t *a, int32_t
     }
 }
 
-/*
- * Walks the output dims, innermost last, and calls row() once per innermost
- * row (once in all when ndims == 0).  Rows are written in order and a row
- * reads its inputs no later than it writes the same positions, so the
- * output may alias an input when ndims == 0.
- */
+/* The broadcast odometer (common/dtmm_broadcast_walk.h) over ADD's layout. */
 static inline void dtmm_add_s8_walk(const dtmm_add_s8_params *p, const int8_t *input1, const int8_t *input2,
                                     int8_t *output, dtmm_add_row_fn row, const void *ctx)
 {
-    if (p->ndims == 0) {
-        if (p->size > 0) {
-            row(ctx, input1, 1, input2, 1, output, p->size);
-        }
-        return;
-    }
-    int32_t idx[DTMM_OPS_MAX_DIMS] = {0};
-    const int32_t nd = p->ndims;
-    const int32_t inner = p->shape[nd - 1];
-    int32_t o1 = 0;
-    int32_t o2 = 0;
-    for (int32_t d = 0; d < nd; ++d) {
-        if (p->shape[d] < 1) {
-            return; /* empty tensor */
-        }
-    }
-    int8_t *y = output;
-    for (;;) {
-        row(ctx, input1 + o1, p->stride1[nd - 1], input2 + o2, p->stride2[nd - 1], y, inner);
-        y += inner;
-        int32_t d = nd - 2;
-        while (d >= 0) {
-            o1 += p->stride1[d];
-            o2 += p->stride2[d];
-            if (++idx[d] < p->shape[d]) {
-                break;
-            }
-            o1 -= p->stride1[d] * p->shape[d];
-            o2 -= p->stride2[d] * p->shape[d];
-            idx[d] = 0;
-            --d;
-        }
-        if (d < 0) {
-            break;
-        }
-    }
+    dtmm_broadcast_walk(p->ndims, p->shape, p->stride1, p->stride2, p->size, input1, input2, output, row, ctx);
 }
 
 /* ---- kernel variants (dtmm_ops.h, DTMM_ADD_VARIANTS) ---- */

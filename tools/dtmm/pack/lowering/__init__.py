@@ -102,7 +102,11 @@ RESHAPE (alias), SOFTMAX (int8 -> int8, any beta), CONCATENATION (any axis;
 inputs whose quantization differs from the output are requantized as by
 TFLite's QUANTIZE -- TFLite Micro itself refuses such models), PAD and
 PADV2 (int8), QUANTIZE (float32 -> int8 and int8 -> int8), DEQUANTIZE
-(int8 -> float32).  Fused activations NONE, RELU, RELU6, RELU_N1_TO_1.
+(int8 -> float32), SUB (ADD's rescaling and broadcasting, input 2
+subtracted), MUL (int8, broadcasting), and RELU, RELU6, LEAKY_RELU, LOGISTIC,
+TANH, HARD_SWISH as 256-entry tables (``lookup_tables``: TFLite Micro's integer
+rule evaluated for every int8 input).  Fused activations NONE, RELU, RELU6,
+RELU_N1_TO_1.
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from ...tflite.model import (
     constant_bias,
     conv_layer,
 )
-from . import baseline_conv, quant
+from . import baseline_conv, lookup_tables, quant
 from .cgen import c_array, c_bytes, c_float, c_struct, comment_safe
 from .conv_scratch import conv_scratch_bytes, path_variants
 from .quant import LoweringError
@@ -148,6 +148,17 @@ def _activation_input(model: TfliteModel, op: OpInfo, k: int, what: str) -> Tens
     if _is_const(model, t.index):
         raise LoweringError(f"{_where(model, op)}: a constant {what} tensor is not supported")
     return t
+
+
+def _unary_operands(model: TfliteModel, op: OpInfo, in_dtype: str, out_dtype: str) -> tuple[TensorInfo, TensorInfo]:
+    """The activation input and the output of a one-in, one-out elementwise op, of these types and one size."""
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    _require(model, op, x, in_dtype, "input")
+    _require(model, op, y, out_dtype, "output")
+    if x.size != y.size:
+        raise LoweringError(f"{_where(model, op)}: input and output sizes differ")
+    return x, y
 
 
 # --------------------------------------------------------------------------- CONV_2D
@@ -610,24 +621,40 @@ def add_variants(params: dict) -> dict[str, str]:
     return {"c": "portable", "dsp": "dsp", "mve": mve}
 
 
-def lower_add(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
-    where = _where(model, op)
+@dataclass
+class _Binary:
+    """ADD/SUB/MUL operands: int8 tensors, per-tensor (scale, zero point) each, the output clamp."""
+
+    a: TensorInfo
+    b: TensorInfo
+    y: TensorInfo
+    q1: tuple
+    q2: tuple
+    qo: tuple
+    act: tuple
+
+
+def _binary_operands(model: TfliteModel, op: OpInfo) -> _Binary:
+    """The two int8 inputs and the int8 output of ADD, SUB or MUL (not both inputs constant)."""
     a = _input(model, op, 0, "first")
     b = _input(model, op, 1, "second")
     y = _single_output(model, op)
     for t, what in ((a, "first input"), (b, "second input"), (y, "output")):
         _require(model, op, t, "INT8", what)
     if _is_const(model, a.index) and _is_const(model, b.index):
-        raise LoweringError(f"{where}: both inputs are constants")
-    s1, z1 = _quant1(model, op, a, "first input")
-    s2, z2 = _quant1(model, op, b, "second input")
-    so, zo = _quant1(model, op, y, "output")
-    act_min, act_max = _clamp(model, op, y)
-    qp = quant.add_params(s1, s2, so, where)
+        raise LoweringError(f"{_where(model, op)}: both inputs are constants")
+    return _Binary(
+        a, b, y, _quant1(model, op, a, "first input"), _quant1(model, op, b, "second input"),
+        _quant1(model, op, y, "output"), _clamp(model, op, y),
+    )  # fmt: skip
+
+
+def _broadcast_fields(model: TfliteModel, op: OpInfo, a: TensorInfo, b: TensorInfo, y: TensorInfo) -> list:
+    """The ndims/shape/stride1/stride2 fields shared by the ADD, SUB and MUL params structs."""
     try:
         layout = broadcast_layout(a.shape, b.shape, y.shape)
     except ValueError as exc:
-        raise LoweringError(f"{where}: {exc}") from None
+        raise LoweringError(f"{_where(model, op)}: {exc}") from None
     shape = [1] * MAX_DIMS
     st1 = [0] * MAX_DIMS
     st2 = [0] * MAX_DIMS
@@ -636,6 +663,17 @@ def lower_add(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
         dims, l1, l2 = layout
         ndims = len(dims)
         shape[:ndims], st1[:ndims], st2[:ndims] = dims, l1, l2
+    return [("size", y.size), ("ndims", ndims), ("shape", shape), ("stride1", st1), ("stride2", st2)]
+
+
+def _lower_add_or_sub(model: TfliteModel, op: OpInfo, prefix: str, subtract: bool) -> LoweredOp:
+    """ADD and SUB share TFLite's parameters (and dtmm_add_s8_params); SUB subtracts input 2."""
+    where = _where(model, op)
+    bin_ = _binary_operands(model, op)
+    a, b, y = bin_.a, bin_.b, bin_.y
+    (s1, z1), (s2, z2), (so, zo), (act_min, act_max) = bin_.q1, bin_.q2, bin_.qo, bin_.act
+    qp = quant.add_params(s1, s2, so, where)
+    layout = _broadcast_fields(model, op, a, b, y)
     ops = _Operands(model, op, prefix)
     e1, e2 = ops.expr(a.index), ops.expr(b.index)
     tables = []
@@ -652,16 +690,90 @@ def lower_add(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
         ("input1_offset", -z1), ("input1_multiplier", qp["input1_multiplier"]), ("input1_shift", qp["input1_shift"]),
         ("input2_offset", -z2), ("input2_multiplier", qp["input2_multiplier"]), ("input2_shift", qp["input2_shift"]),
         ("output_offset", zo), ("output_multiplier", qp["output_multiplier"]), ("output_shift", qp["output_shift"]),
-        ("left_shift", qp["left_shift"]), ("act_min", act_min), ("act_max", act_max),
-        ("size", y.size), ("ndims", ndims), ("shape", shape), ("stride1", st1), ("stride2", st2),
+        ("left_shift", qp["left_shift"]), ("act_min", act_min), ("act_max", act_max), *layout,
         ("table1", tables[0] if tables else "NULL"), ("table2", tables[1] if tables else "NULL"),
     ]  # fmt: skip
     text, n = c_struct("dtmm_add_s8_params", f"{prefix}params", fields, 34)
-    call = f"status = dtmm_add_s8(&{prefix}params, {e1}, {e2}, {{out0}});"
+    fn = "dtmm_sub_s8" if subtract else "dtmm_add_s8"
+    call = f"status = {fn}(&{prefix}params, {e1}, {e2}, {{out0}});"
+    extra = {} if subtract else {"add_variants": add_variants(dict(fields))}
     return _op(
         model, op, prefix, ops.activations, "".join(ops.decls) + text, call, ops.flash + n,
-        in_place_ok=layout is None and not _is_const(model, a.index), add_variants=add_variants(dict(fields)),
+        in_place_ok=dict(layout)["ndims"] == 0 and not _is_const(model, a.index), **extra,
     )  # fmt: skip
+
+
+def lower_add(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    return _lower_add_or_sub(model, op, prefix, subtract=False)
+
+
+def lower_sub(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    return _lower_add_or_sub(model, op, prefix, subtract=True)
+
+
+# --------------------------------------------------------------------------- MUL
+
+
+def lower_mul(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    bin_ = _binary_operands(model, op)
+    a, b, y = bin_.a, bin_.b, bin_.y
+    (s1, z1), (s2, z2), (so, zo), (act_min, act_max) = bin_.q1, bin_.q2, bin_.qo, bin_.act
+    m, sh = quant.quantize_multiplier(float(s1) * float(s2) / float(so))  # TFLite: in double
+    quant.check_mbqm_shift(sh, where)
+    layout = _broadcast_fields(model, op, a, b, y)
+    ops = _Operands(model, op, prefix)
+    e1, e2 = ops.expr(a.index), ops.expr(b.index)
+    fields = [
+        ("input1_offset", -z1), ("input2_offset", -z2), ("output_offset", zo), ("output_multiplier", m),
+        ("output_shift", sh), ("act_min", act_min), ("act_max", act_max), *layout,
+    ]  # fmt: skip
+    text, n = c_struct("dtmm_mul_s8_params", f"{prefix}params", fields, 27)
+    call = f"status = dtmm_mul_s8(&{prefix}params, {e1}, {e2}, {{out0}});"
+    return _op(
+        model, op, prefix, ops.activations, "".join(ops.decls) + text, call, ops.flash + n,
+        in_place_ok=dict(layout)["ndims"] == 0 and not _is_const(model, a.index),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- RELU ... HARD_SWISH (lookup tables)
+
+
+def _unary_table(model: TfliteModel, op: OpInfo, x: TensorInfo, y: TensorInfo) -> np.ndarray:
+    """The op's 256-entry int8 table (lookup_tables), from its tensors' quantization and options."""
+    si, zi = _quant1(model, op, x, "input")
+    so, zo = _quant1(model, op, y, "output")
+    name = op.opcode
+    if name == "RELU":
+        return lookup_tables.relu(si, zi, so, zo)
+    if name == "RELU6":
+        return lookup_tables.relu6(si, zi)
+    if name == "LEAKY_RELU":
+        alpha = float(op.options.alpha) if op.options is not None else 0.0
+        return lookup_tables.leaky_relu(si, zi, so, zo, alpha)
+    if name == "LOGISTIC":
+        return lookup_tables.logistic(si, zi, zo)
+    if name == "TANH":
+        return lookup_tables.tanh(si, zi)
+    if name == "HARD_SWISH":
+        return lookup_tables.hard_swish(si, zi, so, zo)
+    raise LoweringError(f"{_where(model, op)}: no lookup table for {name}")
+
+
+def lower_unary_lookup(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    """RELU, RELU6, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH: one 256-byte table and dtmm_lookup_s8."""
+    where = _where(model, op)
+    x, y = _unary_operands(model, op, "INT8", "INT8")
+    try:
+        table = _unary_table(model, op, x, y)
+    except LoweringError as exc:
+        raise LoweringError(f"{where}: {exc}") from None
+    text_t, n_t = c_array(f"{prefix}table", "int8_t", table, f"{op.opcode} output for every int8 input at [x + 128]")
+    text, n = c_struct(
+        "dtmm_lookup_s8_params", f"{prefix}params", [("size", x.size), ("table", f"{prefix}table")], 2,
+    )  # fmt: skip
+    call = f"status = dtmm_lookup_s8(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), text_t + text, call, n_t + n, in_place_ok=True)
 
 
 # --------------------------------------------------------------------------- MEAN
@@ -917,13 +1029,7 @@ def lower_quantize(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
 
 
 def lower_dequantize(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
-    where = _where(model, op)
-    x = _activation_input(model, op, 0, "input")
-    y = _single_output(model, op)
-    _require(model, op, x, "INT8", "input")
-    _require(model, op, y, "FLOAT32", "output")
-    if x.size != y.size:
-        raise LoweringError(f"{where}: input and output sizes differ")
+    x, y = _unary_operands(model, op, "INT8", "FLOAT32")
     s, z = _quant1(model, op, x, "input")
     text, flash = c_struct(
         "dtmm_dequantize_s8_f32_params", f"{prefix}params",
@@ -950,6 +1056,14 @@ LOWERINGS = {
     "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d,
     "FULLY_CONNECTED": lower_fully_connected,
     "ADD": lower_add,
+    "SUB": lower_sub,
+    "MUL": lower_mul,
+    "RELU": lower_unary_lookup,
+    "RELU6": lower_unary_lookup,
+    "LEAKY_RELU": lower_unary_lookup,
+    "LOGISTIC": lower_unary_lookup,
+    "TANH": lower_unary_lookup,
+    "HARD_SWISH": lower_unary_lookup,
     "AVERAGE_POOL_2D": lower_average_pool_2d,
     "MAX_POOL_2D": lower_max_pool_2d,
     "MEAN": lower_mean,
