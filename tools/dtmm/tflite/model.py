@@ -51,6 +51,8 @@ OPERANDS_OF = {
     "AVERAGE_POOL_2D": (1, 1, None), "MAX_POOL_2D": (1, 1, None), "MEAN": (2, 2, None), "RESHAPE": (1, 2, None),
     "SOFTMAX": (1, 1, None), "CONCATENATION": (1, 10, None), "PAD": (2, 3, None), "PADV2": (2, 3, None),
     "QUANTIZE": (1, 1, None), "DEQUANTIZE": (1, 1, None),
+    "SQUEEZE": (1, 1, None), "EXPAND_DIMS": (2, 2, None), "TRANSPOSE": (2, 2, None), "STRIDED_SLICE": (4, 4, None),
+    "RESIZE_NEAREST_NEIGHBOR": (2, 2, None),
 }  # fmt: skip
 
 #: The BuiltinOptions table the schema gives each operator DTMM reads; another table there is a corrupt model
@@ -61,6 +63,8 @@ OPTIONS_OF = {
     "MAX_POOL_2D": "Pool2DOptions", "MEAN": "ReducerOptions", "RESHAPE": "ReshapeOptions",
     "SOFTMAX": "SoftmaxOptions", "CONCATENATION": "ConcatenationOptions", "PAD": "PadOptions",
     "PADV2": "PadV2Options", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
+    "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions", "TRANSPOSE": "TransposeOptions",
+    "STRIDED_SLICE": "StridedSliceOptions", "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
 }  # fmt: skip
 
 
