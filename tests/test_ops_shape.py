@@ -266,3 +266,93 @@ def test_transpose_and_resize_refusals():
         _lower_single(resize, [1, 4, 4, 2], [1, 8, 8, 2], [[8, 8]], "ResizeNearestNeighborOptions", dtype="INT16")
     with pytest.raises(LoweringError, match=r"size must be a constant int32 tensor of 2 values"):
         _lower_single(resize, [1, 4, 4, 2], [1, 8, 8, 2], [[8, 8, 1]], "ResizeNearestNeighborOptions")
+
+
+# --------------------------------------------------------------------------- the C kernels' argument checks
+
+KERNEL_CHECKS = r"""
+#include <stdio.h>
+#include <string.h>
+#include "dtmm_ops.h"
+
+#define EXPECT(cond) do { if (!(cond)) { printf("FAIL line %d: %s\n", __LINE__, #cond); return 1; } } while (0)
+
+int main(void)
+{
+    int8_t in[24], out[24];
+    for (int i = 0; i < 24; ++i) {
+        in[i] = (int8_t)(i - 12);
+    }
+    /* a 4x6 matrix read backwards along both dims, then transposed: out[c][r] = in[(3-r)*6 + (5-c)] */
+    dtmm_strided_copy_s8_params g = {2, {6, 4}, {-1, -6}, 23, 24};
+    EXPECT(dtmm_strided_copy_s8(&g, in, out) == DTMM_OK);
+    for (int c = 0; c < 6; ++c) {
+        for (int r = 0; r < 4; ++r) {
+            EXPECT(out[c * 4 + r] == in[(3 - r) * 6 + (5 - c)]);
+        }
+    }
+    EXPECT(dtmm_strided_copy_s8(NULL, in, out) == DTMM_ERR_ARGUMENT);
+    EXPECT(dtmm_strided_copy_s8(&g, NULL, out) == DTMM_ERR_ARGUMENT);
+    EXPECT(dtmm_strided_copy_s8(&g, in, NULL) == DTMM_ERR_ARGUMENT);
+    dtmm_strided_copy_s8_params bad = g;
+    bad.offset = 22; /* the last read would be element -1 */
+    EXPECT(dtmm_strided_copy_s8(&bad, in, out) == DTMM_ERR_ARGUMENT);
+    bad = g;
+    bad.in_size = 23; /* the first read would be element 23 */
+    EXPECT(dtmm_strided_copy_s8(&bad, in, out) == DTMM_ERR_ARGUMENT);
+    bad = g;
+    bad.ndims = DTMM_OPS_MAX_DIMS + 1;
+    EXPECT(dtmm_strided_copy_s8(&bad, in, out) == DTMM_ERR_ARGUMENT);
+    bad = g;
+    bad.shape[1] = -1;
+    EXPECT(dtmm_strided_copy_s8(&bad, in, out) == DTMM_ERR_ARGUMENT);
+    memset(out, 0x55, sizeof out);
+    bad = g;
+    bad.shape[0] = 0; /* nothing to copy: OK, nothing written */
+    EXPECT(dtmm_strided_copy_s8(&bad, in, out) == DTMM_OK && out[0] == 0x55);
+
+    /* 2x3 image of 2 channels, resized to 3x2 */
+    static const int16_t rows[3] = {0, 0, 1}, cols[2] = {2, 0};
+    dtmm_resize_nearest_s8_params r = {2, 2, 3, 2, 3, 2, rows, cols};
+    EXPECT(dtmm_resize_nearest_s8(&r, in, out) == DTMM_OK);
+    for (int b = 0; b < 2; ++b) {
+        for (int y = 0; y < 3; ++y) {
+            for (int x = 0; x < 2; ++x) {
+                for (int c = 0; c < 2; ++c) {
+                    EXPECT(out[((b * 3 + y) * 2 + x) * 2 + c] == in[((b * 2 + rows[y]) * 3 + cols[x]) * 2 + c]);
+                }
+            }
+        }
+    }
+    EXPECT(dtmm_resize_nearest_s8(NULL, in, out) == DTMM_ERR_ARGUMENT);
+    EXPECT(dtmm_resize_nearest_s8(&r, NULL, out) == DTMM_ERR_ARGUMENT);
+    EXPECT(dtmm_resize_nearest_s8(&r, in, NULL) == DTMM_ERR_ARGUMENT);
+    dtmm_resize_nearest_s8_params rb = r;
+    rb.row_index = NULL;
+    EXPECT(dtmm_resize_nearest_s8(&rb, in, out) == DTMM_ERR_ARGUMENT);
+    rb = r;
+    rb.in_h = 1; /* row 1 is outside */
+    EXPECT(dtmm_resize_nearest_s8(&rb, in, out) == DTMM_ERR_ARGUMENT);
+    rb = r;
+    rb.in_w = 2; /* column 2 is outside */
+    EXPECT(dtmm_resize_nearest_s8(&rb, in, out) == DTMM_ERR_ARGUMENT);
+    rb = r;
+    rb.batches = -1;
+    EXPECT(dtmm_resize_nearest_s8(&rb, in, out) == DTMM_ERR_ARGUMENT);
+    puts("ok");
+    return 0;
+}
+"""
+
+
+def test_kernels_compute_and_refuse_bad_arguments(tmp_path):
+    import subprocess
+
+    from support.host_ops import kernels_library
+    from support.hostbuild import build_host_program
+
+    src = tmp_path / "shape_kernels.c"
+    src.write_text(KERNEL_CHECKS)
+    prog = build_host_program(src, tmp_path / "shape_kernels", kernels_library(tmp_path / "lib"))
+    proc = subprocess.run([str(prog)], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr
