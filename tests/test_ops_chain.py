@@ -4,7 +4,9 @@ A float-in/float-out model built with ModelBuilder strings every supported
 operator together (QUANTIZE, PAD, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D,
 AVERAGE_POOL_2D, CONCATENATION, broadcasting ADD with a constant, broadcasting
 MUL, SUB, LEAKY_RELU, RELU, RELU6, HARD_SWISH, TANH, LOGISTIC, MEAN,
-RESHAPE, FULLY_CONNECTED, SOFTMAX, int8 QUANTIZE, DEQUANTIZE).  Its lowered C
+RESHAPE, FULLY_CONNECTED, SOFTMAX, int8 QUANTIZE, DEQUANTIZE; after the first
+QUANTIZE a detour through RESIZE_NEAREST_NEIGHBOR, STRIDED_SLICE, TRANSPOSE,
+SQUEEZE and EXPAND_DIMS).  Its lowered C
 (and ResNet-8's) must compile with -Wall -Wextra -Werror for cortex-m3,
 cortex-m4 (FPU) and cortex-m55 (MVE), like the kernels themselves.
 """
@@ -35,6 +37,7 @@ OP_FUNCTIONS = (
     "fully_connected_s8", "depthwise_conv_s8", "avg_pool_s8", "max_pool_s8", "add_s8", "mean_s8",
     "softmax_s8", "concatenation_s8", "pad_s8", "quantize_f32_s8", "quantize_s8_s8", "dequantize_s8_f32",
     "sub_s8", "mul_s8", "lookup_s8",
+    "strided_copy_s8", "resize_nearest_s8",
 )  # fmt: skip
 
 
@@ -66,6 +69,25 @@ def _elementwise_tail(b: ModelBuilder, rng, x: int, shape: list) -> int:
     return t
 
 
+def _shape_detour(b: ModelBuilder, x: int) -> int:
+    """[1, 8, 8, 3] -> resize to 16x16 -> every second pixel -> swap H and W -> squeeze and expand the batch
+    dim -> [1, 8, 8, 3] again (same quantization throughout); returns the last tensor."""
+    def i32(values):
+        return b.tensor([len(values)], "INT32", data=np.asarray(values, np.int32))
+
+    def t(shape):
+        return b.tensor(shape, scale=0.03, zero_point=-4)
+
+    big, sl, tr, sq, ex = t([1, 16, 16, 3]), t([1, 8, 8, 3]), t([1, 8, 8, 3]), t([8, 8, 3]), t([1, 8, 8, 3])
+    b.op("RESIZE_NEAREST_NEIGHBOR", [x, i32([16, 16])], [big], "ResizeNearestNeighborOptions", halfPixelCenters=True)
+    b.op("STRIDED_SLICE", [big, i32([0, 1, 0, 0]), i32([1, 16, 16, 3]), i32([1, 2, 2, 1])], [sl],
+         "StridedSliceOptions")  # fmt: skip
+    b.op("TRANSPOSE", [sl, i32([0, 2, 1, 3])], [tr])
+    b.op("SQUEEZE", [tr], [sq], "SqueezeOptions", squeezeDims=[0])
+    b.op("EXPAND_DIMS", [sq, i32([0])], [ex])
+    return ex
+
+
 def all_ops_model(seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
@@ -75,7 +97,7 @@ def all_ops_model(seed: int = 0) -> bytes:
     b.op("QUANTIZE", [x], [q])
     pads = b.tensor([4, 2], "INT32", data=np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
     p = b.tensor([1, 10, 10, 3], scale=0.03, zero_point=-4)
-    b.op("PAD", [q, pads], [p], "PadOptions")
+    b.op("PAD", [_shape_detour(b, q), pads], [p], "PadOptions")
     cw_s = rng.uniform(0.002, 0.01, size=8).astype(np.float32)
     w = i8((8, 3, 3, 3)) * (rng.random((8, 3, 3)) < 0.5)[..., None]
     cw = b.tensor([8, 3, 3, 3], scale=cw_s, zero_point=0, data=w)

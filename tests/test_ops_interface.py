@@ -24,6 +24,7 @@ def test_lowered_op_fields_are_the_documented_ones():
         "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
         "RESHAPE", "SOFTMAX", "CONCATENATION", "PAD", "PADV2", "QUANTIZE", "DEQUANTIZE", "CUSTOM:DTMM_CONV_2D",
         "SUB", "MUL", "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH",
+        "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "STRIDED_SLICE", "RESIZE_NEAREST_NEIGHBOR",
     }  # fmt: skip
 
 

@@ -347,6 +347,42 @@ typedef struct {
 
 dtmm_status dtmm_pad_s8(const dtmm_pad_s8_params *p, const int8_t *input, int8_t *output);
 
+/* ---- TRANSPOSE / STRIDED_SLICE --------------------------------------------
+ * A strided gather of int8 bytes (no rescaling: the lowering requires equal
+ * input and output quantization).  Output element (i0, ..., i{ndims-1}),
+ * row-major over shape[], is input[offset + sum_d i_d * stride[d]]; strides
+ * are in input elements and may be zero or negative.  A run along the last
+ * dimension with stride 1 is one memcpy.  The lowering drops size-1
+ * dimensions and merges contiguous ones.  Every element read must lie in
+ * [0, in_size), else DTMM_ERR_ARGUMENT and nothing is written.
+ */
+typedef struct {
+    int32_t ndims;                      /* 1..DTMM_OPS_MAX_DIMS */
+    int32_t shape[DTMM_OPS_MAX_DIMS];   /* output shape, outermost first */
+    int32_t stride[DTMM_OPS_MAX_DIMS];  /* input element step per output index */
+    int32_t offset;                     /* input element of output element 0 */
+    int32_t in_size;                    /* input elements */
+} dtmm_strided_copy_s8_params;
+
+dtmm_status dtmm_strided_copy_s8(const dtmm_strided_copy_s8_params *p, const int8_t *input, int8_t *output);
+
+/* ---- RESIZE_NEAREST_NEIGHBOR ----------------------------------------------
+ * NHWC: output pixel (b, y, x) is the `channels` bytes of input pixel
+ * (b, row_index[y], col_index[x]) (no rescaling, as above).  The tables are
+ * computed by the lowering with TFLite's float32 nearest-neighbour rule
+ * (align_corners, half_pixel_centers); the kernel checks every entry is
+ * inside the input.
+ */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, channels;
+    int32_t out_h, out_w;
+    const int16_t *row_index;   /* [out_h] source row of each output row */
+    const int16_t *col_index;   /* [out_w] source column of each output column */
+} dtmm_resize_nearest_s8_params;
+
+dtmm_status dtmm_resize_nearest_s8(const dtmm_resize_nearest_s8_params *p, const int8_t *input, int8_t *output);
+
 /* ---- QUANTIZE / DEQUANTIZE ------------------------------------------------
  * float32 -> int8: q = round_half_away(x / scale) + zero_point (float32
  *   division, as TFLite's AffineQuantize), clamped to int8; NaN gives the

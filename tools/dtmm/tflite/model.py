@@ -53,6 +53,8 @@ OPERANDS_OF = {
     "QUANTIZE": (1, 1, None), "DEQUANTIZE": (1, 1, None), "SUB": (2, 2, None), "MUL": (2, 2, None),
     "RELU": (1, 1, None), "RELU6": (1, 1, None), "LEAKY_RELU": (1, 1, None), "LOGISTIC": (1, 1, None),
     "TANH": (1, 1, None), "HARD_SWISH": (1, 1, None),
+    "SQUEEZE": (1, 1, None), "EXPAND_DIMS": (2, 2, None), "TRANSPOSE": (2, 2, None), "STRIDED_SLICE": (4, 4, None),
+    "RESIZE_NEAREST_NEIGHBOR": (2, 2, None),
 }  # fmt: skip
 
 #: The BuiltinOptions table the schema gives each operator DTMM reads; another table there is a corrupt model
@@ -64,6 +66,8 @@ OPTIONS_OF = {
     "SOFTMAX": "SoftmaxOptions", "CONCATENATION": "ConcatenationOptions", "PAD": "PadOptions",
     "PADV2": "PadV2Options", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
     "SUB": "SubOptions", "MUL": "MulOptions", "LEAKY_RELU": "LeakyReluOptions", "HARD_SWISH": "HardSwishOptions",
+    "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions", "TRANSPOSE": "TransposeOptions",
+    "STRIDED_SLICE": "StridedSliceOptions", "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
 }  # fmt: skip
 
 

@@ -107,6 +107,15 @@ subtracted), MUL (int8, broadcasting), and RELU, RELU6, LEAKY_RELU, LOGISTIC,
 TANH, HARD_SWISH as 256-entry tables (``lookup_tables``: TFLite Micro's integer
 rule evaluated for every int8 input).  Fused activations NONE, RELU, RELU6,
 RELU_N1_TO_1.
+
+Shape operators (int8, input and output quantized alike; bytes are copied
+unchanged): SQUEEZE and EXPAND_DIMS (aliases, like RESHAPE), TRANSPOSE (rank
+1 to 5, constant perm) and STRIDED_SLICE (rank 1 to 4, constant begin, end
+and strides, begin/end/shrink-axis masks, negative strides; not the
+ellipsis and new-axis masks or ``offset``, which TFLite Micro ignores), both
+one strided gather ``dtmm_strided_copy_s8``; RESIZE_NEAREST_NEIGHBOR (NHWC,
+constant size, align_corners and half_pixel_centers) with source row and
+column tables computed on the host, ``dtmm_resize_nearest_s8``.
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ Micro computes in Prepare (via :mod:`.quant`), and returns a
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -1051,6 +1052,209 @@ def lower_reshape(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
     return _op(model, op, prefix, (x.index,), "", "", 0, in_place_ok=True, alias_of_input=True)
 
 
+
+# --------------------------------------------------------------------------- TRANSPOSE / STRIDED_SLICE
+
+
+def _same_bytes(model: TfliteModel, op: OpInfo) -> tuple[TensorInfo, TensorInfo]:
+    """Input 0 and the output of an op that moves int8 bytes unchanged: both INT8, quantized alike."""
+    x = _activation_input(model, op, 0, "input")
+    y = _single_output(model, op)
+    quants = []
+    for t, what in ((x, "input"), (y, "output")):
+        _require(model, op, t, "INT8", what)
+        quants.append(_quant1(model, op, t, what))
+    (sx, zx), (sy, zy) = quants
+    if np.float32(sx) != np.float32(sy) or zx != zy:
+        raise LoweringError(
+            f"{_where(model, op)}: input and output quantization differ (TFLite Micro copies the bytes unchanged)"
+        )
+    return x, y
+
+
+def _const_ints(model: TfliteModel, op: OpInfo, k: int, what: str, n: int) -> list[int]:
+    """The n values of constant INT32 input k (TFLite Micro reads these inputs as int32)."""
+    t = _input(model, op, k, what)
+    data = model.tensor_data(t.index)
+    if data is None or t.dtype != "INT32" or np.asarray(data).size != n:
+        raise LoweringError(f"{_where(model, op)}: {what} must be a constant int32 tensor of {n} values")
+    return [int(v) for v in np.asarray(data).reshape(-1)]
+
+
+def _row_major_strides(shape) -> list[int]:
+    strides, step = [], 1
+    for d in reversed(list(shape)):
+        strides.append(step)
+        step *= int(d)
+    return strides[::-1]
+
+
+def gather_layout(shape, strides) -> tuple[list, list]:
+    """(shape, strides) of a strided gather with size-1 dims dropped and contiguous neighbours merged."""
+    dims = [(int(n), int(s)) for n, s in zip(shape, strides) if n != 1]
+    merged: list = []
+    for n, s in dims:
+        if merged and merged[-1][1] == s * n:
+            merged[-1] = (merged[-1][0] * n, s)
+        else:
+            merged.append((n, s))
+    if not merged:
+        return [1], [1]
+    return [n for n, _ in merged], [s for _, s in merged]
+
+
+def _strided_copy_op(model, op, prefix, x, y, shape, strides, offset) -> LoweredOp:
+    if _prod(shape) != y.size:
+        raise LoweringError(f"{_where(model, op)}: output shape {list(y.shape)} disagrees with the operator")
+    if y.size == 0:
+        raise LoweringError(f"{_where(model, op)}: an empty output is not supported")
+    shape, strides = gather_layout(shape, strides)
+    if len(shape) > MAX_DIMS:
+        raise LoweringError(f"{_where(model, op)}: more than {MAX_DIMS} dimensions after merging")
+    nd = len(shape)
+    text, flash = c_struct(
+        "dtmm_strided_copy_s8_params", f"{prefix}params",
+        [
+            ("ndims", nd), ("shape", shape + [1] * (MAX_DIMS - nd)), ("stride", strides + [0] * (MAX_DIMS - nd)),
+            ("offset", offset), ("in_size", x.size),
+        ],
+        3 + 2 * MAX_DIMS,
+    )  # fmt: skip
+    call = f"status = dtmm_strided_copy_s8(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), text, call, flash)
+
+
+def lower_transpose(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x, y = _same_bytes(model, op)
+    rank = len(x.shape)
+    if not 1 <= rank <= 5:
+        raise LoweringError(f"{where}: rank {rank} is not supported (1 to 5, as TFLite Micro)")
+    perm = _const_ints(model, op, 1, "perm", rank)
+    if sorted(perm) != list(range(rank)):
+        raise LoweringError(f"{where}: perm {perm} is not a permutation of 0..{rank - 1}")
+    shape = [int(x.shape[p]) for p in perm]
+    if list(y.shape) != shape:
+        raise LoweringError(f"{where}: output shape {list(y.shape)} is not the permuted input shape {shape}")
+    st = _row_major_strides(x.shape)
+    return _strided_copy_op(model, op, prefix, x, y, shape, [st[p] for p in perm], 0)
+
+
+def strided_slice_axis(size: int, begin: int, end: int, stride: int, begin_masked: bool, end_masked: bool,
+                       shrink: bool) -> tuple[int, int]:
+    """(first index, count) of one axis, as TFLite Micro's reference StridedSlice walks it."""  # fmt: skip
+    lo, hi = (0, size) if stride > 0 else (-1, size - 1)
+    start = begin + size if begin < 0 else begin
+    start = min(max(start, lo), hi)
+    if begin_masked:
+        start = 0 if stride > 0 else size - 1
+    if shrink:
+        stop = start if start >= size else start + 1
+    else:
+        stop = end + size if end < 0 else end
+        stop = min(max(stop, lo), hi)
+        if end_masked:
+            stop = size if stride > 0 else -1
+    return start, len(range(start, stop, stride))
+
+
+def lower_strided_slice(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x, y = _same_bytes(model, op)
+    o = op.options
+    rank = len(x.shape)
+    if not 1 <= rank <= 4:
+        raise LoweringError(f"{where}: rank {rank} is not supported (1 to 4, as TFLite Micro)")
+    for flag in ("ellipsisMask", "newAxisMask"):
+        if o is not None and getattr(o, flag, 0):
+            raise LoweringError(f"{where}: {flag} is not supported (TFLite Micro ignores it)")
+    if o is not None and getattr(o, "offset", False):
+        raise LoweringError(f"{where}: offset is not supported (TFLite Micro ignores it)")
+    begin = _const_ints(model, op, 1, "begin", rank)
+    end = _const_ints(model, op, 2, "end", rank)
+    steps = _const_ints(model, op, 3, "strides", rank)
+    masks = [int(getattr(o, f, 0)) if o is not None else 0 for f in ("beginMask", "endMask", "shrinkAxisMask")]
+    st = _row_major_strides(x.shape)
+    shape, strides, kept, offset = [], [], [], 0
+    for d in range(rank):
+        if steps[d] == 0:
+            raise LoweringError(f"{where}: stride 0 on axis {d}")
+        bit = 1 << d
+        size = int(x.shape[d])
+        shrink = bool(masks[2] & bit)
+        if shrink and steps[d] < 0:
+            raise LoweringError(f"{where}: shrinking axis {d} with a negative stride (TFLite Micro writes nothing)")
+        start, n = strided_slice_axis(size, begin[d], end[d], steps[d], bool(masks[0] & bit), bool(masks[1] & bit),
+                                      shrink)  # fmt: skip
+        if shrink and not 0 <= start < size:
+            raise LoweringError(f"{where}: shrunk axis {d} begins at {begin[d]}, outside its size {size}")
+        offset += start * st[d] if n else 0
+        shape.append(n)
+        strides.append(steps[d] * st[d])
+        if not shrink:
+            kept.append(n)
+    if list(y.shape) != kept:
+        raise LoweringError(f"{where}: output shape {list(y.shape)} disagrees with the slice {kept}")
+    return _strided_copy_op(model, op, prefix, x, y, shape, strides, offset)
+
+
+# --------------------------------------------------------------------------- RESIZE_NEAREST_NEIGHBOR
+
+
+def nearest_index(out_size: int, in_size: int, align_corners: bool, half_pixel_centers: bool) -> list[int]:
+    """Source index of each output index, with TFLite's float32 arithmetic (round half away from zero)."""
+    f32 = np.float32
+    if align_corners and out_size > 1:
+        scale = f32(in_size - 1) / f32(out_size - 1)
+    else:
+        scale = f32(in_size) / f32(out_size)
+    shift = f32(0.5 if half_pixel_centers else 0.0)
+    table = []
+    for i in range(out_size):
+        v = float((f32(i) + shift) * scale)  # float32 product, exact as a Python float
+        if align_corners:
+            k = math.floor(abs(v))
+            k = k + 1 if abs(v) - k >= 0.5 else k
+            k = -k if v < 0 else k
+        else:
+            k = math.floor(v)
+        k = min(k, in_size - 1)
+        table.append(max(k, 0) if half_pixel_centers else k)
+    return table
+
+
+def lower_resize_nearest_neighbor(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    where = _where(model, op)
+    x, y = _same_bytes(model, op)
+    if len(x.shape) != 4:
+        raise LoweringError(f"{where}: the input must be 4-D (NHWC), it has rank {len(x.shape)}")
+    out_h, out_w = _const_ints(model, op, 1, "size", 2)
+    n, in_h, in_w, c = (int(v) for v in x.shape)
+    if list(y.shape) != [n, out_h, out_w, c] or y.size == 0:
+        raise LoweringError(f"{where}: output shape {list(y.shape)} is not [{n}, {out_h}, {out_w}, {c}]")
+    if max(in_h, in_w) > 32767:
+        raise LoweringError(f"{where}: input height or width above 32767")
+    o = op.options
+    align = bool(getattr(o, "alignCorners", False)) if o is not None else False
+    half = bool(getattr(o, "halfPixelCenters", False)) if o is not None else False
+    rows = nearest_index(out_h, in_h, align, half)
+    cols = nearest_index(out_w, in_w, align, half)
+    if not all(0 <= r < in_h for r in rows) or not all(0 <= k < in_w for k in cols):
+        raise LoweringError(f"{where}: a source index falls outside the input")
+    rt, rn = c_array(f"{prefix}rows", "int16_t", rows, "source row of each output row")
+    ct, cn = c_array(f"{prefix}cols", "int16_t", cols, "source column of each output column")
+    text, flash = c_struct(
+        "dtmm_resize_nearest_s8_params", f"{prefix}params",
+        [
+            ("batches", n), ("in_h", in_h), ("in_w", in_w), ("channels", c), ("out_h", out_h), ("out_w", out_w),
+            ("row_index", f"{prefix}rows"), ("col_index", f"{prefix}cols"),
+        ],
+        8,
+    )  # fmt: skip
+    call = f"status = dtmm_resize_nearest_s8(&{prefix}params, {{in0}}, {{out0}});"
+    return _op(model, op, prefix, (x.index,), rt + ct + text, call, flash + rn + cn)
+
+
 LOWERINGS = {
     "CONV_2D": lower_conv_2d,
     "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d,
@@ -1068,11 +1272,16 @@ LOWERINGS = {
     "MAX_POOL_2D": lower_max_pool_2d,
     "MEAN": lower_mean,
     "RESHAPE": lower_reshape,
+    "SQUEEZE": lower_reshape,
+    "EXPAND_DIMS": lower_reshape,
     "SOFTMAX": lower_softmax,
     "CONCATENATION": lower_concatenation,
     "PAD": lower_pad,
     "PADV2": lower_pad,
     "QUANTIZE": lower_quantize,
     "DEQUANTIZE": lower_dequantize,
+    "TRANSPOSE": lower_transpose,
+    "STRIDED_SLICE": lower_strided_slice,
+    "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor,
     "CUSTOM:" + fwcs.CUSTOM_OP: lower_dtmm_conv_2d,
 }
