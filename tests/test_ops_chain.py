@@ -219,3 +219,15 @@ def test_generated_code_and_kernels_compile_for_cortex_m(generated, cpu, tmp_pat
     assert {f"dtmm_{name}" for name in OP_FUNCTIONS} <= set(by_function)
     for s in (by_function[f"dtmm_{name}"] for name in OP_FUNCTIONS):
         _cc("arm-none-eabi-gcc", flags, KERNELS_DIR / s, tmp_path / (s.split("/")[-1] + ".o"))
+
+
+def test_tflm_min_arena_survives_interpreter_crashes():
+    """tflite-micro segfaults on some arena sizes just below this model's need (a negative tail size);
+    the bisection tries each size in a child process, so it finishes and finds the boundary."""
+    from dtmm.tflite.interpreter import _runs, _runtime, tflm_min_arena
+
+    data = all_ops_model()
+    need = tflm_min_arena(data)
+    x = np.zeros((1, 8, 8, 3), np.float32)
+    assert _runs(_runtime(), data, x, need) and not _runs(_runtime(), data, x, need - 1)
+    assert not _runs(_runtime(), data, x, 4200)  # a size that crashes the interpreter in-process

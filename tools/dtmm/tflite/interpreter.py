@@ -3,11 +3,14 @@
 :func:`tflm_outputs` runs a model on a batch of inputs (what the packed
 model must reproduce bit for bit); :func:`tflm_min_arena` finds by bisection
 the smallest ``arena_size`` with which the interpreter still loads and runs a
-model, the figure the packer's static plan is compared with.
+model, the figure the packer's static plan is compared with (each try runs
+in a forked child, so the interpreter crashing on some sizes cannot take the
+caller down; POSIX only, like the rest of the tool chain).
 """
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import sys
 
@@ -62,14 +65,26 @@ def tflm_outputs(model_data: bytes, inputs: np.ndarray) -> list[np.ndarray]:
 
 
 def _runs(runtime, data: bytes, x: np.ndarray, arena: int) -> bool:
-    try:
-        it = runtime.Interpreter.from_bytes(data, arena_size=arena)
-        it.set_input(x, 0)
-        it.invoke()
-        it.get_output(0)
-        return True
-    except Exception:  # allocation failures surface as RuntimeError/ValueError
-        return False
+    """Whether the interpreter loads and runs the model with this arena, tried in a forked child:
+    some arena sizes just too small crash tflite-micro (a tail allocation computes a negative
+    free size, seen on a model with STRIDED_SLICE and RESIZE_NEAREST_NEIGHBOR), and a crash
+    there must mean "too small", not kill the caller."""
+    pid = os.fork()
+    if pid == 0:  # child: report by exit status only
+        ok = False
+        faulthandler.disable()  # a crash here is an answer, not a traceback for the log
+        try:
+            it = runtime.Interpreter.from_bytes(data, arena_size=arena)
+            it.set_input(x, 0)
+            it.invoke()
+            it.get_output(0)
+            ok = True
+        except BaseException:  # allocation failures surface as RuntimeError/ValueError
+            pass
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def tflm_min_arena(model_data: bytes, hi: int = 1 << 22) -> int:
