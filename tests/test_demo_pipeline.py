@@ -305,4 +305,4 @@ def test_demo_budget_above_the_dense_size_says_nothing_was_pruned(small_run, tmp
                   "--images", str(N_IMAGES), "--out", str(tmp_path / "run"), "--prune-only", "--quiet"])  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "nothing pruned: the budget" in proc.stdout and "no fine-tuning ran" in proc.stdout
-    assert "pruned: weights" not in proc.stdout
+    assert "pruned: weight storage" not in proc.stdout

@@ -31,18 +31,22 @@ def test_table_lists_every_weighted_layer(resnet8_tflite):
     r = _run(resnet8_tflite)
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split()[:3] == ["#", "op", "name"]
-    for name in CONV_NAMES:
-        assert any(name in line and "CONV_2D" in line and "dense" in line for line in lines), name
-    assert any("FULLY_CONNECTED" in line and "model/dense/MatMul" in line for line in lines)
-    assert any(line.split()[:2] == ["total", "10"] for line in lines)
+    assert lines[0].split()[:2] == ["layer", "in"]
+    model = TfliteModel.load(resnet8_tflite)
+    convs = [op.index for op in model.operators if op.opcode == "CONV_2D"]
+    assert len(convs) == len(CONV_NAMES)
+    for index in convs:  # one name per layer: docs/figures.md
+        assert any(line.split()[0] == f"op{index:02d}_CONV_2D" and "dense" in line for line in lines), index
+    assert any(line.startswith("op14_FULLY_CONNECTED ") for line in lines)
+    assert any(line.split()[:3] == ["total:", "10", "layers"] for line in lines)
     assert "ops without weights: ADD x3, AVERAGE_POOL_2D x1, RESHAPE x1, SOFTMAX x1" in r.stdout
 
 
 def test_json_unpruned_resnet8(resnet8_tflite):
     rep = _json(resnet8_tflite)
     rows = rep["layers"]
-    assert [r["name"] for r in rows] == CONV_NAMES + ["model/dense/MatMul"]
+    assert [r["tensor"] for r in rows] == CONV_NAMES + ["model/dense/MatMul"]
+    assert [r["name"] for r in rows] == [f"op{r['index']:02d}_{r['op']}" for r in rows]
     for r in rows:
         required = {"name", "op", "macs", "dense_bytes", "density", "encoding", "packed_bytes", "index_bytes"}
         assert required <= r.keys()
@@ -62,7 +66,7 @@ def test_json_unpruned_resnet8(resnet8_tflite):
 def test_prune_3x3_half_by_magnitude(resnet8_tflite, tmp_path):
     out = tmp_path / "pruned.tflite"
     rep = _json(resnet8_tflite, "--prune-3x3", "0.5", "--write-pruned", out)
-    by_name = {r["name"]: r for r in rep["layers"]}
+    by_name = {r["tensor"]: r for r in rep["layers"]}
     for layer in conv_layers(TfliteModel.load(resnet8_tflite)):
         r = by_name[layer.name]
         s = layer.spec
@@ -91,7 +95,7 @@ def test_prune_3x3_half_by_magnitude(resnet8_tflite, tmp_path):
 def test_table_shows_packed_layers(resnet8_tflite):
     r = _run(resnet8_tflite, "--prune-3x3", "0.5")
     assert r.exit_code == 0, r.stderr
-    row = next(line for line in r.stdout.splitlines() if "model/conv2d_7/Conv2D" in line)
+    row = next(line for line in r.stdout.splitlines() if line.startswith("op09_CONV_2D "))  # model/conv2d_7
     assert "bitmap" in row and "0.500" in row and "19,360" in row and row.endswith("0.39")
     assert "index = 0.67% of stored weight bytes" in r.stdout
 

@@ -92,3 +92,26 @@ def test_evaluation_is_cached_by_model_content_not_names(pruned, tmp_path, monke
     export.evaluate_tflite(tfl, x[:-1], y[:-1], progress=False, cache_dir=tmp_path)  # another test set
     assert len(calls) == 2
     assert export.evaluate_tflite(tfl, x, y, progress=False) == first and len(calls) == 3  # no cache_dir: evaluates
+
+
+def test_export_carries_keras_layer_names_to_every_command(pruned, tmp_path):
+    """The exported .tflite names its weighted operators after their Keras layers (metadata), and
+    `dtmm pack` and `dtmm inspect` show the one name `opNN_OPCODE (keras_name)`."""
+    from click.testing import CliRunner
+
+    from dtmm.cli import main
+    from dtmm.pack import pack_model
+    from dtmm.tflite.layer_names import keras_layer_names
+
+    a, plan, slim, keep, tfl, *_ = pruned
+    model = TfliteModel(tfl)
+    names = keras_layer_names(model)
+    assert {index: name for name, index in export.match_layers(tfl, slim).items()} == names
+    assert {"stem", "b2_proj", "head"} <= set(names.values())
+    stem = next(i for i, n in names.items() if n == "stem")
+    want = f"op{stem:02d}_{model.operators[stem].opcode} (stem)"
+    assert pack_model(model, "m").summary["ops"][stem]["layer"] == want
+    path = tmp_path / "m.tflite"
+    path.write_bytes(tfl)
+    r = CliRunner().invoke(main, ["inspect", str(path)])
+    assert r.exit_code == 0 and any(line.startswith(want) for line in r.output.splitlines()), r.output

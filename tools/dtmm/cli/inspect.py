@@ -19,6 +19,7 @@ from ..fileio import check_writable_file, json_default, write_bytes_atomic
 from ..formats import fwcs
 from ..pack.lowering.ops import fc_groups_size, groups_blob
 from ..prune.magnitude import prune_filterlets
+from ..tflite.layer_names import model_layer_labels
 from ..tflite.model import TfliteModel, conv_layer, op_macs, op_weight_tensor
 
 _OTHER_WEIGHTED = ("DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -61,7 +62,8 @@ def _fwcs_row(model: TfliteModel, op, op_name: str, name: str, weights, blob: by
     kept_macs = spec.out_h * spec.out_w * (h.n_kept * h.group if h.group else n_nonzero * spec.cin)
     return {
         "index": op.index,
-        "name": name,
+        "name": model_layer_labels(model)[op.index],
+        "tensor": name,
         "op": op_name,
         "format": "fwcs",
         "input_shape": list(model.tensors[op.inputs[0]].shape),
@@ -100,7 +102,8 @@ def _other_row(model: TfliteModel, op) -> dict:
     macs = op_macs(model, op)
     row = {
         "index": op.index,
-        "name": w.name,
+        "name": model_layer_labels(model)[op.index],
+        "tensor": w.name,
         "op": op.opcode,
         "format": "tflite",
         "input_shape": list(model.tensors[op.inputs[0]].shape),
@@ -171,12 +174,12 @@ def _short(name: str, width: int = 28) -> str:
 
 def render_table(report: dict) -> str:
     head = (
-        "#", "op", "name", "in -> out", "MACs", "dense B", "density", "encoding", "packed B", "index B", "index %"
+        "layer", "in -> out", "MACs", "dense B", "density", "encoding", "packed B", "index B", "index %"
     )  # fmt: skip
     lines = []
     for r in report["layers"]:
         lines.append((
-            str(r["index"]), r["op"], _short(r["name"]),
+            _short(r["name"], 40),
             f"{_shape(r['input_shape'])} -> {_shape(r['output_shape'])}",
             f"{r['macs']:,}", f"{r['dense_bytes']:,}",
             "-" if r["density"] is None else f"{r['density']:.3f}",
@@ -185,12 +188,12 @@ def render_table(report: dict) -> str:
         ))  # fmt: skip
     t = report["total"]
     total = (
-        "", "total", f"{t['layers']} layers ({t['packed_layers']} packed)", "",
+        f"total: {t['layers']} layers ({t['packed_layers']} packed)", "",
         f"{t['macs']:,}", f"{t['dense_bytes']:,}", "", "",
         f"{t['packed_bytes']:,}", f"{t['index_bytes']:,}", f"{t['index_overhead_pct']:.2f}",
     )  # fmt: skip
     widths = [max(len(row[i]) for row in [head, total, *lines]) for i in range(len(head))]
-    right = {0, 4, 5, 6, 8, 9, 10}
+    right = {2, 3, 4, 6, 7, 8}
 
     def fmt(row):
         cells = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))

@@ -56,7 +56,8 @@ def summary_lines(packed) -> list[str]:
         f"{list(s['output']['shape'])}",
         f"  arena      {s['arena_bytes']} bytes peak (lower bound {s['arena_lower_bound']}, "
         f"plan {s['arena_strategy']})",
-        f"  flash      {s['flash_bytes']} bytes of weights and parameters (.tflite file {s['model_bytes']} bytes)",
+        f"  flash      {s['flash_bytes']} bytes of model flash: weight storage and every op's parameters "
+        f"(.tflite file {s['model_bytes']} bytes; docs/figures.md)",
     ] + _storage_line(s) + [
         f"  {family:<4} {path:<5} kernel variants linked: {', '.join(names)}"
         for family in ("conv", "add")

@@ -80,6 +80,11 @@ def run_model(model: Path, board_name: str, inputs_path: Path | None, data_path:
         from ..fileio import write_text_atomic
 
         record = {"tool": "dtmm run-model", "model_file": str(model), "unit": "QEMU-retired instructions", **doc}
+        if result.profile:  # the profiler's labels -> each layer's one name (docs/figures.md)
+            from ..tflite.layer_names import labels_by_short_label
+            from ..tflite.model import TfliteModel
+
+            record["layers"] = labels_by_short_label(TfliteModel.load(model))
         path = save_dir / f"run-model-{result.board}-{result.name}.json"
         write_text_atomic(path, json.dumps(record, indent=2) + "\n")
         _progress(f"wrote {path}")
@@ -94,7 +99,7 @@ def run_model(model: Path, board_name: str, inputs_path: Path | None, data_path:
     mean = sum(result.instructions) / len(result.instructions)
     click.echo(f"board {result.board} (conv path {result.conv_path}): {len(result.outputs)} inferences, "
                f"{mean:.0f} instructions per inference (mean), arena {result.arena_bytes} bytes, "
-               f"weights {result.flash_bytes} bytes")
+               f"model flash {result.flash_bytes} bytes (weights + kernel parameters)")
     if est:
         click.echo(f"estimated cycles per inference (mean): {sum(est) / len(est):.0f}, "
                    f"{sum(est) / sum(result.instructions):.2f} per instruction "
@@ -106,9 +111,13 @@ def run_model(model: Path, board_name: str, inputs_path: Path | None, data_path:
         cyc_means = _means(result.profile_estimated_cycles, labels) if result.profile_estimated_cycles else None
         click.echo("per operator (instructions, mean over inferences, share of the operators' total"
                    + (", estimated cycles):" if cyc_means else "):"))
+        from ..tflite.layer_names import labels_by_short_label
+        from ..tflite.model import TfliteModel
+
+        names = labels_by_short_label(TfliteModel.load(model))
         for label in labels:
             extra = f"  {cyc_means[label]:>12.0f} est. cycles" if cyc_means else ""
-            click.echo(f"  {label:<28} {means[label]:>12.0f}  {100.0 * means[label] / total:5.1f}%{extra}")
+            click.echo(f"  {names.get(label, label):<36} {means[label]:>12.0f}  {100.0 * means[label] / total:5.1f}%{extra}")
 
 
 def _dataset_inputs(model: Path, data_path: Path, n: int, preprocess_mode: str):

@@ -609,7 +609,7 @@ def run_demo(args: argparse.Namespace) -> int:
                      f"model's {report['dense_bytes']:,} B; no fine-tuning ran and the model as given is used for "
                      f"both variants (int8 test accuracy {report['accuracy_dense_int8']:.4f})")  # fmt: skip
     else:
-        progress.say(f"pruned: weights {report['dense_bytes']:,} B -> {report['packed_bytes']:,} B "
+        progress.say(f"pruned: weight storage {report['dense_bytes']:,} B -> {report['packed_bytes']:,} B "
                      f"(budget {report['flash_budget_bytes']:,} B); int8 test accuracy dense "
                      f"{report['accuracy_dense_int8']:.4f}, pruned {report['accuracy_pruned_int8']:.4f}")
 
@@ -746,6 +746,7 @@ def build_summary(cfg, report, images, packed_summary, boards, failures, progres
             "flash_bytes": ps.get("flash_bytes"),
             "arena_bytes": ps.get("arena_bytes"),
             "ops": [o["label"] for o in ps.get("ops", [])],
+            "layers": {o["label"]: o.get("layer", o["label"]) for o in ps.get("ops", [])},  # docs/figures.md
             "accuracy_int8": report["accuracy_pruned_int8" if variant == "pruned" else "accuracy_dense_int8"],
         }
     return {

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..tflite.layer_names import op_label
 from .graph import C_TYPES, Lifetimes
 from .planner import ArenaPlan
 
@@ -252,9 +253,6 @@ def emit_header(
     return "\n".join(lines) + "\n"
 
 
-def op_label(op_index: int, op_name: str, width: int) -> str:
-    """The profiling name of an operator, e.g. op03_CONV_2D."""
-    return f"op{op_index:0{width}d}_{re.sub(r'[^A-Za-z0-9_]', '_', op_name)}"
 
 
 def emit_source(

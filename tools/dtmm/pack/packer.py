@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DtmmError
+from ..tflite.layer_names import keras_layer_names, label_width, layer_label, op_label
 from ..tflite.model import TfliteModel, _schema
 from . import emit
 from .graph import C_TYPES, Lifetimes, analyse, scratch_name, tensor_bytes
@@ -142,7 +143,7 @@ def _lower_all(model: TfliteModel, lowering, name: str) -> list:
     if unsupported:
         names = ", ".join(dict.fromkeys(str(u) for u in unsupported))
         raise PackError(f"{model.source}: unsupported operators: {names}")
-    width = max(2, len(str(len(model.operators) - 1)))
+    width = label_width(len(model.operators))
     lowered = []
     for op in model.operators:
         prefix = f"{name}_op{op.index:0{width}d}_"
@@ -169,11 +170,13 @@ def _summary(
     width: int,
 ) -> dict:
     ops = []
+    keras = keras_layer_names(model)
     for k, lo in enumerate(lowered):
         row = {
             "index": lo.op_index,
             "op": lo.op_name,
-            "label": emit.op_label(lo.op_index, lo.op_name, width),
+            "label": op_label(lo.op_index, lo.op_name, width),
+            "layer": layer_label(lo.op_index, lo.op_name, keras.get(lo.op_index), width),
             "inputs": list(lo.inputs),
             "outputs": list(lo.outputs),
             "flash_bytes": int(lo.flash_bytes),
@@ -264,7 +267,7 @@ def pack_model(
 
     sha = hashlib.sha256(model.data).hexdigest()
     flash = sum(int(lo.flash_bytes) for lo in lowered)
-    width = max(2, len(str(len(lowered) - 1)))
+    width = label_width(len(lowered))
     # the model is named by its content, not its file name: renaming a .tflite changes no output byte
     src_name = f"the model with SHA-256 {sha[:16]}"
     includes = tuple(getattr(low, "C_INCLUDES", emit.DEFAULT_INCLUDES))

@@ -26,6 +26,7 @@ from ..errors import DtmmError
 from ..formats import fwcs
 from ..pack.lowering.ops import fc_groups_size
 from ..tflite.convert import ConversionError, keras_to_int8_tflite
+from ..tflite.layer_names import with_keras_layer_names
 from ..tflite.model import TfliteModel, conv_layers, op_weight_tensor
 from .data import preprocess
 
@@ -37,12 +38,16 @@ class ExportError(DtmmError):
 
 
 def to_int8_tflite(model, x_rep: np.ndarray, *, preprocess_mode: str = "raw", quiet: bool = True) -> bytes:
-    """Full-integer int8 .tflite (int8 in/out, batch 1) calibrated on `x_rep` (stored pixels)."""
+    """Full-integer int8 .tflite (int8 in/out, batch 1) calibrated on `x_rep` (stored pixels), carrying
+    the Keras layer names of its weighted operators (dtmm.tflite.layer_names)."""
     reps = [preprocess(x_rep[i : i + 1], preprocess_mode) for i in range(len(x_rep))]
     try:
-        return keras_to_int8_tflite(model, reps, quiet=quiet)
+        tfl = keras_to_int8_tflite(model, reps, quiet=quiet)
     except ConversionError as exc:
         raise ExportError(str(exc)) from None
+    # every later command names the layers "op09_CONV_2D (conv2d_7)": carry the Keras names along
+    names = {index: name for name, index in match_layers(tfl, model).items()}
+    return with_keras_layer_names(tfl, names) if names else tfl
 
 
 def input_quantization(tfl: bytes) -> tuple[float, int]:
@@ -260,6 +265,8 @@ def unnamed_model_bytes(tfl: bytes) -> bytes:
         sg.name = None
         for t in sg.tensors or []:
             t.name = None
+    for entry in m.metadata or []:  # e.g. the Keras layer names, which follow the same counters
+        m.buffers[entry.buffer].data = None
     m.signatureDefs, m.metadata, m.metadataBuffer, m.description = None, None, None, None
     builder = flatbuffers.Builder(1024)
     builder.Finish(m.Pack(builder), file_identifier=b"TFL3")

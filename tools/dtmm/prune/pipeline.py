@@ -41,6 +41,8 @@ from typing import Callable
 from .. import __version__
 from ..errors import DtmmError
 from ..fileio import check_writable_dir, json_default, save_atomic, write_bytes_atomic, write_text_atomic
+from ..tflite.layer_names import keras_layer_names, model_layer_labels
+from ..tflite.model import TfliteModel
 from . import data as D
 from .distill import DistillConfig
 from .budget import budgets_text, format_bytes, format_instructions, parse_budgets
@@ -241,7 +243,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         floor = WL.floor_bytes(analysis, opts.method)
     base_bytes, zero_filterlets = P.given_bytes(analysis)  # what `dtmm pack` stores for the model as given
     budget = budget_spec.resolve(base_bytes) if budget_spec is not None else None
-    log(f"model {opts.model}: dense weights {format_bytes(dense_bytes)}"
+    log(f"model {opts.model}: dense weight storage {format_bytes(dense_bytes)}"
         + (f", {format_bytes(base_bytes)} as dtmm pack stores them ({zero_filterlets:,} all-zero filterlets)"
            if base_bytes != dense_bytes else "") + "; "
         + (f"flash budget {format_bytes(budget)}; " if budget is not None else "no flash budget; ")
@@ -346,7 +348,8 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
             pruned=False, note="every budget at or above the dense model's figure: no pruning needed",
             packed_bytes=meas["packed_bytes"], planned_bytes=base_bytes,
             accuracy_dense_int8=acc, accuracy_pruned_int8=acc,
-            layers=_with_predictions(_dense_layer_rows(analysis, meas), figures), int8=_int8_info(E, tfl, meas, {}),
+            layers=_with_layer_labels(_with_predictions(_dense_layer_rows(analysis, meas), figures), tfl),
+            int8=_int8_info(E, tfl, meas, {}),
         )  # fmt: skip
         return _finish(report, out, final, tfl, None, timer, log, pack=opts)
 
@@ -470,7 +473,7 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         packed_bytes=meas["packed_bytes"], planned_bytes=(wplan or plan).packed_bytes,
         accuracy_dense_int8=acc_d, accuracy_pruned_int8=acc_p,
         best_epoch=best_epoch, best_val_accuracy=best_val, history=history,
-        plan=plan_info, layers=rows, int8=_int8_info(E, tfl, meas, fl_check),
+        plan=plan_info, layers=_with_layer_labels(rows, tfl), int8=_int8_info(E, tfl, meas, fl_check),
     )  # fmt: skip
     report.update({k: v for k, v in figures.items() if k not in ("layer_instructions", "dense_layer_instructions")})
     missed = [k for k, ok in figures["budgets_met"].items() if not ok]
@@ -778,7 +781,6 @@ def _write_packed_sources(tfl: bytes, conv_storage: str, opts: PruneOptions, log
     """`dtmm pack` of the int8 model into the pack directory, so an app's build picks it up right after pruning."""
     from ..pack import pack_model, write_package
     from ..pack.lowering import StorageLowering
-    from ..tflite.model import TfliteModel
 
     lowering = StorageLowering(conv_storage) if conv_storage != "fwcs" else None
     packed = pack_model(TfliteModel(tfl, TFLITE_FILE), opts.pack_name, lowering=lowering)
@@ -837,6 +839,15 @@ def budget_summary(r: dict) -> str:
     return "; ".join(parts)
 
 
+def _with_layer_labels(rows: list[dict], tfl: bytes) -> list[dict]:
+    """Each row (keyed by its Keras layer name) gains "layer", its one name in every command:
+    ``op09_CONV_2D (conv2d_7)`` (dtmm.tflite.layer_names); rows with no operator keep the Keras name."""
+    model = TfliteModel(tfl)
+    labels = model_layer_labels(model)
+    by_keras = {name: labels[index] for index, name in keras_layer_names(model).items()}
+    return [{**row, "layer": by_keras.get(row["name"], row["name"])} for row in rows]
+
+
 def _pct(a, b) -> str:
     return f"{100.0 * a / b:.1f}%" if b else "-"
 
@@ -854,7 +865,7 @@ def _weight_level_table(r: dict) -> list[str]:
              "|---|---|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for L in r["layers"]:
         kernels = f"{L['kernels_kept']}/{L['kernels']}" if "kernels" in L else "-"
-        lines.append(f"| {L['name']} | {L['type']} | {L['kernel'][0]}x{L['kernel'][1]} "
+        lines.append(f"| {L.get('layer', L['name'])} | {L['type']} | {L['kernel'][0]}x{L['kernel'][1]} "
                      f"| {L['weights_kept']}/{L['weights']} | {kernels} | {L['dense_bytes']:,} "
                      f"| {L['planned_bytes']:,} | {_fmt(L.get('bytes'))} | {L.get('storage') or '-'} |")  # fmt: skip
     lines += ["", "Layers not listed stay dense."]
@@ -869,12 +880,12 @@ def render_markdown(r: dict) -> str:
         f"- model: `{r['model']}`",
         f"- data: `{r['data']}` -- splits {r['splits']}, test images evaluated: {r['test_samples_evaluated']}",
         f"- budgets: {budgets_text(r, values=True)} ({r['size_units']})",
-        f"- dense weights: {r['dense_bytes']:,} B"
+        f"- dense weight storage: {r['dense_bytes']:,} B"
         + (f" ({r['budget_base_bytes']:,} B as dtmm pack stores the model as given, the budget base: "
            f"{r.get('zero_filterlets_given', 0):,} all-zero filterlets)"
            if r.get("budget_base_bytes") not in (None, r["dense_bytes"]) else "")
         + f"; planned: {r['planned_bytes']:,} B; "
-        f"**packed int8: {r['packed_bytes']:,} B** ({_pct(r['packed_bytes'], r['dense_bytes'])} of dense); "
+        f"**packed weight storage (int8): {r['packed_bytes']:,} B** ({_pct(r['packed_bytes'], r['dense_bytes'])} of dense); "
         f"smallest reachable: {r['smallest_reachable_bytes']:,} B",
         f"- int8 arena: {_fmt(r.get('arena_bytes'))} B (dense {_fmt(r.get('dense_arena_bytes'))} B); predicted "
         f"instructions on {r.get('board') or '-'}: {_fmt(r.get('predicted_instructions'))} (dense "
@@ -927,7 +938,7 @@ def render_markdown(r: dict) -> str:
     for L in r["layers"]:
         grp = f"{_fmt(L.get('group_ratio'), 3)} ({L['group_size']})" if L.get("group_size") else "-"
         lines.append(
-            f"| {L['name']} | {L['type']} | {', '.join(L.get('units') or []) or '-'} "
+            f"| {L.get('layer', L['name'])} | {L['type']} | {', '.join(L.get('units') or []) or '-'} "
             f"| {L['cout_kept']}/{L['cout']} | {L['cin_kept']}/{L['cin']} "
             f"| {_fmt(L['beta_filter_ratio'], 3)} | {_fmt(L['alpha_filterlet_ratio'], 3)} | {grp} | {L['encoding']} "
             f"| {L['dense_bytes']:,} | {L['planned_bytes']:,} | {_fmt(L.get('int8_bytes'))} "

@@ -24,6 +24,7 @@ from .. import __version__
 from ..errors import DtmmError
 from ..fileio import write_bytes_atomic, write_text_atomic
 from ..formats import fwcs
+from ..tflite.layer_names import model_layer_labels
 from ..tflite.model import TfliteModel, conv_layers, replace_conv_biases, replace_conv_weights
 from .budget import FlashBudget, format_bytes
 
@@ -213,9 +214,10 @@ def run(opts: PostTrainingOptions, log) -> dict:
         acc_pruned = evaluate_tflite(pruned, x_test, y_test, preprocess_mode=opts.preprocess,
                                      progress=opts.progress, desc="int8 eval (pruned)", cache_dir=cache)  # fmt: skip
     rows = []
+    labels = model_layer_labels(TfliteModel(pruned))
     for L in layers:
         k = keep[L.op_index]
-        rows.append({"op": L.op_index, "name": L.name, "filterlets": int(k.size),
+        rows.append({"op": L.op_index, "name": L.name, "layer": labels[L.op_index], "filterlets": int(k.size),
                      "filterlets_given": int(np.any(L.weights != 0, axis=3).sum()), "filterlets_kept": int(k.sum()),
                      "filters_emptied": int((k.reshape(L.spec.cout, -1).sum(axis=1) == 0).sum()),
                      "bytes": next(r["bytes"] for r in meas["ops"] if r["op"] == L.op_index),
@@ -274,13 +276,13 @@ def render_markdown(r: dict) -> str:
         f"- model: `{r['model']}` -- {r['mode']}",
         f"- flash budget: `{r['flash_budget']}` = {r['flash_budget_bytes']:,} B of {r['budget_base_bytes']:,} B "
         f"({r['budget_base']}); {r['size_units']}",
-        f"- packed int8 weights: **{r['packed_bytes']:,} B** (smallest reachable {r['smallest_reachable_bytes']:,} B)",
+        f"- packed weight storage: **{r['packed_bytes']:,} B** (smallest reachable {r['smallest_reachable_bytes']:,} B)",
         f"- importance: {r['importance']}; each conv layer keeps at least {r['min_kept_per_layer']:.0%}",
         f"- accuracy: {acc}", "",
-        "| op | layer | filterlets kept / given / all | filters emptied | bytes given | bytes |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| layer | filterlets kept / given / all | filters emptied | bytes given | bytes |",
+        "| --- | --- | --- | --- | --- |",
     ]  # fmt: skip
     for L in r["layers"]:
-        lines.append(f"| {L['op']} | `{L['name']}` | {L['filterlets_kept']} / {L['filterlets_given']} / "
+        lines.append(f"| {L['layer']} | {L['filterlets_kept']} / {L['filterlets_given']} / "
                      f"{L['filterlets']} | {L['filters_emptied']} | {L['bytes_given']:,} | {L['bytes']:,} |")
     return "\n".join(lines) + "\n"

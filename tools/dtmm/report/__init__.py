@@ -238,14 +238,23 @@ def _relpath(path: Path, base: Path) -> str:
         return str(path)
 
 
+def layer_names(summary: dict) -> dict[str, str]:
+    """{profiler label: the layer's one name} (docs/figures.md) from a demo summary's variants."""
+    names: dict[str, str] = {}
+    for variant in (summary or {}).get("variants", {}).values():
+        names.update(variant.get("layers") or {})
+    return names
+
+
 def profile_rows(summary: dict, board: str) -> list[list[str]]:
     entry = summary["boards"][board]
     dp, pp = entry.get("dense", {}).get("profile") or {}, entry.get("pruned", {}).get("profile") or {}
     labels = list(dict.fromkeys([*dp, *pp]))
+    names = layer_names(summary)
     rows = []
     for lab in labels:
         a, b = dp.get(lab), pp.get(lab)
-        rows.append([lab, _minstr(a), _minstr(b), _ratio(b, a)])
+        rows.append([names.get(lab, lab), _minstr(a), _minstr(b), _ratio(b, a)])
     ta, tb = sum(dp.values()) if dp else None, sum(pp.values()) if pp else None
     rows.append(["**all operators**", _minstr(ta), _minstr(tb), _ratio(tb, ta)])
     return rows
@@ -269,7 +278,8 @@ def model_run_rows(run: dict) -> list[list[str]]:
     labels = list(run["profile"][0])
     means = {lab: sum(p.get(lab, 0) for p in run["profile"]) / len(run["profile"]) for lab in labels}
     total = sum(means.values()) or 1
-    rows = [[lab, f"{means[lab]:,.0f}", f"{100 * means[lab] / total:.1f}%"] for lab in labels]
+    names = run.get("layers") or {}
+    rows = [[names.get(lab, lab), f"{means[lab]:,.0f}", f"{100 * means[lab] / total:.1f}%"] for lab in labels]
     rows.append(["**all operators**", f"{sum(means.values()):,.0f}", "100.0%"])
     return rows
 

@@ -1,7 +1,6 @@
 """The PNG plots of `dtmm report` (matplotlib, Agg backend: no display needed)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 DENSE_COLOR = "#4C72B0"
@@ -99,14 +98,10 @@ def _finish(plt, fig, ax, path: Path) -> Path:
     return out
 
 
-def _short(label: str) -> str:
-    """'op03_CONV_2D' -> '3 CONV_2D'."""
-    m = re.match(r"op0*(\d+)_(.*)", label)
-    return f"{m.group(1)} {m.group(2)}" if m else label
-
-
 def instructions_per_layer(summary: dict, boards: list[str], path: Path) -> Path:
     """Grouped bars per operator, dense vs pruned, one panel per board (millions of instructions)."""
+    from . import layer_names
+
     plt = _pyplot()
     import numpy as np
 
@@ -123,11 +118,12 @@ def instructions_per_layer(summary: dict, boards: list[str], path: Path) -> Path
         ax.bar(x - w / 2, dv, w, color=DENSE_COLOR, label=f"dense ({sum(dv):.2f} M in all operators)")
         ax.bar(x + w / 2, pv, w, color=PRUNED_COLOR, label=f"DTMM pruned ({sum(pv):.2f} M in all operators)")
         ax.set_xticks(x)
-        ax.set_xticklabels([_short(l) for l in labels], rotation=40, ha="right", fontsize=8)
+        names = layer_names(summary)
+        ax.set_xticklabels([names.get(l, l) for l in labels], rotation=40, ha="right", fontsize=8)
         path_name = e.get("pruned", {}).get("conv_path") or e.get("dense", {}).get("conv_path") or "?"
         ax.set_title(f"{board} ({path_name} conv kernels): retired instructions per operator, one inference")
         ax.set_ylabel("instructions (millions)")
-        ax.set_xlabel("operator (index and type, execution order)")
+        ax.set_xlabel("layer (operator index, type and Keras name: docs/figures.md; execution order)")
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(loc="upper right")
     fig.tight_layout()
@@ -166,7 +162,7 @@ def flash_per_layer(report: dict, path: Path) -> Path:
     dense = [L["dense_bytes"] / 1000 for L in layers]
     pruned = [(L.get("int8_bytes") if L.get("int8_bytes") is not None else L.get("planned_bytes", 0)) / 1000
               for L in layers]  # fmt: skip
-    return _dense_vs_pruned([L["name"] for L in layers], dense, pruned, unit="KB",
+    return _dense_vs_pruned([L.get("layer", L["name"]) for L in layers], dense, pruned, unit="KB",
                             ylabel="weight flash (KB = 1000 bytes)",
                             title=f"Weight flash per layer, flash budget {report.get('flash_budget') or 'none'}",
                             path=path)  # fmt: skip
@@ -182,7 +178,7 @@ def predicted_instructions_per_layer(report: dict, path: Path) -> Path:
     if budget:
         title += (f"; whole model {report.get('predicted_instructions', 0) / 1e6:.2f} M of budget "
                   f"{report.get('latency_budget')} = {budget / 1e6:.2f} M")
-    return _dense_vs_pruned([L["name"] for L in layers], dense, pruned, unit="M in these layers",
+    return _dense_vs_pruned([L.get("layer", L["name"]) for L in layers], dense, pruned, unit="M in these layers",
                             ylabel="instructions (millions, predicted)", title=title, path=path,
                             title_size=10)  # fmt: skip
 

@@ -72,7 +72,7 @@ def profile_model(model_path, board_name: str, *, run: bool = True, seed: int = 
         w = op_weight_tensor(model, op)
         macs = op_macs(model, op)
         n = measured.get(row["label"]) if measured else None
-        layers.append({"name": row["label"], "op": row["op"], "macs": macs,
+        layers.append({"name": row["layer"], "label": row["label"], "op": row["op"], "macs": macs,
                        "weight_bytes_dense": int(w.size) if w is not None else 0,
                        "flash_bytes_packed": int(row["flash_bytes"]), "scratch_bytes": int(row.get("scratch_bytes") or 0),
                        "live_activation_bytes": live[row["index"]], "instructions": n,
@@ -109,12 +109,13 @@ def render_profile(doc: dict) -> str:
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
     f = doc["fit"]
     verdict = "fits" if f["fits"] else "does not fit"
-    lines += ["", f"{verdict} {doc['board']}: flash {f['flash_bytes']:,} / {f['board_flash_bytes']:,} B (packed "
+    lines += ["", f"{verdict} {doc['board']}: flash {f['flash_bytes']:,} / {f['board_flash_bytes']:,} B (model flash "
               f"{t['flash_bytes_packed']:,} + code ~{f['code_estimate_bytes']:,}), RAM {f['ram_bytes']:,} / "
               f"{f['board_ram_bytes']:,} B (arena {t['arena_bytes']:,} + stack and runtime "
               f"{f['stack_and_runtime_bytes']:,})"]  # fmt: skip
-    lines.append("weights B: int8 weights of the model as given; packed B: what dtmm pack stores (kept weights, "
-                 "index, per-channel parameters); live B: arena bytes live while the layer runs, its scratch included")
+    lines.append("weights B: int8 weights of the model as given; packed B: the layer's model flash (what dtmm pack "
+                 "stores: kept weights, index, kernel parameters); live B: arena bytes live while the layer runs, "
+                 "its scratch included (docs/figures.md)")
     if doc["note"]:
         lines.append(doc["note"])
     return "\n".join(lines)

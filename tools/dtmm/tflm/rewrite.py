@@ -28,9 +28,10 @@ from ..formats import fwcs
 from ..pack.lowering.ops import groups_blob
 from ..tflite.model import TfliteModel, _schema, conv_layer
 from ..tflite.verify import FlatbufferCorrupt, verify_model
+from ..tflite.write import BUFFER_ALIGNMENT, pack_model_t
 
 CUSTOM_CODE = fwcs.CUSTOM_OP
-BLOB_ALIGNMENT = 16  # bytes; FWCS blobs must be 16-byte aligned (docs/fwcs.md)
+BLOB_ALIGNMENT = BUFFER_ALIGNMENT  # bytes; FWCS blobs must be 16-byte aligned (docs/fwcs.md)
 
 
 class ConvertError(DtmmError):
@@ -208,39 +209,6 @@ def _drop_orphans(model_t) -> None:
         model_t.metadataBuffer = [bmap[int(b)] for b in model_t.metadataBuffer if int(b) in bmap]
 
 
-def _pack_aligned(fb, model_t) -> bytes:
-    """Serialize with every buffer's data 16-byte aligned (the schema's force_align, which the generated
-    Python code ignores)."""
-    import flatbuffers
-
-    class AlignedBuffer(fb.BufferT):
-        def Pack(self, builder):
-            data = self.data
-            vec = None
-            if data is not None:
-                raw = np.asarray(data, dtype=np.uint8).tobytes()
-                builder.StartVector(1, len(raw), BLOB_ALIGNMENT)
-                builder.head = builder.head - len(raw)
-                builder.Bytes[builder.head : builder.head + len(raw)] = raw
-                vec = builder.EndVector()
-            fb.BufferStart(builder)
-            if vec is not None:
-                fb.BufferAddData(builder, vec)
-            if self.offset:
-                fb.BufferAddOffset(builder, self.offset)
-            if self.size:
-                fb.BufferAddSize(builder, self.size)
-            return fb.BufferEnd(builder)
-
-    for i, b in enumerate(model_t.buffers):
-        nb = AlignedBuffer()
-        nb.data, nb.offset, nb.size = b.data, b.offset, b.size
-        model_t.buffers[i] = nb
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model_t.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
 def convert_model(data: bytes, source: str = "<bytes>", convert_all: bool = False) -> Conversion:
     """The converted model bytes and a LayerChange per CONV_2D of the first subgraph.
 
@@ -256,7 +224,7 @@ def convert_model(data: bytes, source: str = "<bytes>", convert_all: bool = Fals
         raise ConvertError(f"{source}: buffers stored outside the flatbuffer (offset/size) are not supported")
     _rewrite_ops(fb, model_t, blobs)
     _drop_orphans(model_t)
-    out = _pack_aligned(fb, model_t)
+    out = pack_model_t(fb, model_t)
     try:
         verify_model(out)
     except FlatbufferCorrupt as exc:  # a bug here, never the user's input: say so plainly
