@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 import subprocess
 import sys
@@ -83,7 +84,9 @@ def test_end_to_end(workdir):
     kept = sum(int(fwcs.keep_mask(c.weights).sum()) for c in conv_layers(tm))
     assert kept == sum(L["filterlets_kept"] for L in rep["layers"] if L["filterlets_kept"] is not None)
     md = (out / "report.md").read_text()
-    assert "packed int8" in md and "| b1_conv1 |" in md
+    assert "packed weight storage (int8)" in md
+    b1 = next(L["layer"] for L in rep["layers"] if L["name"] == "b1_conv1")  # one name per layer
+    assert re.fullmatch(r"op\d\d_CONV_2D \(b1_conv1\)", b1) and f"| {b1} |" in md
     assert "dtmm prune: plan:" in r.stderr
     recipe = rep["recipe"]  # the whole fine-tuning recipe is on record; distillation is on by default
     assert recipe["distillation"] == {"enabled": True, "temperature": 4.0, "weight": 0.5,

@@ -29,7 +29,8 @@ def estimate_model(model: TfliteModel | bytes, board: str, *, calibration: Calib
     layers = []
     for row in packed.summary["ops"]:
         f = features.get(row["label"])
-        entry = {"name": row["label"], "op": row["op"], "instructions": 0, "flash_bytes": int(row["flash_bytes"])}
+        entry = {"name": row["layer"], "label": row["label"], "op": row["op"], "instructions": 0,
+                 "flash_bytes": int(row["flash_bytes"])}
         if f is not None:
             group, _ = cal.coefficients(f)
             entry["instructions"] = cal.predict(f)
@@ -49,7 +50,7 @@ def estimate_model(model: TfliteModel | bytes, board: str, *, calibration: Calib
 def render_estimate(report: dict, source: str) -> str:
     lines = [f"dtmm estimate {source} on {report['board']}",
              f"  instructions {report['instructions']:,} (predicted QEMU-retired instructions, not cycles)",
-             f"  flash {report['flash_bytes']:,} B (weights + kernel parameters, exact)",
+             f"  model flash {report['flash_bytes']:,} B (weights + kernel parameters, exact; docs/figures.md)",
              f"  arena {report['arena_bytes']:,} B (static plan, exact)", ""]  # fmt: skip
     width = max(len(e["name"]) for e in report["layers"]) if report["layers"] else 4
     lines.append(f"  {'layer'.ljust(width)}  {'instructions':>12}  {'flash B':>9}  group")
