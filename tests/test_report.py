@@ -86,7 +86,7 @@ def test_render_report_writes_markdown_and_pngs(run_dir):
         with Image.open(p) as im:
             im.verify()
     md = paths[0].read_text()
-    assert "| weights flash, pruner byte model (budget 50% = 41,076 B) | 82,152 B | 41,066 B | 0.50x |" in md
+    assert "| weight storage (budget 50% = 41,076 B) | 82,152 B | 41,066 B | 0.50x |" in md
     assert "| instructions per inference, qemu-m4 (dsp kernels) | 14,330,830 | 12,050,811 | 0.84x |" in md
     assert "| on-device predictions = tflite-micro's, qemu-m55 | 100/100 | 100/100 |  |" in md
     assert "| int8 top-1 accuracy, 10,000 test images (tflite-micro) | 82.30% | 73.45% | -8.85 pt |" in md

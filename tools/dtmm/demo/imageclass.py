@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         s = gen.summary
         print(
             f"dtmm: generated {MODEL_NAME} from {Path(args.model).name}: {len(s['ops'])} ops, "
-            f"weights {s['flash_bytes']} bytes, arena {s['arena_bytes']} bytes; {gen.n_images} images"
+            f"model flash {s['flash_bytes']} bytes, arena {s['arena_bytes']} bytes; {gen.n_images} images"
             f"{' (profiling ' + str(gen.run_images) + ')' if gen.profile else ''}; "
             f"{len(gen.changed)} file(s) changed"
         )

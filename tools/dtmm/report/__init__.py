@@ -107,9 +107,9 @@ def summary_rows(summary: dict) -> list[list[str]]:
     v = summary["variants"]
     d, p = v["dense"], v["pruned"]
     rows = [
-        ["weights flash, pruner byte model (budget " + str(summary.get("budget")) + f" = {summary.get('budget_bytes'):,} B)",
+        ["weight storage (budget " + str(summary.get("budget")) + f" = {summary.get('budget_bytes'):,} B)",
          _b(d["weights_bytes"]), _b(p["weights_bytes"]), _ratio(p["weights_bytes"], d["weights_bytes"])],
-        ["model flash: weights + kernel parameters (dtmm pack)", _b(d["flash_bytes"]), _b(p["flash_bytes"]),
+        ["model flash: weights + kernel parameters (dtmm pack; docs/figures.md)", _b(d["flash_bytes"]), _b(p["flash_bytes"]),
          _ratio(p["flash_bytes"], d["flash_bytes"])],
         ["peak RAM: activation arena (dtmm pack plan)", _b(d["arena_bytes"]), _b(p["arena_bytes"]),
          _ratio(p["arena_bytes"], d["arena_bytes"])],
@@ -308,7 +308,7 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     lines = [f"# DTMM report: `{run_dir}`", ""]
     if summary:
         lines += [f"Model `{summary.get('model')}`, data `{summary.get('data')}`, flash budget "
-                  f"`{summary.get('budget')}` ({summary.get('budget_bytes'):,} B of weights).", ""]  # fmt: skip
+                  f"`{summary.get('budget')}` ({summary.get('budget_bytes'):,} B of weight storage).", ""]  # fmt: skip
         lines += ["## Dense vs DTMM", ""] + markdown_table(HEADER, summary_rows(summary))
         lines += ["", fine_tune_note(summary), "", _measure_note(summary)]
         if summary.get("wall_time_s") is not None and summary.get("phase_times_s"):
@@ -328,7 +328,7 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
         written.append(p)
         lines += [f"![int8 test accuracy vs weight flash]({p.name})", ""]
         lines += markdown_table(
-            ["budgets", "pruned weights B", "of dense", "pruned int8 acc.", "dense int8 acc.",
+            ["budgets", "pruned weight storage B", "of dense", "pruned int8 acc.", "dense int8 acc.",
              "fine-tune epochs (dense baseline)", "test images", "arena B", "predicted instructions", "directory"],
             budget_rows(reports, run_dir), align="lrrrrrrrrl",
         )  # fmt: skip
@@ -366,9 +366,9 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     if main_report is not None and main_report.get("layers"):
         p = plots.flash_per_layer(main_report, out / PLOTS[2])
         written.append(p)
-        lines += ["## Flash per layer", "", f"![weight bytes per layer]({p.name})", "",
-                  f"Budget `{main_report.get('flash_budget')}`; weight bytes per layer by the pruner's byte "
-                  "model (FWCS for convolutions), dense vs pruned int8.", ""]  # fmt: skip
+        lines += ["## Flash per layer", "", f"![weight storage per layer]({p.name})", "",
+                  f"Budget `{main_report.get('flash_budget')}`; weight storage per layer (docs/figures.md), "
+                  "dense vs pruned int8.", ""]  # fmt: skip
 
     if main_report is not None and any(L.get("predicted_instructions") for L in main_report.get("layers", [])):
         p = plots.predicted_instructions_per_layer(main_report, out / PLOTS[3])

@@ -157,14 +157,14 @@ def _dense_vs_pruned(names: list[str], dense: list[float], pruned: list[float], 
 
 
 def flash_per_layer(report: dict, path: Path) -> Path:
-    """Weight bytes per layer (dense vs pruned int8) from a dtmm prune report."""
+    """Weight storage per layer (dense vs pruned int8, docs/figures.md) from a dtmm prune report."""
     layers = [L for L in report["layers"] if L.get("dense_bytes")]
     dense = [L["dense_bytes"] / 1000 for L in layers]
     pruned = [(L.get("int8_bytes") if L.get("int8_bytes") is not None else L.get("planned_bytes", 0)) / 1000
               for L in layers]  # fmt: skip
     return _dense_vs_pruned([L.get("layer", L["name"]) for L in layers], dense, pruned, unit="KB",
-                            ylabel="weight flash (KB = 1000 bytes)",
-                            title=f"Weight flash per layer, flash budget {report.get('flash_budget') or 'none'}",
+                            ylabel="weight storage (KB = 1000 bytes)",
+                            title=f"Weight storage per layer, flash budget {report.get('flash_budget') or 'none'}",
                             path=path)  # fmt: skip
 
 
