@@ -22,7 +22,14 @@ def _densities(value: str) -> list[float]:
 
 @click.group()
 def bench():
-    """Benchmarks under QEMU (exact retired-instruction counts, see docs/measurement.md)."""
+    """Benchmarks under QEMU (exact retired-instruction counts, see docs/measurement.md).
+
+    \b
+    Examples:
+      dtmm bench kernels --board qemu-m55 --json
+      dtmm bench models --board qemu-m4 --baseline stock
+      TFLM_DIR=~/tflite-micro dtmm bench tflm model_int8.tflite
+    """
 
 
 @bench.command("kernels")

@@ -15,7 +15,13 @@ def _size(n: int) -> str:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="print a JSON list instead of a table")
 def boards(as_json: bool):
-    """List boards with CPU, QEMU machine, features and memory sizes."""
+    """List boards with CPU, QEMU machine, features and memory sizes.
+
+    \b
+    Examples:
+      dtmm boards
+      dtmm boards --json | jq '.[] | select(.qemu_machine != null) | .name'
+    """
     rows = [b.as_dict() for b in BOARDS.values()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
