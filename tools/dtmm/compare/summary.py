@@ -99,7 +99,7 @@ def render_markdown(r: dict) -> str:
         "# dtmm compare" + ("" if r.get("complete", True) else " (in progress: the cells finished so far)"),
         "",
         f"- model `{r['model']}`, data `{r['data']}`; {r['epochs']} fine-tuning epochs per cell, seed {r['seed']}",
-        f"- dense int8: accuracy {100 * r['dense']['accuracy']:.2f}%, weights {r['dense']['dense_bytes']:,} B; "
+        f"- dense int8: accuracy {100 * r['dense']['accuracy']:.2f}%, weight storage {r['dense']['dense_bytes']:,} B; "
         + ", ".join(f"{b} {r['dense']['boards'][b]['instructions']:,} instructions, arena "
                     f"{r['dense']['boards'][b]['arena_bytes']:,} B" for b in boards),
         f"- instructions: {r['units']['instructions']}; accuracy: {r['units']['accuracy']}",

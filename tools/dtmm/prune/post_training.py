@@ -174,7 +174,7 @@ def run(opts: PostTrainingOptions, log) -> dict:
     budget = opts.flash.resolve(base)
     conv_ops = {L.op_index for L in layers}
     fixed = sum(r["bytes"] for r in given["ops"] if r["op"] not in conv_ops)
-    log(f"model {opts.model}: {len(layers)} conv layers; weights {format_bytes(base)} as dtmm pack stores them; "
+    log(f"model {opts.model}: {len(layers)} conv layers; weight storage {format_bytes(base)}; "
         f"flash budget {format_bytes(budget)}")
 
     x_calib = x_test = y_test = None

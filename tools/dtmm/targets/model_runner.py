@@ -290,7 +290,7 @@ def check_fit(packed: PackedModel, n_inputs: int, board: Board) -> None:
     flash = packed.flash_bytes + inputs + CODE_ESTIMATE_BYTES
     if flash > board.flash_bytes:
         raise DtmmError(
-            f"model does not fit {board.name}: needs about {flash} bytes of flash (weights {packed.flash_bytes} + "
+            f"model does not fit {board.name}: needs about {flash} bytes of flash (model flash {packed.flash_bytes} + "
             f"{n_inputs} inputs {inputs} + code ~{CODE_ESTIMATE_BYTES}), the board has {board.flash_bytes}"
         )
 
@@ -363,7 +363,7 @@ def run_model(
     n = arr.shape[0]
     say(
         f"packed {packed.name}: {len(packed.lowered)} ops, arena {packed.arena_bytes} bytes, "
-        f"weights {packed.flash_bytes} bytes"
+        f"model flash {packed.flash_bytes} bytes"
     )
     check_fit(packed, n, b)
     check_tools()
