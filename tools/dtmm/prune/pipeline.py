@@ -318,8 +318,8 @@ def run_prune(opts: PruneOptions, log: Callable[[str], None] = print) -> dict:
         "size_units": "KB = 1000 B, KiB = 1024 B",
         "dense_bytes": dense_bytes, "smallest_reachable_bytes": floor,
         "budget_base_bytes": base_bytes, "zero_filterlets_given": zero_filterlets,
-        "budget_base": "packed bytes of the model as given: dtmm pack's storage of its weights, all-zero "
-                       "filterlets not stored (a percentage --flash is of this)",
+        "budget_base": "weight storage of the model as given (docs/figures.md), all-zero filterlets not "
+                       "stored (a percentage --flash is of this)",
         "seed": opts.seed, "epochs": opts.epochs, "batch_size": opts.batch_size,
         "learning_rate": opts.learning_rate, "augment": augment, "preprocess": opts.preprocess,
         "method": opts.method, "conv_storage": STORAGE_OF_METHOD[opts.method],

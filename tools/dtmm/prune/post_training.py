@@ -226,7 +226,7 @@ def run(opts: PostTrainingOptions, log) -> dict:
         "tool": "dtmm prune", "version": __version__, "mode": "post-training (.tflite, no fine-tuning)",
         "model": str(opts.model), "data": str(opts.data) if opts.data else None,
         "flash_budget": opts.flash.text, "flash_budget_bytes": budget, "budget_base_bytes": base,
-        "budget_base": "packed bytes of the model as given (dtmm pack's storage of its weights)",
+        "budget_base": "weight storage of the model as given (docs/figures.md)",
         "size_units": "KB = 1000 B, KiB = 1024 B",
         "importance": "filterlet |w| x scale" + (" x mean |input activation|" if activity is not None else "")
                       + ", per stored byte",
