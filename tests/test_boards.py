@@ -74,6 +74,7 @@ def test_required_boards_present():
         "qemu-m7": "mps2-an500",
         "qemu-m33": "mps2-an505",
         "qemu-m55": "mps3-an547",
+        "qemu-stm32f405": "netduinoplus2",
     }
     assert not BOARDS["disco_f746ng"].emulated
     assert not BOARDS["nucleo_l4r5zi"].emulated

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..paths import KERNELS_DIR
+from ..targets.boards import BOARDS
 from .features import COUNTS_OF_KIND, OpFeatures
 from .fit import fit_group, relative_errors
 
@@ -82,7 +83,11 @@ class Calibration:
 
 
 def load_calibration(board: str, path: str | Path | None = None) -> Calibration:
-    """The calibration in `path`, else the one shipped for `board`."""
+    """The calibration in `path`, else the one shipped for `board` (for a board that runs another's
+    code instruction for instruction, Board.cost_model_board names whose)."""
+    if path is None:
+        known = BOARDS.get(board)
+        board = known.cost_model_board or board if known is not None else board
     file = Path(path) if path else CALIBRATIONS_DIR / f"{board}.json"
     if not file.is_file():
         have = sorted(p.stem for p in CALIBRATIONS_DIR.glob("*.json"))

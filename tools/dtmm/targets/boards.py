@@ -31,6 +31,9 @@ class Board:
     #: stack reserved by the linker script (DTMM_STACK_SIZE), counted in the RAM a model needs
     stack_bytes: int = 16 * 1024
     pio_env: str = ""
+    #: the board whose shipped cost model (calibration) this one uses: same core and same compiled code,
+    #: so the same instructions (only the timer interrupts of the counter differ); "" = its own
+    cost_model_board: str = ""
     notes: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -72,6 +75,9 @@ BOARDS: dict[str, Board] = {
               ("fpu", "dsp"), 4 * MiB, 4 * MiB, "mps2-an505", 20_000_000),
         Board("qemu-m55", "cortex-m55", "Arm MPS3 AN547 (QEMU mps3-an547), ITCM/DTCM, secure state",
               ("fpu", "dsp", "mve"), 512 * KiB, 512 * KiB, "mps3-an547", 32_000_000),
+        Board("qemu-stm32f405", "cortex-m4",
+              "Netduino Plus 2, STM32F405RG (QEMU netduinoplus2): ST's RCC, GPIO, USART1, SysTick",
+              ("fpu", "dsp"), 1 * MiB, 128 * KiB, "netduinoplus2", 168_000_000, cost_model_board="qemu-m4"),
         Board("disco_f746ng", "cortex-m7", "ST STM32F746G-DISCO (real hardware)", ("fpu", "dsp"),
               1 * MiB, 320 * KiB, notes="PlatformIO platform ststm32; needs PlatformIO's registry"),
         Board("nucleo_l4r5zi", "cortex-m4", "ST NUCLEO-L4R5ZI, MLPerf Tiny reference (real hardware)",
