@@ -22,7 +22,7 @@ def test_static_columns_and_fit_on_a_real_board(resnet8_tflite):
     doc = _profile(resnet8_tflite, "--board", "nucleo_l4r5zi")
     model = TfliteModel.load(resnet8_tflite)
     packed = pack_model(model, "x").summary
-    assert [L["name"] for L in doc["layers"]] == [op["label"] for op in packed["ops"]]
+    assert [L["name"] for L in doc["layers"]] == [op["layer"] for op in packed["ops"]]
     assert [L["macs"] for L in doc["layers"]] == [op_macs(model, op) for op in model.operators]
     assert sum(L["flash_bytes_packed"] for L in doc["layers"]) == doc["totals"]["flash_bytes_packed"] == packed["flash_bytes"]
     assert max(L["live_activation_bytes"] for L in doc["layers"]) <= doc["totals"]["arena_bytes"] == packed["arena_bytes"]

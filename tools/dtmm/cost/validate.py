@@ -62,9 +62,9 @@ def compare(models: Sequence[CalibrationModel], board: str, *, calibration: Cali
         est = estimate_model(TfliteModel(cm.data, cm.name), board, calibration=cal)
         ops = []
         for layer in est["layers"]:
-            if layer["name"] not in m["per_op"]:
+            if layer["label"] not in m["per_op"]:
                 continue
-            got = m["per_op"][layer["name"]]
+            got = m["per_op"][layer["label"]]
             ops.append({"name": layer["name"], "op": layer["op"], "group": layer.get("group"),
                         "predicted": layer["instructions"], "measured": got,
                         "error": (layer["instructions"] - got) / max(got, 1)})  # fmt: skip
