@@ -14,6 +14,7 @@ from dtmm.targets.boards import BOARDS, ICOUNT_SHIFT, emulated_boards, get_board
 
 REPO = Path(__file__).resolve().parents[1]
 QEMU_DIR = REPO / "boards" / "qemu"
+MANIFEST_DIR = REPO / "boards" / "platformio" / "boards"
 
 
 def _size(text: str) -> int:
@@ -24,8 +25,24 @@ def _size(text: str) -> int:
     return int(text, 0)
 
 
+def _manifest(board: str) -> dict:
+    b = BOARDS[board]
+    return json.loads((MANIFEST_DIR / f"{b.pio_board or b.name}.json").read_text())
+
+
+def _linker_script(board: str) -> str:
+    """The board's linker script, found as the platform builder finds it (a support directory's ld/)."""
+    build = _manifest(board)["build"]
+    support = build["dtmm_board_support"]
+    support = [support] if isinstance(support, str) else support
+    found = [REPO / "boards" / d / "ld" / build["ldscript"] for d in support]
+    found = [p for p in found if p.is_file()]
+    assert len(found) == 1, (board, found)
+    return found[0].read_text()
+
+
 def _linker_regions(board: str) -> dict[str, tuple[int, int]]:
-    script = (QEMU_DIR / "ld" / f"{board}.ld").read_text()
+    script = _linker_script(board)
     regions = {}
     for name, origin, length in re.findall(
         r"(\w+)\s*\([rwx]+\)\s*:\s*ORIGIN\s*=\s*(\w+)\s*,\s*LENGTH\s*=\s*(\w+)", script
@@ -38,13 +55,30 @@ def _board_config() -> str:
     return (QEMU_DIR / "board_config.h").read_text()
 
 
-@pytest.mark.parametrize("board", [b.name for b in emulated_boards()])
+@pytest.mark.parametrize("board", list(BOARDS))
 def test_linker_script_sizes_match_board_table(board):
     regions = _linker_regions(board)
     assert regions["FLASH"][1] == BOARDS[board].flash_bytes
     assert regions["RAM"][1] == BOARDS[board].ram_bytes
-    stack = re.search(r"DTMM_STACK_SIZE\s*=\s*(\w+)\s*;", (QEMU_DIR / "ld" / f"{board}.ld").read_text()).group(1)
+    stack = re.search(r"DTMM_STACK_SIZE\s*=\s*(\w+)\s*;", _linker_script(board)).group(1)
     assert int(stack, 0) == BOARDS[board].stack_bytes
+    upload = _manifest(board)["upload"]
+    assert (upload["maximum_size"], upload["maximum_ram_size"]) == (BOARDS[board].flash_bytes, BOARDS[board].ram_bytes)
+
+
+@pytest.mark.parametrize("board", [b.name for b in BOARDS.values() if not b.emulated])
+def test_real_board_manifest_and_facts_agree(board):
+    """Real boards: our own support (no framework), DWT cycles, an uploader, and board_facts.h's core clock."""
+    m = _manifest(board)
+    assert m["build"]["dtmm_board_support"] == ["stm32", "hardware"] and m["frameworks"] == []
+    assert m["dtmm"]["counter_unit"] == "cycles"
+    assert set(m["upload"]["protocols"]) == {"openocd", "pyocd"} and m["upload"]["protocol"] == "openocd"
+    assert int(m["build"]["f_cpu"].rstrip("L")) == BOARDS[board].sysclk_hz
+    facts = (REPO / "boards" / "stm32" / "board_facts.h").read_text()
+    macro = m["build"]["extra_flags"].removeprefix("-D")
+    block = facts.partition(f"defined({macro})")[2].split("#elif")[0]
+    assert f'"{board}"' in block
+    assert int(re.search(r"DTMM_STM32_SYSCLK_TARGET_HZ (\d+)u", block).group(1)) == BOARDS[board].sysclk_hz
 
 
 @pytest.mark.parametrize("board", [b.name for b in emulated_boards()])
@@ -78,6 +112,7 @@ def test_required_boards_present():
     }
     assert not BOARDS["disco_f746ng"].emulated
     assert not BOARDS["nucleo_l4r5zi"].emulated
+    assert not BOARDS["netduinoplus2"].emulated
     assert "mve" in BOARDS["qemu-m55"].features
     assert "dsp" not in BOARDS["qemu-m3"].features
     assert BOARDS["qemu-m0"].cpu == "cortex-m0" and BOARDS["qemu-m0"].features == ()
@@ -96,6 +131,7 @@ def test_boards_cli_json():
     assert rows["qemu-m55"]["features"] == ["fpu", "dsp", "mve"]
     assert rows["qemu-m4"]["ram_bytes"] == 4 * 1024 * 1024
     assert rows["nucleo_l4r5zi"]["emulated"] is False
+    assert rows["nucleo_l4r5zi"]["counter_unit"] == "cycles" and rows["qemu-m4"]["counter_unit"] == "instructions"
 
 
 def test_boards_cli_table():

@@ -112,11 +112,14 @@ def test_platformio_ini_has_ic_envs():
 
     ini = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";",))
     ini.read(REPO / "platformio.ini")
-    for board in ("qemu-m4", "qemu-m55", "nucleo_l4r5zi", "disco_f746ng"):
+    for board in ("qemu-m4", "qemu-m55", "nucleo_l4r5zi", "disco_f746ng", "netduinoplus2"):
         assert ini.has_section(f"env:ic-{board}")
     assert "pio_model.py" in ini.get("image_classification", "extra_scripts")
-    assert "pio_model.py" in ini.get("env:ic-nucleo_l4r5zi", "extra_scripts")
-    assert "pio_stm32.py" in ini.get("env:ic-nucleo_l4r5zi", "extra_scripts")
+    # real boards on DTMM's own platform; the ststm32 alternative adds its glue and keeps the model hook
+    assert ini.get("env:ic-nucleo_l4r5zi", "extends") == "hardware, image_classification"
+    assert ini.get("hardware", "platform") == ini.get("qemu", "platform")
+    assert "pio_model.py" in ini.get("env:ic-ststm32-nucleo_l4r5zi", "extra_scripts")
+    assert "pio_stm32.py" in ini.get("env:ic-ststm32-nucleo_l4r5zi", "extra_scripts")
     # the existing envs and defaults are untouched
     assert ini.get("platformio", "default_envs").split(", ") == ["qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7",
                                                                  "qemu-m33", "qemu-m55"]  # fmt: skip

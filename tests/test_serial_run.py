@@ -24,6 +24,8 @@ from dtmm.targets.serial_port import SERIAL_UNIT, read_serial_run  # noqa: E402
 
 SESSION = (
     b"\x00\xff"  # line noise at power-up, before the first line
+    b"@dtmm counter cycles\r\n"
+    b"@dtmm clock 120000000\r\n"
     b"dtmm hello from nucleo_l4r5zi\r\n"
     b"@dtmm model model on nucleo_l4r5zi: 2 images, arena 53680 bytes, weights 47728 bytes, conv path dsp\r\n"
     b"@dtmm image 0 label 3\r\n"

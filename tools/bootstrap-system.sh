@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the system tools DTMM needs (Arm GCC + newlib, QEMU, host C build
+# Installs the system tools DTMM needs (Arm GCC + newlib, QEMU, OpenOCD, host C build
 # tools, clang for the fuzzers) with apt-get when they are missing: directly as root, through sudo
 # otherwise, else says what to install.  Fast no-op when all are present.
 set -euo pipefail
@@ -17,6 +17,8 @@ if ! have arm-none-eabi-g++ || ! printf '#include <cstdint>\n' | arm-none-eabi-g
   missing+=(libstdc++-arm-none-eabi-newlib)
 fi
 have qemu-system-arm || missing+=(qemu-system-arm)
+# flashing real boards: pio run -e <board> -t upload (upload_protocol = openocd, the default)
+have openocd || missing+=(openocd)
 have cmake || missing+=(cmake)
 have gcc || missing+=(gcc)
 have make || missing+=(make)

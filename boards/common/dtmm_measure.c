@@ -31,4 +31,5 @@ void dtmm_measure_calibrate(void)
     measure_overhead = 0;
     uint64_t start = dtmm_measure_begin();
     measure_overhead = dtmm_measure_end(0, start);
+    dtmm_printf("@dtmm counter %s\n", dtmm_board_counter_unit());
 }

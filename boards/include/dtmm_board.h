@@ -3,7 +3,8 @@
  *
  * One header for emulated (QEMU) and real boards: console output, a
  * deterministic instruction counter, named measurements and exit with a
- * status code.  Implementations live in boards/qemu and boards/stm32.
+ * status code.  Implementations: boards/qemu (emulated boards), boards/hardware
+ * with boards/stm32 (real boards), boards/common (all boards).
  */
 #ifndef DTMM_BOARD_H
 #define DTMM_BOARD_H
@@ -60,6 +61,10 @@ int dtmm_vprintf(const char *fmt, va_list ap);
 int dtmm_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 void dtmm_puts(const char *s);
 
+/* Reports a fault exception ("*** <what>", with CFSR where the core has one) and exits with
+ * DTMM_EXIT_FAULT: the exception handlers call it so that a crash ends the run instead of hanging. */
+void dtmm_fault(const char *what) __attribute__((noreturn));
+
 /*
  * Measurements.  dtmm_measure_begin() returns a start mark;
  * dtmm_measure_end() returns the count from the begin call's return to the
@@ -70,6 +75,8 @@ void dtmm_puts(const char *s);
  */
 uint64_t dtmm_measure_begin(void);
 uint64_t dtmm_measure_end(const char *name, uint64_t start);
+/* Measures the calls' own cost once and prints "@dtmm counter <unit>" (dtmm_board_counter_unit()),
+ * so every record of the run can name its unit. */
 void dtmm_measure_calibrate(void);
 
 #ifdef __cplusplus

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "board_config.h"
-#include "console.h"
+#include "dtmm_console.h"
 #include "dtmm_board.h"
 
 /* ---- SysTick counter ---------------------------------------------------- */

@@ -37,11 +37,9 @@
 #define DTMM_UART_CMSDK_BASE 0x59303000u /* secure alias of 0x49303000 */
 #define DTMM_SYSCLK_HZ 32000000u
 #elif defined(DTMM_BOARD_QEMU_STM32F405)
-/* Netduino Plus 2 (STM32F405RG): ST's own peripherals, QEMU connects USART1 to -serial. */
+/* Netduino Plus 2 (STM32F405RG): clocks and console are the real board's (boards/stm32), on the USART1
+ * QEMU connects to -serial. */
 #define DTMM_BOARD_NAME "qemu-stm32f405"
-#define DTMM_UART_STM32_BASE 0x40011000u /* USART1 (RM0090 2.3, memory map) */
-#define DTMM_STM32_RCC_BASE 0x40023800u
-#define DTMM_STM32_GPIOA_BASE 0x40020000u
 /* SysTick runs on QEMU's netduinoplus2 CPU clock, 168 MHz, whatever RCC is told (QEMU 7.2 does not
  * model RCC): 21.5 ticks per instruction at -icount shift=7. */
 #define DTMM_SYSCLK_HZ 168000000u

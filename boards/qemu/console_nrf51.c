@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "board_config.h"
-#include "console.h"
+#include "dtmm_console.h"
 #include "dtmm_board.h"
 
 #if defined(DTMM_UART_NRF51_BASE)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from ..targets.qemu import FirmwareTimeout, echo_line, run_firmware
+from ..targets.qemu import COUNTER_UNITS, FirmwareTimeout, counter_unit, echo_line, run_firmware
 from ..targets.serial_port import DEFAULT_BAUD, SERIAL_UNIT, read_serial_run
 
 TIMEOUT_EXIT_CODE = 124
-QEMU_UNIT = "QEMU-retired instructions (not cycles)"
+QEMU_UNIT = COUNTER_UNITS["instructions"]
 
 
 @click.command()
@@ -60,6 +60,9 @@ def run(firmware: Path | None, board_name: str | None, port: str | None, baud: i
                                    "console": exc.console, "measurements": {}, "error": str(exc)}, indent=2))
         click.echo(f"dtmm: error: {exc}", err=True)
         sys.exit(TIMEOUT_EXIT_CODE)
+    declared = counter_unit(result.console)
+    if declared is not None:
+        unit = COUNTER_UNITS.get(declared, declared)
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "unit": unit}, indent=2))
     sys.exit(result.exit_code)

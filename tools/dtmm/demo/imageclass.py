@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..fileio import write_if_changed
-from ..targets.qemu import OUTPUT_LINE, inference_measurements, output_values
+from ..targets.qemu import OUTPUT_LINE, counter_unit, inference_measurements, output_values
 
 #: C name of the packed model inside the app
 MODEL_NAME = "classifier"
@@ -302,6 +302,8 @@ class FirmwareRun:
     profile: list[dict]  # per image: {op label: instructions} (profiling builds)
     conv_path: str | None
     done: int | None
+    #: what the counts count, as the firmware declared it ("instructions" under QEMU, "cycles" on hardware)
+    counter_unit: str | None = None
 
     @property
     def correct(self) -> int:
@@ -345,6 +347,7 @@ def parse_console(console: str) -> FirmwareRun:
         profile=[p for p in profile if p],
         conv_path=conv_path,
         done=done,
+        counter_unit=counter_unit(console),
     )
 
 

@@ -55,6 +55,7 @@ from ..paths import REPO_ROOT
 from ..prune.pipeline import DENSE_KERAS_FILE
 from ..targets import platformio
 from ..targets.boards import get_board
+from ..targets.qemu import COUNTER_UNITS
 from .eta import FineTuneEta
 
 SUMMARY_FORMAT = "dtmm-demo"
@@ -667,6 +668,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 "firmware": _rel(elf, out),
                 "conv_path": run.conv_path,
                 "images": n,
+                "unit": COUNTER_UNITS.get(run.counter_unit or "instructions", run.counter_unit),
                 "instructions": run.instructions,
                 "instructions_mean": float(np.mean(run.instructions)) if run.instructions else None,
                 "instructions_min": min(run.instructions) if run.instructions else None,

@@ -1,8 +1,9 @@
 """The board table: every board DTMM can build for, emulated (QEMU) or real.
 
 This is the single Python-side description of a board; the firmware side of the
-same facts lives in boards/qemu/include/dtmm_board_config.h and the linker
-scripts, and tests/test_boards.py checks that the two agree.
+same facts lives in the PlatformIO board manifests (boards/platformio/boards),
+boards/qemu/board_config.h, boards/stm32/board_facts.h and the linker scripts,
+and tests/test_boards.py checks that they agree.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class Board:
     #: stack reserved by the linker script (DTMM_STACK_SIZE), counted in the RAM a model needs
     stack_bytes: int = 16 * 1024
     pio_env: str = ""
+    #: PlatformIO board id of its manifest in boards/platformio/boards ("" = the board's name)
+    pio_board: str = ""
     #: the board whose shipped cost model (calibration) this one uses: same core and same compiled code,
     #: so the same instructions (only the timer interrupts of the counter differ); "" = its own
     cost_model_board: str = ""
@@ -54,11 +57,15 @@ class Board:
             "stack_bytes": self.stack_bytes,
             "emulated": self.emulated,
             "pio_env": self.pio_env or self.name,
+            "pio_board": self.pio_board or self.name,
+            "counter_unit": "instructions" if self.emulated else "cycles",
         }
 
 
 KiB = 1024
 MiB = 1024 * KiB
+_REAL_BOARD_NOTES = ("DTMM's own board support (boards/stm32, boards/hardware), builds offline; "
+                     "counts CPU cycles; untested on hardware")
 
 BOARDS: dict[str, Board] = {
     b.name: b
@@ -78,11 +85,15 @@ BOARDS: dict[str, Board] = {
         Board("qemu-stm32f405", "cortex-m4",
               "Netduino Plus 2, STM32F405RG (QEMU netduinoplus2): ST's RCC, GPIO, USART1, SysTick",
               ("fpu", "dsp"), 1 * MiB, 128 * KiB, "netduinoplus2", 168_000_000, cost_model_board="qemu-m4"),
-        Board("disco_f746ng", "cortex-m7", "ST STM32F746G-DISCO (real hardware)", ("fpu", "dsp"),
-              1 * MiB, 320 * KiB, notes="PlatformIO platform ststm32; needs PlatformIO's registry"),
-        Board("nucleo_l4r5zi", "cortex-m4", "ST NUCLEO-L4R5ZI, MLPerf Tiny reference (real hardware)",
-              ("fpu", "dsp"), 2 * MiB, 640 * KiB,
-              notes="PlatformIO platform ststm32; needs PlatformIO's registry"),
+        Board("nucleo_l4r5zi", "cortex-m4", "ST NUCLEO-L4R5ZI, STM32L4R5ZI at 120 MHz, MLPerf Tiny reference "
+              "(real hardware)", ("fpu", "dsp"), 2 * MiB, 640 * KiB, sysclk_hz=120_000_000,
+              pio_board="dtmm_nucleo_l4r5zi", notes=_REAL_BOARD_NOTES),
+        Board("disco_f746ng", "cortex-m7", "ST 32F746G-DISCOVERY, STM32F746NG at 216 MHz, caches on (real hardware)",
+              ("fpu", "dsp"), 1 * MiB, 320 * KiB, sysclk_hz=216_000_000, pio_board="dtmm_disco_f746ng",
+              notes=_REAL_BOARD_NOTES),
+        Board("netduinoplus2", "cortex-m4", "Netduino Plus 2, STM32F405RG at 168 MHz (real hardware)",
+              ("fpu", "dsp"), 1 * MiB, 128 * KiB, sysclk_hz=168_000_000, pio_board="dtmm_netduinoplus2",
+              notes=_REAL_BOARD_NOTES),
     ]
 }
 

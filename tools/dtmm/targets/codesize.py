@@ -1,7 +1,7 @@
 """Code size of a built firmware: its .text, and the part of it that lib/dtmm_kernels contributes.
 
 The firmware is linked with -ffunction-sections -fdata-sections --gc-sections
-(boards/platformio/platform-dtmm-qemu/builder/main.py), so what the
+(boards/platformio/platform-dtmm/builder/main.py), so what the
 kernel library costs depends on what the program references: only the
 sections that survived the link count.  ``.text`` of the ELF holds code and
 read-only data (the model's weights included); the kernel share is read from

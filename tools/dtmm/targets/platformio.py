@@ -47,9 +47,11 @@ from .boards import get_board
 #: PlatformIO 6.1.x requires core package tool-scons "~4.40801.0"
 #: (platformio/dependencies.py); the local package claims that version.
 TOOL_SCONS_VERSION = "4.40801.0"
-#: The local dev-platform of the QEMU boards, relative to the repository.
-LOCAL_PLATFORM_DIR = "boards/platformio/platform-dtmm-qemu"
-#: ``platform =`` of the QEMU envs in platformio.ini.
+#: The local dev-platform (QEMU and real boards), relative to the repository.
+LOCAL_PLATFORM_DIR = "boards/platformio/platform-dtmm"
+#: The same platform's directory before it built real boards too (a core bootstrapped then links it).
+RENAMED_PLATFORM_DIR = "platform-dtmm-qemu"
+#: ``platform =`` of the DTMM envs in platformio.ini.
 LOCAL_PLATFORM_SPEC = "symlink://" + LOCAL_PLATFORM_DIR
 #: Settings that keep PlatformIO offline (telemetry, upgrade and prune checks).
 OFFLINE_SETTINGS = {
@@ -248,6 +250,8 @@ def bootstrap(repo_root: Path | None = None) -> None:
     _write_if_changed(
         core / "platforms" / f"{Path(LOCAL_PLATFORM_DIR).name}.pio-link", _platform_link(repo_root)
     )
+    # the platform's name before it built real boards too: a stale link would shadow nothing but confuse
+    (core / "platforms" / f"{RENAMED_PLATFORM_DIR}.pio-link").unlink(missing_ok=True)
     _update_appstate(core / "appstate.json")
 
 
@@ -372,13 +376,8 @@ def build(
     elf = project_build / env_name / "firmware.elf"
     if returncode != 0:
         details = "\n".join("  " + line for line in _error_lines(lines))
-        hint = (
-            ""
-            if b.emulated
-            else " - real boards need PlatformIO's registry to install the ststm32 platform"
-        )
         raise DtmmError(
-            f"PlatformIO build of {src} for {board} failed (pio run exit status {returncode}){hint}\n"
+            f"PlatformIO build of {src} for {board} failed (pio run exit status {returncode})\n"
             f"{details}"
         )
     if not elf.is_file():

@@ -25,6 +25,13 @@ from .boards import ICOUNT_SHIFT, Board, emulated_boards, get_board
 
 QEMU_BINARY = "qemu-system-arm"
 MEASURE_LINE = re.compile(r"^@dtmm measure (\S+) (\d+)\s*$")
+#: ``@dtmm counter <unit>``: what the board's counter counts, printed once at start-up
+COUNTER_LINE = re.compile(r"^@dtmm counter (\S+)\s*$", re.M)
+#: how records name each counter unit (``dtmm run --json``, demo.json)
+COUNTER_UNITS = {
+    "instructions": "QEMU-retired instructions (not cycles)",
+    "cycles": "cycles (DWT cycle counter of the real core)",
+}
 #: ``@dtmm output <i> <v>...`` (int8 decimal) / ``@dtmm output_f32 <i> <hex bits>...``
 OUTPUT_LINE = re.compile(r"^@dtmm (output|output_f32) (\d+)((?: \S+)*)\s*$")
 ELF_MAGIC = b"\x7fELF"
@@ -53,6 +60,13 @@ class RunResult:
             "console": self.console,
             "measurements": dict(self.measurements),
         }
+
+
+def counter_unit(console: str) -> str | None:
+    """The unit the firmware declared for its counts ("instructions" under QEMU, "cycles" on a real
+    board's DWT counter), or None for a console without the line."""
+    match = COUNTER_LINE.search(console.replace("\r", ""))
+    return match.group(1) if match else None
 
 
 def parse_measurements(console: str) -> dict[str, int]:

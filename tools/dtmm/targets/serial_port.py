@@ -1,7 +1,7 @@
 """Reading a real board's run over its serial console (pyserial): the protocol QEMU runs speak.
 
 A DTMM firmware on a real board prints the same ``@dtmm ...`` lines as under
-QEMU and ends with ``@dtmm exit STATUS`` (boards/stm32/board_stm32.c), where
+QEMU and ends with ``@dtmm exit STATUS`` (boards/hardware/board_hardware.c), where
 QEMU would stop with that status. :func:`read_serial_run` collects the lines
 until then and returns a :class:`~dtmm.targets.qemu.RunResult`; its counts are
 the board's counter, CPU cycles (the DWT cycle counter), not QEMU-retired
@@ -16,11 +16,11 @@ import time
 from typing import Callable
 
 from ..errors import DtmmError
-from .qemu import FirmwareTimeout, RunResult, parse_measurements
+from .qemu import COUNTER_UNITS, FirmwareTimeout, RunResult, parse_measurements
 
 EXIT_LINE = re.compile(r"^@dtmm exit (-?\d+)\s*$")
 PROTOCOL_PREFIX = "@dtmm "
-SERIAL_UNIT = "cycles (DWT cycle counter of the real core)"
+SERIAL_UNIT = COUNTER_UNITS["cycles"]
 DEFAULT_BAUD = 115200
 
 

@@ -1,11 +1,16 @@
 /*
- * startup.c - vector table and reset handler for the QEMU Cortex-M boards.
+ * startup.c - vector table and reset handler of every board DTMM's PlatformIO platform builds.
  *
  * Reset copies .data from flash, zeroes .bss, grants FPU/MVE access where the
- * core has them, initialises the board (console, counter) and runs main();
- * main's return value becomes the QEMU exit status.  Faults print their name
- * and exit with DTMM_EXIT_FAULT instead of hanging, so a crashed test fails
- * fast.
+ * core has them, initialises the board (clocks, console, counter), runs the
+ * C++ constructors and main(); main's return value goes to dtmm_exit() (the
+ * QEMU exit status, or the "@dtmm exit" line of a real board).  Faults print
+ * their name and exit with DTMM_EXIT_FAULT instead of hanging, so a crashed
+ * run fails fast.  The table has the 16 system entries and 32 external
+ * interrupts, none enabled.  The linker puts the table at the start of flash;
+ * the reset handler points VTOR at it (ARMv7-M/v8-M), since the reset value
+ * is the boot alias, which differs per part (STM32F7 boots through ITCM at
+ * 0x00200000).
  */
 #include <stdint.h>
 #include <string.h>
@@ -24,26 +29,15 @@ void SysTick_Handler(void);
 
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
 #define SCB_SHCSR (*(volatile uint32_t *)0xE000ED24u)
-#define SCB_CFSR (*(volatile uint32_t *)0xE000ED28u)
+#define SCB_VTOR (*(volatile uint32_t *)0xE000ED08u)
 
-static void fault(const char *what)
-{
-#if defined(__ARM_ARCH_6M__)
-    /* ARMv6-M has no fault status registers: every fault is a HardFault. */
-    dtmm_printf("\n*** %s\n", what);
-#else
-    dtmm_printf("\n*** %s (CFSR=0x%08x)\n", what, (unsigned)SCB_CFSR);
-#endif
-    dtmm_exit(DTMM_EXIT_FAULT);
-}
-
-static void NMI_Handler(void) { fault("NMI"); }
-static void HardFault_Handler(void) { fault("HardFault"); }
-static void MemManage_Handler(void) { fault("MemManage fault"); }
-static void BusFault_Handler(void) { fault("BusFault"); }
-static void UsageFault_Handler(void) { fault("UsageFault"); }
-static void SecureFault_Handler(void) { fault("SecureFault"); }
-static void Unexpected_Handler(void) { fault("unexpected exception"); }
+static void NMI_Handler(void) { dtmm_fault("NMI"); }
+static void HardFault_Handler(void) { dtmm_fault("HardFault"); }
+static void MemManage_Handler(void) { dtmm_fault("MemManage fault"); }
+static void BusFault_Handler(void) { dtmm_fault("BusFault"); }
+static void UsageFault_Handler(void) { dtmm_fault("UsageFault"); }
+static void SecureFault_Handler(void) { dtmm_fault("SecureFault"); }
+static void Unexpected_Handler(void) { dtmm_fault("unexpected exception"); }
 
 typedef void (*vector_fn)(void);
 
@@ -84,6 +78,7 @@ __attribute__((noreturn, used)) void Reset_Handler(void)
     __asm volatile("dsb\n\tisb" ::: "memory");
 #endif
 #if !defined(__ARM_ARCH_6M__)
+    SCB_VTOR = (uint32_t)(uintptr_t)dtmm_vector_table;
     /* Report MemManage, BusFault, UsageFault (and SecureFault) separately;
      * ARMv6-M has only HardFault. */
     SCB_SHCSR |= (1u << 16) | (1u << 17) | (1u << 18);

@@ -1,4 +1,4 @@
-"""SCons builder of the DTMM QEMU dev-platform.
+"""SCons builder of the DTMM dev-platform (emulated and real boards).
 
 PlatformIO's own builder/main.py sets up the environment (project options,
 board manifest, library finder) and then runs this script, which
@@ -6,9 +6,13 @@ board manifest, library finder) and then runs this script, which
   * sets the DTMM compile and link flags from the board manifest
     (build.cpu, build.fpu, build.float_abi, build.extra_flags, build.ldscript;
     inline assembly in unified syntax on every core, ARMv6-M included),
-  * adds the board support sources boards/<support>/*.c and boards/common/*.c,
-  * links $BUILD_DIR/firmware.elf with the board's linker script from
-    boards/<support>/ld/ and reports its size.
+  * adds the board support sources: boards/cortex_m/*.c (vector table, reset),
+    boards/<support>/*.c for each directory in build.dtmm_board_support
+    (e.g. ["qemu"], ["stm32", "qemu"], ["stm32", "hardware"]) and
+    boards/common/*.c,
+  * links $BUILD_DIR/firmware.elf with the board's linker script (looked up
+    in boards/<support>/ld/; each INCLUDEs boards/cortex_m/sections.ld) and
+    reports its size.
 
 Knobs (platformio.ini, per env or in [env]):
   custom_dtmm_optimization = -O2          optimisation of everything
@@ -17,7 +21,11 @@ Knobs (platformio.ini, per env or in [env]):
   build_flags = -DNAME=VALUE ...          extra defines/flags, as usual
 Targets: the default builds firmware.elf and checks its size; `-t size` prints
 `arm-none-eabi-size`; `-t qemu` runs the firmware in qemu-system-arm (the
-DTMM tools run firmware with `dtmm run` instead).
+DTMM tools run firmware with `dtmm run` instead); `-t upload` flashes a real
+board with the `upload_protocol` of the env (openocd or pyocd; the board
+manifest's upload.openocd_interface / openocd_target / pyocd_target say what
+to drive) through `python -m dtmm.targets.upload`, which turns a missing tool
+or probe into one error line.
 """
 import os
 import shutil
@@ -40,36 +48,37 @@ def _fail(message):
 _gcc = shutil.which(TOOLCHAIN_PREFIX + "gcc", path=env["ENV"].get("PATH", os.defpath))
 if not _gcc:
     _fail(
-        "arm-none-eabi-gcc was not found on PATH. The dtmm-qemu platform uses the "
+        "arm-none-eabi-gcc was not found on PATH. The dtmm platform uses the "
         "system toolchain and downloads nothing: install it (Debian/Ubuntu: "
         "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi) or put an "
         "Arm GNU Toolchain bin/ directory on PATH."
     )
 
 # ---- where the board support lives ---------------------------------------
-# The platform is boards/platformio/platform-dtmm-qemu, so boards/ is two up.
+# The platform is boards/platformio/platform-dtmm, so boards/ is two up.
 PLATFORM_DIR = os.path.realpath(env.PioPlatform().get_dir())
 BOARDS_ROOT = os.path.dirname(os.path.dirname(PLATFORM_DIR))
-SUPPORT_DIR = os.path.join(BOARDS_ROOT, board.get("build.dtmm_board_support", "qemu"))
+CORTEX_M_DIR = os.path.join(BOARDS_ROOT, "cortex_m")
 COMMON_DIR = os.path.join(BOARDS_ROOT, "common")
 INCLUDE_DIR = os.path.join(BOARDS_ROOT, "include")
-LD_DIR = os.path.join(SUPPORT_DIR, "ld")
+_support = board.get("build.dtmm_board_support", "qemu")
+SUPPORT_NAMES = [_support] if isinstance(_support, str) else list(_support)
+SUPPORT_DIRS = [os.path.join(BOARDS_ROOT, name) for name in SUPPORT_NAMES]
+LD_DIRS = [os.path.join(d, "ld") for d in SUPPORT_DIRS if os.path.isdir(os.path.join(d, "ld"))]
 
-for _d in (SUPPORT_DIR, COMMON_DIR, INCLUDE_DIR, LD_DIR):
+for _d in [CORTEX_M_DIR, COMMON_DIR, INCLUDE_DIR] + SUPPORT_DIRS:
     if not os.path.isdir(_d):
         _fail("DTMM board support directory %s is missing" % _d)
 
 
 def _resolve_ldscript(name):
-    """A linker script name from the manifest: absolute, project-relative or in LD_DIR."""
-    for candidate in (
-        name,
-        os.path.join(env.subst("$PROJECT_DIR"), name),
-        os.path.join(LD_DIR, name),
-    ):
+    """A linker script name from the manifest: absolute, project-relative or in a support ld/."""
+    for candidate in [name, os.path.join(env.subst("$PROJECT_DIR"), name)] + [
+        os.path.join(d, name) for d in LD_DIRS
+    ]:
         if os.path.isabs(candidate) and os.path.isfile(candidate):
             return candidate
-    _fail("linker script %s not found (looked in %s)" % (name, LD_DIR))
+    _fail("linker script %s not found (looked in %s)" % (name, ", ".join(LD_DIRS)))
     return None
 
 
@@ -125,7 +134,7 @@ env.Append(
     ],
     CFLAGS=["-std=c99"],
     CXXFLAGS=["-std=gnu++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics"],
-    CPPPATH=[INCLUDE_DIR, SUPPORT_DIR],
+    CPPPATH=[INCLUDE_DIR] + SUPPORT_DIRS,
     LINKFLAGS=machine_flags
     + [
         OPTIMIZATION,
@@ -137,15 +146,17 @@ env.Append(
         "-Wl,-Map,%s" % os.path.join("$BUILD_DIR", "${PROGNAME}.map"),
         # -L before -T: ld looks for the script and its INCLUDE sections.ld
         # in the -L directories given before it.
-        "-L%s" % LD_DIR,
-        "-Wl,-T,%s" % LDSCRIPT,
-    ],
+    ]
+    + ["-L%s" % d for d in LD_DIRS + [CORTEX_M_DIR]]
+    + ["-Wl,-T,%s" % LDSCRIPT],
     LIBS=["m"],
 )
 
 # ---- board support: compiled as objects (not archived) so the vector table
 # and reset handler are always linked ---------------------------------------
-env.BuildSources(os.path.join("$BUILD_DIR", "dtmm_board"), SUPPORT_DIR, "+<*.c> +<*.S>")
+env.BuildSources(os.path.join("$BUILD_DIR", "dtmm_cortex_m"), CORTEX_M_DIR, "+<*.c>")
+for _name, _dir in zip(SUPPORT_NAMES, SUPPORT_DIRS):
+    env.BuildSources(os.path.join("$BUILD_DIR", "dtmm_board_" + _name), _dir, "+<*.c> +<*.S>")
 env.BuildSources(os.path.join("$BUILD_DIR", "dtmm_common"), COMMON_DIR, "+<*.c>")
 
 # ---- targets ---------------------------------------------------------------
@@ -173,5 +184,25 @@ if QEMU_MACHINE:
                 "-kernel $SOURCE" % QEMU_MACHINE,
                 "Running $SOURCE in qemu-system-arm -M %s" % QEMU_MACHINE,
             ),
+        )
+    )
+
+# ---- upload (real boards) ----------------------------------------------------
+UPLOAD_PROTOCOL = env.subst("$UPLOAD_PROTOCOL") or board.get("upload.protocol", "")
+if UPLOAD_PROTOCOL:
+    _upload_cmd = [
+        '"$PYTHONEXE"', "-m", "dtmm.targets.upload",
+        "--protocol", UPLOAD_PROTOCOL,
+        "--openocd-interface", board.get("upload.openocd_interface", ""),
+        "--openocd-target", board.get("upload.openocd_target", ""),
+        "--pyocd-target", board.get("upload.pyocd_target", ""),
+        "--log", os.path.join("$BUILD_DIR", "upload.log"),
+        "$SOURCE",
+    ]
+    AlwaysBuild(
+        env.Alias(
+            "upload",
+            target_elf,
+            env.VerboseAction(" ".join(_upload_cmd), "Uploading $SOURCE with %s" % UPLOAD_PROTOCOL),
         )
     )
