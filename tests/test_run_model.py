@@ -110,8 +110,8 @@ def test_cli_json_and_text(residual, tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)  # progress goes to stderr only
     assert set(report) == {"board", "model", "outputs", "instructions_per_inference", "arena_bytes",
-                           "flash_bytes", "conv_path", "profile"}
-    assert report["conv_path"] == "dsp"
+                           "flash_bytes", "conv_path", "profile", "unit"}
+    assert report["conv_path"] == "dsp" and report["unit"] == "QEMU-retired instructions (not cycles)"
     assert report["board"] == "qemu-m4" and len(report["outputs"]) == 2 and len(report["outputs"][0]) == 10
     assert "building the model runner for qemu-m4" in r.stderr
     r = runner.invoke(main, ["run-model", str(residual), "--board", "qemu-m4", "--inputs", str(tmp_path / "x.npy"),

@@ -9,6 +9,7 @@ import click
 from ..prune.data import PREPROCESS
 from ..targets.model_runner import load_inputs
 from ..targets.model_runner import run_model as _run_model
+from ..targets.qemu import COUNTER_UNITS
 from .pack import conv_storage_option, resolve_lowering
 
 
@@ -73,13 +74,13 @@ def run_model(model: Path, board_name: str, inputs_path: Path | None, data_path:
     result = _run_model(model, board_name, inputs, profile=profile, timeout=timeout, name=name,
                         lowering=resolve_lowering(lowering, conv_storage), progress=_progress,
                         inputs_name=str(inputs_path or data_path), cycles=cycles)
-    doc = result.as_dict()
+    doc = {**result.as_dict(), "unit": COUNTER_UNITS["instructions"]}
     if labels is not None:
         doc["labels"] = labels
     if save_dir is not None:
         from ..fileio import write_text_atomic
 
-        record = {"tool": "dtmm run-model", "model_file": str(model), "unit": "QEMU-retired instructions", **doc}
+        record = {"tool": "dtmm run-model", "model_file": str(model), **doc}
         if result.profile:  # the profiler's labels -> each layer's one name (docs/figures.md)
             from ..tflite.layer_names import labels_by_short_label
             from ..tflite.model import TfliteModel
