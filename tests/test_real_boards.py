@@ -146,7 +146,7 @@ def test_real_netduino_firmware_boots_under_qemu_and_dtmm_run_port_reads_it():
     console = doc["console"]
     assert "hello from DTMM on netduinoplus2" in console
     # QEMU models no RCC: the HSE and PLL waits ran out and the clock tree fell back to HSI, 16 MHz
-    assert "@dtmm clock 16000000" in console
+    assert "@dtmm clock 16000000" in console and doc["core_clock_hz"] == 16_000_000
     # nor the DWT: the firmware says its counts are meaningless here instead of printing zeros silently
     assert "DWT cycle counter does not advance" in console
     assert doc["measurements"] == {"fnv1a_1000": 0}

@@ -87,6 +87,7 @@ def test_cli_json_names_the_unit_and_exits_with_the_firmware_status(board):
     assert r.exit_code == 3, r.output
     doc = json.loads(r.stdout)
     assert doc["unit"] == SERIAL_UNIT and "cycles" in doc["unit"]
+    assert doc["core_clock_hz"] == 120_000_000  # from the firmware's "@dtmm clock" line
     assert doc["measurements"]["inference"] == 11873020 and doc["board"] == f"serial:{path}"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..targets.qemu import COUNTER_UNITS, FirmwareTimeout, counter_unit, echo_line, run_firmware
+from ..targets.qemu import COUNTER_UNITS, FirmwareTimeout, core_clock_hz, counter_unit, echo_line, run_firmware
 from ..targets.serial_port import DEFAULT_BAUD, SERIAL_UNIT, read_serial_run
 
 TIMEOUT_EXIT_CODE = 124
@@ -64,5 +64,9 @@ def run(firmware: Path | None, board_name: str | None, port: str | None, baud: i
     if declared is not None:
         unit = COUNTER_UNITS.get(declared, declared)
     if as_json:
-        click.echo(json.dumps({**result.as_dict(), "unit": unit}, indent=2))
+        doc = {**result.as_dict(), "unit": unit}
+        clock = core_clock_hz(result.console)
+        if clock is not None:
+            doc["core_clock_hz"] = clock  # cycles / core_clock_hz = seconds on that board
+        click.echo(json.dumps(doc, indent=2))
     sys.exit(result.exit_code)

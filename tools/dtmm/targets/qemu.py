@@ -27,6 +27,8 @@ QEMU_BINARY = "qemu-system-arm"
 MEASURE_LINE = re.compile(r"^@dtmm measure (\S+) (\d+)\s*$")
 #: ``@dtmm counter <unit>``: what the board's counter counts, printed once at start-up
 COUNTER_LINE = re.compile(r"^@dtmm counter (\S+)\s*$", re.M)
+#: ``@dtmm clock <Hz>``: the core clock a real board's clock tree reached (cycles -> seconds)
+CLOCK_LINE = re.compile(r"^@dtmm clock (\d+)\s*$", re.M)
 #: how records name each counter unit (``dtmm run --json``, demo.json)
 COUNTER_UNITS = {
     "instructions": "QEMU-retired instructions (not cycles)",
@@ -67,6 +69,12 @@ def counter_unit(console: str) -> str | None:
     board's DWT counter), or None for a console without the line."""
     match = COUNTER_LINE.search(console.replace("\r", ""))
     return match.group(1) if match else None
+
+
+def core_clock_hz(console: str) -> int | None:
+    """The core clock a real board reported at start-up, or None (QEMU boards do not report one)."""
+    match = CLOCK_LINE.search(console.replace("\r", ""))
+    return int(match.group(1)) if match else None
 
 
 def parse_measurements(console: str) -> dict[str, int]:
