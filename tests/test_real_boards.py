@@ -150,3 +150,11 @@ def test_real_netduino_firmware_boots_under_qemu_and_dtmm_run_port_reads_it():
     # nor the DWT: the firmware says its counts are meaningless here instead of printing zeros silently
     assert "DWT cycle counter does not advance" in console
     assert doc["measurements"] == {"fnv1a_1000": 0}
+
+
+def test_dtmm_run_refuses_real_board_firmware_under_qemu():
+    """Its exit is a UART line, not QEMU's: it would run until the timeout; say what to do instead."""
+    elf = platformio.build(platformio.REPO_ROOT / "app" / "hello" / "src", "nucleo_l4r5zi")
+    r = CliRunner().invoke(main, ["run", str(elf), "--board", "qemu-m4"])
+    assert r.exit_code == 2
+    assert "built for the real board nucleo_l4r5zi: flash it (pio run -e nucleo_l4r5zi -t upload)" in r.output

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DtmmError
-from .boards import ICOUNT_SHIFT, Board, emulated_boards, get_board
+from .boards import BOARDS, ICOUNT_SHIFT, Board, emulated_boards, get_board
 
 QEMU_BINARY = "qemu-system-arm"
 MEASURE_LINE = re.compile(r"^@dtmm measure (\S+) (\d+)\s*$")
@@ -131,10 +131,11 @@ def check_firmware_file(elf: Path) -> None:
         raise DtmmError(f"not a 32-bit Arm ELF file: {elf}")
 
 
-def boards_named_in(elf: Path) -> list[str]:
-    """The emulated boards whose name the firmware holds as a C string (DTMM firmware holds exactly its own)."""
+def boards_named_in(elf: Path, boards=None) -> list[str]:
+    """The boards (default: the emulated ones) whose name the firmware holds as a C string (DTMM firmware
+    holds exactly its own)."""
     data = Path(elf).read_bytes()  # (the string may follow code in a literal pool: match its end only)
-    return [b.name for b in emulated_boards() if b.name.encode() + b"\0" in data]
+    return [b.name for b in (emulated_boards() if boards is None else boards) if b.name.encode() + b"\0" in data]
 
 
 def check_firmware_board(elf: Path, board: Board) -> None:
@@ -142,6 +143,11 @@ def check_firmware_board(elf: Path, board: Board) -> None:
     named = boards_named_in(elf)
     if named and board.name not in named:
         raise DtmmError(f"{elf} was built for {' / '.join(named)}, not {board.name}; run it with --board {named[0]}")
+    if not named:
+        real = boards_named_in(elf, [b for b in BOARDS.values() if not b.emulated])
+        if real:  # its exit is a line on the UART, not QEMU's: it would run until the timeout
+            raise DtmmError(f"{elf} was built for the real board {real[0]}: flash it (pio run -e {real[0]} -t upload) "
+                            f"and read it with `dtmm run --port`, or build for an emulated board such as {board.name}")
 
 
 def qemu_command(board: Board, elf: Path) -> list[str]:
