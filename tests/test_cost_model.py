@@ -327,3 +327,28 @@ def test_extend_measures_only_the_models_a_calibration_lacks(monkeypatch):
     assert set(asked) <= group_names and asked
     assert again["seeds"] == shipped["seeds"] and again["groups"] == shipped["groups"]
     assert cal.extend(again, list(shipped["seeds"]))["groups"] == shipped["groups"] and len(asked) == len(set(asked))
+
+
+# --------------------------------------------------------------------------- weightless operators
+
+
+def test_operator_models_give_each_weightless_op_its_group():
+    """The operator models (OP_SEEDS) contain every weightless operator `dtmm pack` lowers, priced by kernel:
+    the six table activations as one LOOKUP group, TRANSPOSE / STRIDED_SLICE as one strided copy."""
+    from dtmm.cost.calibration_set import OP_SEEDS
+    from dtmm.cost.features import LOOKUP_OPS
+
+    ops, groups = set(), {}
+    for cm in calibration_models(OP_SEEDS[:6]):
+        if not cm.name.endswith("_v0"):
+            continue
+        model = TfliteModel(cm.data)
+        for f in op_features(model, pack_model(model, "t").summary, get_board("qemu-m4")):
+            ops.add(f.op)
+            groups.setdefault(f.op, set()).add(f.group)
+    assert {"SUB", "MUL", "TRANSPOSE", "STRIDED_SLICE", "RESIZE_NEAREST_NEIGHBOR"} <= ops
+    assert len(ops & set(LOOKUP_OPS)) >= 4
+    for op in ops & set(LOOKUP_OPS):
+        assert groups[op] == {"LOOKUP"}
+    assert groups["TRANSPOSE"] | groups["STRIDED_SLICE"] <= {"STRIDED_COPY/rows", "STRIDED_COPY/gather"}
+    assert "STRIDED_COPY/gather" in groups["TRANSPOSE"] and "STRIDED_COPY/rows" in groups["STRIDED_SLICE"]

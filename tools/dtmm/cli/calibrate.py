@@ -54,7 +54,6 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     """
     from ..cost import calibrate as cal
     from ..cost.calibration import CALIBRATIONS_DIR
-    from ..cost.calibration_set import GROUP_SEEDS
     from ..fileio import write_bytes_atomic
     from ..targets.boards import get_board
 
@@ -82,9 +81,9 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
         from ..cost.calibration import load_calibration
 
         doc = cal.extend(load_calibration(board_name, out if out.is_file() else None).data,
-                         _shipped_seeds(board_name) + GROUP_SEEDS, timeout=timeout, progress=_progress)  # fmt: skip
+                         _shipped_seeds(board_name) + cal.EXTRA_SEEDS, timeout=timeout, progress=_progress)  # fmt: skip
     else:
-        seeds = _shipped_seeds(board_name) if n_models is None else tuple(range(n_models)) + GROUP_SEEDS
+        seeds = _shipped_seeds(board_name) if n_models is None else tuple(range(n_models)) + cal.EXTRA_SEEDS
         doc = cal.calibrate(board_name, seeds, timeout=timeout, progress=_progress)
     write_bytes_atomic(out, cal.dumps(doc).encode())
     worst = max((g["rms_relative_error"], name) for name, g in doc["groups"].items() if not name.startswith("kind:"))
@@ -106,7 +105,7 @@ def _check(board_name: str, cal_path: Path | None, as_json: bool) -> None:
     bench = [CalibrationModel(bm.name, bm.data)
              for bm in load_models(["ds_cnn", "mobilenet_v1_025", "fc_autoencoder"], progress=_progress)]
     cap = max_activation_bytes_for(get_board(board_name))
-    models = validate.held_out_models(seeds=validate.HELD_OUT_SEEDS + validate.HELD_OUT_GROUP_SEEDS, max_activation_bytes=cap,
+    models = validate.held_out_models(seeds=validate.HELD_OUT_SEEDS + validate.HELD_OUT_GROUP_SEEDS + validate.HELD_OUT_OP_SEEDS, max_activation_bytes=cap,
                                       resnet8=resnet.read_bytes() if resnet.is_file() else None, extra=bench,
                                       progress=_progress)
     rows = validate.compare(models, board_name, calibration=cal, progress=_progress)

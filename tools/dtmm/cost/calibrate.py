@@ -21,8 +21,9 @@ from .calibration import FORMAT, VERSION, fit_calibration, kernels_digest
 from .features import OpFeatures, board_path, op_features
 
 #: the calibration set: seeds of the generated models (each measured dense and pruned), and the channel-group
-#: models every calibration measures besides them
-DEFAULT_SEEDS = tuple(range(40)) + calibration_set.GROUP_SEEDS
+#: and operator models every calibration measures besides them
+EXTRA_SEEDS = calibration_set.GROUP_SEEDS + calibration_set.OP_SEEDS
+DEFAULT_SEEDS = tuple(range(40)) + EXTRA_SEEDS
 
 
 def fitting_models(models, board: str) -> tuple[list, list[str]]:
@@ -107,13 +108,14 @@ def extend(document: dict, seeds: Sequence[int], *, timeout: float = 600.0,
            progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
     """`document` with the models of `seeds` it lacks measured on its board and every group refitted; its
     other measurements (and the kernel digest they were made on) are kept. This is how a calibration
-    gains models added to the set later -- the channel-group models -- without measuring the rest again."""
+    gains models added to the set later -- the channel-group and operator models -- without measuring the
+    rest again."""
     from .measure import measure
 
     board = document["board"]
     if document.get("generator_version") != calibration_set.GENERATOR_VERSION:
         raise DtmmError("the calibration's models came from another generator version; measure again")
-    new = [int(s) for s in seeds if int(s) not in document["seeds"]]
+    new = [s for s in dict.fromkeys(int(s) for s in seeds) if s not in document["seeds"]]
     out = dict(document)
     if new:
         cap = document.get("max_activation_bytes", calibration_set.MAX_ACTIVATION_BYTES)

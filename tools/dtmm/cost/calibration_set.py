@@ -21,7 +21,9 @@ the fit sees the kept-filterlet counts the pruner produces. Seeds from
 :data:`GROUP_SEEDS_FROM` on build 1x1-conv and dense branches instead whose
 pruned versions lose channel groups of 4-64 channels (:func:`group_prune`),
 which `dtmm pack` stores as GROUPS blobs (the ``GROUPS`` groups of
-``features``). Weights are random: instruction counts do not depend on what
+``features``); seeds from :data:`OP_SEEDS_FROM` on put the weightless
+operators (SUB, MUL, the table-driven activations, TRANSPOSE, STRIDED_SLICE,
+RESIZE_NEAREST_NEIGHBOR) between small convs (:func:`build_ops`). Weights are random: instruction counts do not depend on what
 the weights learned.
 
 Everything is seeded: the same seed gives the same .tflite bytes.
@@ -55,6 +57,11 @@ GROUP_SEEDS = tuple(range(GROUP_SEEDS_FROM, GROUP_SEEDS_FROM + 8))
 #: group sizes and kept-group shares the group models' pruned variants draw from
 GROUP_SIZES = (4, 8, 16, 32, 64)
 GROUP_DENSITIES = (0.7, 0.55, 0.4, 0.25, 0.1)
+#: seeds from here on build operator models (build_ops): SUB, MUL, the table-driven activations, TRANSPOSE,
+#: STRIDED_SLICE and RESIZE_NEAREST_NEIGHBOR between small convs, so each has a fit of its own
+OP_SEEDS_FROM = 4000
+#: the operator seeds every calibration measures besides its generated CNNs, MLPs and group models
+OP_SEEDS = tuple(range(OP_SEEDS_FROM, OP_SEEDS_FROM + 10))
 #: largest activation tensor a generated model may have (bytes): keeps the arena small on every board
 MAX_ACTIVATION_BYTES = 48 * 1024
 #: boards with less RAM than this get a set with smaller activations (max_activation_bytes_for)
@@ -277,6 +284,69 @@ def build_groups(rng: np.random.Generator, name: str, cap: int = MAX_ACTIVATION_
     return keras.Model(inp, layers.Softmax()(x), name=name)
 
 
+#: the weightless operators of build_ops, taken in turn (activations twice as often: six share one fit)
+_OP_KINDS = ("activation", "binary", "activation", "transpose", "crop", "resize")
+_ACTIVATIONS = ("relu", "relu6", "leaky", "sigmoid", "tanh", "hard_swish")
+
+
+def _op_block(layers, rng, x, cap: int, kind: str, activation: str):
+    """One operator that copies, combines or maps elements (no weights), on a conv's output; None if it
+    would not fit the activation cap.  RELU and RELU6 follow a CONCATENATION (the converter folds them
+    into a conv or ADD)."""
+    h, w, c = (int(d) for d in x.shape[1:])
+    if kind == "activation":
+        if activation in ("relu", "relu6"):
+            x = layers.Concatenate()([x, _conv_block(layers, rng, x, kernel=(1, 1), filters=4, stride=1)])
+            return layers.ReLU(6.0 if activation == "relu6" else None)(x) if _activation_bytes(x) <= cap else None
+        if activation == "leaky":
+            return layers.LeakyReLU(negative_slope=float(rng.choice((0.01, 0.1, 0.3))))(x)
+        return layers.Activation(activation)(x)
+    if kind == "binary":
+        y = layers.Conv2D(c, 1)(x)
+        if rng.random() < 0.3:  # broadcast: one value per channel
+            y = layers.GlobalAveragePooling2D(keepdims=True)(y)
+        return (layers.Subtract() if rng.random() < 0.5 else layers.Multiply())([x, y])
+    if kind == "transpose":  # the innermost axis kept (rows copied) or moved (elements gathered)
+        return layers.Permute((2, 1, 3) if rng.random() < 0.5 else (3, 1, 2))(x)
+    if kind == "crop":
+        if min(h, w) < 3:
+            return None
+        crop = [int(rng.integers(0, d // 3 + 1)) for d in (h, h, w, w)]
+        return layers.Cropping2D(((crop[0], crop[1]), (crop[2], crop[3])))(x)
+    scale = float(rng.choice((0.5, 1.5, 2.0)))
+    nh, nw = max(1, int(h * scale)), max(1, int(w * scale))
+    if nh * nw * c > cap:
+        return None
+    return layers.Resizing(nh, nw, interpolation="nearest")(x)
+
+
+def build_ops(rng: np.random.Generator, name: str, cap: int = MAX_ACTIVATION_BYTES):
+    """Small convs with the weightless operators between them (_op_block), then a pooled dense head."""
+    import keras
+    from keras import layers
+
+    small = cap < MAX_ACTIVATION_BYTES
+    maps = [m for m in _input_maps(cap) if max(m) <= 32]
+    h, w = maps[rng.integers(len(maps))]
+    c = max(1, min(int(rng.choice((1, 3, 4, 8, 16))), cap // (h * w)))
+    inp = keras.Input((h, w, c))
+    x = _conv_block(layers, rng, inp, filters=int(rng.choice((4, 8, 16))), max_out_bytes=cap if small else None)
+    first, act = int(rng.integers(len(_OP_KINDS))), int(rng.integers(len(_ACTIVATIONS)))
+    for i in range(int(rng.integers(6, 10))):
+        kind = _OP_KINDS[(first + i) % len(_OP_KINDS)]
+        if kind == "activation":
+            act += 1
+        y = _op_block(layers, rng, x, cap, kind, _ACTIVATIONS[act % len(_ACTIVATIONS)])
+        if y is not None and _activation_bytes(y) <= cap and min(int(d) for d in y.shape[1:3]) >= 1:
+            x = y
+        if rng.random() < 0.3:
+            y = _conv_block(layers, rng, x, kernel=(3, 3), filters=int(rng.choice((4, 8, 16))), stride=1)
+            if _activation_bytes(y) <= cap:
+                x = y
+    x = layers.Dense(int(rng.choice((2, 10))))(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inp, layers.Softmax()(x), name=name)
+
+
 def group_prune(dense: bytes, rng: np.random.Generator, sizes: dict[int, int] | None = None,
                 density: float | None = None) -> bytes:
     """`dense` with 1x1 CONV_2Ds and FULLY_CONNECTEDs keeping a random share of channel groups (at least one
@@ -323,7 +393,9 @@ def convert(seed: int, max_activation_bytes: int = MAX_ACTIVATION_BYTES) -> byte
     rng = np.random.default_rng(seed)
     name = f"cal{seed}"
     cap = max_activation_bytes
-    if seed >= GROUP_SEEDS_FROM:
+    if seed >= OP_SEEDS_FROM:
+        model = build_ops(rng, name, cap)
+    elif seed >= GROUP_SEEDS_FROM:
         model = build_groups(rng, name, cap)
     elif seed >= BRANCH_SEEDS_FROM:
         model = build_branches(rng, name, cap)
@@ -363,7 +435,7 @@ def pruned_variant(dense: bytes, seed: int, variant: int) -> bytes:
     if variant == 0:
         return dense
     rng = np.random.default_rng([seed, variant])
-    if seed >= GROUP_SEEDS_FROM:
+    if GROUP_SEEDS_FROM <= seed < OP_SEEDS_FROM:
         return group_prune(dense, rng)
     model = TfliteModel(dense)
     new = {}

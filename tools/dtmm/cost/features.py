@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..formats import fwcs
-from ..pack.lowering.ops import ADD_TABLE_MIN_ELEMENTS, fc_groups_blob, groups_blob
+from ..pack.lowering.ops import ADD_TABLE_MIN_ELEMENTS, fc_groups_blob, groups_blob, strided_copy_layout
 from ..targets.boards import Board
 from ..tflite.model import TfliteModel, _schema, conv_layer
 
@@ -389,12 +389,29 @@ def _mean(model: TfliteModel, op) -> tuple[str, str, tuple, str]:
     return "MEAN", "reduce", counts, f"{list(in_shape)} -> {n_out}"
 
 
+#: the activations `dtmm pack` lowers to one 256-entry table (dtmm_lookup_s8): one kernel, one fit
+LOOKUP_OPS = ("RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH")
+
+
+def _strided_copy(model: TfliteModel, op) -> tuple[str, int]:
+    """TRANSPOSE and STRIDED_SLICE run one strided gather (dtmm_strided_copy_s8) over the lowering's merged
+    axes: a memcpy per row when the innermost axis is contiguous, element by element otherwise. (group,
+    rows the kernel walks)."""
+    shape, strides = strided_copy_layout(model, op)
+    rows = prod(shape) // max(shape[-1], 1)
+    return "STRIDED_COPY/" + ("rows" if strides[-1] == 1 else "gather"), rows
+
+
 def _elementwise(model: TfliteModel, op, row: dict) -> tuple[str, str, tuple]:
     out_shape = _shape(model, op.outputs[0])
     n_out = prod(out_shape)
     n_in = sum(prod(_shape(model, t)) for t in op.inputs if t >= 0 and model.tensor_data(t) is None)
     rows = n_out // max(out_shape[-1], 1) if out_shape else 1
     group = op.opcode
+    if group in LOOKUP_OPS:
+        group = "LOOKUP"
+    elif group in ("TRANSPOSE", "STRIDED_SLICE"):
+        group, rows = _strided_copy(model, op)
     variant = (row.get("add_variants") or {})
     n_inputs = sum(1 for t in op.inputs if t >= 0 and model.tensor_data(t) is None)
     return group, "elementwise", (1, n_out, n_in, rows, n_inputs), variant, f"{list(out_shape)}"

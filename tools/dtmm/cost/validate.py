@@ -2,7 +2,7 @@
 
 The held-out set: generated models from seeds outside the calibration set
 (:data:`HELD_OUT_SEEDS`, dense and pruned; :data:`HELD_OUT_GROUP_SEEDS`,
-channel-group models), models the caller adds (`dtmm calibrate
+channel-group models; :data:`HELD_OUT_OP_SEEDS`, operator models), models the caller adds (`dtmm calibrate
 --check` adds the benchmark models shaped like the MLPerf Tiny workloads:
 DS-CNN, MobileNetV1-0.25, the FC autoencoder), and ResNet-8 dense and keeping
 50% / 25% of its filterlets when the shared model is at hand; models too large
@@ -26,6 +26,8 @@ from .measure import measure
 HELD_OUT_SEEDS = (1000, 1001, 1002, 1003)
 #: channel-group models (1x1 convs and dense layers stored as GROUPS) outside every calibration's GROUP_SEEDS
 HELD_OUT_GROUP_SEEDS = (3000, 3001)
+#: operator models (SUB, MUL, table activations, TRANSPOSE, STRIDED_SLICE, RESIZE) outside every OP_SEEDS
+HELD_OUT_OP_SEEDS = (4100, 4101)
 MODEL_TOLERANCE = 0.03
 CONV_TOLERANCE = 0.05
 

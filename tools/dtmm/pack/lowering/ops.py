@@ -1124,7 +1124,8 @@ def _strided_copy_op(model, op, prefix, x, y, shape, strides, offset) -> Lowered
     return _op(model, op, prefix, (x.index,), text, call, flash)
 
 
-def lower_transpose(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+def transpose_layout(model: TfliteModel, op: OpInfo) -> tuple[list[int], list[int], int]:
+    """TRANSPOSE as a strided gather: (output shape, input stride of each output axis, offset)."""
     where = _where(model, op)
     x, y = _same_bytes(model, op)
     rank = len(x.shape)
@@ -1137,7 +1138,12 @@ def lower_transpose(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
     if list(y.shape) != shape:
         raise LoweringError(f"{where}: output shape {list(y.shape)} is not the permuted input shape {shape}")
     st = _row_major_strides(x.shape)
-    return _strided_copy_op(model, op, prefix, x, y, shape, [st[p] for p in perm], 0)
+    return shape, [st[p] for p in perm], 0
+
+
+def lower_transpose(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    x, y = _same_bytes(model, op)
+    return _strided_copy_op(model, op, prefix, x, y, *transpose_layout(model, op))
 
 
 def strided_slice_axis(size: int, begin: int, end: int, stride: int, begin_masked: bool, end_masked: bool,
@@ -1158,7 +1164,8 @@ def strided_slice_axis(size: int, begin: int, end: int, stride: int, begin_maske
     return start, len(range(start, stop, stride))
 
 
-def lower_strided_slice(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+def strided_slice_layout(model: TfliteModel, op: OpInfo) -> tuple[list[int], list[int], int]:
+    """STRIDED_SLICE as a strided gather: (output shape with shrunk axes, input strides, offset)."""
     where = _where(model, op)
     x, y = _same_bytes(model, op)
     o = op.options
@@ -1195,7 +1202,20 @@ def lower_strided_slice(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredO
             kept.append(n)
     if list(y.shape) != kept:
         raise LoweringError(f"{where}: output shape {list(y.shape)} disagrees with the slice {kept}")
-    return _strided_copy_op(model, op, prefix, x, y, shape, strides, offset)
+    return shape, strides, offset
+
+
+def lower_strided_slice(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp:
+    x, y = _same_bytes(model, op)
+    return _strided_copy_op(model, op, prefix, x, y, *strided_slice_layout(model, op))
+
+
+def strided_copy_layout(model: TfliteModel, op: OpInfo) -> tuple[list[int], list[int]]:
+    """The (shape, strides) `dtmm_strided_copy_s8` walks for a TRANSPOSE or STRIDED_SLICE, axes merged as
+    the lowering merges them: the cost model counts its rows from it."""
+    layout = transpose_layout if op.opcode == "TRANSPOSE" else strided_slice_layout
+    shape, strides, _ = layout(model, op)
+    return gather_layout(shape, strides)
 
 
 # --------------------------------------------------------------------------- RESIZE_NEAREST_NEIGHBOR
