@@ -62,6 +62,8 @@ GROUP_DENSITIES = (0.7, 0.55, 0.4, 0.25, 0.1)
 OP_SEEDS_FROM = 4000
 #: the operator seeds every calibration measures besides its generated CNNs, MLPs and group models
 OP_SEEDS = tuple(range(OP_SEEDS_FROM, OP_SEEDS_FROM + 10))
+#: bump when build_ops changes what it produces (its models' cache keys; the other models keep theirs)
+OP_GENERATOR_VERSION = 1
 #: largest activation tensor a generated model may have (bytes): keeps the arena small on every board
 MAX_ACTIVATION_BYTES = 48 * 1024
 #: boards with less RAM than this get a set with smaller activations (max_activation_bytes_for)
@@ -459,6 +461,8 @@ def _cache_key(seed: int, max_activation_bytes: int = MAX_ACTIVATION_BYTES) -> s
     import tensorflow as tf
 
     text = f"{seed}\0{GENERATOR_VERSION}\0{tf.__version__}"
+    if seed >= OP_SEEDS_FROM:
+        text += f"\0ops{OP_GENERATOR_VERSION}"
     if max_activation_bytes != MAX_ACTIVATION_BYTES:
         text += f"\0{max_activation_bytes}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
