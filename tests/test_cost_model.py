@@ -303,15 +303,16 @@ def test_shipped_calibrations_price_groups_blobs(board):
 
 
 def test_extend_measures_only_the_models_a_calibration_lacks(monkeypatch):
-    """qemu-m3's shipped file without its channel-group models, extended: only those are measured (served
-    here from the file's own measurements), and the result is the shipped file again."""
+    """qemu-m3's shipped file without its operator models (the family added last), extended: only those are
+    measured (served here from the file's own measurements), and the result is the shipped file again."""
     from dtmm.cost import calibrate as cal
     from dtmm.cost import measure as M
-    from dtmm.cost.calibration_set import GROUP_SEEDS
+    from dtmm.cost.calibration_set import OP_SEEDS
 
     shipped = C.load_calibration("qemu-m3").data
-    group_names = {f"cal{s}_v{v}" for s in GROUP_SEEDS for v in range(3)}
-    older = dict(shipped, seeds=[s for s in shipped["seeds"] if s not in GROUP_SEEDS],
+    assert list(shipped["seeds"][-len(OP_SEEDS):]) == list(OP_SEEDS)
+    group_names = {f"cal{s}_v{v}" for s in OP_SEEDS for v in range(3)}
+    older = dict(shipped, seeds=[s for s in shipped["seeds"] if s not in OP_SEEDS],
                  measurements=[m for m in shipped["measurements"] if m["name"] not in group_names],
                  skipped_models=[n for n in shipped["skipped_models"] if n not in group_names])  # fmt: skip
     by_name = {m["name"]: m for m in shipped["measurements"]}
@@ -352,3 +353,15 @@ def test_operator_models_give_each_weightless_op_its_group():
         assert groups[op] == {"LOOKUP"}
     assert groups["TRANSPOSE"] | groups["STRIDED_SLICE"] <= {"STRIDED_COPY/rows", "STRIDED_COPY/gather"}
     assert "STRIDED_COPY/gather" in groups["TRANSPOSE"] and "STRIDED_COPY/rows" in groups["STRIDED_SLICE"]
+
+
+@pytest.mark.parametrize("board", [b.name for b in emulated_boards()])
+def test_shipped_calibrations_price_weightless_ops(board):
+    from dtmm.cost.calibration_set import OP_SEEDS
+
+    cal = C.load_calibration(board)
+    assert set(OP_SEEDS) <= set(cal.data["seeds"])
+    for group in ("LOOKUP", "SUB", "MUL", "RESIZE_NEAREST_NEIGHBOR", "STRIDED_COPY/rows", "STRIDED_COPY/gather"):
+        g = cal.data["groups"].get(group)
+        assert g is not None and g["kind"] == "elementwise" and g["samples"] >= 3, (group, g)
+        assert g["rms_relative_error"] < 0.15, (group, g["rms_relative_error"])

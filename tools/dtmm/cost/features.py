@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import DtmmError
 from ..formats import fwcs
-from ..pack.lowering.ops import ADD_TABLE_MIN_ELEMENTS, fc_groups_blob, groups_blob, strided_copy_layout
+from ..pack.lowering.ops import (ADD_TABLE_MIN_ELEMENTS, broadcast_layout, fc_groups_blob, groups_blob,
+                                 strided_copy_layout)
 from ..targets.boards import Board
 from ..tflite.model import TfliteModel, _schema, conv_layer
 
@@ -40,7 +41,8 @@ DEPTHWISE_COUNTS = ("calls", "channels", "pixels", "rows", "outputs", "row_chann
 FC_COUNTS = ("calls", "outputs", "kept_outputs", "inputs", "macs", "chunks4", "chunks16")
 POOL_COUNTS = ("calls", "pixels", "outputs", "window_elements", "input_elements", "large_window_elements",
                "padded_window_outputs")
-ELEMENTWISE_COUNTS = ("calls", "outputs", "input_elements", "rows", "inputs")
+#: walk_rows: the row calls of ADD / SUB / MUL's broadcast walk (1 without broadcasting), on its merged axes
+ELEMENTWISE_COUNTS = ("calls", "outputs", "input_elements", "rows", "inputs", "walk_rows")
 #: MEAN: the SIMD paths sum at most 256 values per output in int16 lanes; beyond, the DSP path runs portable
 #: C and the Helium path int32 lanes
 REDUCE_COUNTS = ("calls", "outputs", "input_elements", "large_outputs", "large_input_elements",
@@ -402,6 +404,15 @@ def _strided_copy(model: TfliteModel, op) -> tuple[str, int]:
     return "STRIDED_COPY/" + ("rows" if strides[-1] == 1 else "gather"), rows
 
 
+def _walk_rows(model: TfliteModel, op) -> int:
+    """Row calls of the broadcast walk (dtmm_broadcast_walk.h) on the lowering's merged axes."""
+    try:
+        layout = broadcast_layout(_shape(model, op.inputs[0]), _shape(model, op.inputs[1]), _shape(model, op.outputs[0]))
+    except ValueError:
+        return 1
+    return 1 if layout is None else prod(layout[0][:-1])
+
+
 def _elementwise(model: TfliteModel, op, row: dict) -> tuple[str, str, tuple]:
     out_shape = _shape(model, op.outputs[0])
     n_out = prod(out_shape)
@@ -414,7 +425,8 @@ def _elementwise(model: TfliteModel, op, row: dict) -> tuple[str, str, tuple]:
         group, rows = _strided_copy(model, op)
     variant = (row.get("add_variants") or {})
     n_inputs = sum(1 for t in op.inputs if t >= 0 and model.tensor_data(t) is None)
-    return group, "elementwise", (1, n_out, n_in, rows, n_inputs), variant, f"{list(out_shape)}"
+    walk = _walk_rows(model, op) if op.opcode in ("ADD", "SUB", "MUL") else 0
+    return group, "elementwise", (1, n_out, n_in, rows, n_inputs, walk), variant, f"{list(out_shape)}"
 
 
 #: dtmm_conv_groups_internal.h: group sizes with Helium assembly bodies, most groups per filter of the SIMD paths
