@@ -210,8 +210,8 @@ def _gen_files(build: Path) -> dict[str, int]:
 def _weights_line(elf: Path) -> int:
     result = run_firmware(elf, "qemu-m4", timeout=120)
     assert result.exit_code == 0, result.console[-500:]
-    first = result.console.splitlines()[0]
-    return int(first.split("weights ")[1].split(" bytes")[0])
+    model_line = next(line for line in result.console.splitlines() if line.startswith("@dtmm model "))
+    return int(model_line.split("weights ")[1].split(" bytes")[0])
 
 
 def test_hook_builds_demo_model_and_skips_when_unchanged(small_run, tmp_path):
