@@ -18,6 +18,7 @@ def test_lowered_op_fields_are_the_documented_ones():
     assert names == [
         "op_index", "op_name", "inputs", "outputs", "c_decls", "c_call", "scratch_bytes", "flash_bytes",
         "in_place_ok", "alias_of_input", "c_init", "scratch_expr", "conv_variants", "add_variants", "conv_storage",
+        "conv_plan",
     ]  # fmt: skip
     assert issubclass(LoweringError, DtmmError)
     assert SUPPORTED_OPS == {

@@ -188,6 +188,8 @@ def _summary(
         }
         if getattr(lo, "conv_storage", None):
             row["conv_storage"] = lo.conv_storage
+        if getattr(lo, "conv_plan", None):
+            row["conv_plan"] = {path: dict(plan) if plan else None for path, plan in sorted(lo.conv_plan.items())}
         for family in emit.VARIANT_FAMILIES:
             if getattr(lo, family.field, None):
                 row[family.field] = dict(sorted(getattr(lo, family.field).items()))

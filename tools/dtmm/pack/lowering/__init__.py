@@ -28,6 +28,7 @@ Interface
         conv_variants: Mapping[str, str] | None = None  # CONV_2D: kernel variant per conv path
         add_variants: Mapping[str, str] | None = None   # ADD: kernel variant per path
         conv_storage: str | None = None  # CONV_2D: "fwcs", "pattern" or "sparse"
+        conv_plan: Mapping | None = None  # CONV_2D: the MVE path's plan of the layer
 
     SUPPORTED_OPS: frozenset[str]
     def lower_op(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp
@@ -74,6 +75,13 @@ Contract details
   the same C probe.  ``c_call`` itself calls the generic ``dtmm_conv_s8``;
   the packer's generated model turns it into ``dtmm_conv_s8_with`` over the
   union of its layers' variants, so only those are linked.
+* ``conv_plan`` (CONV_2D stored as FWCS): ``{"mve": {...}, "dsp": {...}}``,
+  the Helium path's and the DSP band kernel's plans of the layer from the
+  same probe (how the Helium path reads input rows, patch and item modes,
+  row window geometry: ``conv_scratch.mve_plan``; band phases, row slots,
+  column tiles, weight repacking: ``conv_scratch.dsp_band_plan``), ``None``
+  for a path that runs another kernel; the cost model prices the row and
+  band handling from them.
 * ``add_variants`` (ADD only): the same for ``dtmm_add_s8`` (names of
   ``DTMM_ADD_VARIANTS`` in ``dtmm_ops.h``), from :func:`.ops.add_variants`,
   a transcription of the C rule (``dtmm_add_s8_variant()``, checked against

@@ -98,17 +98,52 @@ int main(void)
         dtmm_conv_flatten(&view, &flat);
         const dtmm_fwcs_view v = view;
         dtmm_mve_layout layout;
-        printf("%ld %ld %ld %s %s\n", (long)dtmm_conv_s8_c_get_buffer_size(&v), (long)dtmm_probe_dsp_get_buffer_size(&v),
+        printf("%ld %ld %ld %s %s", (long)dtmm_conv_s8_c_get_buffer_size(&v), (long)dtmm_probe_dsp_get_buffer_size(&v),
                (long)dtmm_probe_mve_get_buffer_size(&v), variant_names[dtmm_dsp_variant(v.hdr)],
                variant_names[dtmm_mve_variant(&v, &layout)]);
+        /* the DSP band kernel's plan of the layer (dtmm_dsp_make_band_plan()), or '-' when it does not run it */
+        dtmm_dsp_plan band;
+        if (v.hdr->encoding != DTMM_FWCS_ENC_GROUPS && dtmm_dsp_variant(v.hdr) == DTMM_CONV_V_dsp_band) {
+            dtmm_conv_dsp_band_plan(v.hdr, &band);
+            printf(" %u %u %u %u %u %u %u %u %u", (unsigned)band.phases, (unsigned)band.ring, (unsigned)band.slots,
+                   (unsigned)band.blocks, (unsigned)band.tile_blocks, (unsigned)band.cols, (unsigned)band.groups,
+                   (unsigned)band.repack, (unsigned)band.repack_bytes);
+        } else {
+            printf(" -");
+        }
+        /* the MVE path's plan of the layer (dtmm_mve_layout_compute()), or '-' when its layout rejects it */
+        if (v.hdr->encoding != DTMM_FWCS_ENC_GROUPS && dtmm_conv_mve_layout(v.hdr, &layout) == 0) {
+            printf(" %u %u %u %u %u %u %u %u %u %u\n", (unsigned)layout.rows, (unsigned)layout.patch,
+                   (unsigned)layout.items, (unsigned)layout.pgather, (unsigned)layout.n_blocks, (unsigned)layout.ring_w,
+                   (unsigned)layout.edge_w, (unsigned)layout.win_rows, (unsigned)layout.pitch, (unsigned)layout.cin_eff);
+        } else {
+            printf(" -\n");
+        }
     }
     return 0;
 }
 """
 
+#: the fields of the MVE path's plan the probe prints (dtmm_mve_layout, dtmm_conv_mve_internal.h); rows:
+#: 0 read straight from the input, 1 through a zero-point padded row window, 2 per-block edge patches
+MVE_PLAN_FIELDS = ("rows", "patch", "items", "pgather", "n_blocks", "ring_w", "edge_w", "win_rows", "pitch",
+                   "cin_eff")
+
+#: the fields of the DSP band kernel's plan the probe prints (dtmm_dsp_plan, dtmm_conv_dsp_internal.h)
+DSP_BAND_PLAN_FIELDS = ("phases", "ring", "slots", "blocks", "tile_blocks", "cols", "groups", "repack",
+                        "repack_bytes")
+
+
+def _plan(words: list[str], fields: tuple[str, ...]) -> tuple[dict | None, list[str]]:
+    """One plan off the front of a probe line's words ('-' when the path does not plan the layer) and the rest."""
+    if words[:1] == ["-"]:
+        return None, words[1:]
+    return dict(zip(fields, (int(x) for x in words[:len(fields)]))), words[len(fields):]
+
+
 _probe: dict = {}  # key -> executable path (or None when it cannot be built)
 probe_error = ""  # compiler output of the last failed probe build
-_results: dict = {}  # (key, blob digest) -> (c, dsp, mve, dsp variant, mve variant)
+_results: dict = {}  # (key, blob digest) -> (c, dsp, mve, dsp variant, mve variant, mve plan, band plan)
 
 
 def _sources_key() -> str:
@@ -171,8 +206,10 @@ def _c_probe(blobs: list[bytes]) -> list[tuple] | None:
         if proc.returncode != 0 or len(lines) < len(todo):
             return None
         for i, line in zip(todo, lines):
-            c, dsp, mve, v_dsp, v_mve = line.split()
-            _results[(key, digests[i])] = (int(c), int(dsp), int(mve), v_dsp, v_mve)
+            c, dsp, mve, v_dsp, v_mve, *plans = line.split()
+            band, plans = _plan(plans, DSP_BAND_PLAN_FIELDS)
+            mve_plan, _ = _plan(plans, MVE_PLAN_FIELDS)
+            _results[(key, digests[i])] = (int(c), int(dsp), int(mve), v_dsp, v_mve, mve_plan, band)
     return [_results[(key, dg)] for dg in digests]
 
 
@@ -205,8 +242,24 @@ def path_bytes(blob: bytes) -> dict[str, int]:
 def path_variants(blob: bytes) -> dict[str, str]:
     """{"c": ..., "dsp": ..., "mve": ...}: the kernel variant each path runs for the blob, by its
     dtmm_conv_variants.h name (the object is dtmm_conv_<name>), e.g. {"mve": "mve_quad16_s16_full"}."""
-    v_dsp, v_mve = _probe_blob(blob)[3:]
+    v_dsp, v_mve = _probe_blob(blob)[3:5]
     return {"c": "portable", "dsp": v_dsp, "mve": v_mve}
+
+
+def mve_plan(blob: bytes) -> dict[str, int] | None:
+    """The Helium path's plan of the blob's layer as its C code computes it (MVE_PLAN_FIELDS: how it reads
+    input rows, patch and item modes, blocks per row, row window geometry), None when that layout rejects
+    the layer (element-list kernel, portable path, GROUPS blobs)."""
+    plan = _probe_blob(blob)[5]
+    return dict(plan) if plan is not None else None
+
+
+def dsp_band_plan(blob: bytes) -> dict[str, int] | None:
+    """The DSP band kernel's plan of the blob's layer as its C code computes it (DSP_BAND_PLAN_FIELDS: band
+    phases, row slots, column tiles, channel groups, weight repacking), None when the DSP path runs another
+    kernel for it."""
+    plan = _probe_blob(blob)[6]
+    return dict(plan) if plan is not None else None
 
 
 def _a16(n: int) -> int:
@@ -222,4 +275,4 @@ def conv_scratch_bytes(blob: bytes) -> int:
     return _a16(max(sizes.values()))
 
 
-__all__ = ["conv_scratch_bytes", "path_bytes", "path_variants", "probe_available"]
+__all__ = ["conv_scratch_bytes", "dsp_band_plan", "mve_plan", "path_bytes", "path_variants", "probe_available"]
