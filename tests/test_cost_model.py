@@ -182,15 +182,20 @@ def test_dsp_element_list_counts_follow_its_loops():
     # a DS-CNN first conv: 49x10x1, 10x4 stride 2, 64 filters -> 25x5 outputs, 40-element fields
     s = SimpleNamespace(kh=10, kw=4, cin=1, cout=64, out_h=25, out_w=5, stride_h=2, stride_w=2, dilation_h=1,
                         dilation_w=1)  # fmt: skip
-    mode, (filter_blocks, inner, im2col, plane) = _dsp_elem(s, np.ones((64, 10, 4), dtype=bool))
+    mode, counts = _dsp_elem(s, np.ones((64, 10, 4), dtype=bool))
+    filter_blocks, inner, im2col, plane, pass_blocks, input_rows, record_words, fields, elements, plane_rows = counts
     assert mode == "pair"
     assert filter_blocks == 32 * 64  # 125 pixels in blocks of 4 across the map, not per row
     assert inner == 32 * 64 * 10  # 20 pair words of 40 elements: 10 loop iterations (4 elements each) per filter
     assert plane == 58 * 12 and im2col == 125 * 10 * 2  # one pass: every record fits the 6 KB budget
+    assert (pass_blocks, fields, plane_rows, input_rows, elements) == (32, 125, 125 * 10, 0, 0)  # all from the plane
+    assert record_words == 64 * 20
     keep = np.zeros((64, 10, 4), dtype=bool)
     keep[:, 0, :2] = True  # 2 of 40 kept: the list kernel, one 4-element step per filter
-    mode, (_, inner, im2col, plane) = _dsp_elem(s, keep)
-    assert (mode, inner, plane, im2col) == ("list", 32 * 64, 0, 125 * 40)
+    mode, counts = _dsp_elem(s, keep)
+    inner, im2col, plane, input_rows, record_words, elements = (counts[i] for i in (1, 2, 3, 5, 6, 8))
+    assert (mode, inner, plane, im2col) == ("list", 32 * 64, 0, 0)
+    assert (input_rows, elements, record_words) == (125 * 10, 125 * 40, 64 * 4)  # fields from the input itself
 
 
 def test_calibration_models_do_not_depend_on_what_was_built_before():
@@ -303,16 +308,16 @@ def test_shipped_calibrations_price_groups_blobs(board):
 
 
 def test_extend_measures_only_the_models_a_calibration_lacks(monkeypatch):
-    """qemu-m3's shipped file without its operator models (the family added last), extended: only those are
+    """qemu-m3's shipped file without its shape models (the family added last), extended: only those are
     measured (served here from the file's own measurements), and the result is the shipped file again."""
     from dtmm.cost import calibrate as cal
     from dtmm.cost import measure as M
-    from dtmm.cost.calibration_set import OP_SEEDS
+    from dtmm.cost.calibration_set import SHAPE_SEEDS
 
     shipped = C.load_calibration("qemu-m3").data
-    assert list(shipped["seeds"][-len(OP_SEEDS):]) == list(OP_SEEDS)
-    group_names = {f"cal{s}_v{v}" for s in OP_SEEDS for v in range(3)}
-    older = dict(shipped, seeds=[s for s in shipped["seeds"] if s not in OP_SEEDS],
+    assert list(shipped["seeds"][-len(SHAPE_SEEDS):]) == list(SHAPE_SEEDS)
+    group_names = {f"cal{s}_v{v}" for s in SHAPE_SEEDS for v in range(3)}
+    older = dict(shipped, seeds=[s for s in shipped["seeds"] if s not in SHAPE_SEEDS],
                  measurements=[m for m in shipped["measurements"] if m["name"] not in group_names],
                  skipped_models=[n for n in shipped["skipped_models"] if n not in group_names])  # fmt: skip
     by_name = {m["name"]: m for m in shipped["measurements"]}
@@ -365,3 +370,90 @@ def test_shipped_calibrations_price_weightless_ops(board):
         g = cal.data["groups"].get(group)
         assert g is not None and g["kind"] == "elementwise" and g["samples"] >= 3, (group, g)
         assert g["rms_relative_error"] < 0.15, (group, g["rms_relative_error"])
+
+
+# --------------------------------------------------------------------------- kernel plans and loop counts
+
+
+def test_probe_reports_how_the_helium_path_reads_its_rows():
+    """The packer's probe prints the MVE layout the C code plans (conv_scratch.mve_plan) and the summary
+    carries it: an unpadded 3x3 conv reads the input rows directly, a padded one through the row window,
+    a 1x1 layer flattened to a row of 490 pixels (not a multiple of 4, a window over 12 KiB) per-block edge
+    patches, and a 10x4 kernel (the element-list kernel) has no such plan."""
+    import keras
+    from keras import layers
+
+    from dtmm.tflite.convert import keras_to_int8_tflite
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((49, 10, 16))
+    heads = [layers.Conv2D(16, 3, padding="valid")(inp), layers.Conv2D(16, 3, padding="same")(inp),
+             layers.Conv2D(12, 1)(inp), layers.Conv2D(8, (10, 4), padding="same")(inp)]
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(h) for h in heads])
+    rng = np.random.default_rng(0)
+    data = keras_to_int8_tflite(keras.Model(inp, x), list(rng.normal(size=(4, 1, 49, 10, 16)).astype(np.float32)))
+    model = TfliteModel(data)
+    plans = {}
+    for r in pack_model(model, "plan").summary["ops"]:
+        op = model.operators[r["index"]]
+        if op.opcode == "CONV_2D":
+            _, kh, kw, _ = model.tensors[op.inputs[1]].shape
+            plans[(int(kh), int(kw), int(op.options.padding))] = r["conv_plan"]["mve"]
+    same, valid = 0, 1  # tflite Padding
+    assert plans[(3, 3, valid)]["rows"] == 0 and plans[(3, 3, same)]["rows"] == 1
+    edge = plans[(1, 1, valid)]
+    assert edge["rows"] == 2 and edge["n_blocks"] == 123 and edge["edge_w"] == 4 and edge["cin_eff"] == 16
+    assert plans[(10, 4, same)] is None
+
+
+def test_helium_counts_follow_its_loops():
+    """Item windows, element-list chunks and the group kernels' extra filter slots, by hand."""
+    from dtmm.cost.features import _mve_elem_chunks, _mve_group_slots, _mve_items
+
+    keep = np.zeros((2, 1, 5), dtype=bool)  # cin 8, kw 5: a 40-byte row in windows of filterlets 0-1, 2-3, 4
+    keep[0] = True  # dense: 3 items, not 5 filterlets
+    keep[1, 0, [0, 4]] = True  # two windows hold a kept filterlet
+    assert _mve_items(keep, 8) == 3 + 2
+    # K <= 256: kept elements in chunks of 16; beyond, a chunk also closes 256 bytes past its first element
+    assert _mve_elem_chunks(np.array([1, 1, 0, 1]), 8, 32) == 2
+    row = np.zeros(300, dtype=bool)
+    row[[0, 1, 280]] = True
+    assert _mve_elem_chunks(row, 1, 300) == 2
+    # quads: 6 live filters -> one group and 2 run one by one; 3 live + 1 empty -> the empty completes it
+    assert _mve_group_slots("CONV_2D/mve_quad16", np.array([9, 9, 9, 9, 9, 5]), False, 10, 16) == (0, 20, 140)
+    assert _mve_group_slots("CONV_2D/mve_quad16", np.array([9, 0, 9, 9]), False, 10, 16) == (10, 0, 0)
+    # pairs complete with a copy of the last live filter; pg groups of 4 in chunks of 16 kept weights
+    assert _mve_group_slots("CONV_2D/mve_pair16", np.array([9, 9, 4]), False, 10, 16) == (40, 0, 0)
+    assert _mve_group_slots("CONV_2D/mve_pg", np.array([9] * 5), False, 10, 3) == (3 * 2 * 10, 0, 0)
+
+
+def test_shape_models_cover_the_rarer_kernels():
+    """The shape models (SHAPE_SEEDS, one regime per seed) hold what random chains rarely draw: kernels of
+    more than 32 taps, 1x1 convs of 128 or more channels, depth multipliers above 1, cin 4/8 layers."""
+    from dtmm.cost.calibration_set import SHAPE_REGIMES, SHAPE_SEEDS
+
+    seen = set()
+    for seed in SHAPE_SEEDS[:len(SHAPE_REGIMES)]:
+        model = TfliteModel(next(iter(calibration_models([seed]))).data)
+        for op in model.operators:
+            w = model.tensors[op.inputs[1]].shape if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D") else None
+            if w is None:
+                continue
+            cin = model.tensors[op.inputs[0]].shape[-1]
+            if op.opcode == "CONV_2D" and w[1] * w[2] > 32:
+                seen.add("large_kernel")
+            if op.opcode == "CONV_2D" and (w[1], w[2]) == (1, 1) and cin >= 128:
+                seen.add("wide_pointwise")
+            if op.opcode == "CONV_2D" and cin in (4, 8) and w[1] * w[2] > 1:
+                seen.add("few_channels")
+            if op.opcode == "DEPTHWISE_CONV_2D" and w[3] > cin:
+                seen.add("depth_multiplier")
+    assert seen == {"large_kernel", "wide_pointwise", "few_channels", "depth_multiplier"}, seen
+
+
+@pytest.mark.parametrize("board", [b.name for b in emulated_boards()])
+def test_shipped_calibrations_measured_the_shape_models(board):
+    from dtmm.cost.calibration_set import SHAPE_SEEDS
+
+    cal = C.load_calibration(board)
+    assert set(SHAPE_SEEDS) <= set(cal.data["seeds"])

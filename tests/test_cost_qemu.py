@@ -3,9 +3,9 @@
 Held out: generated models of seeds outside every calibration set (dense and
 pruned), the DS-CNN and FC-autoencoder benchmark models, and ResNet-8 dense
 and at 50% filterlets when ../shared has it. Every output is checked against
-tflite-micro while measuring. ResNet-8 (dense and pruned), and on qemu-m4 the FC
-autoencoder and the DS-CNN, are held to issue 12's 3% per model; the other models and single CONV_2Ds to
-the looser bounds they reach today (docs/cost_model.md, "Accuracy").
+tflite-micro while measuring. ResNet-8 (dense and pruned) and the DS-CNN, and on qemu-m4 also the FC
+autoencoder and the generated model, are held to issue 12's 3% per model; the other models and single
+CONV_2Ds to the looser bounds they reach today (docs/cost_model.md, "Accuracy").
 """
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ pytestmark = [
 #: issue 12's whole-model target, met on these models by the shipped calibrations
 MODEL_TARGET = 0.03
 #: bounds on every other held-out model and on one CONV_2D (the targets are not met there yet)
-MODEL_BOUND = {"qemu-m4": 0.08, "qemu-m55": 0.15}
-CONV_BOUND = {"qemu-m4": 0.25, "qemu-m55": 0.70}
-ON_TARGET = {"qemu-m4": ("resnet8", "resnet8_f50", "fc_autoencoder", "ds_cnn"), "qemu-m55": ("resnet8", "resnet8_f50")}
+MODEL_BOUND = {"qemu-m4": 0.05, "qemu-m55": 0.08}
+CONV_BOUND = {"qemu-m4": 0.15, "qemu-m55": 0.25}
+ON_TARGET = {"qemu-m4": ("resnet8", "resnet8_f50", "fc_autoencoder", "ds_cnn", "cal1000_v0", "cal1000_v1", "cal1000_v2"),
+             "qemu-m55": ("resnet8", "resnet8_f50", "ds_cnn")}
 
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])

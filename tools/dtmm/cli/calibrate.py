@@ -105,7 +105,9 @@ def _check(board_name: str, cal_path: Path | None, as_json: bool) -> None:
     bench = [CalibrationModel(bm.name, bm.data)
              for bm in load_models(["ds_cnn", "mobilenet_v1_025", "fc_autoencoder"], progress=_progress)]
     cap = max_activation_bytes_for(get_board(board_name))
-    models = validate.held_out_models(seeds=validate.HELD_OUT_SEEDS + validate.HELD_OUT_GROUP_SEEDS + validate.HELD_OUT_OP_SEEDS, max_activation_bytes=cap,
+    seeds = (validate.HELD_OUT_SEEDS + validate.HELD_OUT_GROUP_SEEDS + validate.HELD_OUT_OP_SEEDS
+             + validate.HELD_OUT_SHAPE_SEEDS)
+    models = validate.held_out_models(seeds=seeds, max_activation_bytes=cap,
                                       resnet8=resnet.read_bytes() if resnet.is_file() else None, extra=bench,
                                       progress=_progress)
     rows = validate.compare(models, board_name, calibration=cal, progress=_progress)

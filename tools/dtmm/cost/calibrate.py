@@ -22,7 +22,7 @@ from .features import OpFeatures, board_path, op_features
 
 #: the calibration set: seeds of the generated models (each measured dense and pruned), and the channel-group
 #: and operator models every calibration measures besides them
-EXTRA_SEEDS = calibration_set.GROUP_SEEDS + calibration_set.OP_SEEDS
+EXTRA_SEEDS = calibration_set.GROUP_SEEDS + calibration_set.OP_SEEDS + calibration_set.SHAPE_SEEDS
 DEFAULT_SEEDS = tuple(range(40)) + EXTRA_SEEDS
 
 

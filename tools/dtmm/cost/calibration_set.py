@@ -23,7 +23,11 @@ pruned versions lose channel groups of 4-64 channels (:func:`group_prune`),
 which `dtmm pack` stores as GROUPS blobs (the ``GROUPS`` groups of
 ``features``); seeds from :data:`OP_SEEDS_FROM` on put the weightless
 operators (SUB, MUL, the table-driven activations, TRANSPOSE, STRIDED_SLICE,
-RESIZE_NEAREST_NEIGHBOR) between small convs (:func:`build_ops`). Weights are random: instruction counts do not depend on what
+RESIZE_NEAREST_NEIGHBOR) between small convs (:func:`build_ops`); seeds from :data:`SHAPE_SEEDS_FROM`
+on build single-layer branches of the kernel regimes a random chain rarely draws (:func:`build_shapes`:
+pointwise convs of 16-256 channels, kernels of more than 32 taps, the few-channel item layouts, depth
+multipliers 2-4 on every depthwise kernel, 128-256-channel 3x3 convs), so every kernel variant has
+layers enough to fit its own costs. Weights are random: instruction counts do not depend on what
 the weights learned.
 
 Everything is seeded: the same seed gives the same .tflite bytes.
@@ -64,6 +68,12 @@ OP_SEEDS_FROM = 4000
 OP_SEEDS = tuple(range(OP_SEEDS_FROM, OP_SEEDS_FROM + 10))
 #: bump when build_ops changes what it produces (its models' cache keys; the other models keep theirs)
 OP_GENERATOR_VERSION = 1
+#: seeds from here on build shape models (build_shapes): single-layer branches of one kernel regime each
+SHAPE_SEEDS_FROM = 5000
+#: the shape seeds every calibration measures besides the families above (three per regime)
+SHAPE_SEEDS = tuple(range(SHAPE_SEEDS_FROM, SHAPE_SEEDS_FROM + 15))
+#: bump when build_shapes changes what it produces (its models' cache keys)
+SHAPE_GENERATOR_VERSION = 1
 #: largest activation tensor a generated model may have (bytes): keeps the arena small on every board
 MAX_ACTIVATION_BYTES = 48 * 1024
 #: boards with less RAM than this get a set with smaller activations (max_activation_bytes_for)
@@ -349,6 +359,78 @@ def build_ops(rng: np.random.Generator, name: str, cap: int = MAX_ACTIVATION_BYT
     return keras.Model(inp, layers.Softmax()(x), name=name)
 
 
+#: build_shapes' regimes, one per seed in turn (seed % 5)
+SHAPE_REGIMES = ("pointwise", "large_kernel", "few_channels", "depth_multiplier", "wide")
+
+
+def _shape_layer(layers, rng, x, regime: str, cap: int):
+    """One layer of `regime` on input `x` (a conv or depthwise block); None when nothing of the regime fits."""
+    h, w, c = (int(d) for d in x.shape[1:])
+    small = cap < MAX_ACTIVATION_BYTES
+    if regime == "depth_multiplier":
+        k = [k for k in ((3, 3), (5, 5), (3, 3), (7, 7), (1, 5), (5, 1)) if k[0] <= h + 2 and k[1] <= w + 2]
+        kernel = k[rng.integers(len(k))]
+        mult = int(rng.choice((1, 2, 2, 3, 4)))
+        while mult > 1 and h * w * c * mult > cap:
+            mult -= 1
+        stride = 2 if min(h, w) >= 6 and rng.random() < 0.4 else 1
+        fits = kernel[0] <= h and kernel[1] <= w
+        y = layers.DepthwiseConv2D(kernel, strides=stride, padding="valid" if fits and rng.random() < 0.3 else "same",
+                                   depth_multiplier=mult, use_bias=bool(rng.random() < 0.5))(x)
+        return layers.ReLU()(y) if rng.random() < 0.5 else y
+    if regime == "pointwise":
+        kernel, filters = (1, 1), int(rng.choice((8, 16, 24, 32, 48, 64, 96, 128)))
+    elif regime == "large_kernel":
+        fits = [k for k in ((10, 4), (7, 7), (5, 7), (7, 5), (3, 11), (6, 6), (8, 8), (5, 9), (9, 5), (4, 10))
+                if k[0] <= h and k[1] <= w]
+        if not fits:
+            return None
+        kernel, filters = fits[rng.integers(len(fits))], int(rng.choice((4, 8, 16, 32, 64)))
+    elif regime == "few_channels":
+        fits = [k for k in ((3, 3), (5, 5), (3, 5), (1, 7), (7, 1), (2, 2), (4, 4), (1, 3), (3, 1))
+                if k[0] <= h and k[1] <= w]
+        kernel, filters = fits[rng.integers(len(fits))], int(rng.choice((4, 8, 16, 24, 32, 64)))
+    else:  # wide
+        kernel, filters = ((3, 3), (1, 3), (3, 1), (1, 1))[rng.integers(4)], int(rng.choice((8, 16, 32)))
+    stride = 2 if min(h, w) >= 8 and rng.random() < 0.3 else 1
+    return _conv_block(layers, rng, x, kernel=kernel, filters=filters, stride=stride,
+                       max_out_bytes=cap if small else None)
+
+
+def build_shapes(rng: np.random.Generator, name: str, regime: str, cap: int = MAX_ACTIVATION_BYTES):
+    """Single-layer branches of one kernel regime (SHAPE_REGIMES) on one input, each pooled to a vector:
+    the layer shapes random chains rarely draw, each run measuring 6-9 of them."""
+    import keras
+    from keras import layers
+
+    if regime == "pointwise":
+        maps, chans = ((1, 1), (3, 3), (4, 4), (6, 6), (8, 8), (12, 12), (16, 16), (25, 5), (7, 7)), \
+            (16, 24, 32, 48, 64, 96, 128, 160, 256)
+    elif regime == "large_kernel":
+        maps, chans = ((49, 10), (40, 8), (32, 32), (24, 24), (28, 28), (20, 20), (16, 16), (12, 12)), (1, 1, 2, 3, 4, 8)
+    elif regime == "few_channels":
+        maps, chans = ((8, 8), (12, 12), (16, 16), (24, 24), (32, 32), (10, 20)), (4, 8)
+    elif regime == "depth_multiplier":
+        maps, chans = ((4, 4), (6, 6), (8, 8), (12, 12), (16, 16), (24, 24), (32, 8)), (1, 3, 4, 8, 16, 32, 48)
+    else:  # wide
+        maps, chans = ((3, 3), (4, 4), (5, 5), (6, 6), (8, 8)), (128, 160, 192, 256)
+    maps = [m for m in maps if m[0] * m[1] * min(chans) <= cap] or [(1, 1)]
+    h, w = maps[rng.integers(len(maps))]
+    c = int(rng.choice(chans))
+    c = max(1, min(c, cap // (h * w)))
+    inp = keras.Input((h, w, c))
+    heads = []
+    for _ in range(int(rng.integers(6, 10))):
+        y = _shape_layer(layers, rng, inp, regime, cap)
+        if y is not None and _activation_bytes(y) <= cap and min(int(d) for d in y.shape[1:3]) >= 1:
+            heads.append(layers.GlobalAveragePooling2D()(y))
+    if not heads:
+        heads.append(layers.GlobalAveragePooling2D()(inp))
+    x = layers.Concatenate()(heads) if len(heads) > 1 else heads[0]
+    x = layers.Dense(int(rng.choice((2, 10, 12))))(x)
+    return keras.Model(inp, layers.Softmax()(x), name=name)
+
+
 def group_prune(dense: bytes, rng: np.random.Generator, sizes: dict[int, int] | None = None,
                 density: float | None = None) -> bytes:
     """`dense` with 1x1 CONV_2Ds and FULLY_CONNECTEDs keeping a random share of channel groups (at least one
@@ -395,7 +477,9 @@ def convert(seed: int, max_activation_bytes: int = MAX_ACTIVATION_BYTES) -> byte
     rng = np.random.default_rng(seed)
     name = f"cal{seed}"
     cap = max_activation_bytes
-    if seed >= OP_SEEDS_FROM:
+    if seed >= SHAPE_SEEDS_FROM:
+        model = build_shapes(rng, name, SHAPE_REGIMES[seed % len(SHAPE_REGIMES)], cap)
+    elif seed >= OP_SEEDS_FROM:
         model = build_ops(rng, name, cap)
     elif seed >= GROUP_SEEDS_FROM:
         model = build_groups(rng, name, cap)
@@ -461,7 +545,9 @@ def _cache_key(seed: int, max_activation_bytes: int = MAX_ACTIVATION_BYTES) -> s
     import tensorflow as tf
 
     text = f"{seed}\0{GENERATOR_VERSION}\0{tf.__version__}"
-    if seed >= OP_SEEDS_FROM:
+    if seed >= SHAPE_SEEDS_FROM:
+        text += f"\0shapes{SHAPE_GENERATOR_VERSION}"
+    elif seed >= OP_SEEDS_FROM:
         text += f"\0ops{OP_GENERATOR_VERSION}"
     if max_activation_bytes != MAX_ACTIVATION_BYTES:
         text += f"\0{max_activation_bytes}"

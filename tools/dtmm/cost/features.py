@@ -7,7 +7,11 @@ the board's path selects -- the packer's probe of the C dispatch rule, see
 with: pixels, output elements, kept filterlets, multiply-accumulates, chunks
 of SIMD lanes. A group's cost model is a non-negative linear function of its
 counts (``dtmm.cost.fit``), so every count here is something a loop in the
-kernels runs once per unit of.
+kernels runs once per unit of. Where the kernels' own planners decide how a
+layer runs (the Helium path's row handling, patch and item modes; the DSP
+band kernel's phases, row slots and tiles), the counts take the plan the
+packer's probe read from the C code (``conv_plan`` in the packer's summary)
+rather than guess it.
 
 The path of a board follows its CPU features: Helium (MVE) on qemu-m55, the
 DSP extension on M4/M7/M33, portable C otherwise.
@@ -33,11 +37,15 @@ CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows
                "input_group_phases", "slow_requant_outputs", "clamp_outputs", "pair_block_pairs",
                "list_block_elements", "plane_field_elements", "interior_macs", "border_macs", "pixel_runs",
                "index_walk_macs", "index_walk_bitmap_positions",
-               "elem_filter_blocks", "elem_inner", "elem_im2col", "elem_plane_fill")
+               "elem_filter_blocks", "elem_inner", "elem_im2col", "elem_plane_fill", "elem_pass_blocks",
+               "elem_field_rows", "elem_record_words", "elem_field_pixels", "elem_field_elements",
+               "elem_plane_field_rows", "band_passes", "band_expansions", "band_words", "band_row_calls",
+               "band_repack_bytes", "band_tail_words")
 DEPTHWISE_COUNTS = ("calls", "channels", "pixels", "rows", "outputs", "row_channels", "macs", "input_elements",
                     "edge_outputs", "outputs_3x3_s1", "outputs_3x3_s2", "outputs_small_map", "macs_small_map",
                     "leftover_channel_outputs", "channel_tail_outputs", "lane_outputs", "lane_macs",
-                    "plane_outputs", "plane_macs", "plane_fill", "plane3x3_outputs")
+                    "plane_outputs", "plane_macs", "plane_fill", "plane3x3_outputs", "quad_groups",
+                    "quad_group_taps", "quad_group_tap_rows", "channel_taps")
 FC_COUNTS = ("calls", "outputs", "kept_outputs", "inputs", "macs", "chunks4", "chunks16")
 POOL_COUNTS = ("calls", "pixels", "outputs", "window_elements", "input_elements", "large_window_elements",
                "padded_window_outputs")
@@ -54,7 +62,14 @@ MVE_CONV_COUNTS = ("calls", "filters", "kept_filters", "kept_chunks16", "pixels"
                    "row_tail_filters", "patch_gather", "patch_block_chunks", "elem_gather", "elem_block_weights",
                    "padded_input_elements", "slow_requant_outputs", "clamp_outputs", "empty_filter_outputs",
                    "elem_pixel_chunks", "patch_block_kept_chunks",
-                   "elem_filter_blocks", "elem_chunk_blocks", "elem_patch_elements")
+                   "elem_filter_blocks", "elem_chunk_blocks", "elem_patch_elements", "elem_based_chunk_blocks",
+                   "elem_gather_vectors", "elem_copy_short_rows", "elem_copy_vectors", "elem_record_chunks",
+                   "elem_record_elements", "elem_pass_blocks", "elem_copy_long_rows", "elem_record_filterlets",
+                   "edge_blocks", "edge_rows", "edge_vectors", "window_rows", "window_vectors",
+                   "window_compact_vectors", "last_block_rows", "tail_filterlets", "tail_chunks16",
+                   "block_empty_chunks16", "block_pad_filterlets", "block_single_filters",
+                   "block_single_filterlets", "kept_filterlets", "block_items", "items", "patch_gather_vectors",
+                   "patch_copy_rows")
 
 #: a 1x1 conv or fully connected layer stored as an FWCS GROUPS blob: per call a pass over the group masks and
 #: kept weights, 4-pixel blocks (the input copied, filters in quads, each kept group in 4- or 16-lane chunks),
@@ -100,6 +115,8 @@ def variant_family(variant: str) -> str:
     parts = variant.split("_")
     if variant.startswith(("mve_quad", "mve_pair")):
         return "_".join(parts[:2])
+    if variant == "mve_gen_loop":  # the looping form (8 or more chunks of 16 channels), a kernel of its own
+        return "mve_gen_loop"
     if variant.startswith("mve_gen"):
         return "mve_gen"
     if variant.startswith("mve_pg"):
@@ -124,7 +141,9 @@ _DSP_ELEM_BUDGET, _DSP_ELEM_PAIRS_KMAX, _DSP_ELEM_PLANE_MAX, _DSP_ELEM_HDR_WORDS
 
 def _dsp_elem(s, keep: np.ndarray) -> tuple[str, tuple[int, int, int, int]]:
     """The DSP element-list kernel's loops (dtmm_dsp_make_elem_plan() and elem_conv()): 'pair' or 'list'
-    mode and (filter x block epilogues, inner-loop iterations, im2col elements, plane elements).
+    mode and (filter x block epilogues, inner-loop iterations, plane words copied into fields, plane
+    elements, blocks of every filter batch, field rows built from the input, record words built,
+    receptive fields built, field elements built from the input, field rows copied from the plane).
 
     Pixels run in blocks of 4 across the whole map; filters in batches whose records fit the record
     scratch, and every batch builds the 4-pixel receptive fields again."""
@@ -151,26 +170,52 @@ def _dsp_elem(s, keep: np.ndarray) -> tuple[str, tuple[int, int, int, int]]:
         inner = blocks * int(sum(ceil(int(n) / 4) for n in per_filter))
     ph = (s.out_h - 1) * s.stride_h + (s.kh - 1) * s.dilation_h + 1
     pwc = (s.out_w - 1) * s.stride_w + s.kw
-    plane = pairs and s.dilation_w == 1 and (s.kw * s.cin) % 2 == 0 and 2 * ph * pwc * s.cin <= _DSP_ELEM_PLANE_MAX
+    plane = int(pairs and s.dilation_w == 1 and (s.kw * s.cin) % 2 == 0 and 2 * ph * pwc * s.cin <= _DSP_ELEM_PLANE_MAX)
     im2col = passes * pixels * (s.kh * ((s.kw * s.cin) // 2) if plane else K)
-    return ("pair" if pairs else "list"), (blocks * s.cout, inner, im2col, ph * pwc * s.cin if plane else 0)
+    # per call: each filter's record (pair kernel: its pair words; list: 4 words per 4 kept weights)
+    record_words = s.cout * pw if pairs else int(sum(4 * ceil(int(n) / 4) for n in per_filter))
+    # receptive fields from the int16 plane are word copies per kernel row; else built from the input
+    # element by element (elem_field()), row by row
+    fields = passes * pixels
+    return ("pair" if pairs else "list"), (blocks * s.cout, inner, im2col * plane, ph * pwc * s.cin if plane else 0,
+                                           passes * blocks, fields * s.kh * (1 - plane), record_words, fields,
+                                           fields * K * (1 - plane), fields * s.kh * plane)
 
 
 #: dtmm_conv_mve_internal.h: DTMM_MVE_ELEM_BUDGET, _HDR_BYTES, _CHUNK_BYTES
 _MVE_ELEM_BUDGET, _MVE_ELEM_HDR, _MVE_ELEM_CHUNK = 8192, 20, 36
 
 
-def _mve_elem(s, keep: np.ndarray) -> tuple[int, int, int]:
-    """The Helium element-list kernel's loops (dtmm_mve_elem_layout_compute() and elem_conv()):
-    (filter x block epilogues, chunk x block gathers, receptive-field elements copied).
+def _mve_elem_chunks(kept_positions: np.ndarray, cin: int, K: int) -> int:
+    """Chunks of one filter's record (elem_records()): ceil(kept elements / 16) for fields of at most 256
+    elements, else a chunk also closes where the next kept element lies 256 or more bytes past its first."""
+    positions = np.flatnonzero(kept_positions)
+    if K <= 256:
+        return ceil(len(positions) * cin / 16)
+    elements = (positions[:, None] * cin + np.arange(cin)[None, :]).ravel()
+    count, base, fill = 0, 0, 16
+    for e in elements.tolist():
+        if fill == 16 or e - base > 255:
+            count, base, fill = count + 1, e, 0
+        fill += 1
+    return count
+
+
+def _mve_elem(s, keep: np.ndarray) -> tuple[int, ...]:
+    """The Helium element-list kernel's loops (dtmm_mve_elem_layout_compute() and elem_conv()): (filter x
+    block epilogues, chunk x block gathers, receptive-field elements copied, chunk x block gathers with a
+    chunk base (K > 256), field vectors gathered, field rows copied, field elements copied, record chunks
+    built, record elements built one by one (K > 256), blocks of every filter batch).
 
     Pixels run in blocks of 4 across the whole map; filters in batches whose records (a header and
-    16-element chunks of kept weights) fit the record scratch, each batch gathering the fields again."""
+    16-element chunks of kept weights) fit the record scratch, each batch building the 4 receptive fields of
+    every block again: by byte gathers, 16 elements at a time, when the field has at most 256 elements and
+    every tap's offset fits a byte (elem_gather_init()), else row by row. Records of fields over 256
+    elements are built (and their chunks counted) element by element."""
     K = s.kh * s.kw * s.cin
-    span = ceil(K / 256)  # a chunk also closes at 256 bytes of span (an upper bound per filter)
+    span = ceil(K / 256)
     n = keep.reshape(s.cout, -1).sum(axis=1) * s.cin
-    dense = bool(keep.all()) and K <= 256
-    chunks = [ceil(K / 16) if dense else ceil(int(k) / 16) + (span - 1 if K > 256 else 0) for k in n]
+    chunks = [_mve_elem_chunks(row, s.cin, K) for row in keep.reshape(s.cout, -1)]
     frec = _MVE_ELEM_HDR + _MVE_ELEM_CHUNK * (ceil(K / 16) + span)
     cap = min(s.cout * frec, s.cout * (_MVE_ELEM_HDR + _MVE_ELEM_CHUNK * (1 + span)) +
               _MVE_ELEM_CHUNK * (int(keep.sum()) * s.cin // 16), max(frec, _MVE_ELEM_BUDGET))
@@ -182,7 +227,131 @@ def _mve_elem(s, keep: np.ndarray) -> tuple[int, int, int]:
         used += b
     pixels = s.out_h * s.out_w
     blocks = ceil(pixels / 4)
-    return blocks * s.cout, blocks * sum(chunks), passes * pixels * K
+    reach = (s.kh - 1) * s.dilation_h * s.in_w * s.cin + (s.kw - 1) * s.dilation_w * s.cin + s.cin - 1
+    gather = int(K <= 256 and reach <= 255)
+    fields = passes * pixels
+    wide = int(K > 256)
+    row = s.kw * s.cin  # bytes of a field row: under 16 straight-line stores, else a vector loop
+    copied = fields * s.kh * (1 - gather)
+    dense = int(bool(keep.all()) and K <= 256)
+    return (blocks * s.cout, blocks * sum(chunks), fields * K, blocks * sum(chunks) * wide,
+            fields * ceil(K / 16) * gather, copied * (row < 16), copied * (row >= 16) * ceil(row / 16),
+            sum(chunks) * (1 - wide), int(n.sum()) * wide, passes * blocks, copied * (row >= 16),
+            int(keep.sum()) * (1 - wide) * (1 - dense))
+
+
+def _mve_group_slots(group: str, kept_per_filter: np.ndarray, patch: bool, blocks: int,
+                     cin: int) -> tuple[int, int, int]:
+    """The Helium group kernels' extra filter slots (the record stream of dtmm_conv_s8_mve_with()):
+    (filterlets of the filters that complete a short last group, leftover live filters a quad kernel runs
+    one at a time, their filterlets), each per block. Quads (and the pg kernels) group 4 filters, pairs 2;
+    a quad kernel runs the live filters beyond a multiple of 4 one by one, unless there are fewer than 4;
+    a group is completed with an empty filter (one dummy filterlet) or a copy of the last live one. The pg
+    kernels count chunks of 16 kept weights instead of filterlets and complete every short last group."""
+    size = 4 if group in ("CONV_2D/mve_quad16", "CONV_2D/mve_quad32", "CONV_2D/mve_quad64", "CONV_2D/mve_pg") \
+        else 2 if group.startswith("CONV_2D/mve_pair") else 1
+    if size == 1:
+        return (0, 0, 0)
+    pg = group == "CONV_2D/mve_pg"
+    live = [int(k) if not patch else 1 for k in kept_per_filter if k > 0]
+    if pg:  # slots of the pg kernels are chunks of 16 kept weights, and every short last group is completed
+        live = [ceil(k * cin / 16) for k in live]
+    n_live, n_empty = len(live), len(kept_per_filter) - len(live)
+    single, pad = (n_live % 4, 0) if size == 4 else (0, n_live % 2)
+    if pg:
+        single, pad = 0, -n_live % 4
+    if 0 < n_live < size:
+        single, pad = 0, size - n_live
+    pad_empty = min(pad, n_empty)
+    pad_filterlets = pad_empty + (pad - pad_empty) * (live[-1] if live else 1)
+    single_filterlets = sum(live[n_live - single:]) if single else 0
+    return (blocks * pad_filterlets, blocks * single, blocks * single_filterlets)
+
+
+def _mve_items(keep: np.ndarray, cin: int) -> int:
+    """Items of a layer in the Helium path's item mode (item_windows(), item_records()): a kernel row's
+    kw*cin bytes are covered by 16-byte windows starting at filterlets (the last one ending at the row's
+    end), and a filter runs each window of its rows whose counted filterlets hold a kept one."""
+    cout, kh, kw = keep.shape
+    row, last, start, windows = kw * cin, kw * cin - 16, 0, []
+    while start < row:
+        j0 = start // cin
+        off = min(j0 * cin, last)
+        windows.append((j0, (off + 15) // cin))  # the filterlets whose bytes it counts
+        start = off + 16
+    return int(sum(keep[:, :, j0:j1 + 1].any(axis=2).sum() for j0, j1 in windows))
+
+
+def _mve_patches(s, plan: dict | None, blocks: int) -> tuple[int, int]:
+    """Patch mode's im2col (run_blocks()): each of a block's 4 fields is gathered 16 bytes at a time when every
+    tap offset of a field fits a byte, else copied kernel row by kernel row. (vectors gathered, rows copied)"""
+    if plan is None:
+        return (0, 0)
+    row_step = plan["pitch"] * (s.dilation_h if plan["rows"] != _MVE_ROWS_EDGE else 1)
+    gather = int((s.kh - 1) * row_step + (s.kw - 1) * s.dilation_w * s.cin + s.cin - 1 <= 255)
+    return (blocks * 4 * (plan["cin_eff"] // 16) * gather, blocks * 4 * s.kh * (1 - gather))
+
+
+#: dtmm_conv_mve_internal.h: DTMM_MVE_ROWS_WINDOW, DTMM_MVE_ROWS_EDGE
+_MVE_ROWS_WINDOW, _MVE_ROWS_EDGE = 1, 2
+
+
+def _mve_rows(s, plan: dict | None, out_h: int, out_w: int, in_w: int) -> tuple[int, ...]:
+    """How the Helium path's group and generic kernels get their input rows (run_layer(), from the plan the
+    packer's probe read from the C layout code): (edge-patch blocks, their kernel rows, their 16-byte
+    vectors; window rows appended, their vectors, vectors moved when the window is compacted; rows ending in
+    a partial block). A block of edge patches is also a kernel call of its own."""
+    if plan is None:
+        return (0,) * 7
+    eff_h = (s.kh - 1) * s.dilation_h + 1
+    last = out_h * int(out_w % 4 != 0)
+    if plan["rows"] == _MVE_ROWS_EDGE:
+        blocks = out_h * plan["n_blocks"]
+        return (blocks, blocks * s.kh, blocks * s.kh * ceil(plan["edge_w"] * s.cin / 16), 0, 0, 0, last)
+    if plan["rows"] == _MVE_ROWS_WINDOW:
+        appended = min((out_h - 1) * s.stride_h + eff_h, out_h * eff_h)
+        copy = min(in_w, plan["ring_w"] - s.pad_left)
+        keep = max(eff_h - s.stride_h, 0)
+        compactions = appended // max(plan["win_rows"] - keep, 1)
+        return (0, 0, 0, appended, appended * ceil(copy * s.cin / 16),
+                compactions * keep * ceil(plan["pitch"] / 16), last)
+    return (0, 0, 0, 0, 0, 0, last)
+
+
+def _dsp_band(s, plan: dict | None, keep: np.ndarray, out_h: int) -> tuple[int, ...]:
+    """The DSP band kernel's loops (band_conv(), from the plan the packer's probe read from the C code):
+    (filter batches, input rows expanded into the band, band words written, kernel calls per tile and
+    output row, weight bytes repacked, band words of a last channel group of 1-3 channels). Per filter batch (cin % 4 != 0: as many filters as the repack
+    budget holds) and column tile, every output row expands the input rows its kernel rows need into the
+    band's row slots, unless the slot still holds that row (a ring of slots when the dilated kernel is at
+    most twice its height); a row is expanded for each band phase (input column modulo the stride) a
+    kept tap uses, in groups of 4 channels."""
+    if plan is None:
+        return (0,) * 6
+    cin4 = 4 * plan["groups"]
+    per_filter = keep.reshape(keep.shape[0], -1).sum(axis=1)
+    passes, used = 1, 0
+    if plan["repack"]:
+        for n in per_filter:
+            if used + int(n) * cin4 > plan["repack_bytes"] and used:
+                passes, used = passes + 1, 0
+            used += int(n) * cin4
+    rows_needed = keep.any(axis=(0, 2))
+    phases = len({(j * s.dilation_w) % s.stride_w for j in np.flatnonzero(keep.any(axis=(0, 1)))})
+    tags, expansions = {}, 0
+    for y in range(out_h):
+        for i in range(s.kh):
+            iy = y * s.stride_h - s.pad_top + i * s.dilation_h
+            slot = iy % plan["slots"] if plan["ring"] else i
+            if rows_needed[i] and tags.get(slot) != iy:
+                tags[slot] = iy
+                expansions += 1
+    tiles = ceil(plan["blocks"] / plan["tile_blocks"])
+    expanded = passes * tiles * expansions
+    words = expanded * phases * plan["cols"] * plan["groups"]
+    # (cin % 4 != 0: the last group of every column is widened from 1-3 channels, a slower step)
+    return (passes, expanded, words, passes * tiles * out_h, int(keep.sum()) * cin4 * plan["repack"],
+            words // plan["groups"] * int(s.cin % 4 != 0))
 
 
 def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple, str]:
@@ -219,6 +388,12 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
             else kept_filters * ceil(field / 16)
         sparse = 1 - patch - elem if not (patch and elem) else 0
         c16 = ceil(s.cin / 16)
+        # the generic family (and item mode, which runs its kernel) ends a row of 1 or 2 extra pixels with its
+        # tail kernel, not a whole block, and gives a filter with nothing kept one dummy filterlet of zeros
+        gen = group in ("CONV_2D/mve_gen", "CONV_2D/mve_gen_loop", "CONV_2D/mve_items")
+        tail_rows = out_h * int(gen and out_w % 4 in (1, 2))
+        blocks -= tail_rows
+        empties = s.cout - kept_filters
         counts = (1, s.cout, kept_filters, kept * c16 * sparse, pixels, out_h, blocks,
                   blocks * kept_filters, blocks * ceil(kept_filters / 4), blocks * ceil(kept_filters / 2),
                   blocks * kept * sparse, blocks * kept * c16 * sparse, out_h * (out_w % 4 != 0) * kept_filters,
@@ -229,7 +404,19 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
         if group == "CONV_2D/mve_elem":
             counts += _mve_elem(s, keep)
         else:
-            counts += (0, 0, 0)
+            counts += (0,) * 12
+        counts += _mve_rows(s, (row.get("conv_plan") or {}).get("mve"), out_h, out_w, in_w)
+        eff16 = ceil(field / 16) if patch and not elem else c16
+        counts += (tail_rows * (kept * sparse + kept_filters * (1 - sparse) + empties * gen),
+                   tail_rows * (kept * sparse + kept_filters * (1 - sparse) + empties * gen) * eff16,
+                   blocks * empties * eff16 * gen)
+        counts += _mve_group_slots(group, keep.reshape(s.cout, -1).sum(axis=1), bool(patch and not pg), blocks,
+                                   s.cin)
+        counts += (kept,)  # the records: a list entry or weight copy per kept filterlet, once per call
+        items = _mve_items(keep, s.cin) if group == "CONV_2D/mve_items" else 0
+        counts += (blocks * (items + empties * int(items > 0)), items)
+        counts += _mve_patches(s, (row.get("conv_plan") or {}).get("mve"), blocks) if patch and not elem and not pg \
+            else (0, 0)
         # (pg kernels are patch mode by definition and scale with the kept weights: a family of their own, outside
         # the CONV_2D/*/patch umbrella of the dense-field kernels)
         return group + ("/patch" if patch and not elem and not pg else ""), "conv_mve", counts, shape
@@ -260,11 +447,13 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
               blocks * kept_filters * ceil(field / 2) * pairs, blocks * kept * s.cin * (1 - pairs),
               pixels * field * pairs * plane, interior * kept * s.cin, (pixels - interior) * kept * s.cin,
               pixels * runs, pixels * kept * s.cin * walk, pixels * s.cout * s.kh * s.kw * walk * bitmap)  # fmt: skip
-    elem = (0, 0, 0, 0)
+    band = _dsp_band(s, (row.get("conv_plan") or {}).get("dsp"), keep, out_h) if group == "CONV_2D/dsp_band" \
+        else (0,) * 6
+    elem = (0,) * 10
     if group == "CONV_2D/dsp_elem":
         mode, elem = _dsp_elem(s, keep)
         group += "/" + mode
-    return group, "conv", counts + elem, shape
+    return group, "conv", counts + elem + band, shape
 
 
 #: dtmm_depthwise_conv_s8_mve.c: DW_LANE_PX, DW_MVE_PLANE, DW_MVE_BUF, DW_MVE_MAX_TAPS
@@ -340,6 +529,11 @@ def _depthwise(model: TfliteModel, op, path: str) -> tuple[str, str, tuple]:
               pixels * (cout % 4), pixels * (cout % 16), outputs * lane, outputs * kh * kw * lane,
               outputs * plane, outputs * kh * kw * plane, in_h * in_w * cin * plane,
               outputs * plane3x3)  # fmt: skip
+    # the plane paths run the op in plane orientation (transposed when out_w < out_h), each output row in
+    # groups of 4 outputs (the last one partly idle), every group one multiply per tap
+    (oh, ow, th, tw) = (out_w, out_h, kw, kh) if out_w < out_h else (out_h, out_w, kh, kw)
+    quads = cout * oh * ceil(ow / 4)
+    counts += (quads, quads * th * tw, quads * th, cout * kh * kw)
     group = "DEPTHWISE_CONV_2D"
     stride, dilation = (opts.strideH, opts.strideW), (opts.dilationHFactor, opts.dilationWFactor)
     if path == "mve":  # each SIMD path picks among kernels that differ far more than the shared counts
@@ -511,6 +705,8 @@ def op_features(model: TfliteModel, summary: dict, board: Board) -> list[OpFeatu
             if name == "ADD" and variants.get(path):
                 table = "table" if prod(_shape(model, op.outputs[0])) >= ADD_TABLE_MIN_ELEMENTS else "direct"
                 group = f"ADD/{variants[path]}/{table}"
+        if len(counts) != len(COUNTS_OF_KIND[kind]):  # a count added to a kind without its name, or the reverse
+            raise AssertionError(f"{name}: {len(counts)} counts for the {len(COUNTS_OF_KIND[kind])} names of {kind}")
         out.append(OpFeatures(row["label"], name, group, kind, tuple(float(c) for c in counts), shape))
     if not out and summary["ops"]:
         raise DtmmError(f"{model.source}: no operator runs code")

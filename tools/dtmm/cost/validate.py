@@ -2,7 +2,8 @@
 
 The held-out set: generated models from seeds outside the calibration set
 (:data:`HELD_OUT_SEEDS`, dense and pruned; :data:`HELD_OUT_GROUP_SEEDS`,
-channel-group models; :data:`HELD_OUT_OP_SEEDS`, operator models), models the caller adds (`dtmm calibrate
+channel-group models; :data:`HELD_OUT_OP_SEEDS`, operator models; :data:`HELD_OUT_SHAPE_SEEDS`, shape
+models of the rarer kernel regimes), models the caller adds (`dtmm calibrate
 --check` adds the benchmark models shaped like the MLPerf Tiny workloads:
 DS-CNN, MobileNetV1-0.25, the FC autoencoder), and ResNet-8 dense and keeping
 50% / 25% of its filterlets when the shared model is at hand; models too large
@@ -28,6 +29,8 @@ HELD_OUT_SEEDS = (1000, 1001, 1002, 1003)
 HELD_OUT_GROUP_SEEDS = (3000, 3001)
 #: operator models (SUB, MUL, table activations, TRANSPOSE, STRIDED_SLICE, RESIZE) outside every OP_SEEDS
 HELD_OUT_OP_SEEDS = (4100, 4101)
+#: shape models (single-layer branches of the rarer kernel regimes) outside every SHAPE_SEEDS, one per regime
+HELD_OUT_SHAPE_SEEDS = (5100, 5101, 5102, 5103, 5104)
 MODEL_TOLERANCE = 0.03
 CONV_TOLERANCE = 0.05
 
