@@ -182,7 +182,8 @@ def test_dsp_element_list_counts_follow_its_loops():
     # a DS-CNN first conv: 49x10x1, 10x4 stride 2, 64 filters -> 25x5 outputs, 40-element fields
     s = SimpleNamespace(kh=10, kw=4, cin=1, cout=64, out_h=25, out_w=5, stride_h=2, stride_w=2, dilation_h=1,
                         dilation_w=1)  # fmt: skip
-    mode, counts = _dsp_elem(s, np.ones((64, 10, 4), dtype=bool))
+    plan = {"pairs": 1, "plane": 1, "rec_bytes": 6144}  # the C planner's, as the probe reports it (below)
+    mode, counts = _dsp_elem(s, np.ones((64, 10, 4), dtype=bool), plan)
     filter_blocks, inner, im2col, plane, pass_blocks, input_rows, record_words, fields, elements, plane_rows = counts
     assert mode == "pair"
     assert filter_blocks == 32 * 64  # 125 pixels in blocks of 4 across the map, not per row
@@ -192,7 +193,7 @@ def test_dsp_element_list_counts_follow_its_loops():
     assert record_words == 64 * 20
     keep = np.zeros((64, 10, 4), dtype=bool)
     keep[:, 0, :2] = True  # 2 of 40 kept: the list kernel, one 4-element step per filter
-    mode, counts = _dsp_elem(s, keep)
+    mode, counts = _dsp_elem(s, keep, {"pairs": 0, "plane": 0, "rec_bytes": 64 * 32})
     inner, im2col, plane, input_rows, record_words, elements = (counts[i] for i in (1, 2, 3, 5, 6, 8))
     assert (mode, inner, plane, im2col) == ("list", 32 * 64, 0, 0)
     assert (input_rows, elements, record_words) == (125 * 10, 125 * 40, 64 * 4)  # fields from the input itself
@@ -376,7 +377,7 @@ def test_shipped_calibrations_price_weightless_ops(board):
 
 
 def test_probe_reports_how_the_helium_path_reads_its_rows():
-    """The packer's probe prints the MVE layout the C code plans (conv_scratch.mve_plan) and the summary
+    """The packer's probe prints the MVE layout the C code plans (conv_scratch.conv_plans) and the summary
     carries it: an unpadded 3x3 conv reads the input rows directly, a padded one through the row window,
     a 1x1 layer flattened to a row of 490 pixels (not a multiple of 4, a window over 12 KiB) per-block edge
     patches, and a 10x4 kernel (the element-list kernel) has no such plan."""
@@ -404,6 +405,20 @@ def test_probe_reports_how_the_helium_path_reads_its_rows():
     edge = plans[(1, 1, valid)]
     assert edge["rows"] == 2 and edge["n_blocks"] == 123 and edge["edge_w"] == 4 and edge["cin_eff"] == 16
     assert plans[(10, 4, same)] is None
+
+
+def test_probe_reports_the_element_list_plans():
+    """A DS-CNN first conv (49x10x1, 10x4 stride 2, 64 filters): the DSP element-list planner picks the pair
+    kernel on its int16 plane with a 6 KiB record budget (what test_dsp_element_list_counts_follow_its_loops
+    feeds the counts), the Helium one an 8 KiB budget; neither path plans it as a band or row layout."""
+    from dtmm.bench.models import load_models
+
+    model = TfliteModel(next(m for m in load_models(["ds_cnn"]) if m.name == "ds_cnn").data)
+    first = next(r for r in pack_model(model, "ds").summary["ops"] if r["op"] == "CONV_2D")
+    plans = first["conv_plan"]
+    assert plans["dsp_elem"] == {"pairs": 1, "plane": 1, "rec_bytes": 6144}
+    assert plans["mve_elem"] == {"rec_bytes": 8192}
+    assert plans["dsp"] is None and plans["mve"] is None
 
 
 def test_helium_counts_follow_its_loops():

@@ -135,24 +135,22 @@ def _inside(out: int, size: int, k: int, stride: int, dilation: int, padding: st
     return sum(1 for o in range(out) if o * stride - pad >= 0 and o * stride - pad + span <= size)
 
 
-#: dtmm_conv_dsp_internal.h: DTMM_DSP_ELEM_BUDGET, _PAIRS_KMAX, _PLANE_MAX, _HDR_WORDS
-_DSP_ELEM_BUDGET, _DSP_ELEM_PAIRS_KMAX, _DSP_ELEM_PLANE_MAX, _DSP_ELEM_HDR_WORDS = 6144, 512, 4096, 4
+#: dtmm_conv_dsp_internal.h: DTMM_DSP_ELEM_HDR_WORDS (a list record's header)
+_DSP_ELEM_HDR_WORDS = 4
 
 
-def _dsp_elem(s, keep: np.ndarray) -> tuple[str, tuple[int, int, int, int]]:
+def _dsp_elem(s, keep: np.ndarray, plan: dict) -> tuple[str, tuple[int, ...]]:
     """The DSP element-list kernel's loops (dtmm_dsp_make_elem_plan() and elem_conv()): 'pair' or 'list'
     mode and (filter x block epilogues, inner-loop iterations, plane words copied into fields, plane
     elements, blocks of every filter batch, field rows built from the input, record words built,
     receptive fields built, field elements built from the input, field rows copied from the plane).
 
     Pixels run in blocks of 4 across the whole map; filters in batches whose records fit the record
-    scratch, and every batch builds the 4-pixel receptive fields again."""
-    P, K = s.kh * s.kw, s.kh * s.kw * s.cin
+    scratch, and every batch builds the 4-pixel receptive fields again. `plan` is the C planner's
+    (conv_plan["dsp_elem"] of the packer's summary): pair or list kernel, the int16 plane, record bytes."""
+    K = s.kh * s.kw * s.cin
     per_filter = keep.reshape(s.cout, -1).sum(axis=1) * s.cin  # kept weights of each filter
-    n_kept = int(keep.sum())
-    frec = 4 * _DSP_ELEM_HDR_WORDS + 16 * ceil(K / 4)
-    cap = min(s.cout * frec, s.cout * (4 * _DSP_ELEM_HDR_WORDS + 16) + 4 * n_kept * s.cin, max(frec, _DSP_ELEM_BUDGET))
-    pairs = K <= _DSP_ELEM_PAIRS_KMAX and n_kept >= (3 * s.cout * P + 7) // 8
+    cap, pairs, plane = plan["rec_bytes"], plan["pairs"], int(plan["plane"])
     pixels = s.out_h * s.out_w
     blocks = ceil(pixels / 4)
     if pairs:
@@ -170,7 +168,6 @@ def _dsp_elem(s, keep: np.ndarray) -> tuple[str, tuple[int, int, int, int]]:
         inner = blocks * int(sum(ceil(int(n) / 4) for n in per_filter))
     ph = (s.out_h - 1) * s.stride_h + (s.kh - 1) * s.dilation_h + 1
     pwc = (s.out_w - 1) * s.stride_w + s.kw
-    plane = int(pairs and s.dilation_w == 1 and (s.kw * s.cin) % 2 == 0 and 2 * ph * pwc * s.cin <= _DSP_ELEM_PLANE_MAX)
     im2col = passes * pixels * (s.kh * ((s.kw * s.cin) // 2) if plane else K)
     # per call: each filter's record (pair kernel: its pair words; list: 4 words per 4 kept weights)
     record_words = s.cout * pw if pairs else int(sum(4 * ceil(int(n) / 4) for n in per_filter))
@@ -182,8 +179,8 @@ def _dsp_elem(s, keep: np.ndarray) -> tuple[str, tuple[int, int, int, int]]:
                                            fields * K * (1 - plane), fields * s.kh * plane)
 
 
-#: dtmm_conv_mve_internal.h: DTMM_MVE_ELEM_BUDGET, _HDR_BYTES, _CHUNK_BYTES
-_MVE_ELEM_BUDGET, _MVE_ELEM_HDR, _MVE_ELEM_CHUNK = 8192, 20, 36
+#: dtmm_conv_mve_internal.h: DTMM_MVE_ELEM_HDR_BYTES, _CHUNK_BYTES (the record format)
+_MVE_ELEM_HDR, _MVE_ELEM_CHUNK = 20, 36
 
 
 def _mve_elem_chunks(kept_positions: np.ndarray, cin: int, K: int) -> int:
@@ -201,7 +198,7 @@ def _mve_elem_chunks(kept_positions: np.ndarray, cin: int, K: int) -> int:
     return count
 
 
-def _mve_elem(s, keep: np.ndarray) -> tuple[int, ...]:
+def _mve_elem(s, keep: np.ndarray, plan: dict) -> tuple[int, ...]:
     """The Helium element-list kernel's loops (dtmm_mve_elem_layout_compute() and elem_conv()): (filter x
     block epilogues, chunk x block gathers, receptive-field elements copied, chunk x block gathers with a
     chunk base (K > 256), field vectors gathered, field rows copied, field elements copied, record chunks
@@ -211,14 +208,12 @@ def _mve_elem(s, keep: np.ndarray) -> tuple[int, ...]:
     16-element chunks of kept weights) fit the record scratch, each batch building the 4 receptive fields of
     every block again: by byte gathers, 16 elements at a time, when the field has at most 256 elements and
     every tap's offset fits a byte (elem_gather_init()), else row by row. Records of fields over 256
-    elements are built (and their chunks counted) element by element."""
+    elements are built (and their chunks counted) element by element. `plan` is the C layout's
+    (conv_plan["mve_elem"] of the packer's summary): the record bytes of a filter batch."""
     K = s.kh * s.kw * s.cin
-    span = ceil(K / 256)
     n = keep.reshape(s.cout, -1).sum(axis=1) * s.cin
     chunks = [_mve_elem_chunks(row, s.cin, K) for row in keep.reshape(s.cout, -1)]
-    frec = _MVE_ELEM_HDR + _MVE_ELEM_CHUNK * (ceil(K / 16) + span)
-    cap = min(s.cout * frec, s.cout * (_MVE_ELEM_HDR + _MVE_ELEM_CHUNK * (1 + span)) +
-              _MVE_ELEM_CHUNK * (int(keep.sum()) * s.cin // 16), max(frec, _MVE_ELEM_BUDGET))
+    cap = plan["rec_bytes"]
     passes, used = 1, 0
     for c in chunks:
         b = _MVE_ELEM_HDR + _MVE_ELEM_CHUNK * c
@@ -402,7 +397,7 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
                   pixels * slow, pixels * s.cout * clamp, pixels * (s.cout - kept_filters),
                   pixels * chunks * elem, blocks * chunks * patch)  # fmt: skip
         if group == "CONV_2D/mve_elem":
-            counts += _mve_elem(s, keep)
+            counts += _mve_elem(s, keep, row["conv_plan"]["mve_elem"])
         else:
             counts += (0,) * 12
         counts += _mve_rows(s, (row.get("conv_plan") or {}).get("mve"), out_h, out_w, in_w)
@@ -447,11 +442,11 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
               blocks * kept_filters * ceil(field / 2) * pairs, blocks * kept * s.cin * (1 - pairs),
               pixels * field * pairs * plane, interior * kept * s.cin, (pixels - interior) * kept * s.cin,
               pixels * runs, pixels * kept * s.cin * walk, pixels * s.cout * s.kh * s.kw * walk * bitmap)  # fmt: skip
-    band = _dsp_band(s, (row.get("conv_plan") or {}).get("dsp"), keep, out_h) if group == "CONV_2D/dsp_band" \
+    band = _dsp_band(s, row["conv_plan"]["dsp"], keep, out_h) if group == "CONV_2D/dsp_band" \
         else (0,) * 6
     elem = (0,) * 10
     if group == "CONV_2D/dsp_elem":
-        mode, elem = _dsp_elem(s, keep)
+        mode, elem = _dsp_elem(s, keep, row["conv_plan"]["dsp_elem"])
         group += "/" + mode
     return group, "conv", counts + elem + band, shape
 

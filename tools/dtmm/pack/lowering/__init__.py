@@ -75,13 +75,14 @@ Contract details
   the same C probe.  ``c_call`` itself calls the generic ``dtmm_conv_s8``;
   the packer's generated model turns it into ``dtmm_conv_s8_with`` over the
   union of its layers' variants, so only those are linked.
-* ``conv_plan`` (CONV_2D stored as FWCS): ``{"mve": {...}, "dsp": {...}}``,
-  the Helium path's and the DSP band kernel's plans of the layer from the
-  same probe (how the Helium path reads input rows, patch and item modes,
-  row window geometry: ``conv_scratch.mve_plan``; band phases, row slots,
-  column tiles, weight repacking: ``conv_scratch.dsp_band_plan``), ``None``
-  for a path that runs another kernel; the cost model prices the row and
-  band handling from them.
+* ``conv_plan`` (CONV_2D stored as FWCS): ``conv_scratch.conv_plans``, the
+  SIMD paths' plans of the layer from the same probe (``dsp``: the band
+  kernel's phases, row slots, column tiles, weight repacking; ``dsp_elem``:
+  the DSP element-list kernel's pair and plane modes and record bytes;
+  ``mve``: how the Helium path reads input rows, patch and item modes, row
+  window geometry; ``mve_elem``: the Helium element-list record bytes),
+  ``None`` for a path that runs another kernel; the cost model takes the
+  kernels' decisions from them instead of copying the rules.
 * ``add_variants`` (ADD only): the same for ``dtmm_add_s8`` (names of
   ``DTMM_ADD_VARIANTS`` in ``dtmm_ops.h``), from :func:`.ops.add_variants`,
   a transcription of the C rule (``dtmm_add_s8_variant()``, checked against

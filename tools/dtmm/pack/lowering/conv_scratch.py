@@ -111,11 +111,27 @@ int main(void)
         } else {
             printf(" -");
         }
+        /* the DSP element-list kernel's plan (dtmm_dsp_make_elem_plan()), or '-' */
+        dtmm_dsp_elem_plan elem;
+        if (v.hdr->encoding != DTMM_FWCS_ENC_GROUPS && dtmm_dsp_variant(v.hdr) == DTMM_CONV_V_dsp_elem &&
+            dtmm_conv_dsp_elem_plan(v.hdr, &elem)) {
+            printf(" %u %u %u", (unsigned)elem.pairs, (unsigned)elem.plane, (unsigned)elem.rec_bytes);
+        } else {
+            printf(" -");
+        }
         /* the MVE path's plan of the layer (dtmm_mve_layout_compute()), or '-' when its layout rejects it */
         if (v.hdr->encoding != DTMM_FWCS_ENC_GROUPS && dtmm_conv_mve_layout(v.hdr, &layout) == 0) {
-            printf(" %u %u %u %u %u %u %u %u %u %u\n", (unsigned)layout.rows, (unsigned)layout.patch,
+            printf(" %u %u %u %u %u %u %u %u %u %u", (unsigned)layout.rows, (unsigned)layout.patch,
                    (unsigned)layout.items, (unsigned)layout.pgather, (unsigned)layout.n_blocks, (unsigned)layout.ring_w,
                    (unsigned)layout.edge_w, (unsigned)layout.win_rows, (unsigned)layout.pitch, (unsigned)layout.cin_eff);
+        } else {
+            printf(" -");
+        }
+        /* the MVE element-list kernel's layout (dtmm_mve_elem_layout_compute()), or '-' */
+        dtmm_mve_elem_layout mve_elem;
+        if (v.hdr->encoding != DTMM_FWCS_ENC_GROUPS && dtmm_mve_variant(&v, &layout) == DTMM_CONV_V_mve_elem &&
+            dtmm_conv_mve_elem_layout(v.hdr, &mve_elem) == 0) {
+            printf(" %u\n", (unsigned)mve_elem.rec_bytes);
         } else {
             printf(" -\n");
         }
@@ -132,6 +148,10 @@ MVE_PLAN_FIELDS = ("rows", "patch", "items", "pgather", "n_blocks", "ring_w", "e
 #: the fields of the DSP band kernel's plan the probe prints (dtmm_dsp_plan, dtmm_conv_dsp_internal.h)
 DSP_BAND_PLAN_FIELDS = ("phases", "ring", "slots", "blocks", "tile_blocks", "cols", "groups", "repack",
                         "repack_bytes")
+#: ... of the DSP element-list kernel's plan (dtmm_dsp_elem_plan): pair kernel, int16 plane, record bytes
+DSP_ELEM_PLAN_FIELDS = ("pairs", "plane", "rec_bytes")
+#: ... of the Helium element-list kernel's layout (dtmm_mve_elem_layout): record bytes per filter batch
+MVE_ELEM_PLAN_FIELDS = ("rec_bytes",)
 
 
 def _plan(words: list[str], fields: tuple[str, ...]) -> tuple[dict | None, list[str]]:
@@ -143,7 +163,7 @@ def _plan(words: list[str], fields: tuple[str, ...]) -> tuple[dict | None, list[
 
 _probe: dict = {}  # key -> executable path (or None when it cannot be built)
 probe_error = ""  # compiler output of the last failed probe build
-_results: dict = {}  # (key, blob digest) -> (c, dsp, mve, dsp variant, mve variant, mve plan, band plan)
+_results: dict = {}  # (key, blob digest) -> (c, dsp, mve, dsp variant, mve variant, {kernel: plan or None})
 
 
 def _sources_key() -> str:
@@ -208,8 +228,11 @@ def _c_probe(blobs: list[bytes]) -> list[tuple] | None:
         for i, line in zip(todo, lines):
             c, dsp, mve, v_dsp, v_mve, *plans = line.split()
             band, plans = _plan(plans, DSP_BAND_PLAN_FIELDS)
-            mve_plan, _ = _plan(plans, MVE_PLAN_FIELDS)
-            _results[(key, digests[i])] = (int(c), int(dsp), int(mve), v_dsp, v_mve, mve_plan, band)
+            dsp_elem, plans = _plan(plans, DSP_ELEM_PLAN_FIELDS)
+            layout, plans = _plan(plans, MVE_PLAN_FIELDS)
+            mve_elem, _ = _plan(plans, MVE_ELEM_PLAN_FIELDS)
+            plans = {"dsp": band, "dsp_elem": dsp_elem, "mve": layout, "mve_elem": mve_elem}
+            _results[(key, digests[i])] = (int(c), int(dsp), int(mve), v_dsp, v_mve, plans)
     return [_results[(key, dg)] for dg in digests]
 
 
@@ -246,20 +269,12 @@ def path_variants(blob: bytes) -> dict[str, str]:
     return {"c": "portable", "dsp": v_dsp, "mve": v_mve}
 
 
-def mve_plan(blob: bytes) -> dict[str, int] | None:
-    """The Helium path's plan of the blob's layer as its C code computes it (MVE_PLAN_FIELDS: how it reads
-    input rows, patch and item modes, blocks per row, row window geometry), None when that layout rejects
-    the layer (element-list kernel, portable path, GROUPS blobs)."""
-    plan = _probe_blob(blob)[5]
-    return dict(plan) if plan is not None else None
-
-
-def dsp_band_plan(blob: bytes) -> dict[str, int] | None:
-    """The DSP band kernel's plan of the blob's layer as its C code computes it (DSP_BAND_PLAN_FIELDS: band
-    phases, row slots, column tiles, channel groups, weight repacking), None when the DSP path runs another
-    kernel for it."""
-    plan = _probe_blob(blob)[6]
-    return dict(plan) if plan is not None else None
+def conv_plans(blob: bytes) -> dict[str, dict[str, int] | None]:
+    """How the SIMD paths' planners lay out the blob's layer, as their C code computes it: {"dsp": the band
+    kernel's plan (DSP_BAND_PLAN_FIELDS), "dsp_elem": the DSP element-list plan, "mve": the Helium layout
+    (MVE_PLAN_FIELDS: how input rows are read, patch and item modes, blocks per row, row window geometry),
+    "mve_elem": the Helium element-list layout}, each None when that path runs another kernel for it."""
+    return {k: (dict(p) if p is not None else None) for k, p in _probe_blob(blob)[5].items()}
 
 
 def _a16(n: int) -> int:
@@ -275,4 +290,4 @@ def conv_scratch_bytes(blob: bytes) -> int:
     return _a16(max(sizes.values()))
 
 
-__all__ = ["conv_scratch_bytes", "dsp_band_plan", "mve_plan", "path_bytes", "path_variants", "probe_available"]
+__all__ = ["conv_plans", "conv_scratch_bytes", "path_bytes", "path_variants", "probe_available"]

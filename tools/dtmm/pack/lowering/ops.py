@@ -29,7 +29,7 @@ from ...tflite.model import (
 )
 from . import baseline_conv, lookup_tables, quant
 from .cgen import c_array, c_bytes, c_float, c_struct, comment_safe
-from .conv_scratch import conv_scratch_bytes, dsp_band_plan, mve_plan, path_variants
+from .conv_scratch import conv_plans, conv_scratch_bytes, path_variants
 from .quant import LoweringError
 from .types import LoweredOp
 
@@ -277,7 +277,7 @@ def _fwcs_conv_op(model: TfliteModel, op: OpInfo, prefix: str, x, blob: bytes, b
         model, op, prefix, (x.index,), decls, call, flash,
         scratch=conv_scratch_bytes(blob),
         c_init=init, scratch_expr=f"dtmm_conv_s8_get_buffer_size({name})",
-        conv_variants=path_variants(blob), conv_storage="fwcs", conv_plan={"mve": mve_plan(blob), "dsp": dsp_band_plan(blob)},
+        conv_variants=path_variants(blob), conv_storage="fwcs", conv_plan=conv_plans(blob),
     )  # fmt: skip
 
 

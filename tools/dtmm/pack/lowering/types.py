@@ -28,7 +28,7 @@ class LoweredOp:
     conv_variants: Mapping[str, str] | None = None  # CONV_2D: {"c"|"dsp"|"mve": kernel variant name} per path
     add_variants: Mapping[str, str] | None = None  # ADD: {"c"|"dsp"|"mve": kernel variant name} per path
     conv_storage: str | None = None  # CONV_2D: "fwcs", "pattern" or "sparse" (baseline_conv)
-    conv_plan: Mapping[str, Mapping[str, int]] | None = None  # CONV_2D: {"mve": mve_plan(blob), "dsp": dsp_band_plan(blob)}
+    conv_plan: Mapping[str, Mapping[str, int]] | None = None  # CONV_2D: conv_scratch.conv_plans(blob)
 
     def render_call(self, values: Mapping[str, str]) -> str:
         """c_call with every {inK}/{outK}/{scratch} replaced from ``values`` (KeyError if one is missing)."""
