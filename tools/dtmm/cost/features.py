@@ -40,7 +40,7 @@ CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows
                "elem_filter_blocks", "elem_inner", "elem_im2col", "elem_plane_fill", "elem_pass_blocks",
                "elem_field_rows", "elem_record_words", "elem_field_pixels", "elem_field_elements",
                "elem_plane_field_rows", "band_passes", "band_expansions", "band_words", "band_row_calls",
-               "band_repack_bytes", "band_tail_words")
+               "band_repack_bytes", "band_tail_words", "interior_pairs", "single_interior_macs")
 DEPTHWISE_COUNTS = ("calls", "channels", "pixels", "rows", "outputs", "row_channels", "macs", "input_elements",
                     "edge_outputs", "outputs_3x3_s1", "outputs_3x3_s2", "outputs_small_map", "macs_small_map",
                     "leftover_channel_outputs", "channel_tail_outputs", "lane_outputs", "lane_macs",
@@ -445,10 +445,18 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
     band = _dsp_band(s, row["conv_plan"]["dsp"], keep, out_h) if group == "CONV_2D/dsp_band" \
         else (0,) * 6
     elem = (0,) * 10
+    # portable C: interior pixels of a row run in pairs that share every weight load, an odd last one alone
+    ih = _inside(out_h, in_h, s.kh, s.stride_h, s.dilation_h, s.padding)
+    iw = _inside(out_w, in_w, s.kw, s.stride_w, s.dilation_w, s.padding)
+    pairing = (ih * (iw // 2), ih * (iw % 2) * kept * s.cin)
     if group == "CONV_2D/dsp_elem":
         mode, elem = _dsp_elem(s, keep, row["conv_plan"]["dsp_elem"])
         group += "/" + mode
-    return group, "conv", counts + elem + band, shape
+    elif group == "CONV_2D/portable":
+        # three kernels in one (dtmm_conv_s8_c.c): kernels of more than 32 taps walk the index per pixel;
+        # DENSE blobs run a run per kernel row, packed ones the listed runs of each filter
+        group += "/walk" if s.kh * s.kw > 32 else "/dense" if keep.all() else "/sparse"
+    return group, "conv", counts + elem + band + pairing, shape
 
 
 #: dtmm_depthwise_conv_s8_mve.c: DW_LANE_PX, DW_MVE_PLANE, DW_MVE_BUF, DW_MVE_MAX_TAPS
