@@ -78,6 +78,15 @@ def mve_cases() -> list[kc.KernelCase]:
     add("flat_1x1_25x5", cout=24, cin=64, kh=1, kw=1, in_h=25, in_w=5, density=0.6, encoding="bitmap")
     add("flat_1x1_s1_odd", cout=9, cin=20, kh=1, kw=1, in_h=7, in_w=3, density=0.7, encoding="list")
     add("quad_extreme", cout=20, cin=16, kh=3, kw=3, in_h=5, in_w=8, requant="extreme", density=0.7)
+    # a single kernel row read directly whose partial last block would read past the row: that block
+    # reads an edge patch of its own (last_edge): flattened 1x1 rows in patch and pg modes, a strided
+    # 1x1 that is not flattened, a 1x3 VALID row
+    add("last_edge_1x1_patch", cout=12, cin=8, kh=1, kw=1, in_h=5, in_w=5, density=0.8, encoding="bitmap")
+    add("last_edge_1x1_pg", cout=8, cin=4, kh=1, kw=1, in_h=7, in_w=7, encoding="dense")
+    add("last_edge_1x1_patch_slow", cout=6, cin=8, kh=1, kw=1, in_h=3, in_w=5, requant="slow", encoding="dense")
+    add("last_edge_1x1_s2", cout=16, cin=32, kh=1, kw=1, in_h=6, in_w=13, sh=2, sw=2, encoding="dense")
+    add("last_edge_1x3_valid", cout=8, cin=16, kh=1, kw=3, in_h=4, in_w=13, density=0.7, encoding="list",
+        padding="valid")
     # pair kernels: any shift (slow requantization), cout > 64, odd live counts with and without empties
     for k, (cin, s) in enumerate(quad_shapes):
         add(f"pair_c{cin}_s{s}_slow", cout=9, cin=cin, kh=3, kw=3, in_h=5, in_w=9, sh=s, sw=s,

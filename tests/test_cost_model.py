@@ -379,8 +379,8 @@ def test_shipped_calibrations_price_weightless_ops(board):
 def test_probe_reports_how_the_helium_path_reads_its_rows():
     """The packer's probe prints the MVE layout the C code plans (conv_scratch.conv_plans) and the summary
     carries it: an unpadded 3x3 conv reads the input rows directly, a padded one through the row window,
-    a 1x1 layer flattened to a row of 490 pixels (not a multiple of 4, a window over 12 KiB) per-block edge
-    patches, and a 10x4 kernel (the element-list kernel) has no such plan."""
+    a 1x1 layer flattened to a row of 490 pixels (not a multiple of 4) directly with an edge patch for its
+    last block only, and a 10x4 kernel (the element-list kernel) has no such plan."""
     import keras
     from keras import layers
 
@@ -402,8 +402,10 @@ def test_probe_reports_how_the_helium_path_reads_its_rows():
             plans[(int(kh), int(kw), int(op.options.padding))] = r["conv_plan"]["mve"]
     same, valid = 0, 1  # tflite Padding
     assert plans[(3, 3, valid)]["rows"] == 0 and plans[(3, 3, same)]["rows"] == 1
-    edge = plans[(1, 1, valid)]
-    assert edge["rows"] == 2 and edge["n_blocks"] == 123 and edge["edge_w"] == 4 and edge["cin_eff"] == 16
+    assert plans[(3, 3, valid)]["last_edge"] == 0 and plans[(3, 3, same)]["last_edge"] == 0
+    flat = plans[(1, 1, valid)]
+    assert flat["rows"] == 0 and flat["last_edge"] == 1
+    assert flat["n_blocks"] == 123 and flat["edge_w"] == 4 and flat["cin_eff"] == 16
     assert plans[(10, 4, same)] is None
 
 

@@ -69,7 +69,7 @@ MVE_CONV_COUNTS = ("calls", "filters", "kept_filters", "kept_chunks16", "pixels"
                    "window_compact_vectors", "last_block_rows", "tail_filterlets", "tail_chunks16",
                    "block_empty_chunks16", "block_pad_filterlets", "block_single_filters",
                    "block_single_filterlets", "kept_filterlets", "block_items", "items", "patch_gather_vectors",
-                   "patch_copy_rows")
+                   "patch_copy_rows", "last_edge_rows")
 
 #: a 1x1 conv or fully connected layer stored as an FWCS GROUPS blob: per call a pass over the group masks and
 #: kept weights, 4-pixel blocks (the input copied, filters in quads, each kept group in 4- or 16-lane chunks),
@@ -412,6 +412,9 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
         counts += (blocks * (items + empties * int(items > 0)), items)
         counts += _mve_patches(s, (row.get("conv_plan") or {}).get("mve"), blocks) if patch and not elem and not pg \
             else (0, 0)
+        # rows read directly whose partial last block reads an edge patch of its own (kh = 1)
+        last_edge = ((row.get("conv_plan") or {}).get("mve") or {}).get("last_edge", 0)
+        counts += (out_h * int(out_w % 4 != 0) * int(last_edge),)
         # (pg kernels are patch mode by definition and scale with the kept weights: a family of their own, outside
         # the CONV_2D/*/patch umbrella of the dense-field kernels)
         return group + ("/patch" if patch and not elem and not pg else ""), "conv_mve", counts, shape

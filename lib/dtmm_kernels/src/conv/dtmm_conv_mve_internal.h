@@ -111,6 +111,9 @@ typedef struct {
     uint32_t total;
     uint32_t pgather;   /* patch mode: every tap offset of a field fits a byte and cout <= 64, so the pg
                          * kernels may gather the fields from the rows (chunks of kept weights + offsets) */
+    uint32_t last_edge; /* rows read directly, but a row's partial last block would read past the row
+                         * (kh = 1, e.g. a 1x1 layer flattened to H*W pixels, H*W % 4 != 0): that block
+                         * reads an edge patch of its own instead */
 } dtmm_mve_layout;
 
 static inline uint32_t dtmm_mve_align16(uint32_t n)
@@ -234,6 +237,16 @@ static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, d
     L->edge_w = 3u * sw + (kw - 1u) * dw + 1u;
     L->hpad = h->pad_left > 0u || L->ring_w > h->in_w;
     L->vpad = h->pad_top > 0u || ((uint32_t)h->out_h - 1u) * h->stride_h + eff_h > h->in_h;
+    /* a single kernel row whose whole blocks stay inside the input row: only the partial last block
+     * would read past it, and it reads an edge patch of its own instead, so the rows are read directly
+     * (a 1x1 layer flattened to H*W pixels, H*W % 4 != 0; the offsets do not depend on the row pitch
+     * when kh = 1) */
+    L->last_edge = 0;
+    if (kh == 1u && L->hpad && !L->vpad && h->pad_left == 0u && h->out_w >= 4u &&
+        (4u * (h->out_w / 4u) - 1u) * sw + (kw - 1u) * dw + 1u <= h->in_w) {
+        L->last_edge = 1;
+        L->hpad = 0;
+    }
     L->win_rows = 2u * eff_h;
     const uint32_t win_pitch = dtmm_mve_align16(L->ring_w * cin);
     /* group kernels read u16 offsets: the farthest tap must stay below 64 KiB */
@@ -244,10 +257,12 @@ static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, d
         L->row_step = L->pitch * dh;
     } else if ((uint64_t)L->win_rows * win_pitch <= DTMM_MVE_WINDOW_MAX &&
                (!L->pair || (uint64_t)(kh - 1u) * dh * win_pitch + span_w <= max_off)) {
+        L->last_edge = 0; /* (the row window and edge patches pad every block already) */
         L->rows = DTMM_MVE_ROWS_WINDOW;
         L->pitch = win_pitch;
         L->row_step = L->pitch * dh;
     } else {
+        L->last_edge = 0;
         L->rows = DTMM_MVE_ROWS_EDGE;
         L->pitch = L->edge_w * cin;
         L->row_step = L->pitch;
@@ -293,7 +308,7 @@ static inline DTMM_COLD int dtmm_mve_layout_compute(const dtmm_fwcs_header *h, d
     L->off_work = off;
     uint32_t w = 0;
     L->off_edge = off + w;
-    if (L->rows == DTMM_MVE_ROWS_EDGE) {
+    if (L->rows == DTMM_MVE_ROWS_EDGE || L->last_edge) {
         w += dtmm_mve_align16(kh * L->edge_w * cin);
     }
     L->off_impatch = off + w;

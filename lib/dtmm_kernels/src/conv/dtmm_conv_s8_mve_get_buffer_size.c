@@ -13,7 +13,9 @@
  *   zeros      max(32, align16(cin)), plus 16 bytes of output offsets
  *   rows       padded layers: window of 2*((kh-1)*dilation_h+1) rows of
  *              ((4*ceil(out_w/4)-1)*stride_w + (kw-1)*dilation_w + 1)*cin bytes, or, when that
- *              exceeds DTMM_MVE_WINDOW_MAX (12 KiB), kh*(3*stride_w+(kw-1)*dilation_w+1)*cin
+ *              exceeds DTMM_MVE_WINDOW_MAX (12 KiB), kh*(3*stride_w+(kw-1)*dilation_w+1)*cin;
+ *              unpadded kh = 1 rows read directly whose partial last block would read past the
+ *              row (a flattened 1x1 layer of H*W % 4 != 0 pixels): that one edge patch
  *   patch mode (cin < 16, kh*kw*cin <= 64): cout*K + 4*K*min(8, ceil(out_w/4)), K = align16(kh*kw*cin)
  *   item mode (cin 4 or 8 beyond patch mode, when it pays): lists of up to one byte per item + 33,
  *              then 16 bytes per item (items: cout*kh*windows of a row, at most n_kept if packed)

@@ -836,6 +836,7 @@ typedef struct {
     /* the row window */
     int8_t *wbuf;
     int32_t wfirst, wcount, copy_cols;
+    int8_t *edge;                               /* last_edge: the padded copy of a partial last block */
     mve_args args;
 } layer_ctx;
 
@@ -979,12 +980,7 @@ static void run_pg_block(layer_ctx *c, int32_t b0, int8_t *out)
  */
 static __attribute__((noinline)) void run_last(layer_ctx *c, int32_t b0, int32_t pixels, int8_t *out, int8_t *tmp)
 {
-    if (c->pg) { /* the pg kernels read the rows: one block through tmp */
-        run_pg_block(c, b0, tmp);
-        mve_copy(out, tmp, pixels * c->h->cout);
-        return;
-    }
-    if (c->tail != NULL && pixels <= 2) {
+    if (c->tail != NULL && pixels <= 2) { /* the tail kernel reads only the row's own pixels */
         const mve_kernel_fn fn = c->fn;
         c->fn = c->tail;
         c->args.tail_px = (uint32_t)pixels;
@@ -992,7 +988,19 @@ static __attribute__((noinline)) void run_last(layer_ctx *c, int32_t b0, int32_t
         c->fn = fn;
         return;
     }
-    run_blocks(c, b0, 1, tmp);
+    const int8_t *win = c->win;
+    if (c->L->last_edge) { /* the block would read past the row: from a zero-point padded copy (kh = 1) */
+        const int32_t row = (int32_t)(win - c->in) / (c->in_w * c->cin); /* rows are read directly: no padding */
+        build_edge(c, c->edge, row, 4 * b0 * (int32_t)c->h->stride_w, (int32_t)c->L->row_step);
+        c->win = c->edge;
+        b0 = 0;
+    }
+    if (c->pg) { /* the pg kernels read the rows: one block through tmp */
+        run_pg_block(c, b0, tmp);
+    } else {
+        run_blocks(c, b0, 1, tmp);
+    }
+    c->win = win;
     mve_copy(out, tmp, pixels * c->h->cout);
 }
 
@@ -1802,6 +1810,7 @@ static __attribute__((noinline)) DTMM_COLD dtmm_status run_layer(layer_ctx *c, c
     }
 
     int8_t *tmp = (int8_t *)(s + L->off_tmp);
+    c->edge = (int8_t *)(s + L->off_edge);
     const int32_t nfull = out_w / 4; /* blocks stored in place; a partial last block goes through tmp */
     const int32_t row_out = out_w * (int32_t)cout;
     const int32_t pad_top = h->pad_top, pad_left = h->pad_left;

@@ -121,9 +121,10 @@ int main(void)
         }
         /* the MVE path's plan of the layer (dtmm_mve_layout_compute()), or '-' when its layout rejects it */
         if (v.hdr->encoding != DTMM_FWCS_ENC_GROUPS && dtmm_conv_mve_layout(v.hdr, &layout) == 0) {
-            printf(" %u %u %u %u %u %u %u %u %u %u", (unsigned)layout.rows, (unsigned)layout.patch,
+            printf(" %u %u %u %u %u %u %u %u %u %u %u", (unsigned)layout.rows, (unsigned)layout.patch,
                    (unsigned)layout.items, (unsigned)layout.pgather, (unsigned)layout.n_blocks, (unsigned)layout.ring_w,
-                   (unsigned)layout.edge_w, (unsigned)layout.win_rows, (unsigned)layout.pitch, (unsigned)layout.cin_eff);
+                   (unsigned)layout.edge_w, (unsigned)layout.win_rows, (unsigned)layout.pitch, (unsigned)layout.cin_eff,
+                   (unsigned)layout.last_edge);
         } else {
             printf(" -");
         }
@@ -143,7 +144,7 @@ int main(void)
 #: the fields of the MVE path's plan the probe prints (dtmm_mve_layout, dtmm_conv_mve_internal.h); rows:
 #: 0 read straight from the input, 1 through a zero-point padded row window, 2 per-block edge patches
 MVE_PLAN_FIELDS = ("rows", "patch", "items", "pgather", "n_blocks", "ring_w", "edge_w", "win_rows", "pitch",
-                   "cin_eff")
+                   "cin_eff", "last_edge")
 
 #: the fields of the DSP band kernel's plan the probe prints (dtmm_dsp_plan, dtmm_conv_dsp_internal.h)
 DSP_BAND_PLAN_FIELDS = ("phases", "ring", "slots", "blocks", "tile_blocks", "cols", "groups", "repack",
