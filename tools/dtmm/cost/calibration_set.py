@@ -26,7 +26,7 @@ operators (SUB, MUL, the table-driven activations, TRANSPOSE, STRIDED_SLICE,
 RESIZE_NEAREST_NEIGHBOR) between small convs (:func:`build_ops`); seeds from :data:`SHAPE_SEEDS_FROM`
 on build single-layer branches of the kernel regimes a random chain rarely draws (:func:`build_shapes`:
 pointwise convs of 16-256 channels, kernels of more than 32 taps, the few-channel item layouts, depth
-multipliers 2-4 on every depthwise kernel, 128-256-channel 3x3 convs), so every kernel variant has
+multipliers 1-4 on 1x5..7x7 depthwise kernels, 128-256-channel 3x3/1x3/1x1 convs), so every kernel variant has
 layers enough to fit its own costs. Weights are random: instruction counts do not depend on what
 the weights learned.
 

@@ -28,7 +28,7 @@ Interface
         conv_variants: Mapping[str, str] | None = None  # CONV_2D: kernel variant per conv path
         add_variants: Mapping[str, str] | None = None   # ADD: kernel variant per path
         conv_storage: str | None = None  # CONV_2D: "fwcs", "pattern" or "sparse"
-        conv_plan: Mapping | None = None  # CONV_2D: the MVE path's plan of the layer
+        conv_plan: Mapping | None = None  # CONV_2D: the SIMD paths' plans of the layer (conv_plans)
 
     SUPPORTED_OPS: frozenset[str]
     def lower_op(model: TfliteModel, op: OpInfo, prefix: str) -> LoweredOp
