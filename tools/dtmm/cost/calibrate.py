@@ -136,7 +136,10 @@ def refit(document: dict, progress: Callable[[str], None] | None = None) -> dict
     seeds = document["seeds"]
     cap = document.get("max_activation_bytes", calibration_set.MAX_ACTIVATION_BYTES)
     generated = calibration_set.calibration_models(seeds, max_activation_bytes=cap, progress=progress)
-    models, _ = fitting_models(generated, board)
+    # the models the calibration measured: those it found too large for the board stay out even if a later
+    # packer would fit them (they have no measurement to fit)
+    skipped = set(document.get("skipped_models", []))
+    models = [cm for cm in generated if cm.name not in skipped]
     rows = training_rows(models, document["measurements"], board)
     out = dict(document)
     out["groups"] = fit_calibration(rows)

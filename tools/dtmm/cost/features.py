@@ -40,12 +40,20 @@ CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows
                "elem_filter_blocks", "elem_inner", "elem_im2col", "elem_plane_fill", "elem_pass_blocks",
                "elem_field_rows", "elem_record_words", "elem_field_pixels", "elem_field_elements",
                "elem_plane_field_rows", "band_passes", "band_expansions", "band_words", "band_row_calls",
-               "band_repack_bytes", "band_tail_words", "interior_pairs", "single_interior_macs")
+               "band_repack_bytes", "band_tail_words", "interior_pairs", "single_interior_macs",
+               *(f"portable_{n}" for n in ("pairs", "pair_filters", "pair_empty", "pair_runs", "pair_blocks8",
+                                          "pair_block4", "pair_loops4", "pair_bytes", "singles", "single_filters",
+                                          "single_empty", "single_runs", "single_loops4", "single_bytes",
+                                          "borders", "border_filters", "border_empty", "border_walk",
+                                          "border_taps", "border_loops4", "border_bytes", "border_tap_tests",
+                                          "weights", "pair_runs_any_length", "pair_filters_any_length")))
 DEPTHWISE_COUNTS = ("calls", "channels", "pixels", "rows", "outputs", "row_channels", "macs", "input_elements",
                     "edge_outputs", "outputs_3x3_s1", "outputs_3x3_s2", "outputs_small_map", "macs_small_map",
                     "leftover_channel_outputs", "channel_tail_outputs", "lane_outputs", "lane_macs",
                     "plane_outputs", "plane_macs", "plane_fill", "plane3x3_outputs", "quad_groups",
-                    "quad_group_taps", "quad_group_tap_rows", "channel_taps")
+                    "quad_group_taps", "quad_group_tap_rows", "channel_taps", "portable_quads",
+                    "portable_quad_rows", "portable_quad_taps", "portable_channels", "portable_channel_rows",
+                    "portable_channel_taps")
 FC_COUNTS = ("calls", "outputs", "kept_outputs", "inputs", "macs", "chunks4", "chunks16")
 POOL_COUNTS = ("calls", "pixels", "outputs", "window_elements", "input_elements", "large_window_elements",
                "padded_window_outputs")
@@ -133,6 +141,92 @@ def _inside(out: int, size: int, k: int, stride: int, dilation: int, padding: st
     span = (k - 1) * dilation + 1
     pad = max((out - 1) * stride + span - size, 0) // 2 if padding == "same" else 0
     return sum(1 for o in range(out) if o * stride - pad >= 0 and o * stride - pad + span <= size)
+
+
+def _valid_taps(out: int, size: int, k: int, stride: int, dilation: int, padding: str) -> int:
+    """Kernel taps along one axis that fall inside the input, summed over the output positions
+    (dtmm_tap_range(): the range the portable kernels loop over at each position)."""
+    span = (k - 1) * dilation + 1
+    pad = max((out - 1) * stride + span - size, 0) // 2 if padding == "same" else 0
+    total = 0
+    for o in range(out):
+        origin = o * stride - pad
+        total += sum(1 for t in range(k) if 0 <= origin + t * dilation < size)
+    return total
+
+
+def _axis_valid(out: int, size: int, k: int, stride: int, dilation: int, pad: int) -> np.ndarray:
+    """[out, k]: tap t of output position o lies inside [0, size)."""
+    pos = np.arange(out)[:, None] * stride - pad + np.arange(k)[None, :] * dilation
+    return (pos >= 0) & (pos < size)
+
+
+def _portable_conv(s, keep: np.ndarray, out_h: int, out_w: int, in_h: int, in_w: int) -> tuple[int, ...]:
+    """The loops of the portable conv (dtmm_conv_s8_c.c, kernels of at most 32 taps), pixel by pixel as it
+    walks them: interior pixels in pairs sharing each weight load (an odd one alone), border pixels testing
+    their taps; per filter its runs (a DENSE kernel row, or listed kept filterlets adjacent in a row), each a
+    dot product unrolled by 8 and 4 bytes (lengths a multiple of 4) or by 4 with a byte tail; once per call
+    the sum of every stored weight, byte by byte (the input offset's share of each filter's bias)."""
+    span_h, span_w = (s.kh - 1) * s.dilation_h, (s.kw - 1) * s.dilation_w
+    same = s.padding == "same"
+    pad_t = max((out_h - 1) * s.stride_h + span_h + 1 - in_h, 0) // 2 if same else 0
+    pad_l = max((out_w - 1) * s.stride_w + span_w + 1 - in_w, 0) // 2 if same else 0
+    iy0 = np.arange(out_h) * s.stride_h - pad_t
+    ix0 = np.arange(out_w) * s.stride_w - pad_l
+    row_inside = (iy0 >= 0) & (iy0 + span_h < in_h)
+    col_inside = (ix0 >= 0) & (ix0 + span_w < in_w)
+    pairs_per_row = singles_per_row = 0  # an inside row: the x loop of dtmm_conv_s8_c()
+    x = 0
+    while x < out_w:
+        if col_inside[x] and x + 1 < out_w and ix0[x] + s.stride_w + span_w < in_w:
+            pairs_per_row, x = pairs_per_row + 1, x + 2
+        else:
+            singles_per_row, x = singles_per_row + int(col_inside[x]), x + 1
+    n_in_rows = int(row_inside.sum())
+    pairs, singles = n_in_rows * pairs_per_row, n_in_rows * singles_per_row
+    border = ~(row_inside[:, None] & col_inside[None, :])  # [out_h, out_w]
+    borders = int(border.sum())
+    vy = _axis_valid(out_h, in_h, s.kh, s.stride_h, s.dilation_h, pad_t).astype(np.int64)
+    vx = _axis_valid(out_w, in_w, s.kw, s.stride_w, s.dilation_w, pad_l).astype(np.int64)
+    valid_at = vy.T @ border.astype(np.int64) @ vx  # [kh, kw]: border pixels where the tap is inside
+    flat = keep.reshape(s.cout, -1)
+    live = flat.any(axis=1)
+    dense = bool(keep.all())
+    if dense:
+        n_runs, run_len = (s.kh, s.kw * s.cin) if s.dilation_w == 1 else (s.kh * s.kw, s.cin)
+        lens = np.full(s.cout * n_runs, run_len)
+        x4 = run_len % 4 == 0
+    else:
+        lens = []
+        for o in range(s.cout):
+            for i in range(s.kh):
+                row = keep[o, i]
+                j = 0
+                while j < s.kw:
+                    if not row[j]:
+                        j += 1
+                        continue
+                    n = 1
+                    while s.dilation_w == 1 and j + n < s.kw and row[j + n]:
+                        n += 1
+                    lens.append(n * s.cin)
+                    j += n
+        lens = np.asarray(lens, dtype=np.int64)
+        x4 = s.cin % 4 == 0
+    n_live, n_empty = (s.cout, 0) if dense else (int(live.sum()), int((~live).sum()))
+    blocks8 = int((lens // 8).sum()) if x4 else 0
+    block4 = int((lens % 8 >= 4).sum()) if x4 else 0
+    loops4 = 0 if x4 else int((lens // 4).sum())
+    tail = 0 if x4 else int((lens % 4).sum())
+    taps = int((flat.sum(axis=0) * valid_at.reshape(-1)).sum())
+    walk = borders * int(flat.sum()) if not dense else taps
+    return (pairs, pairs * n_live * x4, pairs * n_empty, pairs * len(lens) * x4, pairs * blocks8, pairs * block4,
+            pairs * loops4, pairs * tail,
+            singles, singles * n_live, singles * n_empty, singles * len(lens), singles * int((lens // 4).sum()),
+            singles * int((lens % 4).sum()),
+            borders, borders * n_live, borders * n_empty, walk, taps, taps * (s.cin // 4), taps * (s.cin % 4),
+            borders * (s.kh + s.kw), int(flat.sum()) * s.cin,
+            pairs * len(lens) * (not x4), pairs * n_live * (not x4))  # fmt: skip
 
 
 #: dtmm_conv_dsp_internal.h: DTMM_DSP_ELEM_HDR_WORDS (a list record's header)
@@ -353,6 +447,8 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
     layer = conv_layer(model, op)
     s = layer.spec
     keep = np.any(layer.weights != 0, axis=3)  # [cout, kh, kw]
+    if fwcs.choose_encoding(s, keep) == "dense":  # what `dtmm pack` stores: a DENSE blob computes every filterlet
+        keep = np.ones_like(keep)
     kept = int(keep.sum())
     live = keep.reshape(s.cout, -1).any(axis=1)
     kept_filters = int(live.sum())
@@ -459,7 +555,10 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
         # three kernels in one (dtmm_conv_s8_c.c): kernels of more than 32 taps walk the index per pixel;
         # DENSE blobs run a run per kernel row, packed ones the listed runs of each filter
         group += "/walk" if s.kh * s.kw > 32 else "/dense" if keep.all() else "/sparse"
-    return group, "conv", counts + elem + band + pairing, shape
+    portable = _portable_conv(s, keep, out_h, out_w, in_h, in_w) if group in ("CONV_2D/portable/dense",
+                                                                               "CONV_2D/portable/sparse") \
+        else (0,) * 25
+    return group, "conv", counts + elem + band + pairing + portable, shape
 
 
 #: dtmm_depthwise_conv_s8_mve.c: DW_LANE_PX, DW_MVE_PLANE, DW_MVE_BUF, DW_MVE_MAX_TAPS
@@ -546,6 +645,18 @@ def _depthwise(model: TfliteModel, op, path: str) -> tuple[str, str, tuple]:
         group += "/mve_" + _mve_depthwise_path((in_h, in_w), (out_h, out_w), (kh, kw), stride, dilation, cin, mult)
     elif path == "dsp":
         group += "/dsp_" + _dsp_depthwise_path((out_h, out_w), (kh, kw), stride, dilation, mult)
+    # the portable kernel (dtmm_depthwise_conv_s8_c), where it runs: per output pixel only the taps inside
+    # the input, channels in fours (depth multiplier 1; the last cout % 4 one by one) or one by one
+    portable = (0,) * 6
+    if path == "c" or group.endswith("/dsp_portable"):
+        padding = "same" if opts.padding == _schema().Padding.SAME else "valid"
+        rows_in = _valid_taps(out_h, in_h, kh, opts.strideH, opts.dilationHFactor, padding) * out_w
+        taps_in = rows_in // out_w * _valid_taps(out_w, in_w, kw, opts.strideW, opts.dilationWFactor, padding)
+        n_quads = cout // 4 if mult == 1 else 0
+        n_single = cout - 4 * n_quads
+        portable = (n_quads * pixels, n_quads * rows_in, n_quads * taps_in, n_single * pixels, n_single * rows_in,
+                    n_single * taps_in)
+    counts += portable
     if mult > 1:
         group += "/multiplier"
     shape = f"{kh}x{kw}/{opts.strideH} {in_h}x{in_w}x{cin} -> {cout}"
