@@ -20,7 +20,7 @@ def _progress(msg: str) -> None:
               help="calibration file to write (default: the one shipped for BOARD in dtmm/cost/calibrations/)")
 @click.option("--models", "n_models", default=None, type=click.IntRange(min=1),
               help="generated models to measure (default: as many as BOARD's shipped calibration, else 40); "
-                   "each runs dense and pruned twice")
+                   "each runs dense and pruned twice; with --extend, the first N join the calibration")
 @click.option("--refit", "refit_path", default=None, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="refit the cost model from the measurements in this calibration file, without QEMU")
 @click.option("--extend", is_flag=True,
@@ -80,8 +80,9 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     elif extend:
         from ..cost.calibration import load_calibration
 
+        seeds = _shipped_seeds(board_name) if n_models is None else tuple(range(n_models))
         doc = cal.extend(load_calibration(board_name, out if out.is_file() else None).data,
-                         _shipped_seeds(board_name) + cal.EXTRA_SEEDS, timeout=timeout, progress=_progress)  # fmt: skip
+                         seeds + cal.EXTRA_SEEDS, timeout=timeout, progress=_progress)  # fmt: skip
     else:
         seeds = _shipped_seeds(board_name) if n_models is None else tuple(range(n_models)) + cal.EXTRA_SEEDS
         doc = cal.calibrate(board_name, seeds, timeout=timeout, progress=_progress)

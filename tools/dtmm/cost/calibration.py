@@ -31,6 +31,14 @@ VERSION = 1
 CALIBRATIONS_DIR = Path(__file__).resolve().parent / "calibrations"
 #: a group needs this many measured operators for its own fit; below, the operator's umbrella fit is used
 MIN_SAMPLES = 4
+#: ... from at least this many distinct layer shapes (a layer's pruned versions do not count apart): the
+#: fit of a few shapes reproduces them and says nothing about others
+MIN_LAYERS = 4
+
+
+def _layer_key(f: OpFeatures) -> str:
+    """A layer's shape without its kept filterlets: the pruned versions of one layer share it."""
+    return f.shape.split(" kept ")[0] if f.shape else f.label
 
 
 _PATH_TAGS = ("dsp", "mve")
@@ -140,7 +148,7 @@ def fit_calibration(rows: list[tuple[OpFeatures, int]]) -> dict:
         if len(kinds) != 1:
             raise DtmmError(f"calibration group {name} mixes feature kinds {sorted(kinds)}")
         own = name.startswith("kind:") or name == members[0][0].op  # umbrellas are always fitted
-        if len(members) < MIN_SAMPLES and not own:
+        if (len(members) < MIN_SAMPLES or len({_layer_key(f) for f, _ in members}) < MIN_LAYERS) and not own:
             continue
         x = np.array([f.counts for f, _ in members])
         y = np.array([n for _, n in members], dtype=float)

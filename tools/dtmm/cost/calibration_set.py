@@ -70,8 +70,8 @@ OP_SEEDS = tuple(range(OP_SEEDS_FROM, OP_SEEDS_FROM + 10))
 OP_GENERATOR_VERSION = 1
 #: seeds from here on build shape models (build_shapes): single-layer branches of one kernel regime each
 SHAPE_SEEDS_FROM = 5000
-#: the shape seeds every calibration measures besides the families above (three per regime)
-SHAPE_SEEDS = tuple(range(SHAPE_SEEDS_FROM, SHAPE_SEEDS_FROM + 15))
+#: the shape seeds every calibration measures besides the families above (six per regime)
+SHAPE_SEEDS = tuple(range(SHAPE_SEEDS_FROM, SHAPE_SEEDS_FROM + 30))
 #: bump when build_shapes changes what it produces (its models' cache keys)
 SHAPE_GENERATOR_VERSION = 1
 #: largest activation tensor a generated model may have (bytes): keeps the arena small on every board

@@ -56,7 +56,15 @@ DEPTHWISE_COUNTS = ("calls", "channels", "pixels", "rows", "outputs", "row_chann
                     "portable_channel_taps")
 #: the shared depthwise counts the portable kernel's fit keeps besides its own: per call, output pixel and row
 _PORTABLE_DEPTHWISE_SHARED = ("calls", "pixels", "rows")
-FC_COUNTS = ("calls", "outputs", "kept_outputs", "inputs", "macs", "chunks4", "chunks16")
+#: per SIMD path, the depthwise counts that gate the other path's kernels (Helium: channels on lanes for small
+#: maps, 16-channel tails; DSP: the last cout % 4 channels, its 3x3 plane rule), left out of its fits
+_DEPTHWISE_OTHER_PATH = {
+    "dsp": ("outputs_small_map", "macs_small_map", "channel_tail_outputs", "lane_outputs", "lane_macs"),
+    "mve": ("leftover_channel_outputs", "plane3x3_outputs"),
+}
+FC_COUNTS = ("calls", "outputs", "kept_outputs", "inputs", "macs", "chunks4", "chunks16", "row_quads",
+             "quad_chunks4", "quad_chunks16", "quad_tail_inputs", "single_rows", "single_chunks4",
+             "single_chunks16", "single_tail_inputs", "leftover_blocks")
 POOL_COUNTS = ("calls", "pixels", "outputs", "window_elements", "input_elements", "large_window_elements",
                "padded_window_outputs")
 #: walk_rows: the row calls of ADD / SUB / MUL's broadcast walk (1 without broadcasting), on its merged axes
@@ -64,7 +72,8 @@ ELEMENTWISE_COUNTS = ("calls", "outputs", "input_elements", "rows", "inputs", "w
 #: MEAN: the SIMD paths sum at most 256 values per output in int16 lanes; beyond, the DSP path runs portable
 #: C and the Helium path int32 lanes
 REDUCE_COUNTS = ("calls", "outputs", "input_elements", "large_outputs", "large_input_elements",
-                 "quad_inputs", "leftover_channel_inputs", "oct_inputs", "wide_quad_inputs")
+                 "quad_inputs", "leftover_channel_inputs", "oct_inputs", "wide_quad_inputs", "oct_steps",
+                 "wide_quad_steps")
 
 #: the Helium path's conv: blocks of 4 pixels, 16-channel chunks, filters in groups of 4 (quad) or 2 (pair)
 MVE_CONV_COUNTS = ("calls", "filters", "kept_filters", "kept_chunks16", "pixels", "rows", "blocks4",
@@ -79,7 +88,7 @@ MVE_CONV_COUNTS = ("calls", "filters", "kept_filters", "kept_chunks16", "pixels"
                    "window_compact_vectors", "last_block_rows", "tail_filterlets", "tail_chunks16",
                    "block_empty_chunks16", "block_pad_filterlets", "block_single_filters",
                    "block_single_filterlets", "kept_filterlets", "block_items", "items", "patch_gather_vectors",
-                   "patch_copy_rows", "last_edge_rows")
+                   "patch_copy_rows", "last_edge_rows", "tail2_chunks16")
 
 #: a 1x1 conv or fully connected layer stored as an FWCS GROUPS blob: per call a pass over the group masks and
 #: kept weights, 4-pixel blocks (the input copied, filters in quads, each kept group in 4- or 16-lane chunks),
@@ -513,6 +522,10 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
         # rows read directly whose partial last block reads an edge patch of its own (kh = 1)
         last_edge = ((row.get("conv_plan") or {}).get("mve") or {}).get("last_edge", 0)
         counts += (out_h * int(out_w % 4 != 0) * int(last_edge),)
+        # a row tail of 2 pixels loads a second input vector per 16-channel chunk (gen_tail2: 5 instructions
+        # a chunk against gen_tail1's 3)
+        counts += (out_h * int(gen and out_w % 4 == 2) * (kept * sparse + kept_filters * (1 - sparse) + empties * gen)
+                   * eff16,)
         # (pg kernels are patch mode by definition and scale with the kept weights: a family of their own, outside
         # the CONV_2D/*/patch umbrella of the dense-field kernels)
         return group + ("/patch" if patch and not elem and not pg else ""), "conv_mve", counts, shape
@@ -661,6 +674,8 @@ def _depthwise(model: TfliteModel, op, path: str) -> tuple[str, str, tuple]:
         # its loops are counted exactly: the SIMD kernels' counts would only let a fit on few shapes (the DSP
         # path's fallback sees few) trade them against the taps
         counts = tuple(c if name in _PORTABLE_DEPTHWISE_SHARED else 0 for name, c in zip(DEPTHWISE_COUNTS, counts))
+    elif path in _DEPTHWISE_OTHER_PATH:  # a SIMD kernel: not the other SIMD path's gates
+        counts = tuple(0 if name in _DEPTHWISE_OTHER_PATH[path] else c for name, c in zip(DEPTHWISE_COUNTS, counts))
     counts += portable
     if mult > 1:
         group += "/multiplier"
@@ -675,6 +690,11 @@ def _fully_connected(model: TfliteModel, op) -> tuple[str, str, tuple]:
     kept = int(np.any(np.asarray(w) != 0, axis=1).sum()) if w is not None else n_out
     counts = (1, batch * n_out, batch * kept, batch * n_in, batch * kept * n_in, batch * kept * ceil(n_in / 4),
               batch * kept * ceil(n_in / 16))  # fmt: skip
+    # the SIMD kernels run the rows four at a time (sharing each input load), 4 (DSP) or 16 (Helium) inputs
+    # per step, the DSP path the last in_features % 4 one by one; leftover rows one at a time
+    quads, singles = batch * (n_out // 4), batch * (n_out % 4)
+    counts += (quads, quads * (n_in // 4), quads * ceil(n_in / 16), quads * (n_in % 4), singles,
+               singles * (n_in // 4), singles * ceil(n_in / 16), singles * (n_in % 4), batch * int(n_out % 4 != 0))
     return "FULLY_CONNECTED", "fc", counts, f"{batch}x{n_in} -> {n_out} kept {kept}"
 
 
@@ -703,7 +723,8 @@ def _mean(model: TfliteModel, op) -> tuple[str, str, tuple, str]:
     c = in_shape[-1] if out_shape and out_shape[-1] == in_shape[-1] else 0
     sets = n_out // c if c else 0  # output vectors of c channels
     counts = (1, n_out, n_in, n_out * large, n_in * large, sets * summed * (c // 4), sets * summed * (c % 4),
-              sets * summed * ceil(c / 8) * (1 - large), sets * summed * ceil(c / 4) * large)
+              sets * summed * ceil(c / 8) * (1 - large), sets * summed * ceil(c / 4) * large,
+              sets * ceil(c / 8) * (1 - large), sets * ceil(c / 4) * large)  # (per step: setup, requantization)
     return "MEAN", "reduce", counts, f"{list(in_shape)} -> {n_out}"
 
 
