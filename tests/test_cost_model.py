@@ -180,11 +180,12 @@ def test_dsp_element_list_counts_follow_its_loops():
     from types import SimpleNamespace
 
     # a DS-CNN first conv: 49x10x1, 10x4 stride 2, 64 filters -> 25x5 outputs, 40-element fields
-    s = SimpleNamespace(kh=10, kw=4, cin=1, cout=64, out_h=25, out_w=5, stride_h=2, stride_w=2, dilation_h=1,
-                        dilation_w=1)  # fmt: skip
+    s = SimpleNamespace(kh=10, kw=4, cin=1, cout=64, in_h=49, in_w=10, out_h=25, out_w=5, stride_h=2, stride_w=2,
+                        dilation_h=1, dilation_w=1, padding="same")  # fmt: skip
     plan = {"pairs": 1, "plane": 1, "rec_bytes": 6144}  # the C planner's, as the probe reports it (below)
     mode, counts = _dsp_elem(s, np.ones((64, 10, 4), dtype=bool), plan)
-    filter_blocks, inner, im2col, plane, pass_blocks, input_rows, record_words, fields, elements, plane_rows = counts
+    filter_blocks, inner, im2col, plane, pass_blocks, input_rows, record_words, fields, elements, plane_rows = counts[:10]
+    assert counts[10:] == (0,) * 5  # no field built from the input
     assert mode == "pair"
     assert filter_blocks == 32 * 64  # 125 pixels in blocks of 4 across the map, not per row
     assert inner == 32 * 64 * 10  # 20 pair words of 40 elements: 10 loop iterations (4 elements each) per filter
@@ -197,6 +198,24 @@ def test_dsp_element_list_counts_follow_its_loops():
     inner, im2col, plane, input_rows, record_words, elements = (counts[i] for i in (1, 2, 3, 5, 6, 8))
     assert (mode, inner, plane, im2col) == ("list", 32 * 64, 0, 0)
     assert (input_rows, elements, record_words) == (125 * 10, 125 * 40, 64 * 4)  # fields from the input itself
+
+
+def test_dsp_element_list_fields_are_counted_as_elem_field_builds_them():
+    """3x3 'same' on a 3x3x1 map: per pixel a zero fill above and below the rows inside the input (n = 0
+    included), per row inside one run, and where the row leaves the input a zero fill before and after it."""
+    from types import SimpleNamespace
+
+    from dtmm.cost.features import _dsp_elem_fields
+
+    s = SimpleNamespace(kh=3, kw=3, cin=1, in_h=3, in_w=3, out_h=3, out_w=3, stride_h=1, stride_w=1, dilation_h=1,
+                        dilation_w=1, padding="same")  # fmt: skip
+    # rows inside per output row: 2, 3, 2 (7); columns 0 and 2 lose one tap (lead 1 / trail 1), column 1 none
+    zero_calls = 9 * 2 + 2 * 7 * 2  # two fills per pixel, two more per row inside in columns 0 and 2
+    zero_steps = 3 * (2 + 2) + 7 + 7  # one row of 3 above (y = 0) and below (y = 2): 2 steps each, per column
+    runs, steps4, singles = 3 * 7, 0, 7 * (2 + 3 + 2)
+    assert _dsp_elem_fields(s) == (zero_calls, zero_steps, runs, steps4, singles)
+    s.cin = 4  # runs of 8 / 12 / 8 bytes: whole 4-element steps
+    assert _dsp_elem_fields(s)[2:] == (21, 7 * (2 + 3 + 2), 0)
 
 
 def test_calibration_models_do_not_depend_on_what_was_built_before():

@@ -39,7 +39,8 @@ CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows
                "index_walk_macs", "index_walk_bitmap_positions",
                "elem_filter_blocks", "elem_inner", "elem_im2col", "elem_plane_fill", "elem_pass_blocks",
                "elem_field_rows", "elem_record_words", "elem_field_pixels", "elem_field_elements",
-               "elem_plane_field_rows", "band_passes", "band_expansions", "band_words", "band_row_calls",
+               "elem_plane_field_rows", "elem_field_zero_calls", "elem_field_zero_words", "elem_field_run_calls",
+               "elem_field_run_blocks4", "elem_field_run_singles", "band_passes", "band_expansions", "band_words", "band_row_calls",
                "band_repack_bytes", "band_tail_words", "interior_pairs", "single_interior_macs",
                *(f"portable_{n}" for n in ("pairs", "pair_filters", "pair_empty", "pair_runs", "pair_blocks8",
                                           "pair_block4", "pair_loops4", "pair_bytes", "singles", "single_filters",
@@ -279,9 +280,45 @@ def _dsp_elem(s, keep: np.ndarray, plan: dict) -> tuple[str, tuple[int, ...]]:
     # receptive fields from the int16 plane are word copies per kernel row; else built from the input
     # element by element (elem_field()), row by row
     fields = passes * pixels
+    built = tuple(passes * c for c in _dsp_elem_fields(s)) if not plane else (0,) * 5
     return ("pair" if pairs else "list"), (blocks * s.cout, inner, im2col * plane, ph * pwc * s.cin if plane else 0,
                                            passes * blocks, fields * s.kh * (1 - plane), record_words, fields,
-                                           fields * K * (1 - plane), fields * s.kh * plane)
+                                           fields * K * (1 - plane), fields * s.kh * plane) + built
+
+
+def _dsp_elem_fields(s) -> tuple[int, int, int, int, int]:
+    """How elem_field() builds every output pixel's receptive field from the input: (zero fills, their
+    2-element steps, input runs, their 4-element steps, their single elements). Per pixel the rows above and
+    below the input are one zero fill each; a row inside is one run (the whole kernel row when it is inside
+    the input and undilated), else a zero fill, a run (a run per tap column when dilated) and a zero fill."""
+    same = s.padding == "same"
+    pad_t = max((s.out_h - 1) * s.stride_h + (s.kh - 1) * s.dilation_h + 1 - s.in_h, 0) // 2 if same else 0
+    pad_l = max((s.out_w - 1) * s.stride_w + (s.kw - 1) * s.dilation_w + 1 - s.in_w, 0) // 2 if same else 0
+    rows_in = _axis_valid(s.out_h, s.in_h, s.kh, s.stride_h, s.dilation_h, pad_t)  # [out_h, kh]
+    cols_in = _axis_valid(s.out_w, s.in_w, s.kw, s.stride_w, s.dilation_w, pad_l)  # [out_w, kw]
+    row_len = s.kw * s.cin
+    zc = zw = rc = r4 = r1 = 0
+    for x in range(s.out_w):
+        nc = int(cols_in[x].sum())
+        lead = int(np.argmax(cols_in[x])) * s.cin if nc else row_len
+        mid = nc * s.cin
+        trail = row_len - lead - mid
+        whole = lead == 0 and trail == 0 and s.dilation_w == 1
+        for y in range(s.out_h):
+            nr = int(rows_in[y].sum())
+            above = int(np.argmax(rows_in[y])) if nr else s.kh
+            below = s.kh - above - nr
+            for n in (above * row_len, below * row_len):  # the two zero fills around the rows inside
+                zc, zw = zc + 1, zw + n // 2 + n % 2
+            if whole:
+                rc, r4, r1 = rc + nr, r4 + nr * (mid // 4), r1 + nr * (mid % 4)
+                continue
+            zc, zw = zc + 2 * nr, zw + nr * (lead // 2 + lead % 2 + trail // 2 + trail % 2)
+            if s.dilation_w == 1:
+                rc, r4, r1 = rc + nr, r4 + nr * (mid // 4), r1 + nr * (mid % 4)
+            else:
+                rc, r4, r1 = rc + nr * nc, r4 + nr * nc * (s.cin // 4), r1 + nr * nc * (s.cin % 4)
+    return zc, zw, rc, r4, r1
 
 
 #: dtmm_conv_mve_internal.h: DTMM_MVE_ELEM_HDR_BYTES, _CHUNK_BYTES (the record format)
@@ -558,7 +595,7 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
               pixels * runs, pixels * kept * s.cin * walk, pixels * s.cout * s.kh * s.kw * walk * bitmap)  # fmt: skip
     band = _dsp_band(s, row["conv_plan"]["dsp"], keep, out_h) if group == "CONV_2D/dsp_band" \
         else (0,) * 6
-    elem = (0,) * 10
+    elem = (0,) * 15
     # portable C: interior pixels of a row run in pairs that share every weight load, an odd last one alone
     ih = _inside(out_h, in_h, s.kh, s.stride_h, s.dilation_h, s.padding)
     iw = _inside(out_w, in_w, s.kw, s.stride_w, s.dilation_w, s.padding)
