@@ -503,3 +503,18 @@ def test_portable_conv_is_priced_by_its_three_loops(board):
     for loop in ("walk", "dense", "sparse"):
         g = groups[f"CONV_2D/portable/{loop}"]
         assert g["samples"] >= 20 and g["rms_relative_error"] < 0.13, (loop, g["samples"], g["rms_relative_error"])
+
+
+def test_portable_index_walk_counts_only_the_kept_taps_inside_the_input():
+    """A 1x3 'same' kernel over one row of 3 pixels: tap 0 is outside for the first pixel, tap 2 for the last
+    (7 of 9 taps inside); only kept filterlets count, each cin = 5 bytes in one 4-byte step and one byte."""
+    from types import SimpleNamespace
+
+    from dtmm.cost.features import _portable_walk
+
+    s = SimpleNamespace(kh=1, kw=3, cin=5, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, padding="same")
+    assert _portable_walk(s, np.ones((1, 1, 3), dtype=bool), 1, 3, 1, 3) == (7, 7, 7)
+    keep = np.array([[[True, False, True]], [[False, True, False]]])  # two filters: taps 0 and 2, tap 1
+    assert _portable_walk(s, keep, 1, 3, 1, 3) == (2 + 2 + 3, 7, 7)
+    s.padding = "valid"  # one output pixel, every tap inside
+    assert _portable_walk(s, keep, 1, 1, 1, 3)[0] == 3

@@ -47,7 +47,8 @@ CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows
                                           "single_empty", "single_runs", "single_loops4", "single_bytes",
                                           "borders", "border_filters", "border_empty", "border_walk",
                                           "border_taps", "border_loops4", "border_bytes", "border_tap_tests",
-                                          "weights", "pair_runs_any_length", "pair_filters_any_length")))
+                                          "weights", "pair_runs_any_length", "pair_filters_any_length",
+                                          "walk_taps", "walk_loops4", "walk_bytes")))
 DEPTHWISE_COUNTS = ("calls", "channels", "pixels", "rows", "outputs", "row_channels", "macs", "input_elements",
                     "edge_outputs", "outputs_3x3_s1", "outputs_3x3_s2", "outputs_small_map", "macs_small_map",
                     "leftover_channel_outputs", "channel_tail_outputs", "lane_outputs", "lane_macs",
@@ -238,7 +239,25 @@ def _portable_conv(s, keep: np.ndarray, out_h: int, out_w: int, in_h: int, in_w:
             singles * int((lens % 4).sum()),
             borders, borders * n_live, borders * n_empty, walk, taps, taps * (s.cin // 4), taps * (s.cin % 4),
             borders * (s.kh + s.kw), int(flat.sum()) * s.cin,
-            pairs * len(lens) * (not x4), pairs * n_live * (not x4))  # fmt: skip
+            pairs * len(lens) * (not x4), pairs * n_live * (not x4), 0, 0, 0)  # fmt: skip
+
+
+def _portable_walk(s, keep: np.ndarray, out_h: int, out_w: int, in_h: int, in_w: int) -> tuple[int, int, int]:
+    """The portable conv's index walk (kernels of more than 32 taps, run_generic()): every pixel tests each
+    kept filterlet's tap and multiplies only those inside the input, in 4-byte steps and a byte tail."""
+    same = s.padding == "same"
+    span_h, span_w = (s.kh - 1) * s.dilation_h, (s.kw - 1) * s.dilation_w
+    pad_t = max((out_h - 1) * s.stride_h + span_h + 1 - in_h, 0) // 2 if same else 0
+    pad_l = max((out_w - 1) * s.stride_w + span_w + 1 - in_w, 0) // 2 if same else 0
+    rows = _axis_valid(out_h, in_h, s.kh, s.stride_h, s.dilation_h, pad_t).sum(axis=0)  # [kh]
+    cols = _axis_valid(out_w, in_w, s.kw, s.stride_w, s.dilation_w, pad_l).sum(axis=0)  # [kw]
+    taps = int((keep.sum(axis=0) * np.outer(rows, cols)).sum())
+    return taps, taps * (s.cin // 4), taps * (s.cin % 4)
+
+
+#: the CONV_2D counts the index walk's fit keeps besides its own: per call, pixel, filter and kept filterlet
+#: of every pixel, and the positions a BITMAP index tests
+_WALK_SHARED = ("calls", "pixels", "outputs", "pixel_filterlets", "index_walk_bitmap_positions")
 
 
 #: dtmm_conv_dsp_internal.h: DTMM_DSP_ELEM_HDR_WORDS (a list record's header)
@@ -609,7 +628,12 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
         group += "/walk" if s.kh * s.kw > 32 else "/dense" if keep.all() else "/sparse"
     portable = _portable_conv(s, keep, out_h, out_w, in_h, in_w) if group in ("CONV_2D/portable/dense",
                                                                                "CONV_2D/portable/sparse") \
-        else (0,) * 25
+        else (0,) * 28
+    if group == "CONV_2D/portable/walk":  # its loops counted exactly, without the other kernels' counts
+        names = CONV_COUNTS[:len(counts)]
+        counts = tuple(c if n in _WALK_SHARED else 0 for n, c in zip(names, counts))
+        elem, band, pairing = (0,) * len(elem), (0,) * len(band), (0,) * len(pairing)
+        portable = (0,) * 25 + _portable_walk(s, keep, out_h, out_w, in_h, in_w)
     return group, "conv", counts + elem + band + pairing + portable, shape
 
 
