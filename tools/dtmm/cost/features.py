@@ -40,8 +40,8 @@ CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows
                "elem_filter_blocks", "elem_inner", "elem_im2col", "elem_plane_fill", "elem_pass_blocks",
                "elem_field_rows", "elem_record_words", "elem_field_pixels", "elem_field_elements",
                "elem_plane_field_rows", "elem_field_zero_calls", "elem_field_zero_words", "elem_field_run_calls",
-               "elem_field_run_blocks4", "elem_field_run_singles", "band_passes", "band_expansions", "band_words", "band_row_calls",
-               "band_repack_bytes", "band_tail_words", "interior_pairs", "single_interior_macs",
+               "elem_field_run_blocks4", "elem_field_run_singles", "band_passes", "band_expansions", "band_words",
+               "band_row_calls", "band_repack_bytes", "band_tail_words", "interior_pairs", "single_interior_macs",
                *(f"portable_{n}" for n in ("pairs", "pair_filters", "pair_empty", "pair_runs", "pair_blocks8",
                                           "pair_block4", "pair_loops4", "pair_bytes", "singles", "single_filters",
                                           "single_empty", "single_runs", "single_loops4", "single_bytes",
@@ -149,27 +149,20 @@ def _shape(model: TfliteModel, t: int) -> tuple[int, ...]:
     return tuple(int(d) for d in model.tensors[t].shape)
 
 
+def _pad_before(out: int, size: int, k: int, stride: int, dilation: int, padding: str) -> int:
+    """Padding before the first input element along one axis (TFLite's SAME: half, rounded down)."""
+    span = (k - 1) * dilation + 1
+    return max((out - 1) * stride + span - size, 0) // 2 if padding == "same" else 0
+
+
 def _inside(out: int, size: int, k: int, stride: int, dilation: int, padding: str) -> int:
     """Output positions along one axis whose whole kernel window lies inside the input."""
-    span = (k - 1) * dilation + 1
-    pad = max((out - 1) * stride + span - size, 0) // 2 if padding == "same" else 0
-    return sum(1 for o in range(out) if o * stride - pad >= 0 and o * stride - pad + span <= size)
+    return int(_axis_valid(out, size, k, stride, dilation, padding).all(axis=1).sum())
 
 
-def _valid_taps(out: int, size: int, k: int, stride: int, dilation: int, padding: str) -> int:
-    """Kernel taps along one axis that fall inside the input, summed over the output positions
-    (dtmm_tap_range(): the range the portable kernels loop over at each position)."""
-    span = (k - 1) * dilation + 1
-    pad = max((out - 1) * stride + span - size, 0) // 2 if padding == "same" else 0
-    total = 0
-    for o in range(out):
-        origin = o * stride - pad
-        total += sum(1 for t in range(k) if 0 <= origin + t * dilation < size)
-    return total
-
-
-def _axis_valid(out: int, size: int, k: int, stride: int, dilation: int, pad: int) -> np.ndarray:
-    """[out, k]: tap t of output position o lies inside [0, size)."""
+def _axis_valid(out: int, size: int, k: int, stride: int, dilation: int, padding: str) -> np.ndarray:
+    """[out, k]: tap t of output position o lies inside [0, size) (the taps dtmm_tap_range() keeps)."""
+    pad = _pad_before(out, size, k, stride, dilation, padding)
     pos = np.arange(out)[:, None] * stride - pad + np.arange(k)[None, :] * dilation
     return (pos >= 0) & (pos < size)
 
@@ -181,9 +174,8 @@ def _portable_conv(s, keep: np.ndarray, out_h: int, out_w: int, in_h: int, in_w:
     dot product unrolled by 8 and 4 bytes (lengths a multiple of 4) or by 4 with a byte tail; once per call
     the sum of every stored weight, byte by byte (the input offset's share of each filter's bias)."""
     span_h, span_w = (s.kh - 1) * s.dilation_h, (s.kw - 1) * s.dilation_w
-    same = s.padding == "same"
-    pad_t = max((out_h - 1) * s.stride_h + span_h + 1 - in_h, 0) // 2 if same else 0
-    pad_l = max((out_w - 1) * s.stride_w + span_w + 1 - in_w, 0) // 2 if same else 0
+    pad_t = _pad_before(out_h, in_h, s.kh, s.stride_h, s.dilation_h, s.padding)
+    pad_l = _pad_before(out_w, in_w, s.kw, s.stride_w, s.dilation_w, s.padding)
     iy0 = np.arange(out_h) * s.stride_h - pad_t
     ix0 = np.arange(out_w) * s.stride_w - pad_l
     row_inside = (iy0 >= 0) & (iy0 + span_h < in_h)
@@ -199,8 +191,8 @@ def _portable_conv(s, keep: np.ndarray, out_h: int, out_w: int, in_h: int, in_w:
     pairs, singles = n_in_rows * pairs_per_row, n_in_rows * singles_per_row
     border = ~(row_inside[:, None] & col_inside[None, :])  # [out_h, out_w]
     borders = int(border.sum())
-    vy = _axis_valid(out_h, in_h, s.kh, s.stride_h, s.dilation_h, pad_t).astype(np.int64)
-    vx = _axis_valid(out_w, in_w, s.kw, s.stride_w, s.dilation_w, pad_l).astype(np.int64)
+    vy = _axis_valid(out_h, in_h, s.kh, s.stride_h, s.dilation_h, s.padding).astype(np.int64)
+    vx = _axis_valid(out_w, in_w, s.kw, s.stride_w, s.dilation_w, s.padding).astype(np.int64)
     valid_at = vy.T @ border.astype(np.int64) @ vx  # [kh, kw]: border pixels where the tap is inside
     flat = keep.reshape(s.cout, -1)
     live = flat.any(axis=1)
@@ -232,25 +224,21 @@ def _portable_conv(s, keep: np.ndarray, out_h: int, out_w: int, in_h: int, in_w:
     loops4 = 0 if x4 else int((lens // 4).sum())
     tail = 0 if x4 else int((lens % 4).sum())
     taps = int((flat.sum(axis=0) * valid_at.reshape(-1)).sum())
-    walk = borders * int(flat.sum()) if not dense else taps
+    border_walk = borders * int(flat.sum()) if not dense else taps  # a packed filter walks all its filterlets
     return (pairs, pairs * n_live * x4, pairs * n_empty, pairs * len(lens) * x4, pairs * blocks8, pairs * block4,
             pairs * loops4, pairs * tail,
             singles, singles * n_live, singles * n_empty, singles * len(lens), singles * int((lens // 4).sum()),
             singles * int((lens % 4).sum()),
-            borders, borders * n_live, borders * n_empty, walk, taps, taps * (s.cin // 4), taps * (s.cin % 4),
+            borders, borders * n_live, borders * n_empty, border_walk, taps, taps * (s.cin // 4), taps * (s.cin % 4),
             borders * (s.kh + s.kw), int(flat.sum()) * s.cin,
-            pairs * len(lens) * (not x4), pairs * n_live * (not x4), 0, 0, 0)  # fmt: skip
+            pairs * len(lens) * (not x4), pairs * n_live * (not x4))  # fmt: skip
 
 
 def _portable_walk(s, keep: np.ndarray, out_h: int, out_w: int, in_h: int, in_w: int) -> tuple[int, int, int]:
     """The portable conv's index walk (kernels of more than 32 taps, run_generic()): every pixel tests each
     kept filterlet's tap and multiplies only those inside the input, in 4-byte steps and a byte tail."""
-    same = s.padding == "same"
-    span_h, span_w = (s.kh - 1) * s.dilation_h, (s.kw - 1) * s.dilation_w
-    pad_t = max((out_h - 1) * s.stride_h + span_h + 1 - in_h, 0) // 2 if same else 0
-    pad_l = max((out_w - 1) * s.stride_w + span_w + 1 - in_w, 0) // 2 if same else 0
-    rows = _axis_valid(out_h, in_h, s.kh, s.stride_h, s.dilation_h, pad_t).sum(axis=0)  # [kh]
-    cols = _axis_valid(out_w, in_w, s.kw, s.stride_w, s.dilation_w, pad_l).sum(axis=0)  # [kw]
+    rows = _axis_valid(out_h, in_h, s.kh, s.stride_h, s.dilation_h, s.padding).sum(axis=0)  # [kh]
+    cols = _axis_valid(out_w, in_w, s.kw, s.stride_w, s.dilation_w, s.padding).sum(axis=0)  # [kw]
     taps = int((keep.sum(axis=0) * np.outer(rows, cols)).sum())
     return taps, taps * (s.cin // 4), taps * (s.cin % 4)
 
@@ -310,11 +298,8 @@ def _dsp_elem_fields(s) -> tuple[int, int, int, int, int]:
     2-element steps, input runs, their 4-element steps, their single elements). Per pixel the rows above and
     below the input are one zero fill each; a row inside is one run (the whole kernel row when it is inside
     the input and undilated), else a zero fill, a run (a run per tap column when dilated) and a zero fill."""
-    same = s.padding == "same"
-    pad_t = max((s.out_h - 1) * s.stride_h + (s.kh - 1) * s.dilation_h + 1 - s.in_h, 0) // 2 if same else 0
-    pad_l = max((s.out_w - 1) * s.stride_w + (s.kw - 1) * s.dilation_w + 1 - s.in_w, 0) // 2 if same else 0
-    rows_in = _axis_valid(s.out_h, s.in_h, s.kh, s.stride_h, s.dilation_h, pad_t)  # [out_h, kh]
-    cols_in = _axis_valid(s.out_w, s.in_w, s.kw, s.stride_w, s.dilation_w, pad_l)  # [out_w, kw]
+    rows_in = _axis_valid(s.out_h, s.in_h, s.kh, s.stride_h, s.dilation_h, s.padding)  # [out_h, kh]
+    cols_in = _axis_valid(s.out_w, s.in_w, s.kw, s.stride_w, s.dilation_w, s.padding)  # [out_w, kw]
     row_len = s.kw * s.cin
     zc = zw = rc = r4 = r1 = 0
     for x in range(s.out_w):
@@ -626,10 +611,10 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
         # three kernels in one (dtmm_conv_s8_c.c): kernels of more than 32 taps walk the index per pixel;
         # DENSE blobs run a run per kernel row, packed ones the listed runs of each filter
         group += "/walk" if s.kh * s.kw > 32 else "/dense" if keep.all() else "/sparse"
-    portable = _portable_conv(s, keep, out_h, out_w, in_h, in_w) if group in ("CONV_2D/portable/dense",
-                                                                               "CONV_2D/portable/sparse") \
-        else (0,) * 28
-    if group == "CONV_2D/portable/walk":  # its loops counted exactly, without the other kernels' counts
+    portable = (0,) * 28  # the portable kernels' loops: the pair / single / border kernels', then the walk's
+    if group in ("CONV_2D/portable/dense", "CONV_2D/portable/sparse"):
+        portable = _portable_conv(s, keep, out_h, out_w, in_h, in_w) + (0,) * 3
+    elif group == "CONV_2D/portable/walk":  # its loops counted exactly, without the other kernels' counts
         names = CONV_COUNTS[:len(counts)]
         counts = tuple(c if n in _WALK_SHARED else 0 for n, c in zip(names, counts))
         elem, band, pairing = (0,) * len(elem), (0,) * len(band), (0,) * len(pairing)
@@ -726,8 +711,9 @@ def _depthwise(model: TfliteModel, op, path: str) -> tuple[str, str, tuple]:
     portable = (0,) * 6
     if path == "c" or group.endswith("/dsp_portable"):
         padding = "same" if opts.padding == _schema().Padding.SAME else "valid"
-        rows_in = _valid_taps(out_h, in_h, kh, opts.strideH, opts.dilationHFactor, padding) * out_w
-        taps_in = rows_in // out_w * _valid_taps(out_w, in_w, kw, opts.strideW, opts.dilationWFactor, padding)
+        rows_in = int(_axis_valid(out_h, in_h, kh, opts.strideH, opts.dilationHFactor, padding).sum()) * out_w
+        taps_in = rows_in // out_w * int(_axis_valid(out_w, in_w, kw, opts.strideW, opts.dilationWFactor,
+                                                     padding).sum())
         n_quads = cout // 4 if mult == 1 else 0
         n_single = cout - 4 * n_quads
         portable = (n_quads * pixels, n_quads * rows_in, n_quads * taps_in, n_single * pixels, n_single * rows_in,
