@@ -518,3 +518,19 @@ def test_portable_index_walk_counts_only_the_kept_taps_inside_the_input():
     assert _portable_walk(s, keep, 1, 3, 1, 3) == (2 + 2 + 3, 7, 7)
     s.padding = "valid"  # one output pixel, every tap inside
     assert _portable_walk(s, keep, 1, 1, 1, 3)[0] == 3
+
+
+def test_dsp_band_rows_outside_the_input_zero_their_slot():
+    """A 3x1 'same' kernel over 2 input rows: output row 0 needs rows -1, 0, 1 and row 1 needs 0, 1, 2; rows 0
+    and 1 are expanded once (the ring of 3 slots still holds them), rows -1 and 2 zero a slot instead."""
+    from types import SimpleNamespace
+
+    from dtmm.cost.features import _dsp_band
+
+    s = SimpleNamespace(kh=3, cin=4, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, pad_top=1)
+    plan = {"groups": 1, "repack": 0, "repack_bytes": 0, "slots": 3, "ring": 1, "blocks": 1, "tile_blocks": 1,
+            "cols": 4, "phases": 1}  # fmt: skip
+    passes, expanded, words, row_calls, repacked, tail_words, zero_steps = _dsp_band(
+        s, plan, np.ones((1, 3, 1), dtype=bool), out_h=2, in_h=2)
+    assert (passes, expanded, words, row_calls, repacked, tail_words) == (1, 2, 2 * 4, 2, 0, 0)
+    assert zero_steps == 2 * (1 * 1 * 4 * 8 // 32)  # two slots of groups x phases x cols x 8 bytes, 32 at a time

@@ -41,7 +41,7 @@ def calibrate(board_name: str, out_path: Path | None, n_models: int | None, refi
     Builds seeded random CNNs and MLPs (dense and with pruned filterlets),
     runs each under QEMU with per-operator profiling (outputs checked against
     the tflite-micro interpreter), and fits every kernel group's instructions
-    as a non-negative linear function of its shape counts. Takes 5-50
+    as a non-negative linear function of its shape counts. Takes 10-60
     minutes per board (5-10 s per generated model and variant; the times per
     board are in docs/cost_model.md); the file is deterministic for the same
     kernels, and a rerun resumes from the measurements already made.

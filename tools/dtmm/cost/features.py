@@ -41,7 +41,8 @@ CONV_COUNTS = ("calls", "filters", "kept_filters", "filterlets", "pixels", "rows
                "elem_field_rows", "elem_record_words", "elem_field_pixels", "elem_field_elements",
                "elem_plane_field_rows", "elem_field_zero_calls", "elem_field_zero_words", "elem_field_run_calls",
                "elem_field_run_blocks4", "elem_field_run_singles", "band_passes", "band_expansions", "band_words",
-               "band_row_calls", "band_repack_bytes", "band_tail_words", "interior_pairs", "single_interior_macs",
+               "band_row_calls", "band_repack_bytes", "band_tail_words", "band_zero_words", "interior_pairs",
+               "single_interior_macs",
                *(f"portable_{n}" for n in ("pairs", "pair_filters", "pair_empty", "pair_runs", "pair_blocks8",
                                           "pair_block4", "pair_loops4", "pair_bytes", "singles", "single_filters",
                                           "single_empty", "single_runs", "single_loops4", "single_bytes",
@@ -459,16 +460,17 @@ def _mve_rows(s, plan: dict | None, out_h: int, out_w: int, in_w: int) -> tuple[
     return (0, 0, 0, 0, 0, 0, last)
 
 
-def _dsp_band(s, plan: dict | None, keep: np.ndarray, out_h: int) -> tuple[int, ...]:
+def _dsp_band(s, plan: dict | None, keep: np.ndarray, out_h: int, in_h: int) -> tuple[int, ...]:
     """The DSP band kernel's loops (band_conv(), from the plan the packer's probe read from the C code):
     (filter batches, input rows expanded into the band, band words written, kernel calls per tile and
-    output row, weight bytes repacked, band words of a last channel group of 1-3 channels). Per filter batch (cin % 4 != 0: as many filters as the repack
-    budget holds) and column tile, every output row expands the input rows its kernel rows need into the
-    band's row slots, unless the slot still holds that row (a ring of slots when the dilated kernel is at
-    most twice its height); a row is expanded for each band phase (input column modulo the stride) a
-    kept tap uses, in groups of 4 channels."""
+    output row, weight bytes repacked, band words of a last channel group of 1-3 channels, 32-byte steps
+    zeroing a slot for a row above or below the input). Per filter batch (cin % 4 != 0: as many filters as
+    the repack budget holds) and column tile, every output row expands the input rows its kernel rows need
+    into the band's row slots, unless the slot still holds that row (a ring of slots when the dilated kernel
+    is at most twice its height); a row is expanded for each band phase (input column modulo the stride) a
+    kept tap uses, in groups of 4 channels; a row outside the input zeroes its whole slot instead."""
     if plan is None:
-        return (0,) * 6
+        return (0,) * 7
     cin4 = 4 * plan["groups"]
     per_filter = keep.reshape(keep.shape[0], -1).sum(axis=1)
     passes, used = 1, 0
@@ -479,20 +481,24 @@ def _dsp_band(s, plan: dict | None, keep: np.ndarray, out_h: int) -> tuple[int, 
             used += int(n) * cin4
     rows_needed = keep.any(axis=(0, 2))
     phases = len({(j * s.dilation_w) % s.stride_w for j in np.flatnonzero(keep.any(axis=(0, 1)))})
-    tags, expansions = {}, 0
+    tags, expansions, zeroed = {}, 0, 0
     for y in range(out_h):
         for i in range(s.kh):
             iy = y * s.stride_h - s.pad_top + i * s.dilation_h
             slot = iy % plan["slots"] if plan["ring"] else i
             if rows_needed[i] and tags.get(slot) != iy:
                 tags[slot] = iy
-                expansions += 1
+                if 0 <= iy < in_h:
+                    expansions += 1
+                else:
+                    zeroed += 1
     tiles = ceil(plan["blocks"] / plan["tile_blocks"])
     expanded = passes * tiles * expansions
     words = expanded * phases * plan["cols"] * plan["groups"]
+    slot_steps = plan["groups"] * plan["phases"] * plan["cols"] // 4  # a slot's bytes / 32
     # (cin % 4 != 0: the last group of every column is widened from 1-3 channels, a slower step)
     return (passes, expanded, words, passes * tiles * out_h, int(keep.sum()) * cin4 * plan["repack"],
-            words // plan["groups"] * int(s.cin % 4 != 0))
+            words // plan["groups"] * int(s.cin % 4 != 0), passes * tiles * zeroed * slot_steps)
 
 
 def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple, str]:
@@ -597,8 +603,8 @@ def _conv(model: TfliteModel, op, path: str, row: dict) -> tuple[str, str, tuple
               blocks * kept_filters * ceil(field / 2) * pairs, blocks * kept * s.cin * (1 - pairs),
               pixels * field * pairs * plane, interior * kept * s.cin, (pixels - interior) * kept * s.cin,
               pixels * runs, pixels * kept * s.cin * walk, pixels * s.cout * s.kh * s.kw * walk * bitmap)  # fmt: skip
-    band = _dsp_band(s, row["conv_plan"]["dsp"], keep, out_h) if group == "CONV_2D/dsp_band" \
-        else (0,) * 6
+    band = _dsp_band(s, row["conv_plan"]["dsp"], keep, out_h, in_h) if group == "CONV_2D/dsp_band" \
+        else (0,) * 7
     elem = (0,) * 15
     # portable C: interior pixels of a row run in pairs that share every weight load, an odd last one alone
     ih = _inside(out_h, in_h, s.kh, s.stride_h, s.dilation_h, s.padding)

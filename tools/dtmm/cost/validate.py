@@ -90,7 +90,8 @@ def worst(rows: list[dict]) -> tuple[float, float]:
 
 
 def render(rows: list[dict], board: str) -> str:
-    lines = [f"cost model on {board}: predicted vs measured QEMU-retired instructions (held-out models)", ""]
+    lines = [f"cost model on {board}: predicted vs measured QEMU-retired instructions (held-out models; a model "
+             "measured as the sum of its operators, what a plain run counts)", ""]
     lines.append(f"{'model':24s} {'predicted':>12s} {'measured':>12s} {'error':>7s}  worst op")
     for r in rows:
         w = max(r["ops"], key=lambda o: abs(o["error"]), default=None)
